@@ -1,0 +1,14 @@
+"""llm-affinity-lint: finds conversation-scoped values that leak onto shared LLM objects."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from lint_rules.api import FixResult, check_source, fix_source  # noqa: E402
+from lint_rules.config import Config, ConfigError  # noqa: E402
+from lint_rules.diagnostics import Applicability, Diagnostic, Edit, Fix, Location  # noqa: E402
+
+__all__ = [
+    "Applicability", "Config", "ConfigError", "Diagnostic", "Edit", "Fix", "FixResult",
+    "Location", "check_source", "fix_source", "__version__",
+]

@@ -1,0 +1,306 @@
+"""`llm-affinity-lint`: ruff's command line over the core API.
+
+Exit codes: 0 no findings (or all fixed), 1 findings remain, 2 bad usage, bad config or an
+internal error. Machine-readable output goes to stdout only; summaries go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import io
+import sys
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+from lint_rules import __version__
+from lint_rules.api import FileResult, check_source, fix_is_applicable, fix_source
+from lint_rules.config import Config, ConfigError, apply_settings, discover_config
+from lint_rules.diagnostics import Diagnostic
+from lint_rules.docs import SYNTAX_ERROR_DOC, render_rule
+from lint_rules.index import ProjectIndex
+from lint_rules.output import FORMATS, write_diagnostics
+from lint_rules.rules import SYNTAX_ERROR, all_rules, get_rule
+from lint_rules.runner import RunOptions, run
+
+EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, as argparse does, but no usage dump
+        raise UsageError(message)
+
+
+def _codes(value: str) -> list[str]:
+    return [c.strip() for c in value.split(",") if c.strip()]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="llm-affinity-lint",
+                     description="Find conversation-scoped values leaking onto shared LLMs.")
+    parser.add_argument("--version", action="version", version=f"llm-affinity-lint {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    check = sub.add_parser("check", help="check files or directories (default: .)")
+    check.add_argument("paths", nargs="*", type=Path, metavar="PATH")
+    fixing = check.add_argument_group("fixing")
+    fixing.add_argument("--fix", action="store_true", help="apply safe fixes")
+    fixing.add_argument("--unsafe-fixes", action="store_true", help="also apply (and show) unsafe fixes")
+    fixing.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
+    fixing.add_argument("--show-fixes", action="store_true", help="list what was fixed")
+    fixing.add_argument("--fix-only", action="store_true", help="apply fixes, do not report what remains")
+    fixing.add_argument("--exit-non-zero-on-fix", action="store_true",
+                        help="exit 1 when anything was fixed, even if nothing remains")
+    selection = check.add_argument_group("rule selection")
+    selection.add_argument("--select", type=_codes, metavar="CODES", help="only these codes/prefixes")
+    selection.add_argument("--ignore", type=_codes, metavar="CODES", help="skip these codes/prefixes")
+    selection.add_argument("--extend-select", type=_codes, metavar="CODES", help="add to the selection")
+    selection.add_argument("--extend-ignore", type=_codes, metavar="CODES", help="add to the ignores")
+    files = check.add_argument_group("file selection")
+    files.add_argument("--exclude", type=_codes, metavar="GLOBS", help="replace the exclude globs")
+    files.add_argument("--extend-exclude", type=_codes, metavar="GLOBS", help="add exclude globs")
+    files.add_argument("--force-exclude", action="store_true", default=None,
+                       help="apply excludes to paths passed explicitly too (for pre-commit)")
+    files.add_argument("--no-respect-gitignore", action="store_true", help="do not read .gitignore files")
+    files.add_argument("--stdin-filename", metavar="PATH", help="read source from stdin, report it as PATH")
+    out = check.add_argument_group("output")
+    out.add_argument("--output-format", choices=FORMATS, default="concise")
+    out.add_argument("--statistics", action="store_true", help="count findings per rule")
+    out.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
+    out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
+    cfg = check.add_argument_group("configuration")
+    cfg.add_argument("--config", type=Path, metavar="PATH", help="use this pyproject.toml")
+    cfg.add_argument("--show-settings", action="store_true", help="print the resolved settings and exit")
+    cfg.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core)")
+
+    rule = sub.add_parser("rule", help="explain a rule")
+    rule.add_argument("code", nargs="?", metavar="CODE")
+    rule.add_argument("--all", action="store_true", help="list every rule")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(sys.argv[1:] if argv is None else argv)
+    except UsageError as exc:
+        print(f"llm-affinity-lint: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except ConfigError as exc:
+        print(f"llm-affinity-lint: config error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("llm-affinity-lint: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+
+
+def _main(argv: list[str]) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "rule":
+        return _rule(args)
+    if args.command != "check":
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    return _check(args)
+
+
+def _rule(args: argparse.Namespace) -> int:
+    if args.all:
+        print(f"{SYNTAX_ERROR[0]}  {SYNTAX_ERROR[1]}: the file does not parse")
+        for rule in all_rules():
+            marker = " [*]" if rule.fix_description else ""
+            print(f"{rule.code}  {rule.name}{marker}: {rule.summary}")
+        return EXIT_CLEAN
+    if not args.code:
+        raise UsageError("give a rule code (e.g. `rule LLA001`) or --all")
+    code = args.code.upper()
+    if code == SYNTAX_ERROR[0]:
+        print(SYNTAX_ERROR_DOC, end="")
+        return EXIT_CLEAN
+    rule = get_rule(code) or next((r for r in all_rules() if r.name == args.code), None)
+    if rule is None:
+        raise UsageError(f"unknown rule '{args.code}'")
+    print(render_rule(rule), end="")
+    return EXIT_CLEAN
+
+
+def _settings(args: argparse.Namespace) -> tuple[Config, Path | None]:
+    anchor = [Path(args.stdin_filename)] if args.stdin_filename else list(args.paths)
+    config, root = discover_config(anchor, args.config)
+    table: dict[str, object] = {}
+    for key in ("select", "ignore", "extend_select", "exclude", "extend_exclude"):
+        value = getattr(args, key)
+        if value is not None:
+            table[key.replace("_", "-")] = value
+    if args.extend_ignore:
+        table["extend-ignore"] = args.extend_ignore
+    if args.no_respect_gitignore:
+        table["respect-gitignore"] = False
+    if args.force_exclude:
+        table["force-exclude"] = True
+    if table:
+        source = config.source
+        config = replace(apply_settings(config, table, "command line"), source=source)
+    return config, root
+
+
+def _check(args: argparse.Namespace) -> int:
+    if args.diff and args.fix_only:
+        raise UsageError("--diff and --fix-only cannot be combined")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    config, root = _settings(args)
+    if args.show_settings:
+        _show_settings(config, root)
+        return EXIT_CLEAN
+    fix = args.fix or args.fix_only or args.diff
+    if args.stdin_filename:
+        return _check_stdin(args, config, root, fix)
+
+    paths = args.paths or [Path(".")]
+    options = RunOptions(fix=fix, unsafe_fixes=args.unsafe_fixes, write=not args.diff, jobs=args.jobs)
+    result = run(paths, config, options, project_root=root)
+    for error in result.errors:
+        print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
+    if args.diff:
+        changed = _print_diffs(result.files)
+        _summary_diff(args, result.fixed)
+        return EXIT_ERROR if result.errors else (EXIT_FINDINGS if changed else EXIT_CLEAN)
+    return _report(args, result.diagnostics, result.fixed, bool(result.errors))
+
+
+def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fix: bool) -> int:
+    data = sys.stdin.buffer.read()
+    from lint_rules.api import read_error
+    from lint_rules.source import SourceDecodeError, decode_source
+
+    path = args.stdin_filename
+    index = ProjectIndex(config, [root] if root else [])
+    try:
+        decoded = decode_source(data)
+    except SourceDecodeError as exc:
+        return _report(args, [read_error(path, f"cannot decode input: {exc}")], [], False)
+    if not fix:
+        return _report(args, check_source(decoded.text, path, config, index), [], False)
+    result = fix_source(decoded.text, path, config, unsafe=args.unsafe_fixes, index=index)
+    if result.error:
+        print(f"llm-affinity-lint: error: {path}: {result.error}", file=sys.stderr)
+    if args.diff:
+        changed = _print_diffs([FileResult(path, result.remaining, result.fixed, decoded,
+                                           result.source if result.changed else None)])
+        _summary_diff(args, result.fixed)
+        return EXIT_ERROR if result.error else (EXIT_FINDINGS if changed else EXIT_CLEAN)
+    # ruff's convention: the fixed source goes to stdout, the report to stderr.
+    sys.stdout.buffer.write(decoded.encode(result.source))
+    sys.stdout.flush()
+    saved, sys.stdout = sys.stdout, sys.stderr
+    try:
+        return _report(args, result.remaining, result.fixed, bool(result.error))
+    finally:
+        sys.stdout = saved
+
+
+def _report(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list[Diagnostic],
+            had_errors: bool) -> int:
+    unsafe = args.unsafe_fixes
+    if not args.fix_only:
+        if args.statistics:
+            _print_statistics(diagnostics, unsafe)
+        else:
+            write_diagnostics(diagnostics, args.output_format, sys.stdout, unsafe_fixes=unsafe)
+        sys.stdout.flush()
+    if args.show_fixes and fixed:
+        _print_fixed(fixed)
+    if not args.quiet:
+        _summary(args, diagnostics, fixed)
+    if had_errors:
+        return EXIT_ERROR
+    if args.exit_non_zero_on_fix and fixed:
+        return EXIT_FINDINGS
+    if args.exit_zero or args.fix_only:
+        return EXIT_CLEAN
+    return EXIT_FINDINGS if diagnostics else EXIT_CLEAN
+
+
+def _summary(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list[Diagnostic]) -> None:
+    err = sys.stderr
+    if args.fix_only:
+        print(f"Fixed {len(fixed)} error{'s' if len(fixed) != 1 else ''}.", file=err)
+        return
+    if not diagnostics and not fixed:
+        print("All checks passed!", file=err)
+        return
+    if fixed:
+        print(f"Found {len(diagnostics) + len(fixed)} errors ({len(fixed)} fixed, "
+              f"{len(diagnostics)} remaining).", file=err)
+    else:
+        print(f"Found {len(diagnostics)} error{'s' if len(diagnostics) != 1 else ''}.", file=err)
+    safe = sum(1 for d in diagnostics if fix_is_applicable(d, False))
+    hidden = sum(1 for d in diagnostics if d.fix is not None and not fix_is_applicable(d, False))
+    if safe or (hidden and args.unsafe_fixes):
+        n = safe + (hidden if args.unsafe_fixes else 0)
+        flag = "--fix --unsafe-fixes" if args.unsafe_fixes else "--fix"
+        print(f"[*] {n} fixable with the `{flag}` option.", file=err)
+    if hidden and not args.unsafe_fixes:
+        print(f"No fixes available ({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled "
+              "with the `--unsafe-fixes` option)." if not safe else
+              f"({hidden} hidden fix{'es' if hidden != 1 else ''} can be enabled with the "
+              "`--unsafe-fixes` option.)", file=err)
+
+
+def _summary_diff(args: argparse.Namespace, fixed: list[Diagnostic]) -> None:
+    if not args.quiet:
+        n = len(fixed)
+        print(f"Would fix {n} error{'s' if n != 1 else ''}." if n else "No errors would be fixed.",
+              file=sys.stderr)
+
+
+def _print_statistics(diagnostics: list[Diagnostic], unsafe: bool) -> None:
+    counts = Counter(d.code for d in diagnostics)
+    names = {d.code: d.name for d in diagnostics}
+    fixable = {d.code for d in diagnostics if fix_is_applicable(d, unsafe)}
+    for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        marker = "[*]" if code in fixable else "[ ]"
+        print(f"{count:>5}\t{code}\t{marker} {names[code]}")
+
+
+def _print_fixed(fixed: list[Diagnostic]) -> None:
+    by_file: dict[str, Counter] = {}
+    for d in fixed:
+        by_file.setdefault(d.path, Counter())[(d.code, d.name)] += 1
+    print(f"\nFixed {len(fixed)} error{'s' if len(fixed) != 1 else ''}:", file=sys.stderr)
+    for path in sorted(by_file):
+        print(f"- {path}:", file=sys.stderr)
+        for (code, name), n in sorted(by_file[path].items()):
+            print(f"    {n} × {code} ({name})", file=sys.stderr)
+
+
+def _print_diffs(files: list[FileResult]) -> bool:
+    changed = False
+    for f in sorted(files, key=lambda f: f.path):
+        if f.new_text is None or f.original is None:
+            continue
+        changed = True
+        diff = difflib.unified_diff(
+            io.StringIO(f.original.text).readlines(), io.StringIO(f.new_text).readlines(),
+            fromfile=f.path, tofile=f.path)
+        sys.stdout.writelines(line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+                              for line in diff)
+    return changed
+
+
+def _show_settings(config: Config, root: Path | None) -> None:
+    from lint_rules.docs import _toml
+
+    print(f"# settings from: {config.source}")
+    print(f"# project root: {root if root else '(none)'}")
+    print("[tool.llm-affinity-lint]")
+    for key, value in config.as_toml_dict().items():
+        print(f"{key} = {_toml(value)}")

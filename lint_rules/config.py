@@ -1,0 +1,260 @@
+"""Settings: defaults that fit the SDK in domain.md, `[tool.llm-affinity-lint]`, and overrides.
+
+Every list option `X` has an `extend-X` twin that adds to it instead of replacing it. Unknown
+keys, wrong types and unknown rule codes raise `ConfigError`, which names the key and the file.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+TABLE = "llm-affinity-lint"
+
+
+class ConfigError(Exception):
+    """A setting that cannot be used; the message names the key and the file."""
+
+
+# Folders never worth linting (ruff's default excludes, plus the usual virtualenv names).
+DEFAULT_EXCLUDE = (
+    ".bzr", ".direnv", ".eggs", ".git", ".git-rewrite", ".hg", ".ipynb_checkpoints", ".mypy_cache",
+    ".nox", ".pants.d", ".pyenv", ".pytest_cache", ".pytype", ".ruff_cache", ".svn", ".tox",
+    ".venv", ".vscode", "__pypackages__", "_build", "buck-out", "build", "dist", "node_modules",
+    "site-packages", "venv", ".llm_affinity_lint_cache", "__pycache__",
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The resolved settings a check runs with. Field names are the TOML keys with `_`."""
+
+    # --- selection ---
+    select: tuple[str, ...] = ("LLA",)
+    ignore: tuple[str, ...] = ()
+    per_file_ignores: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    force_exclude: bool = False
+    # --- the domain ---
+    # Header keys whose value identifies one conversation (matched case-insensitively).
+    scoped_header_keys: tuple[str, ...] = ("x-litellm-session-id",)
+    # LLM attributes / call keywords that hold a conversation-scoped value.
+    scoped_attributes: tuple[str, ...] = ("_prompt_cache_key", "prompt_cache_key", "_call_context", "call_context")
+    # Dotted expressions (suffix-matched on attribute chains) that yield a conversation id.
+    conversation_id_expressions: tuple[str, ...] = (
+        "self.id", "self._state.id", "self.state.id", "state.id", "conversation_id",
+        "conversation.id", "self.conversation_id", "session_id", "self.session_id",
+        "self._conversation_id",
+    )
+    # Qualified names (or bare class names) of LLM classes.
+    llm_classes: tuple[str, ...] = ("LLM", "openhands.sdk.LLM", "openhands.sdk.llm.LLM")
+    # Attributes that hold an LLM (`x.llm`, `x.condenser_llm`, ...).
+    llm_attributes: tuple[str, ...] = ("llm",)
+    # Methods that yield the LLMs of an agent or registry by reference.
+    llm_sources: tuple[str, ...] = ("get_all_llms", "get_llm", "get", "values")
+    # Pin helpers by name (they are also recognised from what they do).
+    pin_helpers: tuple[str, ...] = (
+        "_pin_prompt_cache_key", "_pin_session_affinity_header", "_bind_conversation_context",
+    )
+    # Methods that put a new LLM into a running conversation.
+    llm_install_methods: tuple[str, ...] = ("switch_llm", "switch_profile", "set_llm", "update_llm")
+    # Keyword names that carry a call context into an LLM call.
+    call_context_keywords: tuple[str, ...] = ("call_context",)
+    # Keyword names of request headers.
+    header_keywords: tuple[str, ...] = ("extra_headers", "headers")
+    # Module attributes that are process-global settings of a library.
+    library_globals: tuple[str, ...] = ("litellm.*",)
+    # Names that mark a value as a credential or tenant secret.
+    credential_names: tuple[str, ...] = (
+        "api_key", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "api_token",
+        "access_token", "secret", "password", "token", "tenant_id", "api_base", "base_url",
+    )
+    # Where this config came from (for messages and --show-settings); not a TOML key.
+    source: str = field(default="<defaults>", compare=False)
+
+    # ------------------------------------------------------------------ selection
+    def rule_enabled(self, code: str, path: str | None = None) -> bool:
+        if not _matches_any(code, self.select) or _matches_any(code, self.ignore):
+            return False
+        if path is not None and self.per_file_ignores:
+            posix = Path(path).as_posix()
+            for pattern, codes in self.per_file_ignores:
+                if _path_matches(posix, pattern) and _matches_any(code, codes):
+                    return False
+        return True
+
+    def enabled_codes(self, all_codes: list[str], path: str | None = None) -> list[str]:
+        return [c for c in all_codes if self.rule_enabled(c, path)]
+
+    def fingerprint(self) -> str:
+        """A stable hash of every setting that can change findings (the cache keys on it)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+
+    def as_toml_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "source":
+                continue
+            value = getattr(self, f.name)
+            if f.name == "per_file_ignores":
+                value = {k: list(v) for k, v in value}
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f.name.replace("_", "-")] = value
+        return out
+
+
+def _matches_any(code: str, prefixes: tuple[str, ...]) -> bool:
+    return any(p == "ALL" or code.startswith(p) for p in prefixes)
+
+
+def _path_matches(posix_path: str, pattern: str) -> bool:
+    """Ruff-like: a glob matched against the whole path, or against its file name."""
+    if fnmatch.fnmatch(posix_path, pattern) or fnmatch.fnmatch(posix_path, "*/" + pattern):
+        return True
+    return "/" not in pattern and fnmatch.fnmatch(posix_path.rsplit("/", 1)[-1], pattern)
+
+
+_LIST_KEYS = {
+    f.name for f in fields(Config) if f.type.startswith("tuple[str")  # type: ignore[union-attr]
+}
+_BOOL_KEYS = {"respect_gitignore", "force_exclude"}
+_CODE_KEYS = {"select", "ignore", "extend_select"}
+_CODE_PATTERN = re.compile(r"^(ALL|LLA\d{0,3})$")
+
+
+def known_code_prefix(code: str, all_codes: list[str]) -> bool:
+    return code == "ALL" or any(c.startswith(code) for c in all_codes)
+
+
+def _all_codes() -> list[str]:
+    from lint_rules.rules import all_codes
+
+    return all_codes()
+
+
+def apply_settings(base: Config, table: dict[str, Any], origin: str) -> Config:
+    """Validate a `[tool.llm-affinity-lint]`-shaped dict and lay it over `base`."""
+    codes = _all_codes()
+    changes: dict[str, Any] = {}
+    extends: dict[str, tuple[str, ...]] = {}
+    for raw_key, value in table.items():
+        key = raw_key.replace("-", "_")
+        extend = key.startswith("extend_")
+        target = key[len("extend_"):] if extend else key
+        where = f"{origin}: key '{raw_key}'"
+        if target == "per_file_ignores":
+            changes_value = _per_file_ignores(value, where, codes)
+            if extend:
+                extends_pfi = changes.get("per_file_ignores", base.per_file_ignores)
+                changes["per_file_ignores"] = tuple(extends_pfi) + changes_value
+            else:
+                changes["per_file_ignores"] = changes_value
+            continue
+        if target in _BOOL_KEYS and not extend:
+            if not isinstance(value, bool):
+                raise ConfigError(f"{where}: expected true or false, got {_typename(value)}")
+            changes[target] = value
+            continue
+        if target not in _LIST_KEYS or target == "source":
+            raise ConfigError(f"{where}: unknown key")
+        if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+            raise ConfigError(f"{where}: expected a list of strings, got {_typename(value)}")
+        if target in _CODE_KEYS or key in _CODE_KEYS:
+            for code in value:
+                if not _CODE_PATTERN.match(code) or not known_code_prefix(code, codes):
+                    raise ConfigError(f"{where}: unknown rule code '{code}'")
+        if extend:
+            extends[target] = extends.get(target, ()) + tuple(value)
+        else:
+            changes[target] = tuple(value)
+    config = replace(base, **changes)
+    for target, extra in extends.items():
+        config = replace(config, **{target: tuple(getattr(config, target)) + extra})
+    return replace(config, source=origin)
+
+
+def _per_file_ignores(value: Any, where: str, codes: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a table of glob = [codes], got {_typename(value)}")
+    out = []
+    for pattern, pattern_codes in value.items():
+        if not (isinstance(pattern_codes, list) and all(isinstance(c, str) for c in pattern_codes)):
+            raise ConfigError(f"{where}: '{pattern}' must map to a list of rule codes")
+        for code in pattern_codes:
+            if not _CODE_PATTERN.match(code) or not known_code_prefix(code, codes):
+                raise ConfigError(f"{where}: unknown rule code '{code}'")
+        out.append((pattern, tuple(pattern_codes)))
+    return tuple(out)
+
+
+def _typename(value: Any) -> str:
+    return {bool: "a boolean", str: "a string", int: "an integer", float: "a number",
+            list: "a list", dict: "a table"}.get(type(value), type(value).__name__)
+
+
+def read_pyproject(path: Path) -> dict[str, Any] | None:
+    """The tool's table from one pyproject.toml, or None when the file has none."""
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict) or TABLE not in tool:
+        return None
+    table = tool[TABLE]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.{TABLE}] must be a table")
+    return table
+
+
+def find_config_file(start: Path) -> Path | None:
+    """The closest pyproject.toml with our table, walking up from `start` (ruff: closest wins)."""
+    start = start.resolve()
+    for folder in [start, *start.parents] if start.is_dir() else start.parents:
+        candidate = folder / "pyproject.toml"
+        if candidate.is_file() and read_pyproject(candidate) is not None:
+            return candidate
+    return None
+
+
+def load_config(path: Path | None) -> Config:
+    """Defaults laid under the given pyproject's table (no file: the defaults)."""
+    if path is None:
+        return Config()
+    table = read_pyproject(path)
+    if table is None:
+        if path.name != "pyproject.toml":
+            raise ConfigError(f"{path}: has no [tool.{TABLE}] table")
+        return replace(Config(), source=str(path))
+    return apply_settings(Config(), table, str(path))
+
+
+def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Config, Path | None]:
+    """`--config` wins; otherwise the closest table above the first path (then the cwd)."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"{explicit}: no such config file")
+        return load_config(explicit), explicit.resolve().parent
+    for start in [*paths, Path.cwd()]:
+        found = find_config_file(start if start.exists() else Path.cwd())
+        if found is not None:
+            return load_config(found), found.parent
+    return Config(), None

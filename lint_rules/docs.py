@@ -1,0 +1,79 @@
+"""Rule documentation, generated from the rule classes so it cannot drift.
+
+`python -m lint_rules.docs` rewrites docs/rules/*.md; a test fails when they are stale.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
+
+SYNTAX_ERROR_DOC = """\
+# LLA000 syntax-error
+
+The file could not be analysed: it does not parse (the parser's line and message are given),
+its bytes are not text in its declared encoding, or it could not be read. The run goes on with
+the other files; the finding makes the exit code 1 so that a broken file is never silently
+skipped.
+
+Not fixable.
+"""
+
+
+def render_rule(rule: type[Rule]) -> str:
+    parts = [f"# {rule.code} {rule.name}", "", f"**{rule.summary}**", "", rule.rationale.strip(), ""]
+    parts += ["## Fix", "", (rule.fix_description or "Not fixable.").strip(), ""]
+    for heading, examples in (("Bad", rule.bad_examples), ("Good", rule.good_examples)):
+        if not examples:
+            continue
+        parts += [f"## {heading}", ""]
+        for example in examples:
+            if example.title:
+                parts += [f"{example.title[0].upper()}{example.title[1:]}:", ""]
+            if example.options:
+                table = "\n".join(f"{k} = {_toml(v)}" for k, v in example.options.items())
+                parts += ["With `[tool.llm-affinity-lint]`:", "", "```toml", table, "```", ""]
+            parts += ["```python", example.code.rstrip(), "```", ""]
+            if example.fixed is not None:
+                parts += ["Fixed:", "", "```python", example.fixed.rstrip(), "```", ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f'"{k}" = {_toml(v)}' for k, v in value.items()) + " }"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render_index() -> str:
+    lines = ["# Rules", "", "| code | name | summary | fixable |", "| --- | --- | --- | --- |",
+             f"| [{SYNTAX_ERROR[0]}]({SYNTAX_ERROR[0]}.md) | {SYNTAX_ERROR[1]} | the file does not parse | no |"]
+    for rule in all_rules():
+        fixable = "yes" if rule.fix_description else "no"
+        lines.append(f"| [{rule.code}]({rule.code}.md) | {rule.name} | {rule.summary} | {fixable} |")
+    return "\n".join(lines) + "\n"
+
+
+def expected_docs() -> dict[str, str]:
+    docs = {f"{rule.code}.md": render_rule(rule) for rule in all_rules()}
+    docs[f"{SYNTAX_ERROR[0]}.md"] = SYNTAX_ERROR_DOC
+    docs["README.md"] = render_index()
+    return docs
+
+
+def main(argv: list[str] | None = None) -> int:
+    out = Path(argv[0] if argv else "docs/rules")
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in expected_docs().items():
+        (out / name).write_text(text, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,339 @@
+"""The one engine: prefilter, parse once, build shared facts and run every rule in one traversal.
+
+Cost model (see docs/performance.md): reading bytes is cheap, `ast` parsing ~10x that, libcst
+parsing ~10x `ast`, libcst's scope metadata ~12x a libcst parse. So:
+1. a file whose text holds none of the enabled rules' trigger tokens is never parsed by libcst
+   (only syntax-checked with `ast`, so LLA000 stays complete);
+2. no libcst metadata provider runs, except positions, and those only for files with a report;
+3. the walk skips whitespace and punctuation nodes, which no rule reads.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields as dc_fields
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+from lint_rules.config import Config
+from lint_rules.diagnostics import Diagnostic, Edit, Fix, Location
+from lint_rules.noqa import file_is_exempt, suppressed
+from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
+from lint_rules.semantic import SemanticBuilder, SemanticModel
+from lint_rules.source import LineIndex
+
+if TYPE_CHECKING:
+    from lint_rules.index import ProjectIndex
+
+
+# ---------------------------------------------------------------------------- the walk
+_SKIPPED_FIELDS = frozenset({
+    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "comma",
+    "semicolon", "newline", "colon", "equal", "dot", "star", "operator", "lbracket", "rbracket",
+    "lbrace", "rbrace", "asynchronous", "trailing_whitespace", "first_line", "empty_lines",
+    "whitespace", "star_arg", "default_indent", "default_newline",
+})
+
+
+@lru_cache(maxsize=None)
+def _child_fields(node_type: type) -> tuple[str, ...]:
+    return tuple(
+        f.name for f in dc_fields(node_type)
+        if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
+    )
+
+
+def walk(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
+         leave: Callable[[cst.CSTNode], object]) -> None:
+    """Pre/post-order walk over the semantic nodes, iterative (deep trees need no recursion)."""
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, leaving = pop()
+        if leaving:
+            leave(node)
+            continue
+        visit(node)
+        push((node, True))
+        children: list[cst.CSTNode] = []
+        for name in _child_fields(type(node)):
+            value = getattr(node, name)
+            if isinstance(value, cst.CSTNode):
+                children.append(value)
+            elif isinstance(value, (tuple, list)):
+                children.extend(v for v in value if isinstance(v, cst.CSTNode))
+        for child in reversed(children):
+            push((child, False))
+
+
+# ---------------------------------------------------------------------------- file context
+class FileContext:
+    """Everything a rule may ask about the file being checked."""
+
+    def __init__(self, path: str, source: str, config: Config, module: cst.Module,
+                 model: SemanticModel, index: ProjectIndex | None) -> None:
+        self.path = path
+        self.source = source
+        self.config = config
+        self.module = module
+        self.model = model
+        self.index = index
+        self.lines = LineIndex(source)
+        self._positions: object | None = None
+
+    # --- positions and text (positions are computed on first use only) ---
+    def position(self, node: cst.CSTNode) -> CodeRange:
+        if self._positions is None:
+            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
+            self._positions = wrapper.resolve(PositionProvider)
+        return self._positions[node]  # type: ignore[index]
+
+    def span(self, node: cst.CSTNode) -> tuple[int, int]:
+        """str offsets [start, end) of a node in the source."""
+        rng = self.position(node)
+        return (self.lines.offset(rng.start.line, rng.start.column),
+                self.lines.offset(rng.end.line, rng.end.column))
+
+    def code(self, node: cst.CSTNode) -> str:
+        return self.module.code_for_node(node)
+
+    def indent_of(self, node: cst.CSTNode) -> str:
+        line = self.lines.line(self.position(node).start.line)
+        return line[: len(line) - len(line.lstrip())]
+
+    # --- edits ---
+    def replace(self, node: cst.CSTNode, text: str) -> Edit:
+        start, end = self.span(node)
+        return Edit(start, end, text)
+
+    def insert_before(self, node: cst.CSTNode, text: str) -> Edit:
+        start, _ = self.span(node)
+        return Edit(start, start, text)
+
+    def insert_after(self, node: cst.CSTNode, text: str) -> Edit:
+        _, end = self.span(node)
+        return Edit(end, end, text)
+
+    def line_start(self, node: cst.CSTNode) -> int:
+        return self.lines.starts[self.position(node).start.line - 1]
+
+    def line_end(self, node: cst.CSTNode) -> int:
+        """Offset just past the line break of the node's last line."""
+        row = self.position(node).end.line
+        return self.lines.starts[row] if row < len(self.lines.starts) else len(self.source)
+
+    def newline(self) -> str:
+        return self.module.default_newline
+
+
+# ---------------------------------------------------------------------------- dispatch
+class _Dispatcher:
+    """Calls the semantic builder first on visit and last on leave, rules in between."""
+
+    def __init__(self, builder: SemanticBuilder, rules: list[Rule]) -> None:
+        self.builder = builder
+        self.rules = rules
+        self.model = builder.model
+        self._visits: dict[type, list[Callable]] = {}
+        self._leaves: dict[type, list[Callable]] = {}
+        self._fn_checks = [r.check_function for r in rules if hasattr(r, "check_function")]
+        self._cls_checks = [r.check_class for r in rules if hasattr(r, "check_class")]
+
+    def _handlers(self, node_type: type, prefix: str) -> list[Callable]:
+        table = self._visits if prefix == "visit_" else self._leaves
+        handlers = table.get(node_type)
+        if handlers is None:
+            name = prefix + node_type.__name__
+            objects: list[object] = [*self.rules]
+            objects = [self.builder, *objects] if prefix == "visit_" else [*objects, self.builder]
+            handlers = [getattr(o, name) for o in objects if hasattr(o, name)]
+            table[node_type] = handlers
+        return handlers
+
+    def visit(self, node: cst.CSTNode) -> None:
+        for handler in self._handlers(type(node), "visit_"):
+            handler(node)
+
+    def leave(self, node: cst.CSTNode) -> None:
+        node_type = type(node)
+        if node_type is cst.FunctionDef:
+            for handler in self._handlers(node_type, "leave_")[:-1]:
+                handler(node)
+            fn = self.model.current_function
+            for check in self._fn_checks:
+                check(fn)
+            self.builder.leave_FunctionDef(node)
+        elif node_type is cst.ClassDef:
+            for handler in self._handlers(node_type, "leave_")[:-1]:
+                handler(node)
+            cls = self.model.current_class
+            for check in self._cls_checks:
+                check(cls)
+            self.builder.leave_ClassDef(node)
+        else:
+            for handler in self._handlers(node_type, "leave_"):
+                handler(node)
+
+
+# ---------------------------------------------------------------------------- prefilter
+@lru_cache(maxsize=64)
+def _trigger_pattern(config: Config, codes: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex of every enabled rule's trigger tokens; None when some rule can fire anywhere."""
+    tokens: set[str] = set()
+    for rule in all_rules():
+        if rule.code not in codes:
+            continue
+        rule_tokens = [t for t in rule.trigger_tokens(config) if t]
+        if not rule_tokens:
+            return None
+        tokens.update(rule_tokens)
+    if not tokens:
+        return re.compile(r"(?!x)x")  # matches nothing: no rule enabled
+    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+
+
+def may_have_findings(source: str, config: Config, codes: tuple[str, ...]) -> bool:
+    pattern = _trigger_pattern(config, codes)
+    return pattern is None or pattern.search(source) is not None
+
+
+# ---------------------------------------------------------------------------- checking
+@dataclass(frozen=True)
+class ParseFailure:
+    row: int
+    column: int  # 1-based
+    message: str
+
+
+def parse_module(source: str) -> cst.Module | ParseFailure:
+    """libcst parse; a failure (syntax, or nesting too deep for the parser) is a value."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
+        return ParseFailure(exc.raw_line, exc.raw_column + 1, f"SyntaxError: {message}")
+    except RecursionError:
+        return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse")
+    except (MemoryError, ValueError) as exc:
+        return ParseFailure(1, 1, f"SyntaxError: cannot parse: {exc}")
+
+
+def syntax_check(source: str, path: str) -> ParseFailure | None:
+    """CPython's own verdict, for files the rules have no reason to parse with libcst."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+    except SyntaxError as exc:
+        column = (exc.offset or 1)
+        return ParseFailure(exc.lineno or 1, max(column, 1), f"SyntaxError: {exc.msg}")
+    except (RecursionError, MemoryError):
+        return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse")
+    except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
+        return ParseFailure(1, 1, f"SyntaxError: {exc}")
+    return None
+
+
+def failure_diagnostic(path: str, failure: ParseFailure, line_text: str = "") -> Diagnostic:
+    loc = Location(failure.row, failure.column)
+    return Diagnostic(SYNTAX_ERROR[0], SYNTAX_ERROR[1], failure.message, path, loc, loc,
+                      line_text=line_text)
+
+
+def module_name_for(path: str) -> tuple[str, bool]:
+    """Dotted module name of a file from the packages (folders with __init__.py) around it."""
+    p = Path(path)
+    is_package = p.name == "__init__.py"
+    parts = [] if is_package else [p.stem]
+    folder = p.parent
+    try:
+        while (folder / "__init__.py").is_file():
+            parts.append(folder.name)
+            if folder.parent == folder:
+                break
+            folder = folder.parent
+    except OSError:
+        pass
+    return ".".join(reversed(parts)), is_package
+
+
+def build_model(module: cst.Module, path: str) -> SemanticModel:
+    """The shared facts alone (no rules): what the project index summarises other modules with."""
+    name, is_package = module_name_for(path)
+    model = SemanticModel(module_name=name)
+    dispatcher = _Dispatcher(SemanticBuilder(model, is_package), [])
+    walk(module, dispatcher.visit, dispatcher.leave)
+    return model
+
+
+def check_parsed(ctx: FileContext, rule_classes: Iterable[type[Rule]]) -> list[Diagnostic]:
+    """Run the given rules over one parsed module: one traversal, shared facts."""
+    rules = [cls(ctx) for cls in rule_classes]
+    _, is_package = module_name_for(ctx.path)
+    dispatcher = _Dispatcher(SemanticBuilder(ctx.model, is_package), rules)
+    walk(ctx.module, dispatcher.visit, dispatcher.leave)
+    for rule in rules:
+        check_module = getattr(rule, "check_module", None)
+        if check_module is not None:
+            check_module()
+    out: list[Diagnostic] = []
+    for rule in rules:
+        for report in rule.reports:
+            out.append(_to_diagnostic(ctx, rule, report.node, report.message, report.fix))
+    return out
+
+
+def _to_diagnostic(ctx: FileContext, rule: Rule, node: cst.CSTNode, message: str,
+                   fix: Fix | None) -> Diagnostic:
+    rng = ctx.position(node)
+    start = Location(rng.start.line, rng.start.column + 1)
+    end = Location(rng.end.line, rng.end.column + 1)
+    if fix is not None:
+        fix = Fix(fix.message, tuple(_locate(ctx, e) for e in fix.edits), fix.applicability)
+    return Diagnostic(rule.code, rule.name, message, ctx.path, start, end, fix,
+                      line_text=ctx.lines.line(start.row))
+
+
+def _locate(ctx: FileContext, edit: Edit) -> Edit:
+    row, col = ctx.lines.location(edit.start)
+    end_row, end_col = ctx.lines.location(edit.end)
+    return Edit(edit.start, edit.end, edit.content, Location(row, col + 1),
+                Location(end_row, end_col + 1))
+
+
+def check_text(source: str, path: str, config: Config, index: ProjectIndex | None = None,
+               *, prefilter: bool = True) -> list[Diagnostic]:
+    """All diagnostics for one decoded source, noqa applied, sorted."""
+    if file_is_exempt(source):
+        return []
+    codes = tuple(config.enabled_codes([r.code for r in all_rules()], path))
+    syntax_enabled = config.rule_enabled(SYNTAX_ERROR[0], path)
+    if not codes and not syntax_enabled:
+        return []
+    lines = LineIndex(source)
+    if codes and (not prefilter or may_have_findings(source, config, codes)):
+        parsed = parse_module(source)
+        if isinstance(parsed, ParseFailure):
+            # CPython's message and position are better than libcst's when both reject the file.
+            failure = syntax_check(source, path) or parsed
+            found = [failure_diagnostic(path, failure, lines.line(failure.row))] if syntax_enabled else []
+        else:
+            name, _ = module_name_for(path)
+            ctx = FileContext(path, source, config, parsed, SemanticModel(module_name=name), index)
+            found = check_parsed(ctx, [r for r in all_rules() if r.code in codes])
+    elif syntax_enabled:
+        failure = syntax_check(source, path)
+        found = [failure_diagnostic(path, failure, lines.line(failure.row))] if failure else []
+    else:
+        found = []
+    found = [d for d in found if not suppressed(d, lines)]
+    return sorted(set(found), key=Diagnostic.sort_key)

@@ -1,0 +1,181 @@
+"""The project index: facts that cross modules, built lazily and cheaply.
+
+Rules ask for a class by qualified name (`agentsdk.conversation.base.BaseConversation`); the
+index finds its module on disk next to the file being checked (package folders with
+`__init__.py`, the project root, `src/`), parses it once, and keeps a small, picklable
+`ModuleSummary`, not the tree. Only modules that a checked class actually inherits from are
+ever summarised, so the cost is a few extra parses, never a second pass over the tree. A file
+checked alone (flake8, stdin) gets the same answers, as long as its bases are on disk; a base
+that cannot be found is "unknown", and rules treat unknown as "no facts" (never a finding).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lint_rules.config import Config
+from lint_rules.semantic import ClassInfo, SemanticModel
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    name: str
+    line: int
+    params: tuple[str, ...]
+    self_calls: frozenset[str]  # names of methods called on `self`
+    pins: frozenset[str]  # pins applied directly: "header:<key>" / "attr:<name>"
+    is_pin_helper: bool
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    qualname: str  # module-qualified: "pkg.mod.Class"
+    path: str
+    line: int
+    bases: tuple[str, ...]  # qualified where resolvable
+    methods: dict[str, MethodSummary] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    module: str
+    path: str
+    classes: dict[str, ClassSummary]
+    imports: dict[str, str]
+
+
+def summarize_model(model: SemanticModel, path: str, config: Config, lines_of) -> ModuleSummary:
+    """A module's summary from its semantic model (`lines_of(node)` gives a node's start line)."""
+    from lint_rules.analysis.pins import summarize_method
+
+    classes: dict[str, ClassSummary] = {}
+    for cls in model.classes:
+        if "." in cls.qualname:
+            continue  # nested classes are not inherited across modules in practice
+        methods = {
+            name: summarize_method(fn, model, config, lines_of(fn.node))
+            for name, fn in cls.methods.items()
+        }
+        qual = f"{model.module_name}.{cls.name}" if model.module_name else cls.name
+        classes[cls.name] = ClassSummary(cls.name, qual, path, lines_of(cls.node), cls.bases,
+                                         methods)
+    return ModuleSummary(model.module_name, path, classes, dict(model.imports))
+
+
+class ProjectIndex:
+    """Cross-module facts for one run; `roots` are extra folders to look for modules in."""
+
+    def __init__(self, config: Config, roots: list[Path] | None = None) -> None:
+        self.config = config
+        self.roots = [r.resolve() for r in roots or []]
+        self._modules: dict[str, ModuleSummary | None] = {}
+
+    # --- finding modules on disk ---
+    def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
+        rel = Path(*module.split("."))
+        bases: list[Path] = []
+        if near is not None:
+            folder = near.resolve().parent
+            while (folder / "__init__.py").is_file() and folder.parent != folder:
+                folder = folder.parent
+            bases.append(folder)
+        for root in self.roots:
+            bases.extend([root, root / "src"])
+        seen: set[Path] = set()
+        for base in bases:
+            if base in seen:
+                continue
+            seen.add(base)
+            yield base / rel.with_suffix(".py")
+            yield base / rel / "__init__.py"
+
+    def module(self, module: str, near: Path | None = None) -> ModuleSummary | None:
+        if module in self._modules:
+            return self._modules[module]
+        self._modules[module] = None  # guards against import cycles while summarising
+        for candidate in self._candidates(module, near):
+            if candidate.is_file():
+                self._modules[module] = self._summarize_file(candidate)
+                break
+        return self._modules[module]
+
+    def _summarize_file(self, path: Path) -> ModuleSummary | None:
+        from lint_rules.engine import ParseFailure, build_model, parse_module
+        from lint_rules.source import LineIndex, SourceDecodeError, decode_source
+
+        try:
+            source = decode_source(path.read_bytes()).text
+        except (OSError, SourceDecodeError):
+            return None
+        parsed = parse_module(source)
+        if isinstance(parsed, ParseFailure):
+            return None
+        model = build_model(parsed, str(path))
+        lines = _lazy_lines(parsed)
+        del source
+        return summarize_model(model, str(path), self.config, lines)
+
+    # --- classes ---
+    def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
+        module, _, name = qualname.rpartition(".")
+        if not module:
+            return None
+        summary = self.module(module, near)
+        if summary is None:
+            return None
+        found = summary.classes.get(name)
+        if found is not None:
+            return found
+        # Re-exported through the module's imports (`from .base import Base` in __init__).
+        target = summary.imports.get(name)
+        if target and target != qualname:
+            return self.lookup_class(target, Path(summary.path))
+        return None
+
+    def ancestors(self, bases: tuple[str, ...], near: Path | None = None) -> list[ClassSummary]:
+        """Base classes found on disk, breadth-first (an MRO approximation), each once."""
+        out: list[ClassSummary] = []
+        seen: set[str] = set()
+        queue = [(b, near) for b in bases]
+        while queue:
+            base, where = queue.pop(0)
+            if base in seen:
+                continue
+            seen.add(base)
+            found = self.lookup_class(base, where)
+            if found is None:
+                continue
+            out.append(found)
+            queue.extend((b, Path(found.path)) for b in found.bases)
+        return out
+
+
+def _lazy_lines(module):
+    """Start line of a node, resolving libcst positions on first use only."""
+    state: dict[str, object] = {}
+
+    def line_of(node) -> int:
+        if "positions" not in state:
+            from libcst.metadata import MetadataWrapper, PositionProvider
+
+            state["positions"] = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+        return state["positions"][node].start.line  # type: ignore[index]
+
+    return line_of
+
+
+def local_summary(ctx, cls: ClassInfo) -> ClassSummary:
+    """The summary of a class of the file being checked (same shape as the index's).
+
+    Lines are 0 here: positions cost a codegen pass, so a rule that reports a local method's line
+    asks `ctx.position(fn.node)` at report time instead.
+    """
+    from lint_rules.analysis.pins import summarize_method
+
+    model = ctx.model
+    methods = {name: summarize_method(fn, model, ctx.config, 0) for name, fn in cls.methods.items()}
+    qual = f"{model.module_name}.{cls.qualname}" if model.module_name else cls.qualname
+    return ClassSummary(cls.name, qual, ctx.path, 0, cls.bases, methods)

@@ -1,0 +1,64 @@
+"""`json` and `json-lines`: ruff's JSON shape, so tools that read ruff's JSON read ours."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any, TextIO
+
+from lint_rules.diagnostics import Diagnostic, Edit, Fix, Location
+from lint_rules.output import _common
+
+
+def _location(location: Location | None) -> dict[str, int] | None:
+    if location is None:
+        return None
+    return {"column": location.column, "row": location.row}
+
+
+def _edit(edit: Edit) -> dict[str, Any]:
+    return {
+        "content": edit.content,
+        "end_location": _location(edit.end_location),
+        "location": _location(edit.location),
+    }
+
+
+def _fix(fix: Fix | None) -> dict[str, Any] | None:
+    if fix is None:
+        return None
+    return {
+        "applicability": fix.applicability.value,
+        "edits": [_edit(edit) for edit in fix.edits],
+        "message": fix.message,
+    }
+
+
+def json_object(diagnostic: Diagnostic, urls: dict[str, str] | None = None) -> dict[str, Any]:
+    """One finding as ruff writes it (keys in ruff's order); `urls` maps codes to docs URLs."""
+    if urls is None:
+        urls = _common.rule_urls()
+    return {
+        "cell": None,
+        "code": diagnostic.code,
+        "end_location": _location(diagnostic.end),
+        "filename": os.path.abspath(diagnostic.path),
+        "fix": _fix(diagnostic.fix),
+        "location": _location(diagnostic.start),
+        "message": diagnostic.message,
+        "noqa_row": diagnostic.start.row,
+        "url": urls.get(diagnostic.code),
+    }
+
+
+def write_json(diagnostics: list[Diagnostic], stream: TextIO, **_flags: bool) -> None:
+    urls = _common.rule_urls()
+    json.dump([json_object(d, urls) for d in diagnostics], stream, indent=2)
+    stream.write("\n")
+
+
+def write_json_lines(diagnostics: list[Diagnostic], stream: TextIO, **_flags: bool) -> None:
+    urls = _common.rule_urls()
+    for diagnostic in diagnostics:
+        stream.write(json.dumps(json_object(diagnostic, urls)))
+        stream.write("\n")

@@ -1,0 +1,80 @@
+"""What a rule is: its metadata (code, name, docs, examples) and its hooks into the engine.
+
+A rule module defines one `Rule` subclass. The engine instantiates it once per checked file with
+a `FileContext` and, during its single traversal of the tree, calls:
+
+- `visit_<Node>(node)` / `leave_<Node>(node)` for any libcst node type the rule names;
+- `check_function(fn)` when a function's body has been walked (`fn` is a `FunctionInfo`);
+- `check_class(cls)` when a class body has been walked;
+- `check_module()` at the end.
+
+Rules report with `self.report(node, message, fix=None)`. `trigger_tokens` lists literal
+substrings of which at least one must occur in a file for the rule to be able to fire there: the
+engine skips parsing files that contain none of the enabled rules' tokens, so these tokens must
+be a true necessary condition (the prefilter test checks that it never changes findings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import libcst as cst
+
+from lint_rules.diagnostics import Fix
+
+if TYPE_CHECKING:
+    from lint_rules.config import Config
+    from lint_rules.engine import FileContext
+
+DOCS_URL = "https://github.com/llm-affinity-lint/llm-affinity-lint/blob/main/docs/rules/{code}.md"
+
+
+@dataclass(frozen=True)
+class Example:
+    """A code sample for the docs and the tests: `bad` ones must produce the rule's code on each
+    line marked `# <CODE>` and nowhere else; `good` ones must produce nothing. `fixed` is the
+    expected source after applying the rule's fixes (unsafe ones included)."""
+
+    code: str
+    fixed: str | None = None
+    options: dict[str, Any] = field(default_factory=dict)  # a [tool.llm-affinity-lint]-shaped table
+    path: str = "example.py"
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Report:
+    node: cst.CSTNode
+    message: str
+    fix: Fix | None
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]  # kebab-case, stable like the code
+    summary: ClassVar[str]  # one line
+    rationale: ClassVar[str]  # markdown: why it matters, what is and is not reported
+    fix_description: ClassVar[str | None] = None  # markdown; None when the rule never fixes
+    bad_examples: ClassVar[tuple[Example, ...]] = ()
+    good_examples: ClassVar[tuple[Example, ...]] = ()
+
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.reports: list[Report] = []
+
+    @classmethod
+    def trigger_tokens(cls, config: Config) -> Iterable[str]:
+        """Literal substrings, one of which must occur in a file for this rule to fire.
+
+        An empty result means "may fire anywhere" and disables the prefilter for this rule.
+        """
+        return ()
+
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
+        self.reports.append(Report(node, message, fix))
+
+    @classmethod
+    def url(cls) -> str:
+        return DOCS_URL.format(code=cls.code)

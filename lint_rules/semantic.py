@@ -1,0 +1,260 @@
+"""Facts about one module that every rule shares, built during the engine's single traversal.
+
+Deliberately light: libcst's ScopeProvider/QualifiedNameProvider cost about 12x a parse, and
+the rules only need (a) which class and function a node sits in, (b) what an imported name
+refers to, and (c) dotted spellings of attribute chains. All three are computed here exactly
+and cheaply.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+
+def dotted_name(node: cst.BaseExpression | None) -> str | None:
+    """`self.agent.llm` for a Name/Attribute chain, else None."""
+    parts: list[str] = []
+    while isinstance(node, cst.Attribute):
+        parts.append(node.attr.value)
+        node = node.value
+    if isinstance(node, cst.Name):
+        parts.append(node.value)
+        return ".".join(reversed(parts))
+    return None
+
+
+def chain_root(node: cst.BaseExpression) -> cst.BaseExpression:
+    """The innermost object of an attribute/subscript/call chain: `a` in `a.b[c].d()`."""
+    while True:
+        if isinstance(node, cst.Attribute):
+            node = node.value
+        elif isinstance(node, cst.Subscript):
+            node = node.value
+        elif isinstance(node, cst.Call):
+            node = node.func
+        else:
+            return node
+
+
+def string_value(node: cst.BaseExpression | None) -> str | None:
+    """The value of a plain (non-f, non-bytes) string literal, including implicit concatenation."""
+    if isinstance(node, cst.SimpleString):
+        value = node.evaluated_value
+        return value if isinstance(value, str) else None
+    if isinstance(node, cst.ConcatenatedString):
+        left, right = string_value(node.left), string_value(node.right)
+        if left is not None and right is not None:
+            return left + right
+    return None
+
+
+@dataclass(eq=False)
+class ClassInfo:
+    node: cst.ClassDef
+    name: str
+    qualname: str
+    bases: tuple[str, ...]  # qualified where an import resolves them, else as spelled
+    methods: dict[str, FunctionInfo] = field(default_factory=dict)
+    # Class-body assignments: name -> value expression.
+    attributes: dict[str, cst.BaseExpression] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Param:
+    name: str
+    annotation: str | None  # dotted spelling of the annotation, unresolved
+    node: cst.Param
+
+
+@dataclass(eq=False)
+class FunctionInfo:
+    node: cst.FunctionDef
+    name: str
+    qualname: str
+    cls: ClassInfo | None  # the class this is a method of (directly)
+    parent: FunctionInfo | None
+    params: tuple[Param, ...]
+
+    @property
+    def is_method(self) -> bool:
+        return self.cls is not None
+
+    @property
+    def self_name(self) -> str | None:
+        """The name bound to the instance (`self`), for plain methods."""
+        if self.cls is None or not self.params:
+            return None
+        for deco in self.node.decorators:
+            if dotted_name(deco.decorator) in ("staticmethod", "classmethod"):
+                return None
+        return self.params[0].name
+
+    def param(self, name: str) -> Param | None:
+        return next((p for p in self.params if p.name == name), None)
+
+
+@dataclass
+class SemanticModel:
+    """Filled by `SemanticBuilder` while the engine walks the tree."""
+
+    module_name: str
+    imports: dict[str, str] = field(default_factory=dict)  # local alias -> qualified name
+    classes: list[ClassInfo] = field(default_factory=list)
+    functions: list[FunctionInfo] = field(default_factory=list)
+    # Module-level assignments: name -> value expression (the last one wins).
+    globals: dict[str, cst.BaseExpression] = field(default_factory=dict)
+    # Enclosing classes and functions of the node being visited, innermost last.
+    scope_stack: list[ClassInfo | FunctionInfo] = field(default_factory=list)
+
+    @property
+    def current_class(self) -> ClassInfo | None:
+        return next((s for s in reversed(self.scope_stack) if isinstance(s, ClassInfo)), None)
+
+    @property
+    def current_function(self) -> FunctionInfo | None:
+        return next((s for s in reversed(self.scope_stack) if isinstance(s, FunctionInfo)), None)
+
+    @property
+    def current_scope(self) -> ClassInfo | FunctionInfo | None:
+        return self.scope_stack[-1] if self.scope_stack else None
+
+    def resolve(self, dotted: str | None) -> str | None:
+        """Qualify a dotted spelling through the module's imports: `LLM` -> `openhands.sdk.LLM`."""
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        target = self.imports.get(head)
+        if target is None:
+            return dotted
+        return f"{target}.{rest}" if rest else target
+
+    def resolve_expr(self, node: cst.BaseExpression) -> str | None:
+        return self.resolve(dotted_name(node))
+
+    def class_named(self, name: str) -> ClassInfo | None:
+        return next((c for c in self.classes if c.name == name), None)
+
+
+def _relative_base(module_name: str, level: int, is_package: bool) -> str:
+    parts = module_name.split(".") if module_name else []
+    if not is_package:
+        parts = parts[:-1]
+    if level > 1:
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+    return ".".join(parts)
+
+
+class SemanticBuilder:
+    """Visitor hooks the engine calls first on every node (and last on leave)."""
+
+    def __init__(self, model: SemanticModel, is_package: bool) -> None:
+        self.model = model
+        self.is_package = is_package
+
+    # --- imports ---
+    def visit_Import(self, node: cst.Import) -> None:
+        for alias in node.names:
+            full = dotted_name(alias.name)
+            if full is None:
+                continue
+            if alias.asname is not None:
+                local = dotted_name(alias.asname.name)
+                if local:
+                    self.model.imports[local] = full
+            else:
+                head = full.split(".")[0]
+                self.model.imports.setdefault(head, head)
+
+    def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
+        module = dotted_name(node.module) if node.module is not None else ""
+        level = len(node.relative)
+        if level:
+            base = _relative_base(self.model.module_name, level, self.is_package)
+            module = ".".join(p for p in (base, module) if p)
+        if isinstance(node.names, cst.ImportStar) or module is None:
+            return
+        for alias in node.names:
+            name = dotted_name(alias.name)
+            if name is None:
+                continue
+            local = dotted_name(alias.asname.name) if alias.asname is not None else name
+            if local:
+                self.model.imports[local] = f"{module}.{name}" if module else name
+
+    # --- scopes ---
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        outer = self.model.current_scope
+        prefix = f"{outer.qualname}." if outer is not None else ""
+        bases = tuple(
+            self.model.resolve_expr(arg.value) or "" for arg in node.bases if arg.keyword is None
+        )
+        info = ClassInfo(node=node, name=node.name.value, qualname=prefix + node.name.value,
+                         bases=tuple(b for b in bases if b))
+        self.model.classes.append(info)
+        self.model.scope_stack.append(info)
+
+    def leave_ClassDef(self, node: cst.ClassDef) -> None:
+        self.model.scope_stack.pop()
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        parent = self.model.current_function
+        outer = self.model.current_scope
+        # A method is a function whose nearest enclosing scope is a class body.
+        owner_cls = outer if isinstance(outer, ClassInfo) else None
+        prefix = f"{outer.qualname}." if outer is not None else ""
+        params = tuple(
+            Param(name=p.name.value,
+                  annotation=_annotation_text(p.annotation),
+                  node=p)
+            for p in (*node.params.posonly_params, *node.params.params,
+                      *node.params.kwonly_params)
+        )
+        info = FunctionInfo(node=node, name=node.name.value, qualname=prefix + node.name.value,
+                            cls=owner_cls, parent=parent, params=params)
+        self.model.functions.append(info)
+        if owner_cls is not None:
+            owner_cls.methods.setdefault(info.name, info)
+        self.model.scope_stack.append(info)
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.model.scope_stack.pop()
+
+    # --- module and class level assignments ---
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            self._record(target.target, node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._record(node.target, node.value)
+
+    def _record(self, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        scope = self.model.current_scope
+        if isinstance(scope, FunctionInfo) or not isinstance(target, cst.Name):
+            return
+        if isinstance(scope, ClassInfo):
+            scope.attributes[target.value] = value
+        else:
+            self.model.globals[target.value] = value
+
+
+def _annotation_text(annotation: cst.Annotation | None) -> str | None:
+    if annotation is None:
+        return None
+    expr = annotation.annotation
+    # `LLM | None`, `Optional[LLM]`: keep the first non-None member's spelling.
+    if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
+        for side in (expr.left, expr.right):
+            name = dotted_name(side)
+            if name and name != "None":
+                return name
+    if isinstance(expr, cst.Subscript) and dotted_name(expr.value) in ("Optional", "typing.Optional"):
+        inner = expr.slice[0].slice
+        if isinstance(inner, cst.Index):
+            return dotted_name(inner.value)
+    text = string_value(expr)
+    if text is not None:
+        return text.strip()
+    return dotted_name(expr)
