@@ -171,38 +171,80 @@ def _check(args: argparse.Namespace) -> int:
         print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
     if args.diff:
         changed = _print_diffs(result.files)
+        _print_unchecked(result.diagnostics)
         _summary_diff(args, result.fixed)
         return EXIT_ERROR if result.errors else (EXIT_FINDINGS if changed else EXIT_CLEAN)
+    if args.fix_only:
+        _print_unchecked(result.diagnostics)
     return _report(args, result.diagnostics, result.fixed, bool(result.errors))
 
 
+def _print_unchecked(diagnostics: list[Diagnostic]) -> None:
+    """--diff and --fix-only report no findings, but a file that could not be read or parsed
+    was not fixed either: say so on stderr (as ruff does), one line per file."""
+    for d in diagnostics:
+        if d.code == SYNTAX_ERROR[0]:
+            print(f"llm-affinity-lint: warning: {d.path}:{d.start.row}:{d.start.column}: "
+                  f"{d.code} {d.message}", file=sys.stderr)
+
+
 def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fix: bool) -> int:
-    data = sys.stdin.buffer.read()
-    from lint_rules.api import read_error
+    from lint_rules.api import MAX_FILE_BYTES, read_error
     from lint_rules.source import SourceDecodeError, decode_source
 
     path = args.stdin_filename
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    echo = fix and not args.diff  # stdout must carry the (fixed) source: never drop the input
+    problem = None
+    decoded = None
+    if len(data) > MAX_FILE_BYTES:
+        data += sys.stdin.buffer.read() if echo else b""
+        problem = f"input is too large to check (more than {MAX_FILE_BYTES} bytes)"
+    else:
+        try:
+            decoded = decode_source(data)
+        except SourceDecodeError as exc:
+            problem = f"cannot decode input: {exc}"
+    if decoded is None:
+        if echo:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        return _report_to(args, [read_error(path, problem or "")], [], False, to_stderr=echo)
     index = ProjectIndex(config, [root] if root else [])
-    try:
-        decoded = decode_source(data)
-    except SourceDecodeError as exc:
-        return _report(args, [read_error(path, f"cannot decode input: {exc}")], [], False)
     if not fix:
         return _report(args, check_source(decoded.text, path, config, index), [], False)
     result = fix_source(decoded.text, path, config, unsafe=args.unsafe_fixes, index=index)
-    if result.error:
-        print(f"llm-affinity-lint: error: {path}: {result.error}", file=sys.stderr)
+    error = result.error
+    new_text = result.source if result.changed and result.source != decoded.text else None
+    if new_text is not None:
+        try:
+            decoded.encode(new_text)
+        except UnicodeEncodeError:
+            error = f"fixed text cannot be encoded as {decoded.encoding}; input left unchanged"
+            new_text = None
+    if error:
+        print(f"llm-affinity-lint: error: {path}: {error}", file=sys.stderr)
+    fixed = result.fixed if new_text is not None else []
+    remaining = result.remaining if new_text is not None or not result.fixed else (
+        check_source(decoded.text, path, config, index))
     if args.diff:
-        changed = _print_diffs([FileResult(path, result.remaining, result.fixed, decoded,
-                                           result.source if result.changed else None)])
-        _summary_diff(args, result.fixed)
-        return EXIT_ERROR if result.error else (EXIT_FINDINGS if changed else EXIT_CLEAN)
+        changed = _print_diffs([FileResult(path, remaining, fixed, decoded, new_text)])
+        _print_unchecked(remaining)
+        _summary_diff(args, fixed)
+        return EXIT_ERROR if error else (EXIT_FINDINGS if changed else EXIT_CLEAN)
     # ruff's convention: the fixed source goes to stdout, the report to stderr.
-    sys.stdout.buffer.write(decoded.encode(result.source))
+    sys.stdout.buffer.write(decoded.encode(new_text) if new_text is not None else data)
     sys.stdout.flush()
+    return _report_to(args, remaining, fixed, bool(error), to_stderr=True)
+
+
+def _report_to(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list[Diagnostic],
+               had_errors: bool, *, to_stderr: bool) -> int:
+    if not to_stderr:
+        return _report(args, diagnostics, fixed, had_errors)
     saved, sys.stdout = sys.stdout, sys.stderr
     try:
-        return _report(args, result.remaining, result.fixed, bool(result.error))
+        return _report(args, diagnostics, fixed, had_errors)
     finally:
         sys.stdout = saved
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import ast
 import re
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields as dc_fields
 from functools import lru_cache
 from pathlib import Path
@@ -184,10 +184,11 @@ class _Dispatcher:
 
 # ---------------------------------------------------------------------------- prefilter
 @lru_cache(maxsize=64)
-def _trigger_pattern(config: Config, codes: tuple[str, ...]) -> re.Pattern[str] | None:
+def _trigger_pattern(config: Config, codes: tuple[str, ...],
+                     rules: tuple[type[Rule], ...] | None = None) -> re.Pattern[str] | None:
     """One regex of every enabled rule's trigger tokens; None when some rule can fire anywhere."""
     tokens: set[str] = set()
-    for rule in all_rules():
+    for rule in all_rules() if rules is None else rules:
         if rule.code not in codes:
             continue
         rule_tokens = [t for t in rule.trigger_tokens(config) if t]
@@ -199,8 +200,9 @@ def _trigger_pattern(config: Config, codes: tuple[str, ...]) -> re.Pattern[str] 
     return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
 
 
-def may_have_findings(source: str, config: Config, codes: tuple[str, ...]) -> bool:
-    pattern = _trigger_pattern(config, codes)
+def may_have_findings(source: str, config: Config, codes: tuple[str, ...],
+                      rules: tuple[type[Rule], ...] | None = None) -> bool:
+    pattern = _trigger_pattern(config, codes, rules)
     return pattern is None or pattern.search(source) is not None
 
 
@@ -213,7 +215,16 @@ class ParseFailure:
 
 
 def parse_module(source: str) -> cst.Module | ParseFailure:
-    """libcst parse; a failure (syntax, or nesting too deep for the parser) is a value."""
+    """libcst parse; a failure (syntax, or nesting too deep for the parser) is a value.
+
+    CPython's compiler judges the text first: libcst's native parser overflows the C stack
+    (a segfault, not an exception) on nesting that CPython rejects, e.g. 3000 parentheses.
+    """
+    return syntax_check(source, "<unknown>") or _libcst_parse(source)
+
+
+def _libcst_parse(source: str) -> cst.Module | ParseFailure:
+    """libcst alone: only for text that `syntax_check` has accepted."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -228,17 +239,20 @@ def parse_module(source: str) -> cst.Module | ParseFailure:
 
 
 def syntax_check(source: str, path: str) -> ParseFailure | None:
-    """CPython's own verdict, for files the rules have no reason to parse with libcst."""
+    """CPython's own verdict: a full compile, so errors of the compiler stage (misplaced
+    `from __future__`, `return` outside a function) count too. Compiling to bytecode is also
+    cheaper than building Python AST objects (PyCF_ONLY_AST)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(source, path, "exec", ast.PyCF_ONLY_AST, dont_inherit=True)
+            compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
         column = (exc.offset or 1)
-        return ParseFailure(exc.lineno or 1, max(column, 1), f"SyntaxError: {exc.msg}")
+        return ParseFailure(exc.lineno or 1, max(column, 1), f"{type(exc).__name__}: {exc.msg}")
     except (RecursionError, MemoryError):
         return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse")
-    except ValueError as exc:  # e.g. "source code string cannot contain null bytes"
+    except (ValueError, OverflowError, SystemError) as exc:
+        # ValueError: "source code string cannot contain null bytes"
         return ParseFailure(1, 1, f"SyntaxError: {exc}")
     return None
 
@@ -311,25 +325,32 @@ def _locate(ctx: FileContext, edit: Edit) -> Edit:
 
 
 def check_text(source: str, path: str, config: Config, index: ProjectIndex | None = None,
-               *, prefilter: bool = True) -> list[Diagnostic]:
-    """All diagnostics for one decoded source, noqa applied, sorted."""
+               *, prefilter: bool = True,
+               rules: Sequence[type[Rule]] | None = None) -> list[Diagnostic]:
+    """All diagnostics for one decoded source, noqa applied, sorted.
+
+    `rules`: run these rule classes instead of the registry's (tests of the fix engine use
+    rules of their own); the configured selection still applies to their codes.
+    """
     if file_is_exempt(source):
         return []
-    codes = tuple(config.enabled_codes([r.code for r in all_rules()], path))
+    rule_set = all_rules() if rules is None else tuple(rules)
+    codes = tuple(config.enabled_codes([r.code for r in rule_set], path))
     syntax_enabled = config.rule_enabled(SYNTAX_ERROR[0], path)
     if not codes and not syntax_enabled:
         return []
     lines = LineIndex(source)
-    if codes and (not prefilter or may_have_findings(source, config, codes)):
-        parsed = parse_module(source)
+    if codes and (not prefilter or may_have_findings(source, config, codes,
+                                                     None if rules is None else rule_set)):
+        # CPython first: its messages are better, and libcst must never see what CPython
+        # rejects (see parse_module).
+        parsed = syntax_check(source, path) or _libcst_parse(source)
         if isinstance(parsed, ParseFailure):
-            # CPython's message and position are better than libcst's when both reject the file.
-            failure = syntax_check(source, path) or parsed
-            found = [failure_diagnostic(path, failure, lines.line(failure.row))] if syntax_enabled else []
+            found = [failure_diagnostic(path, parsed, lines.line(parsed.row))] if syntax_enabled else []
         else:
             name, _ = module_name_for(path)
             ctx = FileContext(path, source, config, parsed, SemanticModel(module_name=name), index)
-            found = check_parsed(ctx, [r for r in all_rules() if r.code in codes])
+            found = check_parsed(ctx, [r for r in rule_set if r.code in codes])
     elif syntax_enabled:
         failure = syntax_check(source, path)
         found = [failure_diagnostic(path, failure, lines.line(failure.row))] if failure else []

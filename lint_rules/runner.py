@@ -14,7 +14,7 @@ from lint_rules.config import Config
 from lint_rules.diagnostics import Diagnostic
 from lint_rules.discovery import DiscoveryError, SourceFile, iter_source_files
 from lint_rules.index import ProjectIndex
-from lint_rules.source import FileChangedError, write_atomically
+from lint_rules.source import FileChangedError, file_digest, write_atomically
 
 # Below this many files, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 64
@@ -102,14 +102,23 @@ def _check_all(items: list[tuple[str, str]], config: Config, roots: list[Path],
 
 
 def _write(file_result: FileResult, path: str, result: RunResult) -> None:
+    """Only the parent process writes (workers return text): no two processes of a run ever
+    write the same file, and a file is written at most once per run."""
     original = file_result.original
     assert original is not None and file_result.new_text is not None
     try:
-        write_atomically(path, original.encode(file_result.new_text),
-                         original.encode(original.text))
-    except (OSError, FileChangedError) as exc:
-        message = str(exc) if isinstance(exc, FileChangedError) else (
-            f"{file_result.path}: cannot write fixes: {(exc.strerror or str(exc)).lower()}")
+        data = original.encode(file_result.new_text)
+        write_atomically(path, data, original.digest or file_digest(original.encode(original.text)))
+    except (OSError, FileChangedError, UnicodeEncodeError) as exc:
+        if isinstance(exc, FileChangedError):
+            message = str(exc)
+        elif isinstance(exc, UnicodeEncodeError):
+            message = f"{file_result.path}: fixed text cannot be encoded as {original.encoding}; not written"
+        else:
+            message = f"{file_result.path}: cannot write fixes: {(exc.strerror or str(exc)).lower()}"
         result.errors.append(message)
         file_result.new_text = None
+        # Nothing was written: what was "fixed" is still in the file.
+        file_result.diagnostics = sorted(file_result.diagnostics + file_result.fixed,
+                                         key=Diagnostic.sort_key)
         file_result.fixed = []

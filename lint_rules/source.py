@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import io
+import os
 import re
+import stat
+import tempfile
 import tokenize
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class SourceDecodeError(Exception):
@@ -15,9 +19,11 @@ class SourceDecodeError(Exception):
 
 @dataclass(frozen=True)
 class DecodedSource:
-    text: str  # without the BOM
+    text: str  # without the BOM; line endings as in the file
     encoding: str
     bom: bool
+    # sha256 of the bytes read: a fix is written only while the file still has them.
+    digest: str | None = field(default=None, compare=False)
 
     def encode(self, text: str) -> bytes:
         data = text.encode(self.encoding)
@@ -32,6 +38,7 @@ def decode_source(data: bytes) -> DecodedSource:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
         raise SourceDecodeError(str(exc)) from None
+    digest = hashlib.sha256(data).hexdigest()
     bom = data.startswith(codecs.BOM_UTF8)
     if bom:
         data = data[len(codecs.BOM_UTF8):]
@@ -42,7 +49,7 @@ def decode_source(data: bytes) -> DecodedSource:
         text = data.decode(encoding)
     except (UnicodeDecodeError, LookupError) as exc:
         raise SourceDecodeError(_decode_message(exc, data)) from None
-    return DecodedSource(text=text, encoding=encoding, bom=bom)
+    return DecodedSource(text=text, encoding=encoding, bom=bom, digest=digest)
 
 
 def _decode_message(exc: Exception, data: bytes) -> str:
@@ -83,22 +90,30 @@ class LineIndex:
         return row, offset - self.starts[row - 1]
 
 
-def write_atomically(path, data: bytes, expected_original: bytes) -> None:
+def file_digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_atomically(path: str | os.PathLike[str], data: bytes, expected_digest: str) -> None:
     """Replace `path` with `data` via a temporary file in the same folder and a rename.
 
-    Keeps the file's mode. Raises `FileChangedError` when the file on disk is no longer
-    `expected_original` (it was edited while we worked): it is then left alone.
+    Readers see the old file or the new one, never a mix. Keeps the file's permission bits
+    (and owner, where allowed). Writes through a symlink to its target, never replacing the
+    link. Raises `FileChangedError` (and writes nothing) when the file on disk no longer has
+    the digest of the bytes the fix was computed from, or is not writable. The check and the
+    rename are not one atomic step: an edit landing in that window (microseconds) is lost, as
+    with every editor's atomic save.
     """
-    import os
-    import stat
-    import tempfile
-
-    path = os.path.realpath(path)  # write through a symlink, never replace the link itself
+    path = os.path.realpath(path)
     st = os.stat(path)
+    if not stat.S_ISREG(st.st_mode):
+        raise FileChangedError(f"{path}: no longer a regular file; not written")
+    if not os.access(path, os.W_OK):
+        raise FileChangedError(f"{path}: file is read-only; fixes not written")
     with open(path, "rb") as fh:
-        if fh.read() != expected_original:
+        if file_digest(fh.read()) != expected_digest:
             raise FileChangedError(f"{path}: changed on disk while being fixed; not written")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".lla-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as out:
@@ -106,6 +121,11 @@ def write_atomically(path, data: bytes, expected_original: bytes) -> None:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(tmp, stat.S_IMODE(st.st_mode))
+        if hasattr(os, "chown"):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass  # only root may give a file away; the mode is what matters
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -43,7 +43,9 @@ def _load() -> tuple[type[Rule], ...]:
     while pending:
         cls = pending.pop()
         pending.extend(cls.__subclasses__())
-        if "code" in cls.__dict__:
+        # Only this package's modules register: a Rule subclass defined elsewhere (a test's
+        # own rule, run through `check_source(..., rules=[...])`) is not a registered rule.
+        if "code" in cls.__dict__ and cls.__module__.startswith(__name__ + "."):
             if cls.code in found and found[cls.code] is not cls:
                 raise RuntimeError(f"two rules claim {cls.code}: {found[cls.code]} and {cls}")
             if CODES.get(cls.code) != cls.name:
