@@ -50,6 +50,7 @@ class FixResult:
     fixed: list[Diagnostic] = field(default_factory=list)  # what was fixed, in order
     remaining: list[Diagnostic] = field(default_factory=list)  # findings left in `source`
     error: str | None = None  # set when fixing had to stop; `source` is then the input
+    initial: list[Diagnostic] = field(default_factory=list)  # findings in the input
 
     @property
     def changed(self) -> bool:
@@ -86,21 +87,24 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
     original = source
     fixed: list[Diagnostic] = []
     seen = {source}
-    diagnostics = check(source)
+    diagnostics = initial = check(source)
     try:
         for _ in range(MAX_FIX_ROUNDS):
             applicable = chosen_fixes(diagnostics)
             if not applicable:
-                return FixResult(source, fixed, diagnostics)
+                return FixResult(source, fixed, diagnostics, initial=initial)
             for diagnostic in applicable:
                 _validate_fix(source, diagnostic)
             chosen = _non_overlapping(applicable)
             candidate = _apply(source, chosen)
             if candidate == source:  # only no-op edits left: settled
-                return FixResult(source, fixed, diagnostics)
+                return FixResult(source, fixed, diagnostics, initial=initial)
             failure = parse_module(candidate)
             if isinstance(failure, ParseFailure):
-                raise _FixAbort(f"fix for {_rules_of(chosen)} produced invalid code "
+                # Name the fixes that break the code on their own, when some do.
+                culprits = [d for d in chosen
+                            if isinstance(parse_module(_apply(source, [d])), ParseFailure)]
+                raise _FixAbort(f"fix for {_rules_of(culprits or chosen)} produced invalid code "
                                 f"({failure.message} on line {failure.row})")
             if candidate in seen:
                 raise _FixAbort(f"fixes for {_rules_of(chosen)} undo each other and never "
@@ -113,10 +117,9 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
         if still and _apply(source, _non_overlapping(still)) != source:
             raise _FixAbort(f"fixes for {_rules_of(still)} did not converge after "
                             f"{MAX_FIX_ROUNDS} rounds")
-        return FixResult(source, fixed, diagnostics)
+        return FixResult(source, fixed, diagnostics, initial=initial)
     except _FixAbort as abort:
-        remaining = diagnostics if source == original else check(original)
-        return FixResult(original, [], remaining, error=f"{abort}; file left unchanged")
+        return FixResult(original, [], initial, error=f"{abort}; file left unchanged", initial=initial)
 
 
 def _rules_of(diagnostics: list[Diagnostic]) -> str:
@@ -183,6 +186,8 @@ class FileResult:
     original: DecodedSource | None = None
     new_text: str | None = None  # the fixed text, when fixing changed something
     error: str | None = None  # an internal error to report (exit 2), e.g. a fix that broke code
+    # When fixing: the findings of the text as read, reported if the fixed text is not written.
+    unfixed: list[Diagnostic] | None = None
 
 
 def read_error(path: str, message: str) -> Diagnostic:
@@ -217,18 +222,18 @@ def check_file(path: Path, display: str, config: Config, index: ProjectIndex, *,
                           original=decoded)
     result = fix_source(decoded.text, display, config, unsafe=unsafe, index=index, rules=rules)
     if result.error:
-        return FileResult(display, result.remaining, [], decoded, None, f"{display}: {result.error}")
+        return FileResult(display, result.initial, [], decoded, None, f"{display}: {result.error}")
     if not result.changed or result.source == decoded.text:
         return FileResult(display, result.remaining, [], decoded)
     try:
         decoded.encode(result.source)
     except UnicodeEncodeError as exc:
-        codes = _rules_of(result.fixed)
-        remaining = check_text(decoded.text, display, config, index, rules=rules)
-        return FileResult(display, remaining, [], decoded, None,
-                          f"{display}: fix for {codes} inserts {exc.object[exc.start:exc.end]!r}, "
-                          f"which {decoded.encoding} cannot encode; file left unchanged")
-    return FileResult(display, result.remaining, result.fixed, decoded, result.source)
+        return FileResult(display, result.initial, [], decoded, None,
+                          f"{display}: fix for {_rules_of(result.fixed)} inserts "
+                          f"{exc.object[exc.start:exc.end]!r}, which {decoded.encoding} cannot "
+                          "encode; file left unchanged")
+    return FileResult(display, result.remaining, result.fixed, decoded, result.source,
+                      unfixed=result.initial)
 
 
 def _kind(mode: int) -> str:

@@ -118,7 +118,7 @@ def _write(file_result: FileResult, path: str, result: RunResult) -> None:
             message = f"{file_result.path}: cannot write fixes: {(exc.strerror or str(exc)).lower()}"
         result.errors.append(message)
         file_result.new_text = None
-        # Nothing was written: what was "fixed" is still in the file.
-        file_result.diagnostics = sorted(file_result.diagnostics + file_result.fixed,
-                                         key=Diagnostic.sort_key)
+        # Nothing was written: the findings of the file as read still stand.
+        if file_result.unfixed is not None:
+            file_result.diagnostics = file_result.unfixed
         file_result.fixed = []
