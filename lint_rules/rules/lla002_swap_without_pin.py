@@ -99,7 +99,7 @@ class Conversation:
         llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}
 
     def switch_llm(self, llm):
-        self.agent = self.agent.model_copy(update={"llm": llm})
+        self.agent = self.agent.model_copy(update={"llm": llm})  # LLA002
         self._pin_session_affinity_header(llm)
         self._pin_prompt_cache_key()
 """,
