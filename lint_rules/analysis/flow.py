@@ -14,12 +14,15 @@ function. It is computed from the end of the function backwards:
   head; the head is a fixed point computed from the top of the lattice (`while True` has no
   zero-iteration path);
 - `with`: the items, then the body (the exit of a context manager applies nothing);
-- `try`: the body continues into `else` then `finally`; handlers continue into `finally`;
+- `try`: the body continues into `else` then `finally`, and each of its statements may fail into
+  a handler; handlers continue into `finally`;
   `finally` runs on every way out, so what it applies is added to every continuation;
 - nested `def` / `class` / `lambda` apply nothing (defining is not running).
 
-Implicit exceptions (any call may raise) are not paths: a linter that assumed every call can
-raise would ask for `try/finally` around every swap. The facts of a statement are whatever the
+Implicit exceptions (any call may raise) are paths only inside a `try` that has handlers: the
+handlers exist because the body is expected to fail, so every statement of the body may continue
+into them. Elsewhere they are not paths: a linter that assumed every call can raise would ask for
+`try/finally` around every swap. The facts of a statement are whatever the
 caller's `facts(node)` says; it is called on simple statements and on compound statements'
 header expressions only.
 
@@ -50,6 +53,8 @@ class _Exits:
     exc: Facts
     brk: Facts | None = None
     cont: Facts | None = None
+    # Inside `try` with handlers: what is guaranteed once a statement fails and a handler runs.
+    implicit: Facts | None = None
 
 
 class _Analysis:
@@ -94,6 +99,8 @@ class _Analysis:
                 after = exits.cont if exits.cont is not None else after
             else:
                 after = self._of(small) | after
+                if exits.implicit is not None:  # the statement may fail into a handler
+                    after = after & exits.implicit
         return after
 
     # --- statements ---
@@ -156,7 +163,7 @@ class _Analysis:
             return self.block(node.finalbody.body, x, exits)
 
         outer = _Exits(ret=fin(exits.ret), exc=fin(exits.exc),  # type: ignore[arg-type]
-                       brk=fin(exits.brk), cont=fin(exits.cont))
+                       brk=fin(exits.brk), cont=fin(exits.cont), implicit=fin(exits.implicit))
         done = fin(after)
         assert done is not None
         handled: Facts | None = None
@@ -167,10 +174,13 @@ class _Analysis:
             caught = handler.type
             if caught is None or _dotted(caught) in _CATCH_ALL:
                 catches_all = True
+        implicit = handled
+        if implicit is not None and not catches_all and outer.implicit is not None:
+            implicit = implicit & outer.implicit
         if handled is None or not catches_all:
             handled = outer.exc if handled is None else handled & outer.exc
         normal = done if node.orelse is None else self.block(node.orelse.body, done, outer)
-        inner = replace(outer, exc=handled)
+        inner = replace(outer, exc=handled, implicit=implicit if node.handlers else outer.implicit)
         return self.block(node.body, normal, inner)
 
 

@@ -39,6 +39,9 @@ class Install:
     new_llm: cst.BaseExpression | None  # the expression of the new LLM, when one is visible
     location: str | None  # where the new LLM lives afterwards: "self.agent.llm"
     what: str  # short description for messages
+    # The new LLM comes from an `update` dict built earlier (its key may be added conditionally):
+    # `new_llm` is then not a safe argument, the install location is.
+    through_dict: bool = False
 
 
 def statements(body: cst.CSTNode) -> Iterator[tuple[cst.BaseSmallStatement, cst.CSTNode]]:
@@ -205,7 +208,9 @@ class InstallFinder:
                 inner = self.new_llm_in(small.value, where)
                 if inner is not None:
                     new, location, what = inner
-                    return Install(small, line, new, location, f"`{where} = ...` {what}")
+                    update = _keyword(small.value, ("update",)) if isinstance(small.value, cst.Call) else None
+                    through_dict = update is not None and isinstance(update.value, cst.Name)
+                    return Install(small, line, new, location, f"`{where} = ...` {what}", through_dict)
         elif isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
             call = small.value
             func = call.func

@@ -60,7 +60,8 @@ parameters, on the line right after the install, at the install's indentation (s
 `with` or `try` block). The argument is the new LLM when it is a plain name, otherwise where the
 install put it (`self.agent.llm`). For a copy made before the pin, the pin call is inserted before
 the copy. The fix is unsafe when the pin is already applied on some of the paths (the right place
-is then ambiguous) or when the method to call is not a recognised pin helper. No fix is offered
+is then ambiguous), when the install is conditional (an `update` dict built earlier: the pin is
+then applied to `self.agent.llm`), or when the method to call is not a recognised pin helper. No fix is offered
 when the class pins only by direct writes, when the helper returns a pinned copy instead of
 pinning in place, or when the helper's parameters are not one LLM.
 """
@@ -251,7 +252,15 @@ class _SwapCheck:
         self.check_copies_before_pin()
 
     def check_install(self, install: Install) -> None:
-        after = guaranteed_after(self.fn.node.body, install.statement, self.facts, self.required)
+        undone = self.install_target(install)
+
+        def facts(node: cst.CSTNode) -> frozenset[str]:
+            # Restoring the previous object (a rollback) leaves nothing new to pin.
+            if node is not install.statement and undone is not None and self.assigns(node, undone):
+                return self.required
+            return self.facts(node)
+
+        after = guaranteed_after(self.fn.node.body, install.statement, facts, self.required)
         if after is None:
             return
         applied = after | self.facts(install.statement)
@@ -267,6 +276,18 @@ class _SwapCheck:
         message = (f"{install.what} but does not re-apply {names} on every path to the end of "
                    f"`{self.fn.name}`")
         self.rule.report(install.statement, message, self.fix_for(install, chosen, missing))
+
+    @staticmethod
+    def install_target(install: Install) -> str | None:
+        small = install.statement
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            return dotted_name(small.targets[0].target)
+        return None
+
+    @staticmethod
+    def assigns(node: cst.CSTNode, target: str) -> bool:
+        return (isinstance(node, cst.Assign) and len(node.targets) == 1
+                and dotted_name(node.targets[0].target) == target)
 
     def describe(self, unit: PinUnit) -> str:
         where = unit.where() if callable(unit.where) else unit.where
@@ -285,7 +306,7 @@ class _SwapCheck:
         return f"{self.me}.{unit.method}()"
 
     def llm_argument(self, install: Install) -> str | None:
-        if isinstance(install.new_llm, cst.Name):
+        if isinstance(install.new_llm, cst.Name) and not install.through_dict:
             return install.new_llm.value
         return install.location
 
@@ -301,7 +322,8 @@ class _SwapCheck:
         newline = self.ctx.newline()
         text = "".join(f"{indent}{c}{newline}" for c in calls)
         at = self.ctx.line_end(line)
-        safe = all(u.is_helper for u in chosen) and not (self.applied_somewhere_after(install) & missing)
+        safe = (all(u.is_helper for u in chosen) and not install.through_dict
+                and not (self.applied_somewhere_after(install) & missing))
         names = ", ".join(f"`{c}`" for c in calls)
         from lint_rules.diagnostics import Edit
 
@@ -334,8 +356,8 @@ class _SwapCheck:
                 if not self.copy_is_installed(small, install_statements):
                     continue
                 later = [(c, s, ln) for c, s, ln in pin_calls if order[id(s)] > order[id(small)]]
-                if not later:
-                    continue
+                if not later or len(later) < len(pin_calls):
+                    continue  # no pin after the copy, or the LLM was already pinned before it
                 pin_call, pin_small, pin_line = later[0]
                 text = self.ctx.code(pin_call)
                 message = (f"`{self.ctx.code(copy)}` copies the new LLM before "
@@ -367,7 +389,8 @@ class _SwapCheck:
         return out
 
     def copy_is_installed(self, small: cst.BaseSmallStatement, installs: set[int]) -> bool:
-        """The copy is part of an install, or bound to a name an install then uses."""
+        """The copy is part of an install, or bound to a name that reaches an install (through
+        other local names), and that name is not pinned itself afterwards."""
         if id(small) in installs:
             return True
         if not isinstance(small, cst.Assign) or len(small.targets) != 1:
@@ -375,15 +398,37 @@ class _SwapCheck:
         target = small.targets[0].target
         if not isinstance(target, cst.Name):
             return False
+        if self.pin_calls_on(target.value):
+            return False
+        installed = self.names_reaching_installs()
+        return target.value in installed
+
+    def names_reaching_installs(self) -> set[str]:
         from lint_rules.engine import walk
 
-        for install in self.installs:
-            used: list[bool] = []
-            walk(install.statement, lambda n: used.append(True) if isinstance(n, cst.Name) and n.value == target.value else None,
+        def names_in(node: cst.CSTNode) -> set[str]:
+            found: set[str] = set()
+            walk(node, lambda n: found.add(n.value) if isinstance(n, cst.Name) else None,
                  lambda _n: None)
-            if used:
-                return True
-        return False
+            return found
+
+        reached: set[str] = set()
+        for install in self.installs:
+            reached |= names_in(install.statement)
+        assignments = [(small.targets[0].target.value, names_in(small.value))
+                       for small, _ in statements(self.fn.node.body)
+                       if isinstance(small, cst.Assign) and len(small.targets) == 1
+                       and isinstance(small.targets[0].target, cst.Name)]
+        changed = True
+        while changed:
+            changed = False
+            for name, uses in assignments:
+                if name in reached:
+                    new = uses - reached
+                    if new:
+                        reached |= new
+                        changed = True
+        return reached
 
 
 def _returns_copy(unit: PinUnit) -> bool:

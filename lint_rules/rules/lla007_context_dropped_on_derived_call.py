@@ -117,10 +117,11 @@ def generate_title(llm, first_message):
         for call in calls:
             if call.context is not None:
                 continue
-            related = [c for c in with_context if self._related(fn, bindings, c, call)]
+            relations = {id(c): self._related(fn, bindings, c, call) for c in with_context}
+            related = [c for c in with_context if relations[id(c)]]
             if not related or self._may_carry(fn, call, related):
                 continue
-            self._report(fn, bindings, call, related)
+            self._report(fn, bindings, call, related, relations)
 
     # --- finding LLM calls ---
     def _llm_calls(self, fn: FunctionInfo, methods: frozenset[str],
@@ -142,17 +143,21 @@ def generate_title(llm, first_message):
 
     # --- how two receivers relate ---
     def _related(self, fn: FunctionInfo, bindings: dict[str, list[tuple[str, cst.CSTNode]]],
-                 passing: _LLMCall, dropping: _LLMCall) -> bool:
+                 passing: _LLMCall, dropping: _LLMCall) -> str | None:
+        """How the dropping call's LLM relates to the passing call's, or None."""
         a = _origin(passing.receiver, bindings)
         b = _origin(dropping.receiver, bindings)
         if a is None or b is None:
-            return False
+            return None
         if a == b:
-            return True
+            same = self.ctx.code(passing.receiver) == self.ctx.code(dropping.receiver)
+            return "the same LLM" if same else f"derived from `{a}`"
         owner_a, owner_b = _owner(a), _owner(b)
-        if owner_a and owner_a == owner_b and b != owner_b:
-            return True
-        return self._llm_param(fn, a) and self._llm_param(fn, b)
+        if owner_a and owner_a == owner_b and _alternative_llm(b):
+            return f"an alternative LLM of `{owner_b}` (`{b.removesuffix('[*]')}`)"
+        if self._llm_param(fn, a) and self._llm_param(fn, b):
+            return "another LLM parameter of the same function"
+        return None
 
     def _llm_param(self, fn: FunctionInfo, origin: str) -> bool:
         param = fn.param(origin.removesuffix("[*]"))
@@ -184,7 +189,8 @@ def generate_title(llm, first_message):
         return False
 
     # --- report and fix ---
-    def _report(self, fn: FunctionInfo, bindings, call: _LLMCall, related: list[_LLMCall]) -> None:
+    def _report(self, fn: FunctionInfo, bindings, call: _LLMCall, related: list[_LLMCall],
+                relations: dict[int, str | None]) -> None:
         before = [c for c in related if c.order < call.order]
         source = (before or related)[-1]
         assert source.context is not None and source.context.keyword is not None
@@ -193,7 +199,7 @@ def generate_title(llm, first_message):
         receiver = self.ctx.code(call.receiver)
         sibling = self.ctx.code(source.receiver)
         line = self.ctx.position(source.call).start.line
-        relation = "the same LLM" if receiver == sibling else f"an LLM related to `{sibling}`"
+        relation = relations[id(source)]
         message = (f"`{receiver}.{call.call.func.attr.value}(...)` omits `{keyword}=`, which the "  # type: ignore[attr-defined]
                    f"call on `{sibling}` passes (line {line}); `{receiver}` is {relation}")
         texts = {self.ctx.code(c.context.value) for c in related if c.context is not None}
@@ -262,6 +268,9 @@ def _origin(expr: cst.BaseExpression, bindings, depth: int = 0) -> str | None:
     `terse = self.llm.model_copy(...)`; `self.fallbacks[*]` for a loop over `self.fallbacks`."""
     if depth > 8:
         return None
+    if isinstance(expr, cst.Subscript):
+        inner = _origin(expr.value, bindings, depth + 1)
+        return f"{inner}[*]" if inner else None
     root = derivation_root(expr)
     if root is None:
         return None
@@ -278,6 +287,15 @@ def _origin(expr: cst.BaseExpression, bindings, depth: int = 0) -> str | None:
         inner = _origin(value, bindings, depth + 1)
         return f"{inner}[*]" if inner else None
     return root
+
+
+def _alternative_llm(origin: str) -> bool:
+    """An element of a collection the owner holds (`self.fallbacks[*]`), or an attribute named
+    as an LLM or a fallback (`self.fallback_llm`, `self.backup`)."""
+    if origin.endswith("[*]"):
+        return "." in origin
+    last = origin.rpartition(".")[2].lower()
+    return "llm" in last or "fallback" in last or "backup" in last
 
 
 def _owner(origin: str) -> str:
