@@ -225,8 +225,15 @@ def generate_title(llm, first_message):
             at = self.ctx.span(spread)[0]
             edit = Edit(at, at, f"{text}, ")
         elif call.args:
-            at = self.ctx.span(call.args[-1].value)[1]
-            edit = Edit(at, at, f", {text}")
+            last = call.args[-1].value
+            at = self.ctx.span(last)[1]
+            rest = self.ctx.source[at:self.ctx.span(call)[1]]
+            if rest.startswith(",") and "\n" in rest.split(")")[0]:
+                # one argument per line with a trailing comma: add a line of the same shape
+                newline = self.ctx.newline()
+                edit = Edit(at + 1, at + 1, f"{newline}{self.ctx.indent_of(last)}{text},")
+            else:
+                edit = Edit(at, at, f", {text}")
         else:
             at = self.ctx.span(call)[1] - 1
             edit = Edit(at, at, text)
