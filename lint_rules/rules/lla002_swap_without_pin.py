@@ -157,8 +157,15 @@ class Conversation:
 
     @classmethod
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
-        # Every install names an LLM attribute (`llm=`, `.llm`, `"llm"`) or an install method.
-        return (*config.llm_attributes, *config.llm_install_methods)
+        # Every install names an LLM attribute as a string key (`{"llm": new}`, `update["llm"]`,
+        # `setattr(x, "llm", new)`), an attribute (`self.agent.llm = new`) or a keyword
+        # (`Agent(llm=new)`, `dict(llm=new)`: the name is followed by whitespace or `=`), or it
+        # calls an install method. Bare `llm` would match `smallmap` and `callmethod`.
+        tokens: list[str] = list(config.llm_install_methods)
+        for attr in config.llm_attributes:
+            tokens += [f'"{attr}"', f"'{attr}'", f".{attr}", f"{attr}="]
+            tokens += [f"{attr}{space}" for space in (" ", "\t", "\n", "\r", "\f", "\\")]
+        return tuple(tokens)
 
     def check_class(self, cls: ClassInfo) -> None:
         if not cls.methods:
