@@ -368,22 +368,19 @@ class ClassPins:
         """The pin units of the set-up methods, and every method run as part of set-up."""
         setup_names = set(self.config.setup_methods)
         units: list[PinUnit] = []
-        reached: set[str] = set()
-        pending = [n for n in self.config.setup_methods if self.method(n) is not None]
-        while pending:
-            name = pending.pop(0)
-            if name in reached:
-                continue
-            reached.add(name)
-            summary, owner, info = self.method(name)
+        reached: set[str] = set(setup_names)
+        # Every class's own set-up methods run (`super().__init__()` chains), not only the first.
+        pending = [(name, owner.methods[name], owner, info)
+                   for owner, info in self.classes
+                   for name in self.config.setup_methods if name in owner.methods]
+        for name, summary, owner, info in pending:
             if summary.pins:
                 units.append(PinUnit(None, frozenset(summary.pins), name,
                                      lambda a=(name, summary, owner, info, None): self._where(*a), (), False,
                                      None, owner.path))
             for callee in sorted(summary.self_calls):
                 if callee in setup_names:
-                    pending.append(callee)
-                    continue
+                    continue  # its own definitions are in `pending` already
                 pins = self.pins_of(callee)
                 if not pins:
                     continue
