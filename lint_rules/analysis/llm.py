@@ -111,7 +111,7 @@ class LLMFacts:
         if spelled is None and isinstance(receiver, cst.Call):
             inner = dotted_name(receiver.func)
             spelled = f"{inner}(...)" if inner else None
-        return f"{spelled or '...'}.{method}()"
+        return f"{spelled or '...'}.{method}({'...' if node.args else ''})"
 
     # ------------------------------------------------------------------ expressions
     def is_llm(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> bool:
