@@ -219,28 +219,32 @@ def helper_for(ctx, fn: FunctionInfo, pins: frozenset[str], *,
     if cls is None or fn.self_name is None:
         return None
     analysis = analysis_for(ctx.model, ctx.config)
-    for name, method in cls.methods.items():
-        if method is fn:
-            continue
-        if configured_only:
-            if name not in ctx.config.pin_helpers:
+    overridden: set[str] = set()
+    remote_bases: list[str] = []
+    for klass in _local_mro(ctx, cls, remote_bases):
+        for name, method in klass.methods.items():
+            if method is fn or name in overridden:
                 continue
-        elif not acts_as_pin_helper(ctx, method):
-            continue
-        if pins <= method_pins(method, analysis):
-            route = _route(name, [p.name for p in method.params], method)
-            if route is not None:
-                return route
+            overridden.add(name)
+            if configured_only:
+                if name not in ctx.config.pin_helpers:
+                    continue
+            elif not acts_as_pin_helper(ctx, method):
+                continue
+            if pins <= method_pins(method, analysis):
+                route = _route(name, [p.name for p in method.params], method)
+                if route is not None:
+                    return route
     index = ctx.index
-    if index is None or not cls.bases:
+    if index is None or not remote_bases:
         return None
     try:
-        ancestors = index.ancestors(cls.bases, Path(ctx.path))
+        ancestors = index.ancestors(tuple(remote_bases), Path(ctx.path))
     except (OSError, ValueError, RecursionError):
         return None
     for ancestor in ancestors:
         for name, summary in ancestor.methods.items():
-            if name in cls.methods or not summary.is_pin_helper:
+            if name in overridden or not summary.is_pin_helper:
                 continue
             if configured_only and name not in ctx.config.pin_helpers:
                 continue
@@ -249,6 +253,27 @@ def helper_for(ctx, fn: FunctionInfo, pins: frozenset[str], *,
                 if route is not None:
                     return route
     return None
+
+
+def _local_mro(ctx, cls, remote_bases: list[str]):
+    """The class and its base classes defined in this file (breadth-first); bases defined
+    elsewhere are appended to `remote_bases` for the project index."""
+    seen: set[int] = set()
+    queue = [cls]
+    while queue:
+        klass = queue.pop(0)
+        if id(klass) in seen:
+            continue
+        seen.add(id(klass))
+        yield klass
+        for base in klass.bases:
+            local = ctx.model.class_named(base) if "." not in base else None
+            if local is None and ctx.model.module_name and base.startswith(ctx.model.module_name + "."):
+                local = ctx.model.class_named(base[len(ctx.model.module_name) + 1:])
+            if local is not None:
+                queue.append(local)
+            elif base not in remote_bases:
+                remote_bases.append(base)
 
 
 def _route(name: str, params: list[str], local: FunctionInfo | None) -> HelperRoute | None:
