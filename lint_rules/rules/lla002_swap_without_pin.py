@@ -68,36 +68,46 @@ pinning in place, or when the helper's parameters are not one LLM.
     bad_examples = (
         Example(
             """\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
-        self._pin_session_affinity_header(agent.llm)
+        self._pin_session_affinity_header(self.agent.llm)
 
     def _pin_prompt_cache_key(self):
         for llm in self.agent.get_all_llms():
             llm._prompt_cache_key = str(self.id)
 
     def _pin_session_affinity_header(self, llm):
-        llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}
+        self.agent.llm = llm.model_copy(
+            update={"extra_headers": {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}}
+        )
 
     def switch_llm(self, llm):
         self.agent = self.agent.model_copy(update={"llm": llm})  # LLA002
         self._pin_prompt_cache_key()
 """,
             fixed="""\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
-        self._pin_session_affinity_header(agent.llm)
+        self._pin_session_affinity_header(self.agent.llm)
 
     def _pin_prompt_cache_key(self):
         for llm in self.agent.get_all_llms():
             llm._prompt_cache_key = str(self.id)
 
     def _pin_session_affinity_header(self, llm):
-        llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}
+        self.agent.llm = llm.model_copy(
+            update={"extra_headers": {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}}
+        )
 
     def switch_llm(self, llm):
         self.agent = self.agent.model_copy(update={"llm": llm})  # LLA002
@@ -108,9 +118,12 @@ class Conversation:
         ),
         Example(
             """\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
 
     def _pin_prompt_cache_key(self):
@@ -129,9 +142,12 @@ class Conversation:
     good_examples = (
         Example(
             """\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
 
     def _pin_prompt_cache_key(self):
