@@ -97,18 +97,18 @@ def test_a_base_class_that_cannot_be_found_gives_no_finding(tmp_path: Path) -> N
 def test_message_names_each_missing_pin_and_where_it_is_applied() -> None:
     path = FIXTURES / "rules" / "LLA002_paths.py"
     found = {d.start.row: d for d in check_source(path.read_text(), str(path), SWAP_ONLY)}
-    both = found[100]  # switch_condenser: neither pin
-    assert "`_pin_prompt_cache_key` (applied in `__init__`, LLA002_paths.py:11)" in both.message
-    assert "`_pin_session_affinity_header` (applied in `_ensure_agent_ready`, LLA002_paths.py:15)" in both.message
+    both = found[101]  # switch_condenser: neither pin
+    assert "`_pin_prompt_cache_key` (applied in `__init__`, LLA002_paths.py:12)" in both.message
+    assert "`_pin_session_affinity_header` (applied in `_ensure_agent_ready`, LLA002_paths.py:16)" in both.message
     assert "rebuilds `condenser`" in both.message
 
 
 def test_fix_is_unsafe_when_the_pin_is_already_applied_on_some_paths() -> None:
     path = FIXTURES / "rules" / "LLA002_paths.py"
     found = {d.start.row: d for d in check_source(path.read_text(), str(path), SWAP_ONLY)}
-    assert found[30].fix.applicability is Applicability.SAFE  # straight line: one place
-    assert found[34].fix.applicability is Applicability.UNSAFE  # early return, pins later
-    assert found[58].fix.applicability is Applicability.UNSAFE  # conditional update dict
+    assert found[31].fix.applicability is Applicability.SAFE  # straight line: one place
+    assert found[35].fix.applicability is Applicability.UNSAFE  # early return, pins later
+    assert found[59].fix.applicability is Applicability.UNSAFE  # conditional update dict
     safe_only = fix_source(path.read_text(), str(path), SWAP_ONLY)
     left = " ".join(d.message for d in safe_only.remaining)
     assert "`switch_with_early_return`" in left and "`switch_conditional_update`" in left
@@ -137,9 +137,9 @@ class Conversation:
 def test_lla007_fix_is_unsafe_for_a_call_expression_and_safe_for_a_parameter() -> None:
     path = FIXTURES / "rules" / "LLA007_derived_calls.py"
     found = {d.start.row: d for d in check_source(path.read_text(), str(path), SWAP_ONLY)}
-    assert found[15].fix.applicability is Applicability.SAFE
-    assert "call_context=call_context, " == found[15].fix.edits[0].content
-    assert found[80].fix.applicability is Applicability.UNSAFE
+    assert found[16].fix.applicability is Applicability.SAFE
+    assert "call_context=call_context, " == found[16].fix.edits[0].content
+    assert found[81].fix.applicability is Applicability.UNSAFE
 
 
 # ---------------------------------------------------------------------------- the sample SDK

@@ -68,36 +68,46 @@ pinning in place, or when the helper's parameters are not one LLM.
     bad_examples = (
         Example(
             """\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
-        self._pin_session_affinity_header(agent.llm)
+        self._pin_session_affinity_header(self.agent.llm)
 
     def _pin_prompt_cache_key(self):
         for llm in self.agent.get_all_llms():
             llm._prompt_cache_key = str(self.id)
 
     def _pin_session_affinity_header(self, llm):
-        llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}
+        self.agent.llm = llm.model_copy(
+            update={"extra_headers": {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}}
+        )
 
     def switch_llm(self, llm):
         self.agent = self.agent.model_copy(update={"llm": llm})  # LLA002
         self._pin_prompt_cache_key()
 """,
             fixed="""\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
-        self._pin_session_affinity_header(agent.llm)
+        self._pin_session_affinity_header(self.agent.llm)
 
     def _pin_prompt_cache_key(self):
         for llm in self.agent.get_all_llms():
             llm._prompt_cache_key = str(self.id)
 
     def _pin_session_affinity_header(self, llm):
-        llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}
+        self.agent.llm = llm.model_copy(
+            update={"extra_headers": {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}}
+        )
 
     def switch_llm(self, llm):
         self.agent = self.agent.model_copy(update={"llm": llm})  # LLA002
@@ -108,9 +118,12 @@ class Conversation:
         ),
         Example(
             """\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
 
     def _pin_prompt_cache_key(self):
@@ -129,9 +142,12 @@ class Conversation:
     good_examples = (
         Example(
             """\
+import copy
+
+
 class Conversation:
     def __init__(self, agent):
-        self.agent = agent
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
         self._pin_prompt_cache_key()
 
     def _pin_prompt_cache_key(self):
@@ -229,13 +245,30 @@ class _SwapCheck:
                             found.update(self.required)
                     else:
                         found.update(applied)
+            elif not writes:
+                return  # a condition or a `return` value: reading a scoped value pins nothing
             elif isinstance(sub, cst.Attribute) and sub.attr.value in self.scoped_attrs:
-                found.add(f"attr:{sub.attr.value}")
+                if sub in targets:
+                    found.add(f"attr:{sub.attr.value}")
             elif isinstance(sub, (cst.SimpleString, cst.ConcatenatedString)):
                 header = scoped_header_key(sub, config)
                 if header is not None:
                     found.add(f"header:{header}")
 
+        # Direct pins are writes: a scoped attribute stored to, a scoped header key in a
+        # statement that stores or calls (`llm.extra_headers = {...}`, `headers.update({...})`).
+        writes = isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr))
+        targets: set[cst.CSTNode] = set()
+        if isinstance(node, cst.Assign):
+            targets = {t.target for t in node.targets}
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+            targets = {node.target}
+        elif isinstance(node, cst.Expr) and isinstance(node.value, cst.Call) \
+                and dotted_name(node.value.func) == "setattr" and len(node.value.args) >= 2:
+            attr = node.value.args[1].value
+            if isinstance(attr, (cst.SimpleString, cst.ConcatenatedString)) and \
+                    attr.evaluated_value in self.scoped_attrs:  # type: ignore[union-attr]
+                found.add(f"attr:{attr.evaluated_value}")  # type: ignore[union-attr]
         walk(node, visit, lambda _n: None)
         result = frozenset(found)
         self._facts[key] = result
