@@ -280,7 +280,8 @@ def _summary(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: lis
         print("All checks passed!", file=err)
         return
     if fixed:
-        print(f"Found {len(diagnostics) + len(fixed)} errors ({len(fixed)} fixed, "
+        total = len(diagnostics) + len(fixed)
+        print(f"Found {total} error{'s' if total != 1 else ''} ({len(fixed)} fixed, "
               f"{len(diagnostics)} remaining).", file=err)
     else:
         print(f"Found {len(diagnostics)} error{'s' if len(diagnostics) != 1 else ''}.", file=err)

@@ -37,6 +37,11 @@ def decode_source(data: bytes) -> DecodedSource:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as exc:
+        # No cookie and the first lines are not UTF-8: say which byte, as for later lines.
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as utf8_error:
+            raise SourceDecodeError(_decode_message(utf8_error, data)) from None
         raise SourceDecodeError(str(exc)) from None
     digest = hashlib.sha256(data).hexdigest()
     bom = data.startswith(codecs.BOM_UTF8)
