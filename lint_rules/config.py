@@ -223,6 +223,10 @@ def read_pyproject(path: Path) -> dict[str, Any] | None:
             data = tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8; tomllib lets this escape
+        raise ConfigError(f"{path}: not valid TOML: invalid utf-8 byte 0x{exc.object[exc.start]:02x}") from None
+    except RecursionError:  # deeply nested arrays or inline tables
+        raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
     tool = data.get("tool", {})
