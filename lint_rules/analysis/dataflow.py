@@ -1,0 +1,232 @@
+"""Local definitions of one function: what each local name may be bound to.
+
+Two views, both computed once per function and cached on the `FunctionInfo`:
+
+- `local_defs(fn)`: flow-insensitive, every expression a name is ever bound to in the function
+  (assignments, `for` targets, `with ... as`), for "may this name hold X?" questions;
+- `reaching_defs(fn)`: flow-sensitive, the definitions that reach the start of each statement on
+  some path (branches merge, loops run zero or more times, `return`/`raise` end a path), for
+  "on every path before this write, was the object created here?" questions.
+
+Nested functions, classes and lambdas are separate scopes and are not looked into.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Union
+
+import libcst as cst
+
+from lint_rules.semantic import FunctionInfo
+
+# How a name got its value.
+ASSIGN = "assign"  # `name = value` (value is the expression)
+LOOP = "loop"  # `for name in value` (value is the iterable)
+WITH = "with"  # `with value as name`
+PARAM = "param"  # a parameter of the function (value is None)
+OPAQUE = "opaque"  # tuple unpacking, imports, nested defs, except-as, walrus... (value None)
+
+
+@dataclass(frozen=True, eq=False)
+class Definition:
+    name: str
+    kind: str
+    value: cst.BaseExpression | None
+    node: cst.CSTNode | None  # the binding statement (None for parameters)
+
+
+State = Union[dict[str, frozenset[Definition]], None]  # None: this point is unreachable
+
+
+@dataclass
+class FunctionDefs:
+    params: dict[str, Definition]
+    by_name: dict[str, list[Definition]]  # flow-insensitive, parameters first
+    before: dict[int, dict[str, frozenset[Definition]]]  # id(statement) -> reaching defs
+
+    def may_be(self, name: str) -> list[Definition]:
+        return self.by_name.get(name, [])
+
+    def reaching(self, statement: cst.CSTNode, name: str) -> frozenset[Definition] | None:
+        """Definitions of `name` reaching `statement` (None: statement not analysed)."""
+        state = self.before.get(id(statement))
+        if state is None:
+            return None
+        return state.get(name, frozenset())
+
+
+def function_defs(fn: FunctionInfo) -> FunctionDefs:
+    cached = getattr(fn, "_lla_defs", None)
+    if cached is None:
+        cached = _Analyzer(fn).run()
+        fn._lla_defs = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def local_defs(fn: FunctionInfo, name: str) -> list[Definition]:
+    return function_defs(fn).may_be(name)
+
+
+# ---------------------------------------------------------------------------- the analysis
+def _merge(a: State, b: State) -> State:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    out = dict(a)
+    for name, defs in b.items():
+        out[name] = out.get(name, frozenset()) | defs
+    return out
+
+
+class _Analyzer:
+    def __init__(self, fn: FunctionInfo) -> None:
+        self.fn = fn
+        self.by_name: dict[str, list[Definition]] = {}
+        self.before: dict[int, dict[str, frozenset[Definition]]] = {}
+        self.params: dict[str, Definition] = {}
+
+    def run(self) -> FunctionDefs:
+        state: dict[str, frozenset[Definition]] = {}
+        params = self.fn.node.params
+        all_params = [*params.posonly_params, *params.params, *params.kwonly_params]
+        if isinstance(params.star_arg, cst.Param):
+            all_params.append(params.star_arg)
+        if params.star_kwarg is not None:
+            all_params.append(params.star_kwarg)
+        for p in all_params:
+            d = Definition(p.name.value, PARAM, None, None)
+            self.params[d.name] = d
+            self.by_name.setdefault(d.name, []).append(d)
+            state[d.name] = frozenset({d})
+        body = self.fn.node.body
+        if isinstance(body, cst.IndentedBlock):
+            self._block(body.body, state)
+        else:
+            self._block([body], state)
+        return FunctionDefs(self.params, self.by_name, self.before)
+
+    # --- bookkeeping ---
+    def _record(self, node: cst.CSTNode, state: State) -> None:
+        if state is None:
+            return
+        seen = self.before.get(id(node))
+        self.before[id(node)] = state if seen is None else _merge(seen, state)  # type: ignore[assignment]
+
+    def _define(self, state: State, name: str, kind: str, value: cst.BaseExpression | None,
+                node: cst.CSTNode) -> State:
+        d = Definition(name, kind, value, node)
+        self.by_name.setdefault(name, []).append(d)
+        if state is None:
+            return None
+        out = dict(state)
+        out[name] = frozenset({d})
+        return out
+
+    def _bind_target(self, state: State, target: cst.BaseExpression, kind: str,
+                     value: cst.BaseExpression | None, node: cst.CSTNode) -> State:
+        if isinstance(target, cst.Name):
+            return self._define(state, target.value, kind, value, node)
+        if isinstance(target, (cst.Tuple, cst.List)):
+            for element in target.elements:
+                inner = element.value
+                if isinstance(inner, cst.StarredElement):
+                    inner = inner.value
+                state = self._bind_target(state, inner, OPAQUE, None, node)
+        return state
+
+    # --- statements ---
+    def _block(self, statements, state: State) -> State:
+        for statement in statements:
+            state = self._statement(statement, state)
+        return state
+
+    def _suite(self, suite: cst.BaseSuite, state: State) -> State:
+        if isinstance(suite, cst.IndentedBlock):
+            return self._block(suite.body, state)
+        if isinstance(suite, cst.SimpleStatementSuite):
+            return self._small(suite.body, state)
+        return state
+
+    def _small(self, smalls, state: State) -> State:
+        for small in smalls:
+            self._record(small, state)
+            state = self._small_statement(small, state)
+        return state
+
+    def _statement(self, node: cst.CSTNode, state: State) -> State:
+        self._record(node, state)
+        if isinstance(node, cst.SimpleStatementLine):
+            return self._small(node.body, state)
+        if isinstance(node, cst.If):
+            then = self._suite(node.body, state)
+            other = node.orelse
+            if isinstance(other, cst.If):
+                rest = self._statement(other, state)
+            elif isinstance(other, cst.Else):
+                rest = self._suite(other.body, state)
+            else:
+                rest = state
+            return _merge(then, rest)
+        if isinstance(node, (cst.For, cst.While)):
+            entry = state
+            if isinstance(node, cst.For):
+                entry = self._bind_target(state, node.target, LOOP, node.iter, node)
+            once = self._suite(node.body, entry)
+            # A second pass lets definitions made late in the body reach its start.
+            again = self._suite(node.body, _merge(entry, once))
+            after = _merge(state, _merge(once, again))
+            if node.orelse is not None:
+                after = _merge(after, self._suite(node.orelse.body, after))
+            return after
+        if isinstance(node, cst.With):
+            for item in node.items:
+                if item.asname is not None:
+                    state = self._bind_target(state, item.asname.name, WITH, item.item, node)
+            return self._suite(node.body, state)
+        if isinstance(node, cst.Try):
+            body = self._suite(node.body, state)
+            anywhere = _merge(state, body)
+            out = body
+            for handler in node.handlers:
+                entry = anywhere
+                if handler.name is not None:
+                    entry = self._bind_target(entry, handler.name.name, OPAQUE, None, handler)
+                out = _merge(out, self._suite(handler.body, entry))
+            if node.orelse is not None:
+                out = _merge(out, self._suite(node.orelse.body, body))
+            if node.finalbody is not None:
+                final = self._suite(node.finalbody.body, _merge(anywhere, out))
+                out = final if out is not None else None
+            return out
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+            return self._define(state, node.name.value, OPAQUE, None, node)
+        match_type = getattr(cst, "Match", None)
+        if match_type is not None and isinstance(node, match_type):
+            out: State = None
+            for case in node.cases:
+                out = _merge(out, self._suite(case.body, state))
+            return _merge(out, state)
+        return state
+
+    def _small_statement(self, node: cst.BaseSmallStatement, state: State) -> State:
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                state = self._bind_target(state, target.target, ASSIGN, node.value, node)
+            return state
+        if isinstance(node, cst.AnnAssign):
+            if node.value is not None:
+                return self._bind_target(state, node.target, ASSIGN, node.value, node)
+            return state
+        if isinstance(node, (cst.Return, cst.Raise)):
+            return None  # `break`/`continue` are let through: their state still reaches the loop's exit
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            names = node.names if not isinstance(node.names, cst.ImportStar) else ()
+            for alias in names:
+                if alias.asname is not None and isinstance(alias.asname.name, cst.Name):
+                    state = self._define(state, alias.asname.name.value, OPAQUE, None, node)
+                elif isinstance(alias.name, cst.Name):
+                    state = self._define(state, alias.name.value, OPAQUE, None, node)
+            return state
+        return state
