@@ -16,98 +16,38 @@ assignments), so the answers are cheap and never depend on other files.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import libcst as cst
 
+from lint_rules.analysis.dataflow import ASSIGN, local_defs
+from lint_rules.analysis.llm import LLMFacts
 from lint_rules.config import Config
-from lint_rules.semantic import ClassInfo, FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
 _COPY_FUNCTIONS = frozenset({"dict", "copy.copy", "copy.deepcopy", "collections.OrderedDict"})
 _COPY_METHODS = frozenset({"copy"})
 _LOOKUP_METHODS = frozenset({"get", "pop"})
 
 
-def _last(dotted: str) -> str:
-    return dotted.rsplit(".", 1)[-1]
-
-
-def matches_class(qualified: str | None, config: Config) -> bool:
-    """Whether a (resolved) class name is one of the configured LLM classes."""
-    if not qualified:
-        return False
-    for name in config.llm_classes:
-        if qualified == name or ("." not in name and _last(qualified) == name):
-            return True
-    return False
-
-
-def is_llm_class(cls: ClassInfo | None, config: Config) -> bool:
-    """An LLM class of this file: named like one, or deriving directly from one."""
-    if cls is None:
-        return False
-    return matches_class(cls.name, config) or any(matches_class(b, config) for b in cls.bases)
-
-
-@dataclass
-class FunctionFacts:
-    """Plain `name = value` bindings of one function body (nested scopes excluded)."""
-
-    bindings: dict[str, list[cst.BaseExpression]] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, fn: FunctionInfo | None) -> FunctionFacts:
-        facts = cls()
-        if fn is None:
-            return facts
-        stack: list[cst.CSTNode] = [fn.node.body]
-        while stack:
-            node = stack.pop()
-            if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
-                continue
-            if isinstance(node, cst.Assign):
-                for target in node.targets:
-                    if isinstance(target.target, cst.Name):
-                        facts.bindings.setdefault(target.target.value, []).append(node.value)
-            elif isinstance(node, cst.AnnAssign) and node.value is not None:
-                if isinstance(node.target, cst.Name):
-                    facts.bindings.setdefault(node.target.value, []).append(node.value)
-            elif isinstance(node, (cst.For, cst.With, cst.AugAssign, cst.NamedExpr)):
-                for name in _bound_names(node):
-                    facts.bindings.setdefault(name, []).append(cst.Name("__unknown__"))
-            stack.extend(node.children)
-        return facts
-
-
-def _bound_names(node: cst.CSTNode) -> list[str]:
-    targets: list[cst.BaseExpression] = []
-    if isinstance(node, cst.For):
-        targets.append(node.target)
-    elif isinstance(node, cst.With):
-        targets.extend(i.asname.name for i in node.items if i.asname is not None)  # type: ignore[misc]
-    elif isinstance(node, (cst.AugAssign, cst.NamedExpr)):
-        targets.append(node.target)
-    names = []
-    for target in targets:
-        if isinstance(target, cst.Name):
-            names.append(target.value)
-        elif isinstance(target, (cst.Tuple, cst.List)):
-            names.extend(e.value.value for e in target.elements if isinstance(e.value, cst.Name))
-    return names
-
-
 class HeaderJudge:
     """Classifies header expressions inside one function of one file."""
 
-    def __init__(self, model: SemanticModel, config: Config, fn: FunctionInfo | None) -> None:
+    def __init__(self, model: SemanticModel, config: Config, fn: FunctionInfo | None,
+                 llms: LLMFacts | None = None) -> None:
         self.model = model
         self.config = config
         self.fn = fn
-        self.facts = FunctionFacts.of(fn)
+        self.llms = llms or LLMFacts(config, model)
         self.keywords = frozenset(config.header_keywords)
         self.scoped_keys = frozenset(k.lower() for k in config.scoped_header_keys)
-        self.llm_attrs = frozenset(config.llm_attributes)
-        self._in_llm_class = fn is not None and fn.self_name is not None and is_llm_class(fn.cls, config)
+
+    def _bindings(self, name: str) -> list[cst.BaseExpression] | None:
+        """The values a local is assigned (None when it is also bound some other way)."""
+        if self.fn is None:
+            return None
+        defs = local_defs(self.fn, name)
+        if not defs or any(d.kind != ASSIGN or d.value is None for d in defs):
+            return None
+        return [d.value for d in defs]  # type: ignore[misc]
 
     # ------------------------------------------------------------------ keys
     def header_keyword(self, node: cst.BaseExpression | None) -> str | None:
@@ -126,31 +66,8 @@ class HeaderJudge:
         return value is not None and value.lower() in self.scoped_keys
 
     # ------------------------------------------------------------------ LLM objects
-    def is_llm(self, node: cst.BaseExpression, depth: int = 0) -> bool:
-        if isinstance(node, cst.Attribute):
-            return node.attr.value in self.llm_attrs
-        if isinstance(node, cst.Call):
-            func = self.model.resolve_expr(node.func)
-            if matches_class(func, self.config):
-                return True
-            return (isinstance(node.func, cst.Attribute) and node.func.attr.value == "model_copy"
-                    and self.is_llm(node.func.value, depth + 1))
-        if not isinstance(node, cst.Name):
-            return False
-        name = node.value
-        if self.fn is not None and name == self.fn.self_name:
-            return self._in_llm_class
-        if name in self.llm_attrs or name.endswith("_llm"):
-            return True
-        if self.fn is not None:
-            param = self.fn.param(name)
-            if param is not None and param.annotation is not None:
-                if matches_class(self.model.resolve(param.annotation), self.config):
-                    return True
-        values = self.facts.bindings.get(name)
-        if values and depth < 4:
-            return all(self.is_llm(v, depth + 1) for v in values)
-        return False
+    def is_llm(self, node: cst.BaseExpression) -> bool:
+        return self.llms.is_llm(node, self.fn)
 
     # ------------------------------------------------------------------ pinned headers
     def is_pinned(self, node: cst.BaseExpression, depth: int = 0) -> bool:
@@ -167,7 +84,7 @@ class HeaderJudge:
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
             return self.is_pinned(node.left, depth + 1) and _is_empty(node.right)
         if isinstance(node, cst.Name) and depth < 4:
-            values = self.facts.bindings.get(node.value)
+            values = self._bindings(node.value)
             return bool(values) and all(self.is_pinned(v, depth + 1) for v in values)
         return False
 
@@ -199,7 +116,7 @@ class HeaderJudge:
         if isinstance(node, cst.Name):
             if self.is_header_param(node.value):
                 return True
-            values = self.facts.bindings.get(node.value)
+            values = self._bindings(node.value)
             if values and depth < 4:
                 return all(self.is_call_site(v, depth + 1) for v in values)
         return False

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
+from lint_rules.analysis.llm import LLMFacts
 from lint_rules.analysis.requests import HeaderJudge, chain_object
 from lint_rules.config import Config
 from lint_rules.diagnostics import Applicability, Fix
@@ -51,8 +52,9 @@ carries a conversation-scoped header key) and the call-site side is what the cal
   `pinned | call_site`, `merged = dict(pinned); merged.update(call_site)`.
 
 Not reported: merges in which the pinned headers come last, code that writes the
-conversation-scoped key again after the merge (`headers["x-litellm-session-id"] = ...`, a pin
-helper call, a later `{**headers, "x-litellm-session-id": ...}`), and header code that has
+conversation-scoped key again after the merge, in the same function
+(`headers["x-litellm-session-id"] = ...`, `headers.update({"x-litellm-session-id": ...})`,
+`{**headers, "x-litellm-session-id": ...}`), and header code that has
 nothing to do with an LLM (`http.client`, `email`, `urllib` keep their `headers` alone).
 The header keyword names come from `header-keywords`, the LLM classes and attributes from
 `llm-classes` and `llm-attributes`.
@@ -142,6 +144,7 @@ def fetch(url, headers=None):
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
         self._judges: dict[int, HeaderJudge] = {}
+        self._llms = LLMFacts(ctx.config, ctx.model)
         self._statement: cst.SimpleStatementLine | None = None
         self._tick = 0
         # Per function (None: module level): findings and the ticks of later scoped-key writes.
@@ -155,7 +158,7 @@ def fetch(url, headers=None):
         key = id(fn)
         judge = self._judges.get(key)
         if judge is None:
-            judge = self._judges[key] = HeaderJudge(self.ctx.model, self.ctx.config, fn)
+            judge = self._judges[key] = HeaderJudge(self.ctx.model, self.ctx.config, fn, self._llms)
         return judge
 
     def _scope_key(self) -> int:
@@ -289,8 +292,8 @@ def fetch(url, headers=None):
         func = node.func
         if isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method in self.ctx.config.pin_helpers:
-                self._injected()
+            if method == "update" and any(self._carries_scoped_key(a.value) for a in node.args):
+                self._injected()  # `headers.update({"x-litellm-session-id": ...})` re-pins
                 return
             if method in ("get", "pop", "setdefault") and len(node.args) >= 2:
                 self._default_lookup(node, method)
@@ -299,11 +302,13 @@ def fetch(url, headers=None):
                 if judge.is_pinned(func.value) and judge.is_call_site(node.args[0].value):
                     self._found(self._where(node), self._message(
                         judge, func.value, "`update` lets the call-site headers overwrite the pinned ones"), None)
-        elif isinstance(func, cst.Name):
-            if func.value in self.ctx.config.pin_helpers:
-                self._injected()
-            elif self.ctx.model.resolve_expr(func) == "dict":
-                self._dict_call(node)
+        elif isinstance(func, cst.Name) and self.ctx.model.resolve_expr(func) == "dict":
+            self._dict_call(node)
+
+    def _carries_scoped_key(self, node: cst.BaseExpression) -> bool:
+        judge = self._judge()
+        return isinstance(node, cst.Dict) and any(
+            isinstance(e, cst.DictElement) and judge.is_scoped_key(e.key) for e in node.elements)
 
     def _default_lookup(self, node: cst.Call, method: str) -> None:
         judge = self._judge()
@@ -314,7 +319,9 @@ def fetch(url, headers=None):
         mapping = node.func.value  # type: ignore[union-attr]
         if key is None or judge.is_llm(chain_object(node)) or not judge.is_pinned(second.value):
             return
-        lookup = f"{self.ctx.code(mapping)}.get({self.ctx.code(first.value)})"
+        # `pop` also removes the key from the mapping, which later `**kwargs` rely on.
+        lookup = (f"{self.ctx.code(mapping)}.pop({self.ctx.code(first.value)}, None)" if method == "pop"
+                  else f"{self.ctx.code(mapping)}.get({self.ctx.code(first.value)})")
         merged = _merge(self.ctx, lookup, second.value, judge)
         if method != "setdefault":
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
