@@ -19,6 +19,7 @@ from __future__ import annotations
 import libcst as cst
 
 from lint_rules.analysis.dataflow import ASSIGN, local_defs
+from lint_rules.analysis import llm as llm_analysis
 from lint_rules.analysis.llm import LLMFacts
 from lint_rules.config import Config
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
@@ -26,6 +27,13 @@ from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string
 _COPY_FUNCTIONS = frozenset({"dict", "copy.copy", "copy.deepcopy", "collections.OrderedDict"})
 _COPY_METHODS = frozenset({"copy"})
 _LOOKUP_METHODS = frozenset({"get", "pop"})
+
+
+def pinned_header_tokens(config: Config) -> tuple[str, ...]:
+    """Substrings of which one occurs in every file that has pinned headers: an LLM expression
+    (issue-3's tokens) or a scoped header key spelled as `is_scoped_key` accepts it."""
+    keys = {s for k in config.scoped_header_keys for s in (k, k.lower())}
+    return tuple(sorted(set(llm_analysis.trigger_tokens(config)) | keys))
 
 
 class HeaderJudge:
@@ -39,6 +47,7 @@ class HeaderJudge:
         self.llms = llms or LLMFacts(config, model)
         self.keywords = frozenset(config.header_keywords)
         self.scoped_keys = frozenset(k.lower() for k in config.scoped_header_keys)
+        self.key_spellings = frozenset(config.scoped_header_keys)
 
     def _bindings(self, name: str) -> list[cst.BaseExpression] | None:
         """The values a local is assigned (None when it is also bound some other way)."""
@@ -62,8 +71,15 @@ class HeaderJudge:
         return value
 
     def is_scoped_key(self, node: cst.BaseExpression | None) -> bool:
-        value = self.string(node)
-        return value is not None and value.lower() in self.scoped_keys
+        """A conversation-scoped header key, spelled as configured or in lower case (those
+        spellings are prefilter tokens; `X-LITELLM-SESSION-ID` is not recognised)."""
+        literal = node
+        if isinstance(node, cst.Name):
+            literal = self.model.globals.get(node.value)
+        value = string_value(literal)
+        if value is None or value.lower() not in self.scoped_keys:
+            return False
+        return value in self.key_spellings or value.lower() == value
 
     # ------------------------------------------------------------------ LLM objects
     def is_llm(self, node: cst.BaseExpression) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis.llm import LLMFacts
-from lint_rules.analysis.requests import HeaderJudge, chain_object
+from lint_rules.analysis.requests import HeaderJudge, chain_object, pinned_header_tokens
 from lint_rules.config import Config
 from lint_rules.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
@@ -137,9 +137,9 @@ def fetch(url, headers=None):
 
     @classmethod
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
-        # The pinned side is `<llm>.<keyword>`, or a dict with a scoped header key; the call-site
-        # side always spells a header keyword. So a keyword must occur in the text.
-        return tuple(config.header_keywords)
+        # Every finding has a pinned side: `<llm>.<keyword>` or a dict with a scoped header key.
+        # (A header keyword is necessary too, but far less selective: `http`, `email`, `urllib`.)
+        return pinned_header_tokens(config)
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)
