@@ -65,9 +65,11 @@ def stale_guard_reason(write: Write, fn: FunctionInfo, analysis: DomainAnalysis)
     attrs = {p.split(":", 1)[1] for p in write.pins if p.startswith("attr:")}
     if write.kind == "setdefault":
         return "`setdefault` keeps any value already there"
+    # For a header pin, a test that the whole dict is missing guards the key as well.
+    fields = attrs | ({write.name} if headers and write.name else set())
     for guard in write.guards:
         for atom, unset in _atoms(guard.test, guard.holds):
-            if unset and _tests_presence(atom, headers, attrs, fn, analysis):
+            if unset and _tests_presence(atom, headers, fields, fn, analysis):
                 return "it only runs when no value is set yet"
     value = write.value
     if write.kind in ("attr", "merge", "update") and value is not None:

@@ -15,7 +15,7 @@ enclosing `if`s, and the negation of earlier `if ...: return` in enclosing block
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -46,10 +46,6 @@ class Write:
     pins: frozenset[str] = frozenset()
     guards: tuple[Guard, ...] = ()
     whole_statement: bool = False  # the write is the entire small statement (a fix may replace it)
-
-    @property
-    def in_place_on_llm(self) -> bool:
-        return True
 
 
 class WriteFinder:
