@@ -36,17 +36,23 @@ from lint_rules.semantic import ClassInfo, FunctionInfo, SemanticModel, dotted_n
 
 COPY_METHODS = frozenset({"model_copy", "copy"})
 VALIDATE_METHODS = frozenset({"model_validate", "model_construct", "parse_obj", "construct"})
-# Case-sensitive on purpose: each spelling is also a prefilter token.
 _REGISTRY_HINTS = ("registry", "Registry", "REGISTRY", "llms", "Llms", "LLMs", "LLMS")
 
 
+# Characters that can precede an identifier in Python source: an identifier spelled `llm` (not
+# `fullmatch`) is always preceded by one of these (a function body never starts a file).
+_BEFORE_IDENTIFIER = " \t\n\r\f([{,.:;=+-*/%&|^~<>!@\\"
+
+
 def trigger_tokens(config: Config) -> tuple[str, ...]:
-    """Substrings of which one must occur in a file that contains an LLM expression."""
+    """Substrings of which one must occur in a file that contains an LLM expression inside a
+    function: an LLM class name (also the only way a generic `registry.get()` counts, see
+    `LLMFacts._mentions_llm_class`), a configured attribute or name as a whole identifier, or a
+    specific source method."""
     tokens = {c.rsplit(".", 1)[-1] for c in config.llm_classes}
-    tokens |= set(config.llm_attributes)
+    tokens |= {before + a for a in config.llm_attributes for before in _BEFORE_IDENTIFIER}
     tokens |= {s for s in config.llm_sources if _specific_source(s)}
-    tokens |= set(_REGISTRY_HINTS)
-    return tuple(sorted(t for t in tokens if t))
+    return tuple(sorted(t for t in tokens if t.strip(_BEFORE_IDENTIFIER)))
 
 
 def _specific_source(method: str) -> bool:
@@ -75,6 +81,15 @@ class LLMFacts:
         self.attributes = frozenset(config.llm_attributes)
         self.sources = frozenset(config.llm_sources)
         self._visiting: set[int] = set()
+        self._mentions: bool | None = None
+
+    def _mentions_llm_class(self) -> bool:
+        """The module imports or defines an LLM class: only then is `registry.get(...)` taken
+        to hand out LLMs (and only then can the prefilter's class-name token be relied on)."""
+        if self._mentions is None:
+            self._mentions = any(self.is_llm_class(q) for q in self.model.imports.values()) or any(
+                self.class_is_llm(c) or self.is_llm_class(c.name) for c in self.model.classes)
+        return self._mentions
 
     # ------------------------------------------------------------------ classes
     def is_llm_class(self, name: str | None) -> bool:
@@ -105,13 +120,13 @@ class LLMFacts:
         if method not in self.sources:
             return None
         receiver = node.func.value
-        if not _specific_source(method) and not _registry_like(receiver):
+        if not _specific_source(method) and not (_registry_like(receiver) and self._mentions_llm_class()):
             return None
         spelled = dotted_name(receiver)
         if spelled is None and isinstance(receiver, cst.Call):
             inner = dotted_name(receiver.func)
             spelled = f"{inner}(...)" if inner else None
-        return f"{spelled or '...'}.{method}()"
+        return f"{spelled or '...'}.{method}({'...' if node.args else ''})"
 
     # ------------------------------------------------------------------ expressions
     def is_llm(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> bool:

@@ -1,8 +1,17 @@
 """Which pins a method applies, and whether it is a pin helper.
 
 A pin is named "header:<key>" (a conversation-scoped header key) or "attr:<name>" (a
-conversation-scoped LLM attribute). Foundation version: configured helper names and direct
-writes of scoped attributes/keys; the scope-leak rules refine recognition from behaviour.
+conversation-scoped LLM attribute). A method *applies* a pin when it writes a conversation-scoped
+value onto an LLM (in place, see writes.py) or builds a pinned copy of one
+(`llm.model_copy(update={"extra_headers": {..., "x-litellm-session-id": ...}})`,
+`LLM(..., extra_headers={...})`). Reading a scoped key is not a pin.
+
+A method is a *pin helper* when its name is configured (`pin-helpers`), or from what it does:
+it applies at least one pin, the pinned value comes from the instance itself (`str(self.id)`,
+`self.call_context()`: the helper pins *its own* conversation), and every statement with an
+effect (an attribute or item store, a call statement) is one of those pins. `restore()` that
+also reloads events, or `Agent.init_state(state)` that pins a conversation it is handed, are not
+helpers: a write there bypasses the sanctioned route.
 """
 
 from __future__ import annotations
@@ -13,6 +22,34 @@ from lint_rules.config import Config
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
 
+class DomainAnalysis:
+    """The shared analyses of one module, created once per (model, config)."""
+
+    def __init__(self, config: Config, model: SemanticModel) -> None:
+        from lint_rules.analysis.llm import LLMFacts
+        from lint_rules.analysis.ownership import OwnershipAnalysis
+        from lint_rules.analysis.values import ScopedValues
+        from lint_rules.analysis.writes import WriteFinder
+
+        self.config = config
+        self.model = model
+        self.llms = LLMFacts(config, model)
+        self.scoped = ScopedValues(config, model)
+        self.ownership = OwnershipAnalysis(self.llms)
+        self.writes = WriteFinder(self.llms, self.scoped)
+        self._helpers: dict[int, bool] = {}
+        self._pins: dict[int, frozenset[str]] = {}
+
+
+def analysis_for(model: SemanticModel, config: Config) -> DomainAnalysis:
+    """The module's shared `DomainAnalysis` (cached on the model, so every rule shares it)."""
+    cached = getattr(model, "_lla_domain", None)
+    if cached is None or cached.config is not config:
+        cached = DomainAnalysis(config, model)
+        model._lla_domain = cached  # type: ignore[attr-defined]
+    return cached
+
+
 def scoped_header_key(node: cst.BaseExpression | None, config: Config) -> str | None:
     value = string_value(node)
     if value is not None and value.lower() in {k.lower() for k in config.scoped_header_keys}:
@@ -20,43 +57,165 @@ def scoped_header_key(node: cst.BaseExpression | None, config: Config) -> str | 
     return None
 
 
-def direct_pins(fn: FunctionInfo, config: Config) -> frozenset[str]:
+# ---------------------------------------------------------------------------- pins
+def method_pins(fn: FunctionInfo, analysis: DomainAnalysis) -> frozenset[str]:
+    """Pins the function applies directly: scoped writes onto LLMs and pinned copies."""
+    cached = analysis._pins.get(id(fn))
+    if cached is not None:
+        return cached
     pins: set[str] = set()
-    attrs = set(config.scoped_attributes)
-    for node in _walk_statements(fn.node.body):
-        if isinstance(node, cst.Attribute) and node.attr.value in attrs:
-            pins.add(f"attr:{node.attr.value}")
-        key = scoped_header_key(node, config) if isinstance(node, cst.BaseExpression) else None
-        if key is not None:
-            pins.add(f"header:{key}")
+    for write in analysis.writes.writes(fn):
+        pins |= write.pins
+    for call in _calls(fn):
+        pins |= _copy_pins(call, fn, analysis)
+    result = frozenset(pins)
+    analysis._pins[id(fn)] = result
+    return result
+
+
+def _copy_pins(call: cst.Call, fn: FunctionInfo, analysis: DomainAnalysis) -> frozenset[str]:
+    """`x.model_copy(update={...})` / `LLM(...)` carrying scoped keys or attributes."""
+    llms, scoped = analysis.llms, analysis.scoped
+    func = call.func
+    fields: list[tuple[str | None, cst.BaseExpression]] = []
+    if isinstance(func, cst.Attribute) and func.attr.value in ("model_copy", "copy") \
+            and llms.is_llm(func.value, fn):
+        for arg in call.args:
+            if arg.keyword is not None and arg.keyword.value == "update":
+                display = arg.value
+                if isinstance(display, cst.Name):
+                    from lint_rules.analysis.dataflow import ASSIGN, local_defs
+
+                    defs = [d.value for d in local_defs(fn, display.value) if d.kind == ASSIGN]
+                    display = defs[0] if len(defs) == 1 else display
+                if isinstance(display, cst.Dict):
+                    for el in display.elements:
+                        if isinstance(el, cst.DictElement):
+                            fields.append((string_value(el.key), el.value))
+    elif llms.is_llm_class(dotted_name(func)):
+        fields = [(a.keyword.value, a.value) for a in call.args if a.keyword is not None]
+    pins: set[str] = set()
+    for name, value in fields:
+        if name is not None and scoped.is_scoped_attribute(name) and not _is_none(value):
+            pins.add(f"attr:{name}")
+        else:
+            pins |= {f"header:{k}" for k in scoped.scoped_keys(value, fn)}
     return frozenset(pins)
 
 
+def direct_pins(fn: FunctionInfo, config: Config, model: SemanticModel | None = None) -> frozenset[str]:
+    """Kept for callers of the foundation API; `model` enables the full analysis."""
+    if model is None:
+        model = SemanticModel(module_name="")
+    return method_pins(fn, analysis_for(model, config))
+
+
+# ---------------------------------------------------------------------------- helpers
+def is_pin_helper(fn: FunctionInfo, analysis: DomainAnalysis) -> bool:
+    if fn.name in analysis.config.pin_helpers:
+        return True
+    cached = analysis._helpers.get(id(fn))
+    if cached is None:
+        cached = _behaves_like_pin_helper(fn, analysis)
+        analysis._helpers[id(fn)] = cached
+    return cached
+
+
+def _behaves_like_pin_helper(fn: FunctionInfo, analysis: DomainAnalysis) -> bool:
+    me = fn.self_name
+    if me is None:
+        return False
+    pin_writes = [w for w in analysis.writes.writes(fn) if w.pins]
+    pin_statements = {id(w.statement) for w in pin_writes}
+    copy_pin_values: list[cst.BaseExpression] = []
+    copy_statements: set[int] = set()
+    for statement, call in _calls_with_statement(fn):
+        if _copy_pins(call, fn, analysis):
+            copy_pin_values.append(call)
+            copy_statements.add(id(statement))
+    if not pin_writes and not copy_pin_values:
+        return False
+    from_self = any(analysis.scoped.mentions_name(w.value, me, fn) for w in pin_writes) or any(
+        analysis.scoped.mentions_name(v, me, fn) for v in copy_pin_values)
+    if not from_self:
+        return False
+    for small in _small_statements(fn):
+        if id(small) in pin_statements or id(small) in copy_statements:
+            continue
+        if _has_effect(small):
+            return False
+    return True
+
+
+def _has_effect(small: cst.BaseSmallStatement) -> bool:
+    if isinstance(small, (cst.Assign, cst.AnnAssign, cst.AugAssign)):
+        targets = ([t.target for t in small.targets] if isinstance(small, cst.Assign)
+                   else [small.target])
+        return any(not isinstance(t, (cst.Name, cst.Tuple, cst.List)) for t in targets)
+    if isinstance(small, cst.Expr):
+        return not isinstance(small.value, (cst.SimpleString, cst.ConcatenatedString, cst.Ellipsis))
+    return isinstance(small, (cst.Del, cst.Global, cst.Nonlocal))
+
+
+# ---------------------------------------------------------------------------- summaries
 def self_calls(fn: FunctionInfo) -> frozenset[str]:
     me = fn.self_name
     if me is None:
         return frozenset()
     names = set()
-    for node in _walk_statements(fn.node.body):
-        if isinstance(node, cst.Call):
-            name = dotted_name(node.func)
-            if name and name.startswith(me + ".") and name.count(".") == 1:
-                names.add(name.split(".", 1)[1])
+    for call in _calls(fn):
+        name = dotted_name(call.func)
+        if name and name.startswith(me + ".") and name.count(".") == 1:
+            names.add(name.split(".", 1)[1])
     return frozenset(names)
 
 
 def summarize_method(fn: FunctionInfo, model: SemanticModel, config: Config, line: int):
     from lint_rules.index import MethodSummary
 
-    pins = direct_pins(fn, config)
-    is_helper = fn.name in config.pin_helpers
-    return MethodSummary(fn.name, line, tuple(p.name for p in fn.params), self_calls(fn), pins,
-                         is_helper)
+    analysis = analysis_for(model, config)
+    return MethodSummary(fn.name, line, tuple(p.name for p in fn.params), self_calls(fn),
+                         method_pins(fn, analysis), is_pin_helper(fn, analysis))
 
 
-def _walk_statements(body: cst.CSTNode):
+# ---------------------------------------------------------------------------- walking
+def _small_statements(fn: FunctionInfo) -> list[cst.BaseSmallStatement]:
+    found: list[cst.BaseSmallStatement] = []
+    _collect(fn.node.body, found, calls=None)
+    return found
+
+
+def _calls(fn: FunctionInfo) -> list[cst.Call]:
+    return [call for _, call in _calls_with_statement(fn)]
+
+
+def _calls_with_statement(fn: FunctionInfo) -> list[tuple[cst.BaseSmallStatement, cst.Call]]:
+    cached = getattr(fn, "_lla_calls", None)
+    if cached is None:
+        cached = []
+        _collect(fn.node.body, [], calls=cached)
+        fn._lla_calls = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def _collect(node: cst.CSTNode, smalls: list, calls: list | None) -> None:
+    """Small statements (and calls inside them) of a body, not entering nested scopes."""
     from lint_rules.engine import walk
 
-    found: list[cst.CSTNode] = []
-    walk(body, found.append, lambda _n: None)
-    return found
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, (cst.FunctionDef, cst.ClassDef)) and current is not node:
+            continue
+        if isinstance(current, cst.BaseSmallStatement):
+            smalls.append(current)
+            if calls is not None:
+                walk(current, lambda n, s=current: calls.append((s, n)) if isinstance(n, cst.Call) else None,
+                     lambda _n: None)
+            continue
+        for child in current.children:
+            stack.append(child)
+
+
+def _is_none(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"

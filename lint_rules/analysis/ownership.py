@@ -1,0 +1,351 @@
+"""Does the function own the object it writes onto? OWNED, BORROWED or UNKNOWN, on every path.
+
+An expression has one *origin* per definition that may reach it (flow-sensitive for locals, see
+dataflow.py; every assignment in the class for `self.<attr>`):
+
+- OWNED: created in the function (or, for `self.<attr>`, by the class): a constructor call of an
+  LLM class, `copy.deepcopy(x)`, `x.model_copy(deep=True)`, `Model.model_validate(...)` of a dump
+  or payload (these own everything reachable: *deep*); a shallow `x.model_copy(update={...})` or
+  `copy.copy(x)` owns the new object and the fields `update=` replaced, while every other field
+  (a dict such as `extra_headers`) is still `x`'s; a fresh `{}`/`dict(...)`/list owns the
+  container but not what others later put in it; another constructor call (`Agent(llm=llm)`)
+  owns the new object, whose fields are what was passed in.
+- BORROWED: handed in by someone else, so other conversations may hold it too: a parameter;
+  `self.<attr>` stored from a parameter (by reference) in any method of the class, a dataclass /
+  pydantic field declared on the class (the caller supplies it) or a class attribute (one object
+  for all instances); anything yielded by `get_all_llms()` or a registry lookup (unless the
+  receiver is owned deep: `copy.deepcopy(agent).get_all_llms()`); attributes and items of a
+  borrowed object.
+- UNKNOWN: anything else: the result of an arbitrary call, a module global, a name from an
+  enclosing scope, `self` inside the LLM class itself, `self.<attr>` never assigned where we can
+  see it (a base class in another module), a cycle.
+
+The verdict for a write combines the origins: BORROWED if any path borrows (the object may be
+shared), OWNED if every path owns it, UNKNOWN otherwise. The rules report BORROWED only: UNKNOWN
+never becomes a finding, so a code base the analysis cannot see through stays quiet.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+import libcst as cst
+
+from lint_rules.analysis.dataflow import ASSIGN, LOOP, PARAM, function_defs
+from lint_rules.analysis.llm import LLMFacts
+from lint_rules.semantic import ClassInfo, FunctionInfo, dotted_name
+
+
+class Ownership(str, Enum):
+    OWNED = "owned"
+    BORROWED = "borrowed"
+    UNKNOWN = "unknown"
+
+
+@dataclass
+class Origin:
+    kind: Ownership
+    source: str  # how the object was obtained, for messages
+    deep: bool = False  # OWNED and everything reachable from it is owned too
+    members: dict[str, list[Origin]] = field(default_factory=dict)  # known fields (update=, kwargs)
+    base: list[Origin] | None = None  # a shallow copy: fields not in `members` are base's
+    opaque_fields: bool = False  # an `update=` we cannot read: any field may have been replaced
+
+    def attribute(self, name: str) -> list[Origin]:
+        """Origins of `<this object>.name`."""
+        if self.kind is not Ownership.OWNED:
+            return [Origin(self.kind, self.source)]
+        if self.deep:
+            return [self]
+        if name in self.members:
+            return self.members[name]
+        if self.opaque_fields:
+            return [Origin(Ownership.UNKNOWN, "an update we cannot read")]
+        if self.base is not None:
+            out = [o for b in self.base for o in b.attribute(name)]
+            return [Origin(o.kind, f"{self.source} still shares `{name}` with {o.source}")
+                    if o.kind is Ownership.BORROWED else o for o in out] or [
+                Origin(Ownership.UNKNOWN, "unknown")]
+        return [Origin(Ownership.UNKNOWN, "unknown")]
+
+
+@dataclass(frozen=True)
+class Verdict:
+    kind: Ownership
+    source: str  # for BORROWED: the borrowed source; else a short description
+
+
+def combine(origins: list[Origin]) -> Verdict:
+    if not origins:
+        return Verdict(Ownership.UNKNOWN, "unknown")
+    for o in origins:
+        if o.kind is Ownership.BORROWED:
+            return Verdict(Ownership.BORROWED, o.source)
+    if all(o.kind is Ownership.OWNED for o in origins):
+        return Verdict(Ownership.OWNED, origins[0].source)
+    return Verdict(Ownership.UNKNOWN, next(o.source for o in origins if o.kind is Ownership.UNKNOWN))
+
+
+_FRESH_CONTAINERS = frozenset({"dict", "list", "set", "tuple", "frozenset", "collections.OrderedDict",
+                               "collections.defaultdict"})
+
+
+class OwnershipAnalysis:
+    """Origins of expressions inside the functions of one module."""
+
+    def __init__(self, llms: LLMFacts) -> None:
+        self.llms = llms
+        self.model = llms.model
+        self._busy: set[tuple] = set()
+        self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
+
+    # ------------------------------------------------------------------ public
+    def verdict(self, expr: cst.BaseExpression, fn: FunctionInfo, statement: cst.CSTNode | None) -> Verdict:
+        """Ownership of the object `expr` evaluates to, at `statement` of `fn`."""
+        return combine(self.origins(expr, fn, statement))
+
+    def origins(self, expr: cst.BaseExpression, fn: FunctionInfo,
+                statement: cst.CSTNode | None) -> list[Origin]:
+        key = (id(expr), id(statement))
+        if key in self._busy:
+            return [Origin(Ownership.UNKNOWN, "a cycle")]
+        self._busy.add(key)
+        try:
+            return self._origins(expr, fn, statement)
+        finally:
+            self._busy.discard(key)
+
+    # ------------------------------------------------------------------ expressions
+    def _origins(self, expr: cst.BaseExpression, fn: FunctionInfo,
+                 statement: cst.CSTNode | None) -> list[Origin]:
+        if isinstance(expr, cst.Name):
+            return self._name(expr.value, fn, statement)
+        if isinstance(expr, cst.Attribute):
+            owner = expr.value
+            if isinstance(owner, cst.Name) and owner.value == fn.self_name and fn.cls is not None:
+                return self._self_attribute(fn.cls, expr.attr.value)
+            return [o for base in self.origins(owner, fn, statement)
+                    for o in base.attribute(expr.attr.value)]
+        if isinstance(expr, cst.Subscript):
+            return [o if o.kind is not Ownership.OWNED or o.deep
+                    else Origin(Ownership.UNKNOWN, "an item of a container")
+                    for o in self.origins(expr.value, fn, statement)]
+        if isinstance(expr, (cst.BooleanOperation,)):
+            return self.origins(expr.left, fn, statement) + self.origins(expr.right, fn, statement)
+        if isinstance(expr, cst.IfExp):
+            return self.origins(expr.body, fn, statement) + self.origins(expr.orelse, fn, statement)
+        if isinstance(expr, (cst.Dict, cst.List, cst.Set, cst.Tuple, cst.DictComp, cst.ListComp,
+                             cst.SetComp, cst.SimpleString, cst.Integer, cst.FormattedString)):
+            return [Origin(Ownership.OWNED, "a new container")]
+        if isinstance(expr, cst.Call):
+            return self._call(expr, fn, statement)
+        if isinstance(expr, cst.NamedExpr):
+            return self.origins(expr.value, fn, statement)
+        return [Origin(Ownership.UNKNOWN, "an expression")]
+
+    def _name(self, name: str, fn: FunctionInfo, statement: cst.CSTNode | None) -> list[Origin]:
+        if name == fn.self_name:
+            return [Origin(Ownership.UNKNOWN, f"`{name}`")]
+        defs = function_defs(fn)
+        reaching = defs.reaching(statement, name) if statement is not None else None
+        candidates = list(reaching) if reaching is not None else defs.may_be(name)
+        if not candidates:
+            return [Origin(Ownership.UNKNOWN, f"`{name}` from an outer scope")]
+        out: list[Origin] = []
+        for d in candidates:
+            if d.kind == PARAM:
+                out.append(Origin(Ownership.BORROWED, f"the parameter `{name}`"))
+            elif d.kind == ASSIGN:
+                out.extend(self.origins(d.value, fn, d.node))
+            elif d.kind == LOOP:
+                out.extend(self._iteration(d.value, fn, d.node))
+            else:
+                out.append(Origin(Ownership.UNKNOWN, f"`{name}`"))
+        return out
+
+    def _iteration(self, iterable: cst.BaseExpression, fn: FunctionInfo,
+                   statement: cst.CSTNode | None) -> list[Origin]:
+        source = self.llms.source_call(iterable)
+        if source is not None:
+            return self._source(iterable, source, fn, statement)  # type: ignore[arg-type]
+        if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
+            return [o for el in iterable.elements if not isinstance(el, cst.StarredElement)
+                    for o in self.origins(el.value, fn, statement)]
+        return [o if o.kind is not Ownership.OWNED or o.deep
+                else Origin(Ownership.UNKNOWN, "an item of a container")
+                for o in self.origins(iterable, fn, statement)]
+
+    def _source(self, call: cst.Call, spelled: str, fn: FunctionInfo,
+                statement: cst.CSTNode | None) -> list[Origin]:
+        receiver = call.func.value  # type: ignore[attr-defined]
+        receivers = self.origins(receiver, fn, statement)
+        if receivers and all(o.kind is Ownership.OWNED and o.deep for o in receivers):
+            return [Origin(Ownership.OWNED, f"`{spelled}` of a deep copy", deep=True)]
+        return [Origin(Ownership.BORROWED, f"`{spelled}`")]
+
+    def _call(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> list[Origin]:
+        func = call.func
+        name = dotted_name(func)
+        resolved = self.model.resolve(name) if name else None
+        if name is not None and self.llms.is_llm_class(name):
+            return [Origin(Ownership.OWNED, f"`{name}(...)`", deep=True)]
+        if resolved == "copy.deepcopy":
+            return [Origin(Ownership.OWNED, "`copy.deepcopy(...)`", deep=True)]
+        if resolved == "copy.copy" and call.args:
+            return [Origin(Ownership.OWNED, "a shallow `copy.copy(...)`",
+                           base=self.origins(call.args[0].value, fn, statement))]
+        if resolved in _FRESH_CONTAINERS:
+            return [Origin(Ownership.OWNED, f"`{name}(...)`")]
+        source = self.llms.source_call(call)
+        if source is not None:
+            return self._source(call, source, fn, statement)
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in ("model_copy", "copy"):
+                return [self._model_copy(call, fn, statement)]
+            if method in ("model_validate", "parse_obj", "model_validate_json", "parse_raw"):
+                if call.args and self.llms.is_llm(call.args[0].value, fn):
+                    return [Origin(Ownership.UNKNOWN, "`model_validate` of a model instance")]
+                return [Origin(Ownership.OWNED, f"`{method}(...)`", deep=True)]
+        if name is not None and name.split(".")[-1][:1].isupper():
+            members = {kw.keyword.value: self.origins(kw.value, fn, statement)
+                       for kw in (a for a in call.args if a.keyword is not None)}
+            return [Origin(Ownership.OWNED, f"`{name}(...)`", members=members)]
+        return [Origin(Ownership.UNKNOWN, f"the result of `{name or '...'}(...)`")]
+
+    def _model_copy(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Origin:
+        receiver = call.func.value  # type: ignore[attr-defined]
+        spelled = dotted_name(receiver) or "..."
+        update: cst.BaseExpression | None = None
+        for arg in call.args:
+            if arg.keyword is None:
+                continue
+            if arg.keyword.value == "deep" and isinstance(arg.value, cst.Name) and arg.value.value == "True":
+                return Origin(Ownership.OWNED, f"`{spelled}.model_copy(deep=True)`", deep=True)
+            if arg.keyword.value == "update":
+                update = arg.value
+        members: dict[str, list[Origin]] = {}
+        opaque = False
+        if update is not None:
+            display = self._dict_display(update, fn)
+            if display is None:
+                opaque = True
+            else:
+                for el in display.elements:
+                    if isinstance(el, cst.DictElement):
+                        from lint_rules.semantic import string_value
+
+                        key = string_value(el.key)
+                        if key is None:
+                            opaque = True
+                        else:
+                            members[key] = self.origins(el.value, fn, statement)
+                    else:
+                        opaque = True
+        return Origin(Ownership.OWNED, "a shallow `model_copy()`", members=members,
+                      base=self.origins(receiver, fn, statement), opaque_fields=opaque)
+
+    def _dict_display(self, node: cst.BaseExpression, fn: FunctionInfo) -> cst.Dict | None:
+        if isinstance(node, cst.Dict):
+            return node
+        if isinstance(node, cst.Name):
+            defs = function_defs(fn).may_be(node.value)
+            if len(defs) == 1 and defs[0].kind == ASSIGN and isinstance(defs[0].value, cst.Dict):
+                display = defs[0].value
+                # Later `update[...] = ...` items are not seen: only trust a display nobody mutates.
+                return display if not _mutated_name(fn, node.value) else None
+        return None
+
+    # ------------------------------------------------------------------ self.<attr>
+    def _self_attribute(self, cls: ClassInfo, attr: str) -> list[Origin]:
+        key = (id(cls), attr)
+        cached = self._class_attrs.get(key)
+        if cached is not None:
+            return cached
+        if ("self", key) in self._busy:
+            return [Origin(Ownership.UNKNOWN, f"`self.{attr}` (a cycle)")]
+        self._busy.add(("self", key))
+        try:
+            out = self._compute_self_attribute(cls, attr)
+        finally:
+            self._busy.discard(("self", key))
+        self._class_attrs[key] = out
+        return out
+
+    def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> list[Origin]:
+        out: list[Origin] = []
+        for method in cls.methods.values():
+            me = method.self_name
+            if me is None:
+                continue
+            for statement, value in _self_assignments(method, me, attr):
+                for o in self.origins(value, method, statement):
+                    if o.kind is Ownership.BORROWED and o.source.startswith("the parameter"):
+                        param = o.source.split("`")[1]
+                        o = Origin(Ownership.BORROWED,
+                                   f"`self.{attr}`, which `{method.name}` stores by reference from "
+                                   f"its parameter `{param}`")
+                    out.append(o)
+        for statement in cls.node.body.body:
+            if not isinstance(statement, cst.SimpleStatementLine):
+                continue
+            for small in statement.body:
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) \
+                        and small.target.value == attr:
+                    if small.value is None or _is_field_call(small.value):
+                        out.append(Origin(Ownership.BORROWED,
+                                          f"`self.{attr}`, a field the caller supplies"))
+                    else:
+                        out.append(Origin(Ownership.BORROWED,
+                                          f"`{cls.name}.{attr}`, a class attribute every instance shares"))
+                elif isinstance(small, cst.Assign) and any(
+                        isinstance(t.target, cst.Name) and t.target.value == attr for t in small.targets):
+                    out.append(Origin(Ownership.BORROWED,
+                                      f"`{cls.name}.{attr}`, a class attribute every instance shares"))
+        return out or [Origin(Ownership.UNKNOWN, f"`self.{attr}` (not assigned in this class)")]
+
+
+def _is_field_call(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Call) and (dotted_name(node.func) or "").split(".")[-1] in ("Field", "field")
+
+
+def _self_assignments(method: FunctionInfo, me: str, attr: str):
+    """(statement, value) of every `me.attr = value` in the method's own body."""
+    from lint_rules.engine import walk
+
+    found: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
+    nested: list[cst.CSTNode] = []
+
+    def visit(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                if _is_self_attr(t.target, me, attr):
+                    found.append((node, node.value))
+        elif isinstance(node, cst.AnnAssign) and node.value is not None and _is_self_attr(node.target, me, attr):
+            found.append((node, node.value))
+
+    walk(method.node.body, visit, lambda _n: None)
+    del nested
+    return found
+
+
+def _is_self_attr(target: cst.BaseExpression, me: str, attr: str) -> bool:
+    return (isinstance(target, cst.Attribute) and target.attr.value == attr
+            and isinstance(target.value, cst.Name) and target.value.value == me)
+
+
+def _mutated_name(fn: FunctionInfo, name: str) -> bool:
+    from lint_rules.engine import walk
+
+    hits: list[bool] = []
+
+    def visit(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and node.value.value == name:
+            hits.append(True)
+        elif isinstance(node, cst.Attribute) and isinstance(node.value, cst.Name) \
+                and node.value.value == name and node.attr.value in ("update", "setdefault", "pop"):
+            hits.append(True)
+
+    walk(fn.node.body, visit, lambda _n: None)
+    return bool(hits)

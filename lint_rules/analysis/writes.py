@@ -1,0 +1,268 @@
+"""Writes onto LLM objects inside one function, with the conditions under which they run.
+
+A write is one of:
+
+- `llm.attr = v` (also annotated / augmented), `setattr(llm, "attr", v)`,
+  `object.__setattr__(llm, "attr", v)`: the LLM object itself changes (`container` is the LLM);
+- `llm.field[k] = v`, `llm.field.update(...)`, `llm.field.setdefault(k, v)`, `llm.field |= {...}`,
+  also through a local alias (`headers = llm.extra_headers; headers[k] = v`): a container the LLM
+  holds changes in place (`container` is that dict).
+
+Each write carries its *pins*: "header:<key>" / "attr:<name>" when it stores a
+conversation-scoped value (see values.py), and the *guards* that hold when it runs (the tests of
+enclosing `if`s, and the negation of earlier `if ...: return` in enclosing blocks).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from lint_rules.analysis.dataflow import ASSIGN, local_defs
+from lint_rules.analysis.llm import LLMFacts
+from lint_rules.analysis.values import ScopedValues
+from lint_rules.semantic import FunctionInfo, dotted_name, string_value
+
+MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
+
+
+@dataclass(frozen=True)
+class Guard:
+    test: cst.BaseExpression
+    holds: bool  # True: the test is true where the write runs; False: it is false
+
+
+@dataclass
+class Write:
+    node: cst.CSTNode  # what to report (the small statement, or the call inside one)
+    statement: cst.BaseSmallStatement  # the small statement holding the write
+    llm: cst.BaseExpression  # the LLM expression written onto (or whose container is written)
+    container: cst.BaseExpression  # the object that changes: the LLM, or a dict it holds
+    kind: str  # "attr" | "item" | "update" | "setdefault" | "merge"
+    name: str | None  # the attribute rebound, or the field mutated (None: unknown)
+    key: cst.BaseExpression | None = None  # item / setdefault key
+    value: cst.BaseExpression | None = None  # the value stored (update: the mapping)
+    pins: frozenset[str] = frozenset()
+    guards: tuple[Guard, ...] = ()
+    whole_statement: bool = False  # the write is the entire small statement (a fix may replace it)
+
+
+class WriteFinder:
+    def __init__(self, llms: LLMFacts, scoped: ScopedValues) -> None:
+        self.llms = llms
+        self.scoped = scoped
+
+    # ------------------------------------------------------------------ walking
+    def writes(self, fn: FunctionInfo) -> list[Write]:
+        cached = getattr(fn, "_lla_writes", None)
+        if cached is None:
+            cached = []
+            body = fn.node.body
+            statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
+            self._block(fn, statements, (), cached)
+            fn._lla_writes = cached  # type: ignore[attr-defined]
+        return cached
+
+    def _block(self, fn: FunctionInfo, statements, guards: tuple[Guard, ...], out: list[Write]) -> None:
+        guards = tuple(guards)
+        for statement in statements:
+            self._statement(fn, statement, guards, out)
+            exit_test = _early_exit_test(statement)
+            if exit_test is not None:
+                guards = guards + (Guard(exit_test, False),)
+
+    def _suite(self, fn: FunctionInfo, suite: cst.BaseSuite, guards, out) -> None:
+        if isinstance(suite, cst.IndentedBlock):
+            self._block(fn, suite.body, guards, out)
+        elif isinstance(suite, cst.SimpleStatementSuite):
+            for small in suite.body:
+                self._small(fn, small, guards, out)
+
+    def _statement(self, fn: FunctionInfo, node: cst.CSTNode, guards, out) -> None:
+        if isinstance(node, cst.SimpleStatementLine):
+            for small in node.body:
+                self._small(fn, small, guards, out)
+        elif isinstance(node, cst.If):
+            self._suite(fn, node.body, guards + (Guard(node.test, True),), out)
+            other = node.orelse
+            negated = guards + (Guard(node.test, False),)
+            if isinstance(other, cst.If):
+                self._statement(fn, other, negated, out)
+            elif isinstance(other, cst.Else):
+                self._suite(fn, other.body, negated, out)
+        elif isinstance(node, (cst.For, cst.While, cst.With)):
+            self._suite(fn, node.body, guards, out)
+            orelse = getattr(node, "orelse", None)
+            if orelse is not None:
+                self._suite(fn, orelse.body, guards, out)
+        elif isinstance(node, cst.Try):
+            self._suite(fn, node.body, guards, out)
+            for handler in node.handlers:
+                self._suite(fn, handler.body, guards, out)
+            for extra in (node.orelse, node.finalbody):
+                if extra is not None:
+                    self._suite(fn, extra.body, guards, out)
+        elif hasattr(cst, "Match") and isinstance(node, getattr(cst, "Match")):
+            for case in node.cases:
+                self._suite(fn, case.body, guards, out)
+
+    # ------------------------------------------------------------------ small statements
+    def _small(self, fn: FunctionInfo, small: cst.BaseSmallStatement, guards, out: list[Write]) -> None:
+        found: list[Write] = []
+        if isinstance(small, cst.Assign):
+            for target in small.targets:
+                self._target(fn, small, target.target, small.value, found,
+                             whole=len(small.targets) == 1)
+        elif isinstance(small, cst.AnnAssign) and small.value is not None:
+            self._target(fn, small, small.target, small.value, found, whole=True)
+        elif isinstance(small, cst.AugAssign):
+            if isinstance(small.operator, cst.BitOrAssign):
+                container = self._llm_container(fn, small.target)
+                if container is not None:
+                    llm, name = container
+                    found.append(Write(small, small, llm, small.target, "merge", name,
+                                       value=small.value, whole_statement=True))
+            elif isinstance(small.target, cst.Attribute) and self.llms.is_llm(small.target.value, fn):
+                found.append(Write(small, small, small.target.value, small.target.value, "attr",
+                                   small.target.attr.value, value=small.value, whole_statement=True))
+        self._calls(fn, small, found)
+        for write in found:
+            write.guards = tuple(guards)
+            write.pins = self._pins(fn, write)
+            out.append(write)
+
+    def _target(self, fn, small, target, value, found: list[Write], whole: bool) -> None:
+        if isinstance(target, cst.Attribute):
+            if self.llms.is_llm(target.value, fn):
+                found.append(Write(small, small, target.value, target.value, "attr",
+                                   target.attr.value, value=value, whole_statement=whole))
+        elif isinstance(target, cst.Subscript) and len(target.slice) == 1 \
+                and isinstance(target.slice[0].slice, cst.Index):
+            container = self._llm_container(fn, target.value)
+            if container is not None:
+                llm, name = container
+                found.append(Write(small, small, llm, target.value, "item", name,
+                                   key=target.slice[0].slice.value, value=value,
+                                   whole_statement=whole))
+
+    def _calls(self, fn: FunctionInfo, small: cst.BaseSmallStatement, found: list[Write]) -> None:
+        from lint_rules.engine import walk
+
+        calls: list[cst.Call] = []
+        walk(small, lambda n: calls.append(n) if isinstance(n, cst.Call) else None, lambda _n: None)
+        whole_call = small.value if isinstance(small, cst.Expr) else None
+        for call in calls:
+            func = call.func
+            whole = call is whole_call
+            name = dotted_name(func)
+            if name in ("setattr", "object.__setattr__") and len(call.args) >= 3:
+                target = call.args[0].value
+                if self.llms.is_llm(target, fn):
+                    attr = string_value(call.args[1].value)
+                    found.append(Write(call, small, target, target, "attr", attr,
+                                       value=call.args[2].value, whole_statement=whole))
+                continue
+            if isinstance(func, cst.Attribute) and func.attr.value in MUTATING_METHODS:
+                container = self._llm_container(fn, func.value)
+                if container is None:
+                    continue
+                llm, field_name = container
+                method = func.attr.value
+                positional = [a for a in call.args if a.keyword is None and not a.star]
+                if method == "setdefault" or method == "__setitem__":
+                    key = positional[0].value if positional else None
+                    value = positional[1].value if len(positional) > 1 else None
+                    kind = "setdefault" if method == "setdefault" else "item"
+                    found.append(Write(call, small, llm, func.value, kind, field_name, key=key,
+                                       value=value, whole_statement=whole))
+                else:
+                    mapping = _update_mapping(call)
+                    found.append(Write(call, small, llm, func.value, "update", field_name,
+                                       value=mapping, whole_statement=whole))
+
+    def _llm_container(self, fn: FunctionInfo, node: cst.BaseExpression):
+        """(llm expression, field name) when `node` is a container an LLM holds."""
+        if isinstance(node, cst.Attribute):
+            if self.llms.is_llm(node.value, fn) and not self.llms.is_llm_attribute(node.attr.value):
+                return node.value, node.attr.value
+            return None
+        if isinstance(node, cst.Name):
+            for d in local_defs(fn, node.value):
+                if d.kind != ASSIGN:
+                    continue
+                inner = d.value
+                while isinstance(inner, cst.BooleanOperation):
+                    inner = inner.left  # `llm.extra_headers or {}` may be the LLM's own dict
+                if isinstance(inner, cst.Attribute) and self.llms.is_llm(inner.value, fn) \
+                        and not self.llms.is_llm_attribute(inner.attr.value):
+                    return inner.value, inner.attr.value
+        return None
+
+    # ------------------------------------------------------------------ pins
+    def _pins(self, fn: FunctionInfo, write: Write) -> frozenset[str]:
+        s = self.scoped
+        value = write.value
+        if _is_none(value) and write.kind == "attr":
+            return frozenset()  # clearing a value stores nothing conversation-scoped
+        if write.kind == "attr":
+            if s.is_scoped_attribute(write.name):
+                return frozenset({f"attr:{write.name}"})
+            keys = s.scoped_keys(value, fn)
+            if keys:
+                return frozenset(f"header:{k}" for k in keys)
+            if s.is_scoped(value, fn):
+                return frozenset({f"attr:{write.name or '?'}"})
+            return frozenset()
+        if write.kind in ("item", "setdefault"):
+            key = s.header_key(write.key, fn)
+            if key:
+                return frozenset({f"header:{key}"})
+            if s.is_scoped(value, fn):
+                literal = string_value(write.key)
+                return frozenset({f"header:{literal.lower()}" if literal else f"attr:{write.name or '?'}"})
+            return frozenset()
+        # update / merge
+        keys = s.scoped_keys(value, fn)
+        if keys:
+            return frozenset(f"header:{k}" for k in keys)
+        if s.is_scoped(value, fn):
+            return frozenset({f"attr:{write.name or '?'}"})
+        return frozenset()
+
+
+def _update_mapping(call: cst.Call) -> cst.BaseExpression | None:
+    """The mapping an `.update(...)` call merges in, as one expression when it is one."""
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    keywords = [a for a in call.args if a.keyword is not None or a.star == "**"]
+    if positional and not keywords:
+        return positional[0].value
+    elements: list[cst.BaseDictElement] = []
+    for a in call.args:
+        if a.keyword is not None:
+            elements.append(cst.DictElement(cst.SimpleString(repr(a.keyword.value)), a.value))
+        elif a.star == "**":
+            elements.append(cst.StarredDictElement(a.value))
+        elif not a.star:
+            elements.append(cst.StarredDictElement(a.value))
+    return cst.Dict(elements) if elements else None
+
+
+def _is_none(node: cst.BaseExpression | None) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _early_exit_test(statement: cst.CSTNode) -> cst.BaseExpression | None:
+    """`if test: return` (or raise/continue) with no else: the test is false afterwards."""
+    if not isinstance(statement, cst.If) or statement.orelse is not None:
+        return None
+    body = statement.body
+    smalls: list[cst.BaseSmallStatement] = []
+    if isinstance(body, cst.SimpleStatementSuite):
+        smalls = list(body.body)
+    elif isinstance(body, cst.IndentedBlock) and len(body.body) == 1 \
+            and isinstance(body.body[0], cst.SimpleStatementLine):
+        smalls = list(body.body[0].body)
+    if smalls and isinstance(smalls[-1], (cst.Return, cst.Raise, cst.Continue)):
+        return statement.test
+    return None

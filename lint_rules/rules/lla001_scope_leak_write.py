@@ -1,0 +1,169 @@
+"""LLA001 scope-leak-write: a conversation-scoped value written onto an LLM the code does not own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from lint_rules.analysis.llm import trigger_tokens
+from lint_rules.analysis.scope import (
+    acts_as_pin_helper, borrowed_scoped_writes, describe_pins, fix_is_exact, helper_for, suggested_helper,
+    written_spelling,
+)
+from lint_rules.config import Config
+from lint_rules.diagnostics import Applicability, Fix
+from lint_rules.rules.base import Example, Rule
+from lint_rules.semantic import FunctionInfo
+
+
+class ScopeLeakWrite(Rule):
+    code = "LLA001"
+    name = "scope-leak-write"
+    summary = "Conversation-scoped value written onto an LLM object the code does not own"
+    rationale = """\
+An `LLM` is a config object that applications share: one instance goes to many agents, a
+conversation keeps the caller's `agent` by reference, `agent.get_all_llms()` yields the agent's
+own LLMs and a registry hands out the same object on every lookup. A conversation-scoped value
+(the `x-litellm-session-id` routing header, the `_prompt_cache_key` prompt-cache shard key, the
+`_call_context`, anything derived from a conversation id) written onto such an object leaks: the
+next conversation that uses it is routed under another conversation's affinity bucket, shares its
+prompt-cache shard, or races with it.
+
+The sanctioned route is one **pin helper** per conversation class
+(`self._pin_session_affinity_header(llm)`) that owns every such write and can make it
+aliasing-safe. This rule reports the writes that bypass it.
+
+**What counts as a write**: attribute assignment (`llm._prompt_cache_key = ...`), an item stored
+into a dict the LLM holds (`llm.extra_headers[key] = ...`, also through a local alias of that
+dict), rebinding an attribute to a value carrying a scoped key or value
+(`llm.extra_headers = {**old, key: ...}`), `.update(...)`, `.setdefault(...)`, `|=`,
+`setattr(llm, "...", v)` and `object.__setattr__(llm, "...", v)`, on any chain that yields an LLM
+(`self.agent.llm`, `agent.llm`, `for llm in agent.get_all_llms()`, `registry.get(...)`).
+
+**Ownership.** The rule reports a write only when the object written to is *borrowed* on some
+path: a parameter; `self.<attr>` that a method of the class stores by reference from a parameter,
+a field the caller supplies, or a class attribute; anything from `get_all_llms()` or a registry;
+a dict field of a shallow `model_copy()` that did not replace that field (the dict is still the
+original's). It stays silent when the function owns the object on every path
+(`LLM(...)`, `copy.deepcopy(...)`, `x.model_copy(update={"extra_headers": ...})`,
+`Model.model_validate(x.model_dump())` earlier in the same function).
+
+**Unknown ownership is not reported.** When the analysis cannot see where an object comes from
+(the result of an arbitrary call, a module global, `self` inside the LLM class itself,
+`self.<attr>` assigned only in a base class in another module), it says nothing: a finding must
+point at a borrowed source it can name in the message.
+
+Writes inside a pin helper are LLA006's business, and "only if not already set" writes are
+also LLA003's.
+"""
+    fix_description = """\
+When the enclosing class, or a base class found by the project index, has a pin helper that
+applies the same header key or attribute, the write statement is replaced by a call to it on the
+same LLM expression: `self._pin_session_affinity_header(llm)`, or `self._pin_prompt_cache_key()`
+when the helper takes no LLM. The fix is **safe** only when the helper's whole body is the same
+single, unguarded write (same key or attribute, same value, on its LLM parameter), so calling it
+does exactly what the removed statement did; otherwise it is **unsafe** (the helper may pin more,
+guard, or pin a copy). Without a helper in reach there is no fix, and the message names the
+helper to add.
+"""
+    bad_examples = (
+        Example(
+            """\
+class LocalConversation:
+    def __init__(self, agent):
+        self.agent = agent  # the caller's agent, by reference
+
+    def restore(self, events):
+        self._state.events = list(events)
+        self.agent.llm._prompt_cache_key = str(self._state.id)  # LLA001
+""",
+            title="stamping the cache key onto the caller's LLM",
+        ),
+        Example(
+            """\
+from agentsdk.llm import LLM
+
+
+class Conversation:
+    def _pin_session_affinity_header(self, llm: LLM) -> None:
+        llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}
+
+    def _ensure_agent_ready(self):
+        for llm in self.agent.get_all_llms():
+            llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}  # LLA001
+""",
+            fixed="""\
+from agentsdk.llm import LLM
+
+
+class Conversation:
+    def _pin_session_affinity_header(self, llm: LLM) -> None:
+        llm.extra_headers = {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}
+
+    def _ensure_agent_ready(self):
+        for llm in self.agent.get_all_llms():
+            self._pin_session_affinity_header(llm)  # LLA001
+""",
+            options={"select": ["LLA001"]},
+            title="a write that bypasses the class's pin helper, fixed by calling it (the helper "
+                  "itself still mutates a borrowed LLM: LLA006 reports that separately)",
+        ),
+    )
+    good_examples = (
+        Example(
+            """\
+import copy
+
+from agentsdk.llm import LLM
+
+
+def make_test_llm(session_id):
+    llm = LLM(model="fake")
+    llm.extra_headers = {"x-litellm-session-id": session_id}
+    return llm
+
+
+def isolated(base: LLM, conversation_id):
+    llm = base.model_copy(update={"extra_headers": dict(base.extra_headers or {})})
+    llm.extra_headers["x-litellm-session-id"] = conversation_id
+    return llm
+
+
+def configure(llm: LLM):
+    llm.extra_headers = {"X-Title": "my-app"}
+    llm.temperature = 0
+""",
+            title="owned LLMs, and values that are not conversation-scoped",
+        ),
+    )
+
+    @classmethod
+    def trigger_tokens(cls, config: Config) -> Iterable[str]:
+        return trigger_tokens(config)
+
+    def check_function(self, fn: FunctionInfo) -> None:
+        analysis, writes = borrowed_scoped_writes(self.ctx, fn)
+        if not writes or acts_as_pin_helper(self.ctx, fn):
+            return
+        for item in writes:
+            write = item.write
+            spelled = written_spelling(self.ctx, write)
+            what = describe_pins(write.pins)
+            route = helper_for(self.ctx, fn, write.pins)
+            message = (f"`{spelled}` stores {what}, a conversation-scoped value, on an LLM this "
+                       f"code does not own ({item.verdict.source}); other conversations sharing it "
+                       "inherit or clobber the value")
+            fix = None
+            if route is not None:
+                call = f"{fn.self_name}.{route.name}({self.ctx.code(write.llm) if route.takes_llm else ''})"
+                message += f"; route it through `{call}`"
+                if write.whole_statement:
+                    exact = (route.local is not None and route.takes_llm
+                             and fix_is_exact(self.ctx, fn, write, route.local, analysis))
+                    fix = Fix(f"Replace the write with `{call}`",
+                              (self.ctx.replace(write.statement, call),),
+                              Applicability.SAFE if exact else Applicability.UNSAFE)
+            else:
+                helper = suggested_helper(self.ctx.config, write.pins)
+                message += (f"; add a pin helper (e.g. `{helper}`) that pins a copy the "
+                            "conversation owns or injects the value per call, and call it here")
+            self.report(write.node, message, fix)
