@@ -195,58 +195,86 @@ class InstanceData:
         self.credentials = tuple(config_name for config_name in ctx.config.credential_names if config_name)
 
     def describe(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int = 0) -> str | None:
+        """`None`, or a phrase naming the instance data the value carries."""
         if self.scoped.is_scoped(value, fn):
             return f"`{_short(self.ctx, value)}`, a conversation-scoped value,"
-        found = self._walk(value, fn)
-        if found is not None:
-            return found
-        if fn is None or depth >= 3:
-            return None
-        for name in _names_in(value):
-            for d in local_defs(fn, name):
-                if d.kind == ASSIGN and d.value is not None:
-                    inner = self.describe(d.value, fn, depth + 1)
-                    if inner is not None:
-                        return inner
-        return None
+        return self._walk(value, fn, depth)
 
     def is_credential(self, identifier: str) -> bool:
         bare = identifier.lstrip("_")
         return any(bare == c or bare.endswith("_" + c) for c in self.credentials)
 
-    def _walk(self, value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
+    def _walk(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int) -> str | None:
+        """Credentials and LLM fields in the value. Like `ScopedValues`, a call's result carries
+        its receiver and the arguments of converters and constructors (`str(key)`,
+        `key.strip()`, `Secret(key)`), not the arguments of an arbitrary call (`lookup(token)`);
+        an attribute is judged by its own name (`token.address` is not a credential)."""
         stack: list[cst.CSTNode] = [value]
         while stack:
             node = stack.pop()
             if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
                 continue
             if isinstance(node, cst.Call):
-                # The callee is not a value (`get_token()` is not a credential), its receiver is.
-                stack.extend(a.value for a in node.args)
-                if isinstance(node.func, cst.Attribute):
-                    stack.append(node.func.value)
+                stack.extend(self._carried_by_call(node))
                 continue
             if isinstance(node, cst.Attribute):
                 if self.is_credential(node.attr.value):
                     return f"`{_short(self.ctx, node)}`, a credential,"
                 if self.llms.is_llm(node.value, fn) and not self.llms.is_llm(node, fn):
                     return f"`{_short(self.ctx, node)}`, a field of one LLM object,"
-                stack.append(node.value)
                 continue
             if isinstance(node, cst.Name):
                 if self.is_credential(node.value):
                     return f"`{node.value}`, a credential,"
+                if fn is not None and depth < 3:
+                    for d in local_defs(fn, node.value):
+                        if d.kind == ASSIGN and d.value is not None:
+                            inner = self.describe(d.value, fn, depth + 1)
+                            if inner is not None:
+                                return inner
                 continue
-            if isinstance(node, cst.Subscript) and len(node.slice) == 1:
-                index = node.slice[0].slice
-                key = string_value(index.value) if isinstance(index, cst.Index) else None
+            if isinstance(node, cst.Subscript):
+                key = _string_key(node)
                 if key is not None and self.is_credential(key):
                     return f"`{_short(self.ctx, node)}`, a credential,"
-            if isinstance(node, cst.Arg):
-                stack.append(node.value)
-                continue
-            stack.extend(node.children)
+                continue  # an element of a container is judged by its key only
+            if isinstance(node, (cst.Comparison, cst.UnaryOperation)):
+                continue  # a bool says nothing about whose data it is
+            stack.extend(c for c in node.children if isinstance(c, cst.BaseExpression)
+                         or isinstance(c, (cst.Element, cst.DictElement, cst.StarredDictElement,
+                                           cst.StarredElement, cst.FormattedStringExpression,
+                                           cst.FormattedString)))
         return None
+
+    def _carried_by_call(self, node: cst.Call) -> list[cst.BaseExpression]:
+        func = node.func
+        name = dotted_name(func)
+        args = [a.value for a in node.args]
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method in ("get", "pop", "setdefault") and node.args:
+                key = string_value(node.args[0].value)
+                if key is not None and self.is_credential(key):
+                    return [cst.Subscript(func.value, [cst.SubscriptElement(cst.Index(node.args[0].value))])]
+            carried = [func.value]  # `key.strip()`, `secret.get_secret_value()`
+            if method in ("format", "join", "format_map"):
+                carried += args
+            return carried
+        if name in _CONVERTERS:
+            return args
+        if name and any(part[:1].isupper() for part in name.split(".")):
+            return args  # constructor-like: `SecretStr(key)`
+        return []
+
+
+_CONVERTERS = frozenset({"str", "repr", "format", "bytes", "dict", "list", "tuple", "set",
+                         "frozenset", "bytearray"})
+
+
+def _string_key(node: cst.Subscript) -> str | None:
+    if len(node.slice) != 1 or not isinstance(node.slice[0].slice, cst.Index):
+        return None
+    return string_value(node.slice[0].slice.value)
 
 
 class _PlainlySpelledScopedValues(ScopedValues):
@@ -312,23 +340,6 @@ def _is_local(fn: FunctionInfo, name: str) -> bool:
 def _is_classmethod(fn: FunctionInfo) -> bool:
     return fn.cls is not None and any(
         dotted_name(d.decorator) == "classmethod" for d in fn.node.decorators)
-
-
-def _names_in(node: cst.CSTNode) -> list[str]:
-    names: list[str] = []
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, cst.Name):
-            names.append(current.value)
-        elif isinstance(current, cst.Attribute):
-            stack.append(current.value)  # only the root of a chain is a variable
-            continue
-        elif isinstance(current, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-            continue
-        else:
-            stack.extend(current.children)
-    return names
 
 
 def _short(ctx, node: cst.CSTNode) -> str:
