@@ -4,7 +4,7 @@ LLA004 needs two judgements about an expression inside one function:
 
 - **pinned headers**: the LLM-level or conversation-level headers (`llm.extra_headers`,
   `self.extra_headers` inside an LLM class, `self.agent.llm.extra_headers`, a dict literal that
-  carries a conversation-scoped header key), possibly copied (`dict(...)`, `.copy()`,
+  carries a conversation-scoped header key, `call_context.headers()`), possibly copied (`dict(...)`, `.copy()`,
   `copy.copy(...)`, `... or {}`, `{**...}`) or bound to a local first;
 - **call-site headers**: what the caller passed (`kwargs.get("extra_headers")`,
   `kwargs["headers"]`, `kwargs.pop("extra_headers", None)`, a parameter named like a header
@@ -31,9 +31,11 @@ _LOOKUP_METHODS = frozenset({"get", "pop"})
 
 def pinned_header_tokens(config: Config) -> tuple[str, ...]:
     """Substrings of which one occurs in every file that has pinned headers: an LLM expression
-    (issue-3's tokens) or a scoped header key spelled as `is_scoped_key` accepts it."""
+    (issue-3's tokens), a scoped header key spelled as `is_scoped_key` accepts it, or a call
+    context (`call_context.headers()`)."""
     keys = {s for k in config.scoped_header_keys for s in (k, k.lower())}
-    return tuple(sorted(set(llm_analysis.trigger_tokens(config)) | keys))
+    contexts = set(config.call_context_keywords) | set(config.scoped_attributes)
+    return tuple(sorted(set(llm_analysis.trigger_tokens(config)) | keys | contexts))
 
 
 class HeaderJudge:
@@ -48,6 +50,7 @@ class HeaderJudge:
         self.keywords = frozenset(config.header_keywords)
         self.scoped_keys = frozenset(k.lower() for k in config.scoped_header_keys)
         self.key_spellings = frozenset(config.scoped_header_keys)
+        self.contexts = frozenset(config.call_context_keywords) | frozenset(config.scoped_attributes)
 
     def _bindings(self, name: str) -> list[cst.BaseExpression] | None:
         """The values a local is assigned (None when it is also bound some other way)."""
@@ -94,6 +97,8 @@ class HeaderJudge:
             return any(
                 isinstance(e, cst.DictElement) and self.is_scoped_key(e.key) for e in node.elements
             ) or self._all_starred(node, self.is_pinned, depth)
+        if self._context_headers(node):
+            return True
         inner = self.copied(node)
         if inner is not None:
             return self.is_pinned(inner, depth + 1)
@@ -103,6 +108,14 @@ class HeaderJudge:
             values = self._bindings(node.value)
             return bool(values) and all(self.is_pinned(v, depth + 1) for v in values)
         return False
+
+    def _context_headers(self, node: cst.BaseExpression) -> bool:
+        """`call_context.headers()`, `self._call_context.headers()`: the conversation's headers."""
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in self.keywords and not node.args):
+            return False
+        owner = dotted_name(node.func.value)
+        return owner is not None and owner.rsplit(".", 1)[-1] in self.contexts
 
     # ------------------------------------------------------------------ call-site headers
     def lookup(self, node: cst.BaseExpression) -> tuple[cst.BaseExpression, str] | None:

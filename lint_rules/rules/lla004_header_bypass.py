@@ -15,6 +15,7 @@ from lint_rules.rules.base import Example, Rule
 from lint_rules.semantic import FunctionInfo, dotted_name
 
 FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
+MERGED_LAST = "the call-site headers are merged last and override the pinned ones"
 
 
 @dataclass
@@ -37,8 +38,8 @@ own: that request is routed under no session at all, and the conversation bounce
 deployments with cold caches.
 
 Reported shapes, where the pinned side is the LLM's headers (`llm.extra_headers`,
-`self.extra_headers` inside an LLM class, `agent.llm.headers`, a copy of them, or a dict that
-carries a conversation-scoped header key) and the call-site side is what the caller passed
+`self.extra_headers` inside an LLM class, `agent.llm.headers`, a copy of them, a dict that
+carries a conversation-scoped header key, or the call context's `call_context.headers()`) and the call-site side is what the caller passed
 (`kwargs.get("extra_headers")`, `kwargs["headers"]`, a parameter named `extra_headers`):
 
 - a default that only applies when the caller passed nothing:
@@ -199,7 +200,7 @@ def fetch(url, headers=None):
         """The statement to report an expression at (its first line is the marked one)."""
         return self._statement.body[0] if self._statement is not None else expr
 
-    def _message(self, judge: HeaderJudge, pinned: cst.BaseExpression, how: str) -> str:
+    def _message(self, pinned: cst.BaseExpression, how: str) -> str:
         keys = ", ".join(f"`{k}`" for k in self.ctx.config.scoped_header_keys) or "the pinned keys"
         return (f"{how}: when a caller passes headers of its own, `{_short(self.ctx, pinned)}` "
                 f"is dropped and with it {keys}; merge them so the pinned headers win")
@@ -232,8 +233,8 @@ def fetch(url, headers=None):
                     if slot is None or slot not in guards or not judge.is_pinned(small.value):
                         continue
                     fix = self._guard_fix(node, small, slot, in_body, judge)
-                    self._found(small, self._message(
-                        judge, small.value, "the pinned headers are only a default"), fix)
+                    message = self._message(small.value, "the pinned headers are only a default")
+                    self._found(small, message, fix)
 
     def _guard_fix(self, if_node: cst.If, assign: cst.Assign, slot: tuple[str, str],
                    in_body: bool, judge: HeaderJudge) -> Fix | None:
@@ -241,7 +242,8 @@ def fetch(url, headers=None):
             return None
         target = assign.targets[0].target
         if isinstance(target, cst.Subscript):
-            call_site = f"{self.ctx.code(target.value)}.get({self.ctx.code(target.slice[0].slice.value)})"  # type: ignore[union-attr]
+            key = self.ctx.code(target.slice[0].slice.value)  # type: ignore[union-attr]
+            call_site = f"{self.ctx.code(target.value)}.get({key})"
         else:
             call_site = self.ctx.code(target)
         merged = _merge(self.ctx, call_site, assign.value, judge)
@@ -271,21 +273,23 @@ def fetch(url, headers=None):
         if not isinstance(node.operator, cst.Or):
             return
         judge = self._judge()
-        if judge.is_call_site(node.left) and judge.is_pinned(node.right) and not _is_fallback_empty(node.right):
-            self._fallback(node, node.left, node.right, judge, "a call-site header dict replaces the pinned one")
+        if judge.is_call_site(node.left) and judge.is_pinned(node.right):
+            how = "a call-site header dict replaces the pinned one"
+            self._fallback(node, node.left, node.right, judge, how)
 
     def visit_IfExp(self, node: cst.IfExp) -> None:
         judge = self._judge()
         for chosen, other in ((node.body, node.orelse), (node.orelse, node.body)):
             if judge.is_call_site(chosen) and judge.is_pinned(other):
-                self._fallback(node, chosen, other, judge, "either the call-site or the pinned headers are used, never both")
+                how = "either the call-site or the pinned headers are used, never both"
+                self._fallback(node, chosen, other, judge, how)
                 return
 
     def _fallback(self, node: cst.BaseExpression, call_site: cst.BaseExpression,
                   pinned: cst.BaseExpression, judge: HeaderJudge, how: str) -> None:
         merged = _merge(self.ctx, call_site, pinned, judge)
         fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
-        self._found(self._where(node), self._message(judge, pinned, how), fix)
+        self._found(self._where(node), self._message(pinned, how), fix)
 
     # ------------------------------------------------------------------ calls
     def visit_Call(self, node: cst.Call) -> None:
@@ -300,8 +304,8 @@ def fetch(url, headers=None):
             elif method == "update" and len(node.args) == 1 and node.args[0].keyword is None:
                 judge = self._judge()
                 if judge.is_pinned(func.value) and judge.is_call_site(node.args[0].value):
-                    self._found(self._where(node), self._message(
-                        judge, func.value, "`update` lets the call-site headers overwrite the pinned ones"), None)
+                    how = "`update` lets the call-site headers overwrite the pinned ones"
+                    self._found(self._where(node), self._message(func.value, how), None)
         elif isinstance(func, cst.Name) and self.ctx.model.resolve_expr(func) == "dict":
             self._dict_call(node)
 
@@ -325,17 +329,18 @@ def fetch(url, headers=None):
         merged = _merge(self.ctx, lookup, second.value, judge)
         if method != "setdefault":
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
-            self._found(self._where(node), self._message(
-                judge, second.value, f"`{method}` falls back to the pinned headers only when the caller passed none"), fix)
+            how = f"`{method}` falls back to the pinned headers only when the caller passed none"
+            self._found(self._where(node), self._message(second.value, how), fix)
             return
         fix = None
         statement = self._statement
-        if (statement is not None and len(statement.body) == 1 and isinstance(statement.body[0], cst.Expr)
+        if (statement is not None and len(statement.body) == 1
+                and isinstance(statement.body[0], cst.Expr)
                 and statement.body[0].value is node):
             text = f"{self.ctx.code(mapping)}[{self.ctx.code(first.value)}] = {merged}"
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(statement.body[0], text),), Applicability.UNSAFE)
-        self._found(self._where(node), self._message(
-            judge, second.value, "`setdefault` keeps any call-site headers and drops the pinned ones"), fix)
+        how = "`setdefault` keeps any call-site headers and drops the pinned ones"
+        self._found(self._where(node), self._message(second.value, how), fix)
 
     # ------------------------------------------------------------------ shape 4: merge order
     def visit_Dict(self, node: cst.Dict) -> None:
@@ -363,13 +368,14 @@ def fetch(url, headers=None):
                 return  # the scoped key is written after the merge
         if pinned_at is None or call_site_after is None:
             return
-        moved = elements[:pinned_at] + elements[pinned_at + 1: call_site_after + 1] + [elements[pinned_at]] + elements[call_site_after + 1:]
+        # Move the pinned spread just after the last call-site one; commas stay in place.
+        moved = (elements[:pinned_at] + elements[pinned_at + 1: call_site_after + 1]
+                 + [elements[pinned_at]] + elements[call_site_after + 1:])
         moved = [e.with_changes(comma=elements[i].comma) for i, e in enumerate(moved)]
         fixed = self.ctx.code(node.with_changes(elements=moved))
         fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, fixed),), Applicability.UNSAFE)
         pinned = elements[pinned_at].value  # type: ignore[union-attr]
-        self._found(self._where(node), self._message(
-            judge, pinned, "the call-site headers are merged last and override the pinned ones"), fix)
+        self._found(self._where(node), self._message(pinned, MERGED_LAST), fix)
 
     def _dict_call(self, node: cst.Call) -> None:
         positional = [a for a in node.args if a.keyword is None and not a.star]
@@ -381,8 +387,7 @@ def fetch(url, headers=None):
         if judge.is_pinned(pinned) and judge.is_call_site(call_site):
             merged = _merge(self.ctx, call_site, pinned, judge)
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
-            self._found(self._where(node), self._message(
-                judge, pinned, "the call-site headers are merged last and override the pinned ones"), fix)
+            self._found(self._where(node), self._message(pinned, MERGED_LAST), fix)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, cst.BitOr):
@@ -391,8 +396,7 @@ def fetch(url, headers=None):
         if judge.is_pinned(node.left) and judge.is_call_site(node.right):
             text = f"{self.ctx.code(node.right)} | {self.ctx.code(node.left)}"
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, text),), Applicability.UNSAFE)
-            self._found(self._where(node), self._message(
-                judge, node.left, "the call-site headers are merged last and override the pinned ones"), fix)
+            self._found(self._where(node), self._message(node.left, MERGED_LAST), fix)
 
 
 # ---------------------------------------------------------------------- helpers
@@ -423,10 +427,6 @@ def _spread(ctx, node: cst.BaseExpression | str, judge: HeaderJudge) -> str:
     return f"({ctx.code(node)} or {{}})"
 
 
-def _is_fallback_empty(node: cst.BaseExpression) -> bool:
-    return isinstance(node, cst.Dict) and not node.elements
-
-
 def _conjuncts(test: cst.BaseExpression) -> list[cst.BaseExpression]:
     if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And) and not test.lpar:
         return _conjuncts(test.left) + _conjuncts(test.right)
@@ -447,7 +447,10 @@ def _slot(node: cst.BaseExpression, judge: HeaderJudge) -> tuple[str, str] | Non
     return None
 
 
-def _guards(test: cst.BaseExpression, judge: HeaderJudge) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+Slot = tuple[str, str]
+
+
+def _guards(test: cst.BaseExpression, judge: HeaderJudge) -> tuple[list[Slot], list[Slot]]:
     """Slots the test proves absent (when true) and present (when true)."""
     absent: list[tuple[str, str]] = []
     present: list[tuple[str, str]] = []
