@@ -69,6 +69,8 @@ class GlobalSinks:
         """What an assignment (or augmented assignment) to `node` writes into."""
         if isinstance(node, cst.Subscript):
             return self.container(node.value, fn)
+        if self.model.resolve_expr(node) in ENVIRON:
+            return Sink("`os.environ`")  # `os.environ |= {...}`
         if isinstance(node, cst.Attribute):
             library = self.library_global(node)
             if library is not None:
@@ -85,7 +87,7 @@ class GlobalSinks:
         """A shared container written into: `os.environ`, a module-level dict, `litellm.x`,
         a container held by a class attribute."""
         resolved = self.model.resolve_expr(node)
-        if resolved in ENVIRON:
+        if resolved in ENVIRON or (isinstance(node, cst.Name) and self._environ_alias(node.value, fn)):
             return Sink("`os.environ`")
         if isinstance(node, cst.Name) and node.value in self.model.imports:
             imported = self.model.imports[node.value]  # `from litellm import headers`
@@ -107,6 +109,14 @@ class GlobalSinks:
             if owner is not None:
                 return Sink(f"the class attribute `{owner}.{node.attr.value}`")
         return None
+
+    def _environ_alias(self, name: str, fn: FunctionInfo | None) -> bool:
+        """A local bound only to the environment itself: `env = os.environ`."""
+        if fn is None:
+            return False
+        defs = local_defs(fn, name)
+        return bool(defs) and all(d.kind == ASSIGN and d.value is not None
+                                  and self.model.resolve_expr(d.value) in ENVIRON for d in defs)
 
     # ------------------------------------------------------------------ calls
     def call(self, node: cst.Call, fn: FunctionInfo | None) -> tuple[Sink, list[cst.BaseExpression]] | None:

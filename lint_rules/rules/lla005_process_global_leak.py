@@ -53,8 +53,8 @@ Reported: a write, inside a function or method, of
 into
 
 - the environment: `os.environ[...] = v`, `os.environ.update(...)`, `os.environ.setdefault(k, v)`,
-  `os.putenv(k, v)` (`os` resolved through the imports: `from os import environ`,
-  `import os as _os`);
+  `os.environ |= {...}`, `os.putenv(k, v)` (`os` resolved through the imports:
+  `from os import environ`, `import os as _os`; a local alias `env = os.environ` counts);
 - a module-level mutable object (a dict, list or set bound at module level, written from a
   function that does not bind the name itself), or a module global rebound under `global`;
 - a class attribute: `LLM.x = v`, `type(self).x = v`, `self.__class__.x = v`, `cls.x = v` in a
