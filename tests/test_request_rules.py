@@ -323,6 +323,8 @@ def test_results_of_arbitrary_calls_are_not_the_credentials_they_were_given() ->
     "def f(llm, kwargs):\n    return {**llm.extra_headers, **kwargs.get('extra_headers')}[0] | dict()\n",
     "def f(llm, kwargs):\n    if 'extra_headers' not in kwargs: kwargs['extra_headers'] = llm.extra_headers\n",
     "def f(llm, kwargs):\n    dict(llm.extra_headers, *kwargs)\n    (yield)\n",
+    "def f(llm, kwargs, x):\n    if x:\n        pass\n    elif 'extra_headers' not in kwargs:\n"
+    "        kwargs['extra_headers'] = llm.extra_headers\n",
 ])
 def test_odd_shapes_never_crash(code: str) -> None:
     for diagnostic in check_source(code, "odd.py", config()):

@@ -152,6 +152,7 @@ def fetch(url, headers=None):
         self._pending: dict[int, list[_Finding]] = {}
         self._injections: dict[int, list[int]] = {}
         self._reported: set[int] = set()
+        self._elifs: set[int] = set()
 
     # ------------------------------------------------------------------ plumbing
     def _judge(self) -> HeaderJudge:
@@ -216,6 +217,8 @@ def fetch(url, headers=None):
 
     # ------------------------------------------------------------------ shape 1: guarded default
     def visit_If(self, node: cst.If) -> None:
+        if isinstance(node.orelse, cst.If):
+            self._elifs.add(id(node.orelse))  # an `elif` cannot be replaced by a statement
         judge = self._judge()
         absent, present = _guards(node.test, judge)
         branches: list[tuple[list[tuple[str, str]], cst.BaseSuite | None, bool]] = [
@@ -257,7 +260,7 @@ def fetch(url, headers=None):
         # ends where the assignment's code ends, so its trailing comment stays; comments of the
         # header and above the assignment are kept as lines of their own.
         body = if_node.body
-        if not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        if id(if_node) in self._elifs or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
             return None
         stmt = body.body[0]
         if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
