@@ -13,7 +13,8 @@ expression (`self.id`, `state.id`, `conversation_id`, ... suffix-matched on attr
   `CallContext.for_conversation(state.id)`: a callee chain with a capitalised segment);
 - through local variables (`key = str(self.id)`; any binding in the function counts: "may be").
 
-Deliberately NOT scoped: the result of an arbitrary function or method called with a
+Deliberately NOT scoped: literal constants (the same for every conversation, even under a scoped
+key or attribute), the result of an arbitrary function or method called with a
 conversation id (`self.pick(conversation_id)` maps it to a deployment name), and reads of an
 LLM's dict fields (`llm.extra_headers` is the LLM's state, not a conversation's value).
 
@@ -36,6 +37,19 @@ from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string
 
 _STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})
 _HASH_MODULES = ("hashlib.", "uuid.", "base64.", "zlib.")
+
+
+def is_constant(node: cst.BaseExpression | None) -> bool:
+    """A literal that is the same for every conversation (`"static"`, `0`, `None`, `True`).
+
+    A constant stored under a scoped key or attribute is not one conversation's value leaking."""
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("None", "True", "False")
+    if isinstance(node, cst.FormattedString):
+        return not any(isinstance(p, cst.FormattedStringExpression) for p in node.parts)
+    return False
 
 
 class ScopedValues:
@@ -169,7 +183,7 @@ class ScopedValues:
             for el in node.elements:
                 if isinstance(el, cst.DictElement):
                     k = self.header_key(el.key, fn)
-                    if k:
+                    if k and not is_constant(el.value):
                         found.add(k)
                 elif isinstance(el, cst.StarredDictElement):
                     found |= self.scoped_keys(el.value, fn)

@@ -21,7 +21,7 @@ import libcst as cst
 
 from lint_rules.analysis.dataflow import ASSIGN, local_defs
 from lint_rules.analysis.llm import LLMFacts
-from lint_rules.analysis.values import ScopedValues
+from lint_rules.analysis.values import ScopedValues, is_constant
 from lint_rules.semantic import FunctionInfo, dotted_name, string_value
 
 MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
@@ -203,8 +203,8 @@ class WriteFinder:
     def _pins(self, fn: FunctionInfo, write: Write) -> frozenset[str]:
         s = self.scoped
         value = write.value
-        if _is_none(value) and write.kind == "attr":
-            return frozenset()  # clearing a value stores nothing conversation-scoped
+        if write.kind in ("attr", "item", "setdefault") and is_constant(value):
+            return frozenset()  # a constant (or clearing with None) is nobody's conversation value
         if write.kind == "attr":
             if s.is_scoped_attribute(write.name):
                 return frozenset({f"attr:{write.name}"})
@@ -247,9 +247,6 @@ def _update_mapping(call: cst.Call) -> cst.BaseExpression | None:
             elements.append(cst.StarredDictElement(a.value))
     return cst.Dict(elements) if elements else None
 
-
-def _is_none(node: cst.BaseExpression | None) -> bool:
-    return isinstance(node, cst.Name) and node.value == "None"
 
 
 def _early_exit_test(statement: cst.CSTNode) -> cst.BaseExpression | None:
