@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, local_defs
+from lint_rules.analysis.dataflow import ASSIGN, local_defs, local_item_stores
 from lint_rules.config import Config
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
@@ -120,7 +120,9 @@ class ScopedValues:
                 return self.is_scoped_attribute(node.attr.value)
             if fn is not None:
                 return any(d.kind == ASSIGN and self.is_scoped(d.value, fn)
-                           for d in local_defs(fn, node.value))
+                           for d in local_defs(fn, node.value)) or any(
+                    self.is_scoped(store.value, fn) and not is_constant(store.value)
+                    for store in local_item_stores(fn, node.value))
             return False
         if isinstance(node, cst.FormattedString):
             return any(isinstance(p, cst.FormattedStringExpression) and self.is_scoped(p.expression, fn)
@@ -198,6 +200,14 @@ class ScopedValues:
             for d in local_defs(fn, node.value):
                 if d.kind == ASSIGN:
                     found |= self.scoped_keys(d.value, fn)
+            # `headers = dict(...); headers[key] = str(self.id)`: keys stored into the local.
+            for store in local_item_stores(fn, node.value):
+                if store.key is None:
+                    found |= self.scoped_keys(store.value, fn)
+                else:
+                    k = self.header_key(store.key, fn)
+                    if k and not is_constant(store.value):
+                        found.add(k)
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                 and node.func.attr.value == "headers":
             pass  # `ctx.headers()`: unknown keys
