@@ -233,6 +233,8 @@ def helper_for(ctx, fn: FunctionInfo, pins: frozenset[str], *,
                     continue
             elif not acts_as_pin_helper(ctx, method):
                 continue
+            if method.self_name is None:
+                continue  # a static/class method cannot be called as `self.helper(llm)` safely
             if pins <= method_pins(method, analysis):
                 route = _route(name, [p.name for p in method.params], method)
                 if route is not None:
