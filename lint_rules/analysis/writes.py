@@ -58,11 +58,17 @@ class WriteFinder:
         cached = getattr(fn, "_lla_writes", None)
         if cached is None:
             cached = []
+            fn._lla_guards = {}  # type: ignore[attr-defined]
             body = fn.node.body
             statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
             self._block(fn, statements, (), cached)
             fn._lla_writes = cached  # type: ignore[attr-defined]
         return cached
+
+    def guards_of(self, fn: FunctionInfo, small: cst.CSTNode) -> tuple[Guard, ...]:
+        """The guards under which a small statement of `fn` runs."""
+        self.writes(fn)
+        return fn._lla_guards.get(id(small), ())  # type: ignore[attr-defined]
 
     def _block(self, fn: FunctionInfo, statements, guards: tuple[Guard, ...], out: list[Write]) -> None:
         guards = tuple(guards)
@@ -109,6 +115,7 @@ class WriteFinder:
 
     # ------------------------------------------------------------------ small statements
     def _small(self, fn: FunctionInfo, small: cst.BaseSmallStatement, guards, out: list[Write]) -> None:
+        fn._lla_guards[id(small)] = tuple(guards)  # type: ignore[attr-defined]
         found: list[Write] = []
         if isinstance(small, cst.Assign):
             for target in small.targets:
