@@ -10,7 +10,9 @@ Used by LLA005. Two questions, both answered inside one function of one file:
 - `InstanceData.describe(value, fn)`: is the value conversation-scoped (issue-3's
   `ScopedValues`), a credential (`credential-names`, matched on the last identifier or a string
   key: `self.api_key`, `tenant.openai_api_key`, `cfg["api_key"]`), or a field of an LLM object
-  (`self.<field>` inside an LLM class, `llm.model`)? Local variables are followed.
+  (`self.<field>` inside an LLM class, `llm.model`) or of an LLM config object (`self.<field>`
+  in a class whose name contains an LLM class name: `TenantLLMConfig`)? Local variables are
+  followed.
 
 `instance_data_tokens(config)`: substrings of which one occurs in every file where
 `describe` can return something (the rule's prefilter tokens).
@@ -232,6 +234,8 @@ class InstanceData:
                     return f"`{_short(self.ctx, node)}`, a credential,"
                 if self.llms.is_llm(node.value, fn) and not self.llms.is_llm(node, fn):
                     return f"`{_short(self.ctx, node)}`, a field of one LLM object,"
+                if self._llm_config_field(node, fn):
+                    return f"`{_short(self.ctx, node)}`, a field of one LLM config object,"
                 continue
             if isinstance(node, cst.Name):
                 if self.is_credential(node.value):
@@ -255,6 +259,16 @@ class InstanceData:
                                            cst.StarredElement, cst.FormattedStringExpression,
                                            cst.FormattedString)))
         return None
+
+    def _llm_config_field(self, node: cst.Attribute, fn: FunctionInfo | None) -> bool:
+        """`self.<field>` in a class named after an LLM class (`LLMConfig`, `TenantLLMConfig`):
+        one LLM's or tenant's settings. Other config classes (`Settings`) may be the process's
+        own start-up configuration and are left alone."""
+        if fn is None or fn.cls is None or fn.self_name is None:
+            return False
+        if not (isinstance(node.value, cst.Name) and node.value.value == fn.self_name):
+            return False
+        return any(bare in fn.cls.name for bare in self.llms.bare)
 
     def _carried_by_call(self, node: cst.Call) -> list[cst.BaseExpression]:
         func = node.func

@@ -48,7 +48,9 @@ Reported: a write, inside a function or method, of
   `conversation_id`, a scoped attribute such as `_prompt_cache_key`, a scoped header key),
 - a **credential** (`credential-names`: `self.aws_access_key_id`, `tenant.api_key`,
   `cfg["api_key"]`, a parameter named `api_key`), or
-- a **field of one LLM object** (`self.<field>` inside an LLM class, `llm.model`)
+- a **field of one LLM object** (`self.<field>` inside an LLM class, `llm.model`) or of one
+  LLM config object (`self.<field>` in a class named after an LLM class: `TenantLLMConfig`;
+  other config classes such as `Settings` may be the process's own start-up config)
 
 into
 
