@@ -4,8 +4,8 @@ LLA004 needs two judgements about an expression inside one function:
 
 - **pinned headers**: the LLM-level or conversation-level headers (`llm.extra_headers`,
   `self.extra_headers` inside an LLM class, `self.agent.llm.extra_headers`, a dict literal that
-  carries a conversation-scoped header key, `call_context.headers()`), possibly copied (`dict(...)`, `.copy()`,
-  `copy.copy(...)`, `... or {}`, `{**...}`) or bound to a local first;
+  carries a conversation-scoped header key, `call_context.headers()`), possibly copied
+  (`dict(...)`, `.copy()`, `copy.copy(...)`, `... or {}`, `{**...}`) or bound to a local first;
 - **call-site headers**: what the caller passed (`kwargs.get("extra_headers")`,
   `kwargs["headers"]`, `kwargs.pop("extra_headers", None)`, a parameter named like a header
   keyword), possibly wrapped or bound to a local the same way.
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, local_defs
 from lint_rules.analysis import llm as llm_analysis
+from lint_rules.analysis.dataflow import ASSIGN, local_defs
 from lint_rules.analysis.llm import LLMFacts
 from lint_rules.config import Config
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
