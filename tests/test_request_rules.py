@@ -332,3 +332,32 @@ def test_odd_shapes_never_crash(code: str) -> None:
     result = fix_source(code, "odd.py", config(), unsafe=True)
     assert result.error is None
     cst.parse_module(result.source)
+
+
+# ---------------------------------------------------------------------------- the fix, run for real
+def _run_sample_test(folder: Path, name: str) -> int:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "AGENTSDK_SAMPLE_TESTS": "1"}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests_sample", "-k", name],
+        cwd=folder, env=env, capture_output=True, text=True, timeout=300).returncode
+
+
+def test_header_bypass_fix_restores_affinity_in_the_sample_sdk(tmp_path: Path) -> None:
+    """The sample's own behavioural test for call-site headers fails before the LLA004 fix and
+    passes after it; the other tests of the sample are not the fix's business."""
+    import shutil
+
+    copy = tmp_path / "sample_sdk"
+    shutil.copytree(SAMPLE, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    name = "test_call_site_headers_keep_session_affinity"
+    assert _run_sample_test(copy, name) == 1
+    cfg = apply_settings(Config(), {"select": ["LLA004"]}, "test")
+    for path in copy.rglob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        result = fix_source(source, str(path), cfg, unsafe=True)
+        assert result.error is None and not result.remaining
+        path.write_text(result.source, encoding="utf-8")
+    assert _run_sample_test(copy, name) == 0
