@@ -134,6 +134,7 @@ class TenantLLMConfig:
         self._llms = LLMFacts(ctx.config, ctx.model)
         self._sinks = GlobalSinks(ctx.config, ctx.model, self._llms)
         self._candidates: list[_Candidate] = []
+        self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
 
     # ------------------------------------------------------------------ collecting writes
     def _function(self) -> FunctionInfo | None:
@@ -141,12 +142,14 @@ class TenantLLMConfig:
         fn = self.ctx.model.current_function
         if fn is None or not isinstance(self.ctx.model.current_scope, FunctionInfo):
             return None
-        outermost = fn
-        while outermost.parent is not None:
-            outermost = outermost.parent
-        if outermost.cls is None and STARTUP_FUNCTION.match(outermost.name):
-            return None
-        return fn
+        startup = self._startup.get(id(fn))
+        if startup is None:
+            outermost = fn
+            while outermost.parent is not None:
+                outermost = outermost.parent
+            startup = self._startup[id(fn)] = (outermost.cls is None
+                                               and STARTUP_FUNCTION.match(outermost.name) is not None)
+        return None if startup else fn
 
     def _targets(self, node: cst.CSTNode, targets: list[cst.BaseExpression],
                  value: cst.BaseExpression) -> None:
