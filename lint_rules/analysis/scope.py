@@ -15,6 +15,26 @@ from lint_rules.analysis.writes import Guard, Write
 from lint_rules.semantic import FunctionInfo, dotted_name, string_value
 
 
+class CompleteClassChecks:
+    """Mixin for rules: methods are checked once their whole class has been walked (ownership of
+    `self.<attr>` looks at every method's assignments, helper routes at every method), other
+    functions as soon as they end. Subclasses implement `check_complete(fn)`."""
+
+    def check_function(self, fn: FunctionInfo) -> None:
+        if fn.cls is None:
+            self.check_complete(fn)
+        else:
+            pending = self.__dict__.setdefault("_pending_methods", {})
+            pending.setdefault(id(fn.cls), []).append(fn)
+
+    def check_class(self, cls) -> None:
+        for fn in self.__dict__.get("_pending_methods", {}).pop(id(cls), []):
+            self.check_complete(fn)
+
+    def check_complete(self, fn: FunctionInfo) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class ScopedWrite:
     write: Write

@@ -6,14 +6,14 @@ from collections.abc import Iterable
 
 from lint_rules.analysis.llm import trigger_tokens
 from lint_rules.analysis.scope import (
-    borrowed_scoped_writes, describe_pins, stale_copy_pins, stale_guard_reason, written_spelling,
+    CompleteClassChecks, borrowed_scoped_writes, describe_pins, stale_copy_pins, stale_guard_reason, written_spelling,
 )
 from lint_rules.config import Config
 from lint_rules.rules.base import Example, Rule
 from lint_rules.semantic import FunctionInfo
 
 
-class StalePinGuard(Rule):
+class StalePinGuard(CompleteClassChecks, Rule):
     code = "LLA003"
     name = "stale-pin-guard"
     summary = "Conversation-scoped pin written only if not already set, on an LLM that may be shared"
@@ -85,7 +85,7 @@ def request_options(options: dict) -> dict:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
 
-    def check_function(self, fn: FunctionInfo) -> None:
+    def check_complete(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
         for item in writes:
             write = item.write
