@@ -63,6 +63,10 @@ class _Analysis:
         self.facts = facts
         self.universe = universe
         self.found: Facts | None = None
+        # (block, continuation, exits) -> result: `finally` bodies and loop bodies are evaluated
+        # for several continuations; nested ones would otherwise multiply. Recording the target
+        # again for the same inputs would record the same value, so skipping it is exact.
+        self._memo: dict[tuple[int, Facts, _Exits], Facts] = {}
 
     def _record(self, node: cst.CSTNode, after: Facts) -> None:
         if node is self.target:
@@ -76,6 +80,16 @@ class _Analysis:
               exits: _Exits) -> Facts:
         if body is None:
             return after
+        key = (id(body), after, exits)
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached
+        result = self._block(body, after, exits)
+        self._memo[key] = result
+        return result
+
+    def _block(self, body: Sequence[cst.CSTNode] | cst.BaseSuite, after: Facts,
+               exits: _Exits) -> Facts:
         if isinstance(body, cst.SimpleStatementSuite):
             return self.small_statements(body, body.body, after, exits)
         if isinstance(body, cst.IndentedBlock):
@@ -98,9 +112,11 @@ class _Analysis:
             elif isinstance(small, cst.Continue):
                 after = exits.cont if exits.cont is not None else after
             else:
-                after = self._of(small) | after
-                if exits.implicit is not None:  # the statement may fail into a handler
+                # The statement may fail into a handler; what it applies itself is taken as
+                # done (a pin helper that raises is not the path this analysis is about).
+                if exits.implicit is not None:
                     after = after & exits.implicit
+                after = self._of(small) | after
         return after
 
     # --- statements ---
