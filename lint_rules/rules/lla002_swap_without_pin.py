@@ -50,9 +50,11 @@ new LLM (`condenser_llm = new.model_copy()` then `self._pin_x(new)`): the copy m
 
 Not reported: `self.agent.model_copy(update={"tools": ...})` (the LLM did not change), installing
 the current LLM or a copy of it, an LLM built and returned or kept in a local name, set-up
-methods themselves, classes that apply no pins (nothing to re-apply), and classes whose pins
-cannot be known (a base class that is not found is "no facts"). An implicit exception is not a
-path: only explicit `raise` statements are.
+methods themselves, and classes that apply no pins (nothing to re-apply). When a base class
+cannot be found, a call to a method the rule cannot see is assumed to apply every pin (unknown is
+"no finding"). Implicit exceptions are paths only inside a `try` that has handlers (the handlers
+are there because the body is expected to fail); elsewhere only explicit `raise` statements are.
+Installs in module-level functions are not checked: there is no class whose pins they must match.
 """
     fix_description = """\
 Inserts the missing pin call(s), `self._pin_x(new_llm)` or `self._pin_x()` following the helper's
