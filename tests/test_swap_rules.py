@@ -282,3 +282,14 @@ def test_a_pin_inside_try_with_handlers_counts_for_the_statements_after_the_inst
     assert _guaranteed(body) == frozenset()  # work() may fail into the handler: no pin there
     body = "    try:\n        install()\n        pin_a()\n    except E:\n        pass\n"
     assert _guaranteed(body) == frozenset({"a"})  # right after the install: the fix's place
+
+
+def test_dominating_statements() -> None:
+    from lint_rules.analysis.flow import dominating_statements
+
+    module = cst.parse_module(
+        "def f():\n    a()\n    if c:\n        b()\n    else:\n        d(); install()\n    e()\n")
+    fn = module.body[0]
+    target = fn.body.body[1].orelse.body.body[0].body[1]
+    names = [module.code_for_node(s).strip() for s in dominating_statements(fn.body, target)]
+    assert names == ["a()", "d()"]

@@ -235,3 +235,57 @@ def guaranteed_after(body: cst.BaseSuite, target: cst.CSTNode, facts: FactsOf,
     analysis = _Analysis(target, facts, universe)
     analysis.block(body, frozenset(), _Exits(ret=frozenset(), exc=frozenset()))
     return analysis.found
+
+
+def dominating_statements(body: cst.BaseSuite, target: cst.CSTNode) -> list[cst.CSTNode]:
+    """Statements that run on every path that reaches `target`: in structured code, the earlier
+    siblings of `target` and of each statement enclosing it (small statements of a line are
+    included one by one). Empty when `target` is not found."""
+    found: list[cst.CSTNode] = []
+
+    def search(block: cst.CSTNode | None, before: list[cst.CSTNode]) -> bool:
+        if block is None:
+            return False
+        if isinstance(block, cst.SimpleStatementSuite):
+            statements_: Sequence[cst.CSTNode] = block.body
+        elif isinstance(block, cst.IndentedBlock):
+            statements_ = block.body
+        else:
+            return False
+        seen: list[cst.CSTNode] = []
+        for statement in statements_:
+            if statement is target:
+                found.extend(before + seen)
+                return True
+            if isinstance(statement, cst.SimpleStatementLine):
+                for i, small in enumerate(statement.body):
+                    if small is target:
+                        found.extend(before + seen + list(statement.body[:i]))
+                        return True
+            elif _search_compound(statement, before + seen, search):
+                return True
+            seen.append(statement)
+        return False
+
+    search(body, [])
+    return found
+
+
+def _search_compound(node: cst.CSTNode, before: list[cst.CSTNode], search) -> bool:
+    blocks: list[cst.CSTNode | None] = []
+    if isinstance(node, (cst.If, cst.For, cst.While, cst.With, cst.Try, cst.TryStar)):
+        blocks.append(node.body)
+    if isinstance(node, cst.If):
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):
+            return _search_compound(orelse, before, search)
+        blocks.append(orelse.body if orelse is not None else None)
+    elif isinstance(node, (cst.For, cst.While)):
+        blocks.append(node.orelse.body if node.orelse is not None else None)
+    elif isinstance(node, (cst.Try, cst.TryStar)):
+        blocks.extend(h.body for h in node.handlers)
+        blocks.append(node.orelse.body if node.orelse is not None else None)
+        blocks.append(node.finalbody.body if node.finalbody is not None else None)
+    elif isinstance(node, cst.Match):
+        blocks.extend(c.body for c in node.cases)
+    return any(search(b, before) for b in blocks)
