@@ -202,6 +202,9 @@ class OwnershipAnalysis:
             return self._source(call, source, fn, statement)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
+            registry = self.llms.registry_lookup(call)
+            if registry is not None:
+                return [Origin(Ownership.BORROWED, f"`{registry}`, a registry lookup")]
             if method in ("model_copy", "copy"):
                 return [self._model_copy(call, fn, statement)]
             if method in ("model_validate", "parse_obj", "model_validate_json", "parse_raw"):

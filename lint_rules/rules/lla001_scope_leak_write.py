@@ -39,6 +39,11 @@ dict), rebinding an attribute to a value carrying a scoped key or value
 `setattr(llm, "...", v)` and `object.__setattr__(llm, "...", v)`, on any chain that yields an LLM
 (`self.agent.llm`, `agent.llm`, `for llm in agent.get_all_llms()`, `registry.get(...)`).
 
+A literal constant (`"load-test"`, `None`) under a scoped key or attribute is the same for every
+conversation, so it is not reported; neither are reads of scoped values, nor writes of values
+that are not conversation-scoped (`llm.extra_headers = {"X-Title": "app"}`, `llm.temperature = 0`,
+`llm.model = router.pick(conversation_id)`: the result of an arbitrary call is not the id).
+
 **Ownership.** The rule reports a write only when the object written to is *borrowed* on some
 path: a parameter; `self.<attr>` that a method of the class stores by reference from a parameter,
 a field the caller supplies, or a class attribute; anything from `get_all_llms()` or a registry;

@@ -26,7 +26,8 @@ object pins it in turn, and the last one to pin wins.
 
 A method is a pin helper when its name is configured (`pin-helpers`) or when it behaves like one:
 its only effects are conversation-scoped writes onto LLMs, with values taken from the instance
-(`str(self.id)`, `self.call_context()`).
+(`str(self.id)`, `self.call_context()`). A method recognised that way next to a configured helper
+that applies the same pins is not a second helper but a bypass of the first, reported by LLA001.
 
 Ownership is LLA001's: parameters, `self.<attr>` stored by reference, `get_all_llms()` and
 registry lookups are borrowed; writes onto a copy the helper made (`llm.model_copy(update=...)`,
