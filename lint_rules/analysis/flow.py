@@ -21,14 +21,20 @@ function. It is computed from the end of the function backwards:
 
 Implicit exceptions (any call may raise) are paths only inside a `try` that has handlers: the
 handlers exist because the body is expected to fail, so every statement of the body may continue
-into them. Elsewhere they are not paths: a linter that assumed every call can raise would ask for
-`try/finally` around every swap. The facts of a statement are whatever the
+into them (what a failing statement applies itself still counts: a pin helper that raises is
+not the path this is about). Elsewhere they are not paths: a linter that assumed every call can
+raise would ask for `try/finally` around every swap. The facts of a statement are whatever the
 caller's `facts(node)` says; it is called on simple statements and on compound statements'
 header expressions only.
 
 `guaranteed_after(body, target, facts, universe)` answers for one target statement: the facts
 applied on every path from just after the target to the exit (the intersection over every time
-the analysis reaches the target, so a target in a `finally` or a loop is handled).
+the analysis reaches the target, so a target in a `finally` or a loop is handled). Blocks are
+memoised on (block, continuation, exits), so nested `finally` bodies and loops, which are
+evaluated for several continuations, stay cheap.
+
+`dominating_statements(body, target)` is the forward counterpart used for "applied before": the
+statements that run on every path reaching the target.
 """
 
 from __future__ import annotations
