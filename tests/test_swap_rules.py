@@ -293,3 +293,25 @@ def test_dominating_statements() -> None:
     target = fn.body.body[1].orelse.body.body[0].body[1]
     names = [module.code_for_node(s).strip().rstrip(";") for s in dominating_statements(fn.body, target)]
     assert names == ["a()", "d()"]
+
+
+def test_a_method_hidden_in_an_unresolvable_grand_base_may_pin(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    base = (FIXTURES / "swap_pkg" / "base.py").read_text(encoding="utf-8")
+    (package / "base.py").write_text("from vendor.sdk import VendorConversation\n\n\n" + base.replace(
+        "class BaseConversation:", "class BaseConversation(VendorConversation):"), encoding="utf-8")
+    child = package / "child.py"
+    child.write_text(
+        "from .base import BaseConversation\n\n\n"
+        "class C(BaseConversation):\n"
+        "    def switch_llm(self, llm):\n"
+        "        self.agent.llm = llm\n"
+        "        self.vendor_repin(llm)\n", encoding="utf-8")
+    index = ProjectIndex(SWAP_ONLY, [tmp_path])
+    assert not check_source(child.read_text(), str(child), SWAP_ONLY, index)
+    # with the vendor base gone, the unknown call pins nothing and the swap is reported
+    (package / "base.py").write_text(base, encoding="utf-8")
+    found = check_source(child.read_text(), str(child), SWAP_ONLY, ProjectIndex(SWAP_ONLY, [tmp_path]))
+    assert [d.code for d in found] == ["LLA002"]
