@@ -73,6 +73,15 @@ class Config:
     llm_install_methods: tuple[str, ...] = ("switch_llm", "switch_profile", "set_llm", "update_llm")
     # Keyword names that carry a call context into an LLM call.
     call_context_keywords: tuple[str, ...] = ("call_context",)
+    # Methods on an LLM object that send a request (what LLA007 calls an "LLM call").
+    llm_call_methods: tuple[str, ...] = (
+        "completion", "acompletion", "responses", "aresponses", "generate", "agenerate",
+    )
+    # Methods where a conversation class applies its pins when it sets up (plus what they call).
+    setup_methods: tuple[str, ...] = (
+        "__init__", "__post_init__", "model_post_init", "_ensure_agent_ready",
+        "_ensure_plugins_loaded",
+    )
     # Keyword names of request headers.
     header_keywords: tuple[str, ...] = ("extra_headers", "headers")
     # Module attributes that are process-global settings of a library.

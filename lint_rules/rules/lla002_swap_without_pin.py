@@ -1,0 +1,577 @@
+"""LLA002 swap-without-pin: a method installs a new LLM and skips a pin the class applies."""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+
+import libcst as cst
+
+from lint_rules.analysis.flow import dominating_statements, guaranteed_after
+from lint_rules.analysis.pins import scoped_header_key
+from lint_rules.analysis.swaps import ClassPins, Install, InstallFinder, PinUnit, copies_of, statements
+from lint_rules.config import Config
+from lint_rules.diagnostics import Applicability, Fix
+from lint_rules.rules.base import Example, Rule
+from lint_rules.semantic import ClassInfo, FunctionInfo, dotted_name
+
+
+class SwapWithoutPin(Rule):
+    code = "LLA002"
+    name = "swap-without-pin"
+    summary = "A new LLM is installed into a running conversation without re-applying every pin"
+    rationale = """\
+A conversation class applies *pins* when it sets a conversation up: pin-helper calls such as
+`self._pin_prompt_cache_key()` or `self._pin_session_affinity_header(llm)`, or direct writes of
+conversation-scoped values, made in `__init__`, the agent-ready path (`_ensure_agent_ready`, see
+`setup-methods`) or the methods they call, in the class or in its bases (also bases defined in
+other modules). Code that later puts a different LLM into the running conversation must apply
+every one of those pins to the new LLM again; otherwise affinity or prompt caching is silently
+lost for the rest of the conversation. This happened for real: the prompt-cache key was lost
+after a profile switch, and the first version of the LiteLLM affinity header forgot
+`switch_llm` until review.
+
+An *install* is `self.agent = <agent>.model_copy(update={"llm": new, ...})` (also through an
+`update` dict built earlier, with the key added conditionally), a component rebuilt from a new
+LLM (`update={"condenser": condenser.model_copy(update={"llm": new})}`), `self.agent = Agent(llm=new)`,
+`self.agent.llm = new`, `self._state.agent = ...`, `setattr(self.agent, "llm", new)`, or a
+configured install method called on an object the conversation holds (`self.agent.set_llm(new)`).
+
+The rule is path-sensitive: every path from the install to the function's exit must apply the
+pin: early `return`, explicit `raise`, `if`/`else`, `try`/`except`/`finally`, `with`, loops
+and `match` are followed. A pin applied inside `with` or `finally`, or by a method the swap
+delegates to (`switch_profile` calling `self.switch_llm(llm)` where `switch_llm` pins), counts.
+The message names each missing pin and where the class applies it.
+
+It also reports a component LLM copied from the new LLM *before* a pin helper is applied to the
+new LLM (`condenser_llm = new.model_copy()` then `self._pin_x(new)`): the copy misses the pin.
+
+Not reported: `self.agent.model_copy(update={"tools": ...})` (the LLM did not change), installing
+the current LLM or a copy of it, an LLM built and returned or kept in a local name, set-up
+methods themselves, and classes that apply no pins (nothing to re-apply). When a base class
+cannot be found, a call to a method the rule cannot see is assumed to apply every pin (unknown is
+"no finding"). Implicit exceptions are paths only inside a `try` that has handlers (the handlers
+are there because the body is expected to fail); elsewhere only explicit `raise` statements are.
+Installs in module-level functions are not checked: there is no class whose pins they must match.
+"""
+    fix_description = """\
+Inserts the missing pin call(s), `self._pin_x(new_llm)` or `self._pin_x()` following the helper's
+parameters, on the line right after the install, at the install's indentation (so inside the same
+`with` or `try` block). The argument is the new LLM when it is a plain name, otherwise where the
+install put it (`self.agent.llm`). For a copy made before the pin, the pin call is inserted before
+the copy. The fix is unsafe when the pin is already applied on some of the paths (the right place
+is then ambiguous), when the install is conditional (an `update` dict built earlier: the pin is
+then applied to `self.agent.llm`), or when the method to call is not a recognised pin helper. No fix is offered
+when the class pins only by direct writes, when the helper returns a pinned copy instead of
+pinning in place, or when the helper's parameters are not one LLM.
+"""
+    bad_examples = (
+        Example(
+            """\
+import copy
+
+
+class Conversation:
+    def __init__(self, agent):
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
+        self._pin_prompt_cache_key()
+        self._pin_session_affinity_header(self.agent.llm)
+
+    def _pin_prompt_cache_key(self):
+        for llm in self.agent.get_all_llms():
+            llm._prompt_cache_key = str(self.id)
+
+    def _pin_session_affinity_header(self, llm):
+        self.agent.llm = llm.model_copy(
+            update={"extra_headers": {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}}
+        )
+
+    def switch_llm(self, llm):
+        self.agent = self.agent.model_copy(update={"llm": llm})  # LLA002
+        self._pin_prompt_cache_key()
+""",
+            fixed="""\
+import copy
+
+
+class Conversation:
+    def __init__(self, agent):
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
+        self._pin_prompt_cache_key()
+        self._pin_session_affinity_header(self.agent.llm)
+
+    def _pin_prompt_cache_key(self):
+        for llm in self.agent.get_all_llms():
+            llm._prompt_cache_key = str(self.id)
+
+    def _pin_session_affinity_header(self, llm):
+        self.agent.llm = llm.model_copy(
+            update={"extra_headers": {**(llm.extra_headers or {}), "x-litellm-session-id": str(self.id)}}
+        )
+
+    def switch_llm(self, llm):
+        self.agent = self.agent.model_copy(update={"llm": llm})  # LLA002
+        self._pin_session_affinity_header(llm)
+        self._pin_prompt_cache_key()
+""",
+            title="the affinity pin is forgotten on the swap path",
+        ),
+        Example(
+            """\
+import copy
+
+
+class Conversation:
+    def __init__(self, agent):
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
+        self._pin_prompt_cache_key()
+
+    def _pin_prompt_cache_key(self):
+        for llm in self.agent.get_all_llms():
+            llm._prompt_cache_key = str(self.id)
+
+    def switch_llm(self, llm, dry_run=False):
+        self.agent.llm = llm  # LLA002
+        if dry_run:
+            return
+        self._pin_prompt_cache_key()
+""",
+            title="an early return skips the pin",
+        ),
+    )
+    good_examples = (
+        Example(
+            """\
+import copy
+
+
+class Conversation:
+    def __init__(self, agent):
+        self.agent = copy.deepcopy(agent)  # the conversation owns its LLMs
+        self._pin_prompt_cache_key()
+
+    def _pin_prompt_cache_key(self):
+        for llm in self.agent.get_all_llms():
+            llm._prompt_cache_key = str(self.id)
+
+    def switch_llm(self, llm):
+        self.agent = self.agent.model_copy(update={"llm": llm})
+        try:
+            self.notify(llm)
+        finally:
+            self._pin_prompt_cache_key()
+
+    def switch_profile(self, name):
+        self.switch_llm(self.registry.load_profile(name))
+
+    def set_tools(self, tools):
+        self.agent = self.agent.model_copy(update={"tools": tools})
+""",
+            title="a pin in `finally`, delegation, and an update that keeps the LLM",
+        ),
+    )
+
+    @classmethod
+    def trigger_tokens(cls, config: Config) -> Iterable[str]:
+        # Every install names an LLM attribute as a string key (`{"llm": new}`, `update["llm"]`,
+        # `setattr(x, "llm", new)`), an attribute (`self.agent.llm = new`) or a keyword
+        # (`Agent(llm=new)`, `dict(llm=new)`: the name is followed by whitespace or `=`), or it
+        # calls an install method. Bare `llm` would match `smallmap` and `callmethod`.
+        tokens: list[str] = list(config.llm_install_methods)
+        for attr in config.llm_attributes:
+            tokens += [f'"{attr}"', f"'{attr}'", f".{attr}", f"{attr}="]
+            tokens += [f"{attr}{space}" for space in (" ", "\t", "\n", "\r", "\f", "\\")]
+        return tuple(tokens)
+
+    def check_class(self, cls: ClassInfo) -> None:
+        if not cls.methods:
+            return
+        setup_names = set(self.ctx.config.setup_methods)
+        candidates: list[tuple[FunctionInfo, list[Install]]] = []
+        for fn in cls.methods.values():
+            if fn.name in setup_names or fn.self_name is None:
+                continue
+            installs = InstallFinder(fn, self.ctx.config).installs()
+            if installs:
+                candidates.append((fn, installs))
+        if not candidates:
+            return
+        pins = ClassPins(self.ctx, cls)
+        units, setup_reached = pins.setup_units()
+        required = frozenset().union(*(u.pins for u in units)) if units else frozenset()
+        if not required:
+            return
+        for fn, installs in candidates:
+            if fn.name in setup_reached:
+                continue
+            _SwapCheck(self, pins, units, required, fn, installs).run()
+
+
+class _SwapCheck:
+    """One swap method: path analysis per install, messages and fixes."""
+
+    def __init__(self, rule: SwapWithoutPin, pins: ClassPins, units: list[PinUnit],
+                 required: frozenset[str], fn: FunctionInfo, installs: list[Install]) -> None:
+        self.rule = rule
+        self.ctx = rule.ctx
+        self.pins = pins
+        self.units = units
+        self.required = required
+        self.fn = fn
+        self.me = fn.self_name or "self"
+        self.installs = installs
+        self._facts: dict[int, frozenset[str]] = {}
+        self.scoped_attrs = frozenset(self.ctx.config.scoped_attributes)
+
+    # --- what a piece of code pins ---
+    def facts(self, node: cst.CSTNode) -> frozenset[str]:
+        key = id(node)
+        cached = self._facts.get(key)
+        if cached is not None:
+            return cached
+        from lint_rules.engine import walk
+
+        found: set[str] = set()
+        config = self.ctx.config
+
+        def visit(sub: cst.CSTNode) -> None:
+            if isinstance(sub, cst.Call):
+                name = self.called_method(sub)
+                if name is not None:
+                    applied = self.pins.pins_of(name)
+                    if applied is None:
+                        # A method we cannot see (an unresolved base) may pin anything.
+                        if self.pins.unresolved_bases:
+                            found.update(self.required)
+                    else:
+                        found.update(applied)
+            elif not writes:
+                return  # a condition or a `return` value: reading a scoped value pins nothing
+            elif isinstance(sub, cst.Attribute) and sub.attr.value in self.scoped_attrs:
+                if sub in targets:
+                    found.add(f"attr:{sub.attr.value}")
+            elif isinstance(sub, (cst.SimpleString, cst.ConcatenatedString)):
+                header = scoped_header_key(sub, config)
+                if header is not None:
+                    found.add(f"header:{header}")
+
+        # Direct pins are writes: a scoped attribute stored to, a scoped header key in a
+        # statement that stores or calls (`llm.extra_headers = {...}`, `headers.update({...})`).
+        writes = isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr))
+        targets: set[cst.CSTNode] = set()
+        if isinstance(node, cst.Assign):
+            targets = {t.target for t in node.targets}
+        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
+            targets = {node.target}
+        elif isinstance(node, cst.Expr) and isinstance(node.value, cst.Call) \
+                and dotted_name(node.value.func) == "setattr" and len(node.value.args) >= 2:
+            attr = node.value.args[1].value
+            if isinstance(attr, (cst.SimpleString, cst.ConcatenatedString)) and \
+                    attr.evaluated_value in self.scoped_attrs:  # type: ignore[union-attr]
+                found.add(f"attr:{attr.evaluated_value}")  # type: ignore[union-attr]
+        walk(node, visit, lambda _n: None)
+        result = frozenset(found)
+        self._facts[key] = result
+        return result
+
+    def called_method(self, call: cst.Call) -> str | None:
+        func = call.func
+        if not isinstance(func, cst.Attribute):
+            return None
+        owner = func.value
+        if isinstance(owner, cst.Name) and owner.value == self.me:
+            return func.attr.value
+        if (isinstance(owner, cst.Call) and dotted_name(owner.func) == "super"):
+            return func.attr.value
+        return None
+
+    # --- the check ---
+    def run(self) -> None:
+        for install in self.installs:
+            self.check_install(install)
+        self.check_copies_before_pin()
+
+    def check_install(self, install: Install) -> None:
+        undone = self.install_target(install)
+
+        def facts(node: cst.CSTNode) -> frozenset[str]:
+            # Restoring the previous object (a rollback) leaves nothing new to pin.
+            if node is not install.statement and undone is not None and self.assigns(node, undone):
+                return self.required
+            return self.facts(node)
+
+        after = guaranteed_after(self.fn.node.body, install.statement, facts, self.required)
+        if after is None:
+            return
+        applied = after | self.facts(install.statement) | self.pinned_before(install)
+        missing = self.required - applied
+        if not missing:
+            return
+        chosen: list[PinUnit] = []
+        for pin in sorted(missing):
+            unit = next((u for u in self.units if pin in u.pins), None)
+            if unit is not None and unit not in chosen:
+                chosen.append(unit)
+        names = " and ".join(self.describe(u) for u in chosen)
+        message = (f"{install.what} but does not re-apply {names} on every path to the end of "
+                   f"`{self.fn.name}`")
+        self.rule.report(install.statement, message, self.fix_for(install, chosen, missing))
+
+    def pinned_before(self, install: Install) -> frozenset[str]:
+        """Pins applied to the new LLM object itself on every path to the install
+        (`self._pin_x(new)` then `self.agent = ...(update={"llm": new})`): the object carries them."""
+        if not isinstance(install.new_llm, cst.Name) or install.through_dict:
+            return frozenset()
+        new = install.new_llm.value
+        out: set[str] = set()
+        for statement in dominating_statements(self.fn.node.body, install.statement):
+            smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else [statement]
+            for small in smalls:
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    call = small.value
+                    method = self.called_method(call)
+                    # Only a pin helper handed the new LLM pins that object; a method such as
+                    # `_repin(llm)` may also pin the agent's current LLMs, which the install replaces.
+                    if method and self.pins.is_pin_helper(method) and any(
+                            isinstance(a.value, cst.Name) and a.value.value == new for a in call.args):
+                        out |= self.pins.pins_of(method) or frozenset()
+                elif isinstance(small, (cst.Assign, cst.AugAssign)):
+                    targets = small.targets if isinstance(small, cst.Assign) else []
+                    if any(isinstance(t.target, cst.Name) and t.target.value == new for t in targets):
+                        out.clear()  # rebound: earlier pins were on another object
+        return frozenset(out)
+
+    @staticmethod
+    def install_target(install: Install) -> str | None:
+        small = install.statement
+        if isinstance(small, cst.Assign) and len(small.targets) == 1:
+            return dotted_name(small.targets[0].target)
+        return None
+
+    @staticmethod
+    def assigns(node: cst.CSTNode, target: str) -> bool:
+        return (isinstance(node, cst.Assign) and len(node.targets) == 1
+                and dotted_name(node.targets[0].target) == target)
+
+    def describe(self, unit: PinUnit) -> str:
+        where = unit.where() if callable(unit.where) else unit.where
+        if unit.method is None:
+            return f"the pins written directly in `{unit.setup}` ({where})"
+        return f"`{unit.method}` (applied in `{unit.setup}`, {where})"
+
+    # --- fixes ---
+    def call_text(self, unit: PinUnit, llm: str | None) -> str | None:
+        if unit.method is None or len(unit.params) > 1 or _returns_copy(unit):
+            return None
+        if unit.params:
+            if llm is None:
+                return None
+            return f"{self.me}.{unit.method}({llm})"
+        return f"{self.me}.{unit.method}()"
+
+    def llm_argument(self, install: Install) -> str | None:
+        if isinstance(install.new_llm, cst.Name) and not install.through_dict:
+            return install.new_llm.value
+        return install.location
+
+    def fix_for(self, install: Install, chosen: list[PinUnit], missing: frozenset[str]) -> Fix | None:
+        line = install.line
+        if not chosen or not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
+            return None
+        llm = self.llm_argument(install)
+        calls = [self.call_text(u, llm) for u in chosen]
+        if any(c is None for c in calls):
+            return None
+        indent = self.ctx.indent_of(line)
+        newline = self.ctx.newline()
+        text = "".join(f"{indent}{c}{newline}" for c in calls)
+        at = self.ctx.line_end(line)
+        safe = (all(u.is_helper for u in chosen) and not install.through_dict
+                and not (self.applied_somewhere_after(install) & missing))
+        names = ", ".join(f"`{c}`" for c in calls)
+        from lint_rules.diagnostics import Edit
+
+        return Fix(f"Insert {names} after the install", (Edit(at, at, text),),
+                   Applicability.SAFE if safe else Applicability.UNSAFE)
+
+    def applied_somewhere_after(self, install: Install) -> frozenset[str]:
+        """Pins applied on at least one path after the install (a textual over-approximation)."""
+        seen = False
+        out: set[str] = set()
+        for small, _ in statements(self.fn.node.body):
+            if seen:
+                out |= self.facts(small)
+            elif small is install.statement:
+                seen = True
+        return frozenset(out)
+
+    # --- a component copied from the new LLM before the pin ---
+    def check_copies_before_pin(self) -> None:
+        order = {id(small): i for i, (small, _) in enumerate(statements(self.fn.node.body))}
+        install_statements = {id(i.statement) for i in self.installs}
+        for install in self.installs:
+            if not isinstance(install.new_llm, cst.Name):
+                continue
+            new = install.new_llm.value
+            pin_calls = self.pin_calls_on(new)
+            if not pin_calls:
+                continue
+            for copy, small, line, where in self.copies_of_new(new):
+                if not self.copy_is_installed(small, install_statements):
+                    continue
+                later = [(c, s, ln) for c, s, ln in pin_calls if order[id(s)] > order[id(small)]]
+                if not later or len(later) < len(pin_calls):
+                    continue  # no pin after the copy, or the LLM was already pinned before it
+                pin_call, pin_small, pin_line = later[0]
+                text = self.ctx.code(pin_call)
+                shown = self.ctx.code(copy)
+                if "\n" in shown or len(shown) > 60:
+                    shown = f"{self.ctx.code(copy.func)}(...)"
+                message = (f"`{shown}` copies the new LLM{where} before "
+                           f"`{text}` pins it: the copy misses the pin")
+                fix = None
+                if isinstance(line, cst.SimpleStatementLine) and isinstance(pin_line, cst.SimpleStatementLine):
+                    indent = self.ctx.indent_of(line)
+                    same_block = indent == self.ctx.indent_of(pin_line)
+                    at = self.ctx.line_start(line)
+                    from lint_rules.diagnostics import Edit
+
+                    fix = Fix(f"Apply `{text}` before the copy",
+                              (Edit(at, at, f"{indent}{text}{self.ctx.newline()}"),),
+                              Applicability.SAFE if same_block else Applicability.UNSAFE)
+                self.rule.report(small, message, fix)
+                break
+
+    def copies_of_new(self, new: str):
+        """Copies of the new LLM made here, or by a method of the class this passes it to
+        (`update["condenser"] = self._condenser_for(new_llm)` whose body copies its parameter)."""
+        for copy, small, line in copies_of(new, self.fn.node.body):
+            yield copy, small, line, ""
+        from lint_rules.engine import walk
+
+        for small, line in statements(self.fn.node.body):
+            calls: list[cst.Call] = []
+            walk(small, lambda n: calls.append(n) if isinstance(n, cst.Call) else None,
+                 lambda _n: None)
+            for call in calls:
+                method = self.called_method(call)
+                callee = self.local_method(method) if method else None
+                if callee is None or callee is self.fn:
+                    continue
+                param = _parameter_receiving(callee, call, new)
+                if param is not None and next(copies_of(param, callee.node.body), None) is not None:
+                    yield call, small, line, f" (in `{method}`)"
+
+    def local_method(self, name: str) -> FunctionInfo | None:
+        for summary, info in self.pins.classes:
+            if name in summary.methods:
+                return info.methods.get(name) if info is not None else None
+        return None
+
+    def pin_calls_on(self, name: str) -> list[tuple[cst.Call, cst.BaseSmallStatement, cst.CSTNode]]:
+        out = []
+        for small, line in statements(self.fn.node.body):
+            if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
+                continue
+            call = small.value
+            method = self.called_method(call)
+            if method is None or not self.pins.pins_of(method):
+                continue
+            if any(isinstance(a.value, cst.Name) and a.value.value == name for a in call.args):
+                out.append((call, small, line))
+        return out
+
+    def copy_is_installed(self, small: cst.BaseSmallStatement, installs: set[int]) -> bool:
+        """The copy is part of an install, or bound to a name that reaches an install (through
+        other local names), and that name is not pinned itself afterwards."""
+        if id(small) in installs:
+            return True
+        if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+            return False
+        target = small.targets[0].target
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            return target.value.value in self.names_reaching_installs()  # `update["x"] = copy`
+        if not isinstance(target, cst.Name):
+            return False
+        if self.pin_calls_on(target.value):
+            return False
+        installed = self.names_reaching_installs()
+        return target.value in installed
+
+    def names_reaching_installs(self) -> set[str]:
+        from lint_rules.engine import walk
+
+        def names_in(node: cst.CSTNode) -> set[str]:
+            found: set[str] = set()
+            walk(node, lambda n: found.add(n.value) if isinstance(n, cst.Name) else None,
+                 lambda _n: None)
+            return found
+
+        reached: set[str] = set()
+        for install in self.installs:
+            reached |= names_in(install.statement)
+        assignments = [(small.targets[0].target.value, names_in(small.value))
+                       for small, _ in statements(self.fn.node.body)
+                       if isinstance(small, cst.Assign) and len(small.targets) == 1
+                       and isinstance(small.targets[0].target, cst.Name)]
+        changed = True
+        while changed:
+            changed = False
+            for name, uses in assignments:
+                if name in reached:
+                    new = uses - reached
+                    if new:
+                        reached |= new
+                        changed = True
+        return reached
+
+
+def _parameter_receiving(fn: FunctionInfo, call: cst.Call, name: str) -> str | None:
+    """The parameter of method `fn` that `call` (`self.m(...)`) binds to the local `name`."""
+    params = [p.name for p in fn.params][1:]  # after `self`
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    for index, arg in enumerate(positional):
+        if isinstance(arg.value, cst.Name) and arg.value.value == name and index < len(params):
+            return params[index]
+    for arg in call.args:
+        if arg.keyword is not None and isinstance(arg.value, cst.Name) and arg.value.value == name:
+            return arg.keyword.value if arg.keyword.value in params else None
+    return None
+
+
+def _returns_copy(unit: PinUnit) -> bool:
+    """A copy-on-write helper returns the pinned copy: calling it as a statement pins nothing."""
+    if unit.method is None:
+        return False
+    fn = unit.local
+    if isinstance(fn, FunctionInfo):
+        from lint_rules.engine import walk
+
+        found: list[bool] = []
+
+        def visit(node: cst.CSTNode) -> None:
+            if isinstance(node, cst.Return) and node.value is not None and not (
+                    isinstance(node.value, cst.Name) and node.value.value == "None"):
+                found.append(True)
+
+        walk(fn.node.body, visit, lambda _n: None)
+        return bool(found)
+    return _returns_value_on_disk(unit.path, unit.method)
+
+
+@lru_cache(maxsize=256)
+def _returns_value_on_disk(path: str, method: str) -> bool:
+    """Same question for a method in another module (read with `ast`, cheap); unknown -> True."""
+    try:
+        tree = ast.parse(Path(path).read_text(encoding="utf-8"), path)
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
+        return True
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == method:
+            return any(isinstance(n, ast.Return) and n.value is not None
+                       and not (isinstance(n.value, ast.Constant) and n.value.value is None)
+                       for n in ast.walk(node))
+    return True
+
