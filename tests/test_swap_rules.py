@@ -233,3 +233,85 @@ def test_trigger_tokens_are_a_necessary_condition() -> None:
     # every fixture with a finding passes the prefilter
     for fixture in sorted((FIXTURES / "rules").glob("LLA00[27]_*.py")):
         assert may_have_findings(fixture.read_text(), SWAP_ONLY, tuple(sorted(SWAP_CODES)))
+
+
+# ---------------------------------------------------------------------------- odd shapes
+_PINNING_CLASS = '''\
+class C(Base, metaclass=Meta):
+    def __init__(self, agent):
+        self.agent = agent
+        self._pin_prompt_cache_key()
+
+    def _pin_prompt_cache_key(self):
+        for llm in self.agent.get_all_llms():
+            llm._prompt_cache_key = str(self.id)
+
+'''
+_ODD_METHODS = [
+    "    @staticmethod\n    def s(llm):\n        x.agent = x.agent.model_copy(update={'llm': llm})\n",
+    "    @classmethod\n    def c(cls, llm):\n        cls.agent = Agent(llm=llm)\n",
+    "    def no_params():\n        self.agent.llm = llm\n",
+    "    def one_liner(self, llm):\n        if llm: self.agent.llm = llm\n",
+    "    def semicolons(self, llm):\n        self.agent.llm = llm; self.x = 1\n",
+    "    async def a(self, llm):\n        async with lock:\n            self.agent.llm = llm\n        async for _ in it:\n            await self.agent.llm.acompletion(m, call_context=c)\n",
+    "    def nested(self, llm):\n        class Inner:\n            def f(self):\n                self.agent.llm = llm\n        return lambda: setattr(self.agent, 'llm', llm)\n",
+    "    def walrus(self, llm):\n        if (new := llm.model_copy()):\n            self.agent = self.agent.model_copy(update={**base, 'llm': new})\n",
+    "    def star(self, *llms, **kw):\n        self.agent = self.agent.model_copy(update=dict(llm=llms[0], **kw))\n",
+    "    def update_twice(self, llm):\n        update = {}\n        update.update({'llm': llm})\n        update.setdefault('llm', llm)\n        self.agent = self.agent.model_copy(update=update)\n",
+    "    def try_star(self, llm):\n        try:\n            self.agent.llm = llm\n        except* ValueError:\n            pass\n",
+    "    def deep_loops(self, llm):\n        while True:\n            for a in b:\n                self.agent.llm = llm\n                continue\n            else:\n                break\n",
+    "    def ctx(self, m):\n        self.llm.completion(m, call_context=self.c)\n        (self.llm).completion(m)\n        self.llm.completion()\n        f()(m).completion(m)\n",
+]
+
+
+@pytest.mark.parametrize("method", _ODD_METHODS, ids=range(len(_ODD_METHODS)))
+def test_odd_shapes_never_crash_and_fixes_converge(method: str) -> None:
+    source = _PINNING_CLASS + method
+    found = check_source(source, "odd.py", SWAP_ONLY)
+    assert all(d.code in SWAP_CODES for d in found)
+    result = fix_source(source, "odd.py", SWAP_ONLY, unsafe=True)
+    assert result.error is None
+    if result.fixed:
+        assert not [d for d in result.remaining if d.fix is not None]
+        cst.parse_module(result.source)
+
+
+def test_a_pin_inside_try_with_handlers_counts_for_the_statements_after_the_install() -> None:
+    body = ("    try:\n        install()\n        work()\n        pin_a()\n"
+            "    except E:\n        pass\n")
+    assert _guaranteed(body) == frozenset()  # work() may fail into the handler: no pin there
+    body = "    try:\n        install()\n        pin_a()\n    except E:\n        pass\n"
+    assert _guaranteed(body) == frozenset({"a"})  # right after the install: the fix's place
+
+
+def test_dominating_statements() -> None:
+    from lint_rules.analysis.flow import dominating_statements
+
+    module = cst.parse_module(
+        "def f():\n    a()\n    if c:\n        b()\n    else:\n        d(); install()\n    e()\n")
+    fn = module.body[0]
+    target = fn.body.body[1].orelse.body.body[0].body[1]
+    names = [module.code_for_node(s).strip().rstrip(";") for s in dominating_statements(fn.body, target)]
+    assert names == ["a()", "d()"]
+
+
+def test_a_method_hidden_in_an_unresolvable_grand_base_may_pin(tmp_path: Path) -> None:
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    base = (FIXTURES / "swap_pkg" / "base.py").read_text(encoding="utf-8")
+    (package / "base.py").write_text("from vendor.sdk import VendorConversation\n\n\n" + base.replace(
+        "class BaseConversation:", "class BaseConversation(VendorConversation):"), encoding="utf-8")
+    child = package / "child.py"
+    child.write_text(
+        "from .base import BaseConversation\n\n\n"
+        "class C(BaseConversation):\n"
+        "    def switch_llm(self, llm):\n"
+        "        self.agent.llm = llm\n"
+        "        self.vendor_repin(llm)\n", encoding="utf-8")
+    index = ProjectIndex(SWAP_ONLY, [tmp_path])
+    assert not check_source(child.read_text(), str(child), SWAP_ONLY, index)
+    # with the vendor base gone, the unknown call pins nothing and the swap is reported
+    (package / "base.py").write_text(base, encoding="utf-8")
+    found = check_source(child.read_text(), str(child), SWAP_ONLY, ProjectIndex(SWAP_ONLY, [tmp_path]))
+    assert [d.code for d in found] == ["LLA002"]

@@ -230,3 +230,52 @@ class _Analyzer:
                     state = self._define(state, alias.name.value, OPAQUE, None, node)
             return state
         return state
+
+
+# ---------------------------------------------------------------------------- stores into locals
+@dataclass(frozen=True, eq=False)
+class ItemStore:
+    """`name[key] = value`, `name.setdefault(key, value)`, `name.update(mapping)`, `name |= m`."""
+
+    name: str
+    key: cst.BaseExpression | None  # None for update / |= (then `value` is the mapping)
+    value: cst.BaseExpression | None
+
+
+def local_item_stores(fn: FunctionInfo, name: str) -> list[ItemStore]:
+    """Items stored into the local container `name` anywhere in the function (not nested scopes)."""
+    cached = getattr(fn, "_lla_stores", None)
+    if cached is None:
+        cached = _collect_item_stores(fn)
+        fn._lla_stores = cached  # type: ignore[attr-defined]
+    return cached.get(name, [])
+
+
+def _collect_item_stores(fn: FunctionInfo) -> dict[str, list[ItemStore]]:
+    out: dict[str, list[ItemStore]] = {}
+    stack: list[cst.CSTNode] = [fn.node.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+            continue
+        if isinstance(node, cst.Assign):
+            for target in node.targets:
+                t = target.target
+                if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and len(t.slice) == 1 \
+                        and isinstance(t.slice[0].slice, cst.Index):
+                    out.setdefault(t.value.value, []).append(
+                        ItemStore(t.value.value, t.slice[0].slice.value, node.value))
+        elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) \
+                and isinstance(node.operator, cst.BitOrAssign):
+            out.setdefault(node.target.value, []).append(ItemStore(node.target.value, None, node.value))
+        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                and isinstance(node.func.value, cst.Name):
+            owner, method = node.func.value.value, node.func.attr.value
+            positional = [a.value for a in node.args if a.keyword is None and not a.star]
+            if method == "setdefault" and positional:
+                out.setdefault(owner, []).append(
+                    ItemStore(owner, positional[0], positional[1] if len(positional) > 1 else None))
+            elif method == "update" and positional:
+                out.setdefault(owner, []).append(ItemStore(owner, None, positional[0]))
+        stack.extend(node.children)
+    return out

@@ -21,14 +21,20 @@ function. It is computed from the end of the function backwards:
 
 Implicit exceptions (any call may raise) are paths only inside a `try` that has handlers: the
 handlers exist because the body is expected to fail, so every statement of the body may continue
-into them. Elsewhere they are not paths: a linter that assumed every call can raise would ask for
-`try/finally` around every swap. The facts of a statement are whatever the
+into them (what a failing statement applies itself still counts: a pin helper that raises is
+not the path this is about). Elsewhere they are not paths: a linter that assumed every call can
+raise would ask for `try/finally` around every swap. The facts of a statement are whatever the
 caller's `facts(node)` says; it is called on simple statements and on compound statements'
 header expressions only.
 
 `guaranteed_after(body, target, facts, universe)` answers for one target statement: the facts
 applied on every path from just after the target to the exit (the intersection over every time
-the analysis reaches the target, so a target in a `finally` or a loop is handled).
+the analysis reaches the target, so a target in a `finally` or a loop is handled). Blocks are
+memoised on (block, continuation, exits), so nested `finally` bodies and loops, which are
+evaluated for several continuations, stay cheap.
+
+`dominating_statements(body, target)` is the forward counterpart used for "applied before": the
+statements that run on every path reaching the target.
 """
 
 from __future__ import annotations
@@ -63,6 +69,10 @@ class _Analysis:
         self.facts = facts
         self.universe = universe
         self.found: Facts | None = None
+        # (block, continuation, exits) -> result: `finally` bodies and loop bodies are evaluated
+        # for several continuations; nested ones would otherwise multiply. Recording the target
+        # again for the same inputs would record the same value, so skipping it is exact.
+        self._memo: dict[tuple[int, Facts, _Exits], Facts] = {}
 
     def _record(self, node: cst.CSTNode, after: Facts) -> None:
         if node is self.target:
@@ -76,6 +86,16 @@ class _Analysis:
               exits: _Exits) -> Facts:
         if body is None:
             return after
+        key = (id(body), after, exits)
+        cached = self._memo.get(key)
+        if cached is not None:
+            return cached
+        result = self._block(body, after, exits)
+        self._memo[key] = result
+        return result
+
+    def _block(self, body: Sequence[cst.CSTNode] | cst.BaseSuite, after: Facts,
+               exits: _Exits) -> Facts:
         if isinstance(body, cst.SimpleStatementSuite):
             return self.small_statements(body, body.body, after, exits)
         if isinstance(body, cst.IndentedBlock):
@@ -98,9 +118,11 @@ class _Analysis:
             elif isinstance(small, cst.Continue):
                 after = exits.cont if exits.cont is not None else after
             else:
-                after = self._of(small) | after
-                if exits.implicit is not None:  # the statement may fail into a handler
+                # The statement may fail into a handler; what it applies itself is taken as
+                # done (a pin helper that raises is not the path this analysis is about).
+                if exits.implicit is not None:
                     after = after & exits.implicit
+                after = self._of(small) | after
         return after
 
     # --- statements ---
@@ -219,3 +241,57 @@ def guaranteed_after(body: cst.BaseSuite, target: cst.CSTNode, facts: FactsOf,
     analysis = _Analysis(target, facts, universe)
     analysis.block(body, frozenset(), _Exits(ret=frozenset(), exc=frozenset()))
     return analysis.found
+
+
+def dominating_statements(body: cst.BaseSuite, target: cst.CSTNode) -> list[cst.CSTNode]:
+    """Statements that run on every path that reaches `target`: in structured code, the earlier
+    siblings of `target` and of each statement enclosing it (small statements of a line are
+    included one by one). Empty when `target` is not found."""
+    found: list[cst.CSTNode] = []
+
+    def search(block: cst.CSTNode | None, before: list[cst.CSTNode]) -> bool:
+        if block is None:
+            return False
+        if isinstance(block, cst.SimpleStatementSuite):
+            statements_: Sequence[cst.CSTNode] = block.body
+        elif isinstance(block, cst.IndentedBlock):
+            statements_ = block.body
+        else:
+            return False
+        seen: list[cst.CSTNode] = []
+        for statement in statements_:
+            if statement is target:
+                found.extend(before + seen)
+                return True
+            if isinstance(statement, cst.SimpleStatementLine):
+                for i, small in enumerate(statement.body):
+                    if small is target:
+                        found.extend(before + seen + list(statement.body[:i]))
+                        return True
+            elif _search_compound(statement, before + seen, search):
+                return True
+            seen.append(statement)
+        return False
+
+    search(body, [])
+    return found
+
+
+def _search_compound(node: cst.CSTNode, before: list[cst.CSTNode], search) -> bool:
+    blocks: list[cst.CSTNode | None] = []
+    if isinstance(node, (cst.If, cst.For, cst.While, cst.With, cst.Try, cst.TryStar)):
+        blocks.append(node.body)
+    if isinstance(node, cst.If):
+        orelse = node.orelse
+        if isinstance(orelse, cst.If):
+            return _search_compound(orelse, before, search)
+        blocks.append(orelse.body if orelse is not None else None)
+    elif isinstance(node, (cst.For, cst.While)):
+        blocks.append(node.orelse.body if node.orelse is not None else None)
+    elif isinstance(node, (cst.Try, cst.TryStar)):
+        blocks.extend(h.body for h in node.handlers)
+        blocks.append(node.orelse.body if node.orelse is not None else None)
+        blocks.append(node.finalbody.body if node.finalbody is not None else None)
+    elif isinstance(node, cst.Match):
+        blocks.extend(c.body for c in node.cases)
+    return any(search(b, before) for b in blocks)

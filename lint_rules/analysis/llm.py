@@ -34,6 +34,7 @@ from lint_rules.analysis.dataflow import ASSIGN, LOOP, PARAM, local_defs
 from lint_rules.config import Config
 from lint_rules.semantic import ClassInfo, FunctionInfo, SemanticModel, dotted_name, string_value
 
+_FACTORY_PREFIXES = ("create", "build", "new", "make", "copy", "clone", "fork")
 COPY_METHODS = frozenset({"model_copy", "copy"})
 VALIDATE_METHODS = frozenset({"model_validate", "model_construct", "parse_obj", "construct"})
 _REGISTRY_HINTS = ("registry", "Registry", "REGISTRY", "llms", "Llms", "LLMs", "LLMS")
@@ -128,6 +129,20 @@ class LLMFacts:
             spelled = f"{inner}(...)" if inner else None
         return f"{spelled or '...'}.{method}({'...' if node.args else ''})"
 
+    def registry_lookup(self, node: cst.BaseExpression | None) -> str | None:
+        """`self.llm_registry.load_profile(name)`: any method of a registry-like receiver in a
+        module that uses an LLM class, except factories (`create_*`, `build_*`, `new_*`, ...).
+        Registries hand out the object they hold, the same one on every lookup."""
+        if not isinstance(node, cst.Call) or not isinstance(node.func, cst.Attribute):
+            return None
+        method = node.func.attr.value
+        if method.startswith(_FACTORY_PREFIXES) or method.startswith("__"):
+            return None
+        receiver = node.func.value
+        if not (_registry_like(receiver) and self._mentions_llm_class()):
+            return None
+        return f"{dotted_name(receiver) or '...'}.{method}({'...' if node.args else ''})"
+
     # ------------------------------------------------------------------ expressions
     def is_llm(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> bool:
         if node is None:
@@ -197,7 +212,8 @@ class LLMFacts:
                 return True
             if method in VALIDATE_METHODS and self.is_llm_class(dotted_name(func.value)):
                 return True
-            if self.source_call(node) is not None and not _plural(method):
+            if not _plural(method) and (self.source_call(node) is not None
+                                        or self.registry_lookup(node) is not None):
                 return True
             if fn is not None and fn.cls is not None and dotted_name(func.value) == fn.self_name:
                 target = fn.cls.methods.get(method)

@@ -10,7 +10,8 @@ dataflow.py; every assignment in the class for `self.<attr>`):
   (a dict such as `extra_headers`) is still `x`'s; a fresh `{}`/`dict(...)`/list owns the
   container but not what others later put in it; another constructor call (`Agent(llm=llm)`)
   owns the new object, whose fields are what was passed in.
-- BORROWED: handed in by someone else, so other conversations may hold it too: a parameter;
+- BORROWED: handed in by someone else, so other conversations may hold it too: a parameter
+  (except in a private method whose every call in this file passes an owned object);
   `self.<attr>` stored from a parameter (by reference) in any method of the class, a dataclass /
   pydantic field declared on the class (the caller supplies it) or a class attribute (one object
   for all instances); anything yielded by `get_all_llms()` or a registry lookup (unless the
@@ -155,7 +156,7 @@ class OwnershipAnalysis:
         out: list[Origin] = []
         for d in candidates:
             if d.kind == PARAM:
-                out.append(Origin(Ownership.BORROWED, f"the parameter `{name}`"))
+                out.extend(self._parameter(name, fn))
             elif d.kind == ASSIGN:
                 out.extend(self.origins(d.value, fn, d.node))
             elif d.kind == LOOP:
@@ -163,6 +164,30 @@ class OwnershipAnalysis:
             else:
                 out.append(Origin(Ownership.UNKNOWN, f"`{name}`"))
         return out
+
+    def _parameter(self, name: str, fn: FunctionInfo) -> list[Origin]:
+        """A parameter is borrowed, except for a private method whose every caller in this file
+        passes an object it owns (`self._stamp(copy.deepcopy(llm))`)."""
+        borrowed = [Origin(Ownership.BORROWED, f"the parameter `{name}`")]
+        if fn.cls is None or fn.self_name is None or not fn.name.startswith("_") \
+                or fn.name.startswith("__"):
+            return borrowed
+        names = [p.name for p in fn.params]
+        position = names.index(name) - 1 if name in names else -1
+        if position < 0:
+            return borrowed
+        key = ("param", id(fn), name)
+        if key in self._busy:
+            return borrowed
+        self._busy.add(key)
+        try:
+            verdicts = [combine(self.origins(arg, caller, statement)).kind
+                        for caller, statement, arg in _callers(self.model, fn, name, position)]
+        finally:
+            self._busy.discard(key)
+        if verdicts and all(v is Ownership.OWNED for v in verdicts):
+            return [Origin(Ownership.OWNED, f"every caller of `{fn.name}` passes a copy it owns")]
+        return borrowed
 
     def _iteration(self, iterable: cst.BaseExpression, fn: FunctionInfo,
                    statement: cst.CSTNode | None) -> list[Origin]:
@@ -202,6 +227,9 @@ class OwnershipAnalysis:
             return self._source(call, source, fn, statement)
         if isinstance(func, cst.Attribute):
             method = func.attr.value
+            registry = self.llms.registry_lookup(call)
+            if registry is not None:
+                return [Origin(Ownership.BORROWED, f"`{registry}`, a registry lookup")]
             if method in ("model_copy", "copy"):
                 return [self._model_copy(call, fn, statement)]
             if method in ("model_validate", "parse_obj", "model_validate_json", "parse_raw"):
@@ -270,7 +298,8 @@ class OwnershipAnalysis:
             out = self._compute_self_attribute(cls, attr)
         finally:
             self._busy.discard(("self", key))
-        self._class_attrs[key] = out
+        if not any(scope is cls for scope in self.model.scope_stack):
+            self._class_attrs[key] = out  # only once the class body has been walked completely
         return out
 
     def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> list[Origin]:
@@ -349,3 +378,37 @@ def _mutated_name(fn: FunctionInfo, name: str) -> bool:
 
     walk(fn.node.body, visit, lambda _n: None)
     return bool(hits)
+
+
+def _callers(model, fn: FunctionInfo, name: str, position: int):
+    """(calling method, statement, argument) for every `self.<fn.name>(...)` call in this file's
+    methods of the class and of its subclasses defined here; an argument we cannot match to the
+    parameter makes the caller count as borrowing (None never appears: it is skipped)."""
+    from lint_rules.engine import walk
+
+    cls = fn.cls
+    classes = [c for c in model.classes if c is cls or cls.name in {b.rsplit(".", 1)[-1] for b in c.bases}]
+    found = []
+    for klass in classes:
+        for method in klass.methods.values():
+            me = method.self_name
+            if me is None:
+                continue
+            statements: list[cst.CSTNode] = []
+            current: list[cst.CSTNode | None] = [None]
+
+            def visit(node: cst.CSTNode, me=me, method=method, current=current) -> None:
+                if isinstance(node, cst.BaseSmallStatement):
+                    current[0] = node
+                if isinstance(node, cst.Call) and dotted_name(node.func) == f"{me}.{fn.name}":
+                    positional = [a for a in node.args if a.keyword is None and not a.star]
+                    keyword = [a for a in node.args if a.keyword is not None and a.keyword.value == name]
+                    arg = keyword[0].value if keyword else (
+                        positional[position].value if position < len(positional) else None)
+                    if arg is None:
+                        arg = cst.Name(name)  # unmatched: the caller's own `name`, if any
+                    found.append((method, current[0], arg))
+
+            walk(method.node.body, visit, lambda _n: None)
+            del statements
+    return found

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from lint_rules.analysis.values import is_constant
 from lint_rules.config import Config
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
@@ -96,7 +97,7 @@ def _copy_pins(call: cst.Call, fn: FunctionInfo, analysis: DomainAnalysis) -> fr
         fields = [(a.keyword.value, a.value) for a in call.args if a.keyword is not None]
     pins: set[str] = set()
     for name, value in fields:
-        if name is not None and scoped.is_scoped_attribute(name) and not _is_none(value):
+        if name is not None and scoped.is_scoped_attribute(name) and not is_constant(value):
             pins.add(f"attr:{name}")
         else:
             pins |= {f"header:{k}" for k in scoped.scoped_keys(value, fn)}
@@ -216,6 +217,3 @@ def _collect(node: cst.CSTNode, smalls: list, calls: list | None) -> None:
         for child in current.children:
             stack.append(child)
 
-
-def _is_none(node: cst.BaseExpression | None) -> bool:
-    return isinstance(node, cst.Name) and node.value == "None"

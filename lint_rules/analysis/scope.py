@@ -15,6 +15,26 @@ from lint_rules.analysis.writes import Guard, Write
 from lint_rules.semantic import FunctionInfo, dotted_name, string_value
 
 
+class CompleteClassChecks:
+    """Mixin for rules: methods are checked once their whole class has been walked (ownership of
+    `self.<attr>` looks at every method's assignments, helper routes at every method), other
+    functions as soon as they end. Subclasses implement `check_complete(fn)`."""
+
+    def check_function(self, fn: FunctionInfo) -> None:
+        if fn.cls is None:
+            self.check_complete(fn)
+        else:
+            pending = self.__dict__.setdefault("_pending_methods", {})
+            pending.setdefault(id(fn.cls), []).append(fn)
+
+    def check_class(self, cls) -> None:
+        for fn in self.__dict__.get("_pending_methods", {}).pop(id(cls), []):
+            self.check_complete(fn)
+
+    def check_complete(self, fn: FunctionInfo) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class ScopedWrite:
     write: Write
@@ -65,9 +85,11 @@ def stale_guard_reason(write: Write, fn: FunctionInfo, analysis: DomainAnalysis)
     attrs = {p.split(":", 1)[1] for p in write.pins if p.startswith("attr:")}
     if write.kind == "setdefault":
         return "`setdefault` keeps any value already there"
+    # For a header pin, a test that the whole dict is missing guards the key as well.
+    fields = attrs | ({write.name} if headers and write.name else set())
     for guard in write.guards:
         for atom, unset in _atoms(guard.test, guard.holds):
-            if unset and _tests_presence(atom, headers, attrs, fn, analysis):
+            if unset and _tests_presence(atom, headers, fields, fn, analysis):
                 return "it only runs when no value is set yet"
     value = write.value
     if write.kind in ("attr", "merge", "update") and value is not None:
@@ -231,6 +253,8 @@ def helper_for(ctx, fn: FunctionInfo, pins: frozenset[str], *,
                     continue
             elif not acts_as_pin_helper(ctx, method):
                 continue
+            if method.self_name is None:
+                continue  # a static/class method cannot be called as `self.helper(llm)` safely
             if pins <= method_pins(method, analysis):
                 route = _route(name, [p.name for p in method.params], method)
                 if route is not None:
@@ -366,3 +390,55 @@ def _is_docstring(statement: cst.CSTNode) -> bool:
     return (isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1
             and isinstance(statement.body[0], cst.Expr)
             and isinstance(statement.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
+
+
+# ---------------------------------------------------------------------------- copy-on-write pins
+@dataclass(frozen=True)
+class StaleCopyPin:
+    node: cst.Call
+    source: cst.BaseExpression  # the LLM copied
+    verdict: Verdict
+    pins: frozenset[str]
+    reason: str
+
+
+def stale_copy_pins(ctx, fn: FunctionInfo) -> list[StaleCopyPin]:
+    """`llm.model_copy(update={"extra_headers": {key: v, **llm.extra_headers}})` and copy-pins
+    under an "if not already set" guard, copied from an LLM that may be shared: the copy keeps
+    the value the source carries (an earlier conversation's, once anything pinned it in place
+    or the source is an already pinned copy being forked)."""
+    from lint_rules.analysis.pins import _calls_with_statement, _copy_pins
+
+    analysis = analysis_for(ctx.model, ctx.config)
+    out: list[StaleCopyPin] = []
+    for statement, call in _calls_with_statement(fn):
+        func = call.func
+        if not (isinstance(func, cst.Attribute) and func.attr.value in ("model_copy", "copy")):
+            continue
+        pins = _copy_pins(call, fn, analysis)
+        if not pins:
+            continue
+        headers = {p.split(":", 1)[1] for p in pins if p.startswith("header:")}
+        attrs = {p.split(":", 1)[1] for p in pins if p.startswith("attr:")}
+        reason = None
+        update = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "update"), None)
+        display = update
+        if isinstance(display, cst.Name):
+            defs = [d.value for d in local_defs(fn, display.value) if d.kind == ASSIGN]
+            display = defs[0] if len(defs) == 1 else None
+        if isinstance(display, cst.Dict):
+            for el in display.elements:
+                if isinstance(el, cst.DictElement) and _old_mapping_wins(el.value, headers, fn, analysis):
+                    reason = "the dict merge lets the existing headers override the new value"
+        if reason is None:
+            fields = attrs | ({"extra_headers"} if headers else set())
+            for guard in analysis.writes.guards_of(fn, statement):
+                for atom, unset in _atoms(guard.test, guard.holds):
+                    if unset and _tests_presence(atom, headers, fields, fn, analysis):
+                        reason = "it only runs when no value is set yet"
+        if reason is None:
+            continue
+        verdict = analysis.ownership.verdict(func.value, fn, statement)
+        if verdict.kind is Ownership.BORROWED:
+            out.append(StaleCopyPin(call, func.value, verdict, pins, reason))
+    return out

@@ -322,7 +322,7 @@ class ClassPins:
                 if local is not None and local is not current:
                     queue.append(local)
                     continue
-                if base in ("object", "Generic", "Protocol", "ABC", "abc.ABC"):
+                if _library_base(base):
                     continue
                 remote = ctx.index.ancestors((base,), near=Path(ctx.path)) if ctx.index else []
                 if not remote:
@@ -331,6 +331,11 @@ class ClassPins:
                     if found.qualname not in seen:
                         seen.add(found.qualname)
                         self.classes.append((found, None))
+                        # A base of a base that is not on disk hides methods too.
+                        if ctx.index is not None and any(
+                                not _library_base(b) and ctx.index.lookup_class(b, Path(found.path)) is None
+                                for b in found.bases):
+                            self.unresolved_bases = True
         self._pins: dict[str, frozenset[str] | None] = {}
 
     def method(self, name: str):
@@ -425,6 +430,16 @@ class ClassPins:
         except ValueError:
             shown = owner.path
         return f"{Path(shown).as_posix()}:{summary.line}"
+
+
+# Bases from these modules define no pins of a conversation (and are never on the project's disk).
+_LIBRARY_MODULES = frozenset({"abc", "typing", "typing_extensions", "builtins", "enum",
+                              "dataclasses", "collections", "pydantic", "threading"})
+_LIBRARY_NAMES = frozenset({"object", "Generic", "Protocol", "ABC", "BaseModel", "Exception"})
+
+
+def _library_base(base: str) -> bool:
+    return base in _LIBRARY_NAMES or base.split(".", 1)[0] in _LIBRARY_MODULES
 
 
 def _find_self_call(fn, name: str) -> cst.Call | None:

@@ -13,7 +13,8 @@ expression (`self.id`, `state.id`, `conversation_id`, ... suffix-matched on attr
   `CallContext.for_conversation(state.id)`: a callee chain with a capitalised segment);
 - through local variables (`key = str(self.id)`; any binding in the function counts: "may be").
 
-Deliberately NOT scoped: the result of an arbitrary function or method called with a
+Deliberately NOT scoped: literal constants (the same for every conversation, even under a scoped
+key or attribute), the result of an arbitrary function or method called with a
 conversation id (`self.pick(conversation_id)` maps it to a deployment name), and reads of an
 LLM's dict fields (`llm.extra_headers` is the LLM's state, not a conversation's value).
 
@@ -30,12 +31,25 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, local_defs
+from lint_rules.analysis.dataflow import ASSIGN, local_defs, local_item_stores
 from lint_rules.config import Config
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
 _STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})
 _HASH_MODULES = ("hashlib.", "uuid.", "base64.", "zlib.")
+
+
+def is_constant(node: cst.BaseExpression | None) -> bool:
+    """A literal that is the same for every conversation (`"static"`, `0`, `None`, `True`).
+
+    A constant stored under a scoped key or attribute is not one conversation's value leaking."""
+    if isinstance(node, (cst.SimpleString, cst.ConcatenatedString, cst.Integer, cst.Float)):
+        return True
+    if isinstance(node, cst.Name):
+        return node.value in ("None", "True", "False")
+    if isinstance(node, cst.FormattedString):
+        return not any(isinstance(p, cst.FormattedStringExpression) for p in node.parts)
+    return False
 
 
 class ScopedValues:
@@ -106,7 +120,9 @@ class ScopedValues:
                 return self.is_scoped_attribute(node.attr.value)
             if fn is not None:
                 return any(d.kind == ASSIGN and self.is_scoped(d.value, fn)
-                           for d in local_defs(fn, node.value))
+                           for d in local_defs(fn, node.value)) or any(
+                    self.is_scoped(store.value, fn) and not is_constant(store.value)
+                    for store in local_item_stores(fn, node.value))
             return False
         if isinstance(node, cst.FormattedString):
             return any(isinstance(p, cst.FormattedStringExpression) and self.is_scoped(p.expression, fn)
@@ -169,7 +185,7 @@ class ScopedValues:
             for el in node.elements:
                 if isinstance(el, cst.DictElement):
                     k = self.header_key(el.key, fn)
-                    if k:
+                    if k and not is_constant(el.value):
                         found.add(k)
                 elif isinstance(el, cst.StarredDictElement):
                     found |= self.scoped_keys(el.value, fn)
@@ -184,6 +200,14 @@ class ScopedValues:
             for d in local_defs(fn, node.value):
                 if d.kind == ASSIGN:
                     found |= self.scoped_keys(d.value, fn)
+            # `headers = dict(...); headers[key] = str(self.id)`: keys stored into the local.
+            for store in local_item_stores(fn, node.value):
+                if store.key is None:
+                    found |= self.scoped_keys(store.value, fn)
+                else:
+                    k = self.header_key(store.key, fn)
+                    if k and not is_constant(store.value):
+                        found.add(k)
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                 and node.func.attr.value == "headers":
             pass  # `ctx.headers()`: unknown keys

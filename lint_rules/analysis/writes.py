@@ -15,13 +15,13 @@ enclosing `if`s, and the negation of earlier `if ...: return` in enclosing block
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
 from lint_rules.analysis.dataflow import ASSIGN, local_defs
 from lint_rules.analysis.llm import LLMFacts
-from lint_rules.analysis.values import ScopedValues
+from lint_rules.analysis.values import ScopedValues, is_constant
 from lint_rules.semantic import FunctionInfo, dotted_name, string_value
 
 MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
@@ -47,10 +47,6 @@ class Write:
     guards: tuple[Guard, ...] = ()
     whole_statement: bool = False  # the write is the entire small statement (a fix may replace it)
 
-    @property
-    def in_place_on_llm(self) -> bool:
-        return True
-
 
 class WriteFinder:
     def __init__(self, llms: LLMFacts, scoped: ScopedValues) -> None:
@@ -62,11 +58,17 @@ class WriteFinder:
         cached = getattr(fn, "_lla_writes", None)
         if cached is None:
             cached = []
+            fn._lla_guards = {}  # type: ignore[attr-defined]
             body = fn.node.body
             statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
             self._block(fn, statements, (), cached)
             fn._lla_writes = cached  # type: ignore[attr-defined]
         return cached
+
+    def guards_of(self, fn: FunctionInfo, small: cst.CSTNode) -> tuple[Guard, ...]:
+        """The guards under which a small statement of `fn` runs."""
+        self.writes(fn)
+        return fn._lla_guards.get(id(small), ())  # type: ignore[attr-defined]
 
     def _block(self, fn: FunctionInfo, statements, guards: tuple[Guard, ...], out: list[Write]) -> None:
         guards = tuple(guards)
@@ -113,6 +115,7 @@ class WriteFinder:
 
     # ------------------------------------------------------------------ small statements
     def _small(self, fn: FunctionInfo, small: cst.BaseSmallStatement, guards, out: list[Write]) -> None:
+        fn._lla_guards[id(small)] = tuple(guards)  # type: ignore[attr-defined]
         found: list[Write] = []
         if isinstance(small, cst.Assign):
             for target in small.targets:
@@ -207,8 +210,8 @@ class WriteFinder:
     def _pins(self, fn: FunctionInfo, write: Write) -> frozenset[str]:
         s = self.scoped
         value = write.value
-        if _is_none(value) and write.kind == "attr":
-            return frozenset()  # clearing a value stores nothing conversation-scoped
+        if write.kind in ("attr", "item", "setdefault") and is_constant(value):
+            return frozenset()  # a constant (or clearing with None) is nobody's conversation value
         if write.kind == "attr":
             if s.is_scoped_attribute(write.name):
                 return frozenset({f"attr:{write.name}"})
@@ -251,9 +254,6 @@ def _update_mapping(call: cst.Call) -> cst.BaseExpression | None:
             elements.append(cst.StarredDictElement(a.value))
     return cst.Dict(elements) if elements else None
 
-
-def _is_none(node: cst.BaseExpression | None) -> bool:
-    return isinstance(node, cst.Name) and node.value == "None"
 
 
 def _early_exit_test(statement: cst.CSTNode) -> cst.BaseExpression | None:

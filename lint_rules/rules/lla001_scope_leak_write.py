@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from lint_rules.analysis.llm import trigger_tokens
 from lint_rules.analysis.scope import (
-    acts_as_pin_helper, borrowed_scoped_writes, describe_pins, fix_is_exact, helper_for, suggested_helper,
+    CompleteClassChecks, acts_as_pin_helper, borrowed_scoped_writes, describe_pins, fix_is_exact, helper_for, suggested_helper,
     written_spelling,
 )
 from lint_rules.config import Config
@@ -15,7 +15,7 @@ from lint_rules.rules.base import Example, Rule
 from lint_rules.semantic import FunctionInfo
 
 
-class ScopeLeakWrite(Rule):
+class ScopeLeakWrite(CompleteClassChecks, Rule):
     code = "LLA001"
     name = "scope-leak-write"
     summary = "Conversation-scoped value written onto an LLM object the code does not own"
@@ -39,8 +39,14 @@ dict), rebinding an attribute to a value carrying a scoped key or value
 `setattr(llm, "...", v)` and `object.__setattr__(llm, "...", v)`, on any chain that yields an LLM
 (`self.agent.llm`, `agent.llm`, `for llm in agent.get_all_llms()`, `registry.get(...)`).
 
+A literal constant (`"load-test"`, `None`) under a scoped key or attribute is the same for every
+conversation, so it is not reported; neither are reads of scoped values, nor writes of values
+that are not conversation-scoped (`llm.extra_headers = {"X-Title": "app"}`, `llm.temperature = 0`,
+`llm.model = router.pick(conversation_id)`: the result of an arbitrary call is not the id).
+
 **Ownership.** The rule reports a write only when the object written to is *borrowed* on some
-path: a parameter; `self.<attr>` that a method of the class stores by reference from a parameter,
+path: a parameter (of a private method: unless every call in this file passes an owned
+object); `self.<attr>` that a method of the class stores by reference from a parameter,
 a field the caller supplies, or a class attribute; anything from `get_all_llms()` or a registry;
 a dict field of a shallow `model_copy()` that did not replace that field (the dict is still the
 original's). It stays silent when the function owns the object on every path
@@ -140,7 +146,7 @@ def configure(llm: LLM):
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
 
-    def check_function(self, fn: FunctionInfo) -> None:
+    def check_complete(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
         if not writes or acts_as_pin_helper(self.ctx, fn):
             return

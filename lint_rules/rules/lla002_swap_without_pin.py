@@ -9,7 +9,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from lint_rules.analysis.flow import guaranteed_after
+from lint_rules.analysis.flow import dominating_statements, guaranteed_after
 from lint_rules.analysis.pins import scoped_header_key
 from lint_rules.analysis.swaps import ClassPins, Install, InstallFinder, PinUnit, copies_of, statements
 from lint_rules.config import Config
@@ -50,9 +50,11 @@ new LLM (`condenser_llm = new.model_copy()` then `self._pin_x(new)`): the copy m
 
 Not reported: `self.agent.model_copy(update={"tools": ...})` (the LLM did not change), installing
 the current LLM or a copy of it, an LLM built and returned or kept in a local name, set-up
-methods themselves, classes that apply no pins (nothing to re-apply), and classes whose pins
-cannot be known (a base class that is not found is "no facts"). An implicit exception is not a
-path: only explicit `raise` statements are.
+methods themselves, and classes that apply no pins (nothing to re-apply). When a base class
+cannot be found, a call to a method the rule cannot see is assumed to apply every pin (unknown is
+"no finding"). Implicit exceptions are paths only inside a `try` that has handlers (the handlers
+are there because the body is expected to fail); elsewhere only explicit `raise` statements are.
+Installs in module-level functions are not checked: there is no class whose pins they must match.
 """
     fix_description = """\
 Inserts the missing pin call(s), `self._pin_x(new_llm)` or `self._pin_x()` following the helper's
@@ -303,7 +305,7 @@ class _SwapCheck:
         after = guaranteed_after(self.fn.node.body, install.statement, facts, self.required)
         if after is None:
             return
-        applied = after | self.facts(install.statement)
+        applied = after | self.facts(install.statement) | self.pinned_before(install)
         missing = self.required - applied
         if not missing:
             return
@@ -316,6 +318,30 @@ class _SwapCheck:
         message = (f"{install.what} but does not re-apply {names} on every path to the end of "
                    f"`{self.fn.name}`")
         self.rule.report(install.statement, message, self.fix_for(install, chosen, missing))
+
+    def pinned_before(self, install: Install) -> frozenset[str]:
+        """Pins applied to the new LLM object itself on every path to the install
+        (`self._pin_x(new)` then `self.agent = ...(update={"llm": new})`): the object carries them."""
+        if not isinstance(install.new_llm, cst.Name) or install.through_dict:
+            return frozenset()
+        new = install.new_llm.value
+        out: set[str] = set()
+        for statement in dominating_statements(self.fn.node.body, install.statement):
+            smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else [statement]
+            for small in smalls:
+                if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+                    call = small.value
+                    method = self.called_method(call)
+                    # Only a pin helper handed the new LLM pins that object; a method such as
+                    # `_repin(llm)` may also pin the agent's current LLMs, which the install replaces.
+                    if method and self.pins.is_pin_helper(method) and any(
+                            isinstance(a.value, cst.Name) and a.value.value == new for a in call.args):
+                        out |= self.pins.pins_of(method) or frozenset()
+                elif isinstance(small, (cst.Assign, cst.AugAssign)):
+                    targets = small.targets if isinstance(small, cst.Assign) else []
+                    if any(isinstance(t.target, cst.Name) and t.target.value == new for t in targets):
+                        out.clear()  # rebound: earlier pins were on another object
+        return frozenset(out)
 
     @staticmethod
     def install_target(install: Install) -> str | None:
@@ -392,7 +418,7 @@ class _SwapCheck:
             pin_calls = self.pin_calls_on(new)
             if not pin_calls:
                 continue
-            for copy, small, line in copies_of(new, self.fn.node.body):
+            for copy, small, line, where in self.copies_of_new(new):
                 if not self.copy_is_installed(small, install_statements):
                     continue
                 later = [(c, s, ln) for c, s, ln in pin_calls if order[id(s)] > order[id(small)]]
@@ -400,7 +426,10 @@ class _SwapCheck:
                     continue  # no pin after the copy, or the LLM was already pinned before it
                 pin_call, pin_small, pin_line = later[0]
                 text = self.ctx.code(pin_call)
-                message = (f"`{self.ctx.code(copy)}` copies the new LLM before "
+                shown = self.ctx.code(copy)
+                if "\n" in shown or len(shown) > 60:
+                    shown = f"{self.ctx.code(copy.func)}(...)"
+                message = (f"`{shown}` copies the new LLM{where} before "
                            f"`{text}` pins it: the copy misses the pin")
                 fix = None
                 if isinstance(line, cst.SimpleStatementLine) and isinstance(pin_line, cst.SimpleStatementLine):
@@ -414,6 +443,32 @@ class _SwapCheck:
                               Applicability.SAFE if same_block else Applicability.UNSAFE)
                 self.rule.report(small, message, fix)
                 break
+
+    def copies_of_new(self, new: str):
+        """Copies of the new LLM made here, or by a method of the class this passes it to
+        (`update["condenser"] = self._condenser_for(new_llm)` whose body copies its parameter)."""
+        for copy, small, line in copies_of(new, self.fn.node.body):
+            yield copy, small, line, ""
+        from lint_rules.engine import walk
+
+        for small, line in statements(self.fn.node.body):
+            calls: list[cst.Call] = []
+            walk(small, lambda n: calls.append(n) if isinstance(n, cst.Call) else None,
+                 lambda _n: None)
+            for call in calls:
+                method = self.called_method(call)
+                callee = self.local_method(method) if method else None
+                if callee is None or callee is self.fn:
+                    continue
+                param = _parameter_receiving(callee, call, new)
+                if param is not None and next(copies_of(param, callee.node.body), None) is not None:
+                    yield call, small, line, f" (in `{method}`)"
+
+    def local_method(self, name: str) -> FunctionInfo | None:
+        for summary, info in self.pins.classes:
+            if name in summary.methods:
+                return info.methods.get(name) if info is not None else None
+        return None
 
     def pin_calls_on(self, name: str) -> list[tuple[cst.Call, cst.BaseSmallStatement, cst.CSTNode]]:
         out = []
@@ -436,6 +491,8 @@ class _SwapCheck:
         if not isinstance(small, cst.Assign) or len(small.targets) != 1:
             return False
         target = small.targets[0].target
+        if isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name):
+            return target.value.value in self.names_reaching_installs()  # `update["x"] = copy`
         if not isinstance(target, cst.Name):
             return False
         if self.pin_calls_on(target.value):
@@ -469,6 +526,19 @@ class _SwapCheck:
                         reached |= new
                         changed = True
         return reached
+
+
+def _parameter_receiving(fn: FunctionInfo, call: cst.Call, name: str) -> str | None:
+    """The parameter of method `fn` that `call` (`self.m(...)`) binds to the local `name`."""
+    params = [p.name for p in fn.params][1:]  # after `self`
+    positional = [a for a in call.args if a.keyword is None and not a.star]
+    for index, arg in enumerate(positional):
+        if isinstance(arg.value, cst.Name) and arg.value.value == name and index < len(params):
+            return params[index]
+    for arg in call.args:
+        if arg.keyword is not None and isinstance(arg.value, cst.Name) and arg.value.value == name:
+            return arg.keyword.value if arg.keyword.value in params else None
+    return None
 
 
 def _returns_copy(unit: PinUnit) -> bool:

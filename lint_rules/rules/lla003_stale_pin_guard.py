@@ -6,14 +6,14 @@ from collections.abc import Iterable
 
 from lint_rules.analysis.llm import trigger_tokens
 from lint_rules.analysis.scope import (
-    borrowed_scoped_writes, describe_pins, stale_guard_reason, written_spelling,
+    CompleteClassChecks, borrowed_scoped_writes, describe_pins, stale_copy_pins, stale_guard_reason, written_spelling,
 )
 from lint_rules.config import Config
 from lint_rules.rules.base import Example, Rule
 from lint_rules.semantic import FunctionInfo
 
 
-class StalePinGuard(Rule):
+class StalePinGuard(CompleteClassChecks, Rule):
     code = "LLA003"
     name = "stale-pin-guard"
     summary = "Conversation-scoped pin written only if not already set, on an LLM that may be shared"
@@ -32,7 +32,10 @@ Reported shapes, inside a pin helper or anywhere else:
 - `llm.extra_headers.setdefault(key, value)`;
 - a merge where the old mapping overrides the new value: `{key: value, **existing}`,
   `{key: value} | existing`, `dict({key: value}, **existing)`, with `existing` the LLM's headers;
-- `llm._prompt_cache_key = llm._prompt_cache_key or new`.
+- `llm._prompt_cache_key = llm._prompt_cache_key or new`;
+- the same shapes in a copy-on-write pin, `llm.model_copy(update={"extra_headers": {key: value,
+  **llm.extra_headers}})`, when the LLM copied may be shared: the copy inherits whatever the
+  source carries (an already pinned LLM being forked carries its parent's id).
 
 Only writes onto an LLM that may be shared are reported (borrowed, in LLA001's sense). On an
 object the code owns on every path the guard is harmless: nothing an earlier conversation did can
@@ -82,7 +85,7 @@ def request_options(options: dict) -> dict:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
 
-    def check_function(self, fn: FunctionInfo) -> None:
+    def check_complete(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
         for item in writes:
             write = item.write
@@ -95,3 +98,10 @@ def request_options(options: dict) -> dict:
                 f"not already set ({reason}), on an LLM that may be shared "
                 f"({item.verdict.source}): a value left by an earlier conversation is kept; "
                 "overwrite it on a copy the conversation owns, or pass it per call")
+        for stale in stale_copy_pins(self.ctx, fn):
+            self.report(
+                stale.node,
+                f"the copy of `{self.ctx.code(stale.source)}` pins {describe_pins(stale.pins)} only "
+                f"if not already set ({stale.reason}), and the LLM it copies may be shared "
+                f"({stale.verdict.source}): a value left by an earlier conversation is kept; let "
+                "the conversation's value win")

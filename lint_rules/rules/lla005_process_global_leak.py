@@ -1,14 +1,35 @@
-"""LLA005 process-global-leak (foundation version: `os.environ[...] = <instance data>`)."""
+"""LLA005 process-global-leak: one conversation's or tenant's data written into shared state."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import libcst as cst
 
+from lint_rules.analysis.globals import GlobalSinks, InstanceData, Sink, instance_data_tokens
+from lint_rules.analysis.llm import LLMFacts
 from lint_rules.config import Config
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import dotted_name
+from lint_rules.semantic import FunctionInfo
+
+# Module-level functions that run once when the process starts: they may set process-wide
+# values from constants, command-line arguments or their own config.
+STARTUP_FUNCTION = re.compile(
+    r"^_*(main|cli|\w+_main|main_\w+"
+    r"|(create|make|build|init)_(app|application|server)|app_factory|application_factory"
+    r"|(configure|setup|bootstrap|startup)(_(process|logging|environment|env|app|application))?"
+    r"|on_startup|lifespan)$"
+)
+
+
+@dataclass
+class _Candidate:
+    node: cst.CSTNode
+    sink: Sink
+    values: list[cst.BaseExpression]
+    fn: FunctionInfo | None
 
 
 class ProcessGlobalLeak(Rule):
@@ -16,22 +37,67 @@ class ProcessGlobalLeak(Rule):
     name = "process-global-leak"
     summary = "Conversation or tenant data written into process-global state"
     rationale = """\
-An agent server runs many conversations in one process. `os.environ`, module-level dicts, class
-attributes and a library's module settings are shared by all of them at once: a credential or a
-conversation id written there by one conversation is read by every other one.
+An agent server runs many conversations in one process. `os.environ`, module-level dicts and
+lists, class attributes and a library's module settings are shared by all of them at once: a
+credential or a conversation id written there by one conversation is read by every other one,
+and the last writer wins.
 
-Pass the value with each call instead (`completion(..., api_key=self.api_key)`).
+Reported: a write, inside a function or method, of
+
+- a **conversation-scoped** value (derived from a conversation id such as `self.id` or
+  `conversation_id`, a scoped attribute such as `_prompt_cache_key`, a scoped header key),
+- a **credential** (`credential-names`: `self.aws_access_key_id`, `tenant.api_key`,
+  `cfg["api_key"]`, a parameter named `api_key`), or
+- a **field of one LLM object** (`self.<field>` inside an LLM class, `llm.model`) or of one
+  LLM config object (`self.<field>` in a class named after an LLM class: `TenantLLMConfig`;
+  other config classes such as `Settings` may be the process's own start-up config)
+
+into
+
+- the environment: `os.environ[...] = v`, `os.environ.update(...)`, `os.environ.setdefault(k, v)`,
+  `os.environ |= {...}`, `os.putenv(k, v)` (`os` resolved through the imports:
+  `from os import environ`, `import os as _os`; a local alias `env = os.environ` counts);
+- a module-level mutable object (a dict, list or set bound at module level, written from a
+  function that does not bind the name itself), or a module global rebound under `global`;
+- a class attribute: `LLM.x = v`, `type(self).x = v`, `self.__class__.x = v`, `cls.x = v` in a
+  classmethod (a classmethod's `cls` is the class, shared like any other), `setattr(LLM, ...)`,
+  or a container held by one (`type(self).cache[k] = v`);
+- a library's process-global settings (`library-globals`, default `litellm.*`:
+  `litellm.api_key = self.api_key`, `litellm.headers[...] = ...`), the module reached through an
+  import.
+
+Not reported: module-level code and start-up functions (module-level `main`, `cli`,
+`create_app`/`make_app`/`build_app`, `app_factory`, `configure`/`setup`/`bootstrap`/`startup`,
+optionally suffixed `_process`/`_logging`/`_env`/`_app`, `on_startup`, `lifespan`, and functions
+nested in them), which set process-wide values from constants, arguments or their own config;
+writes of values that are not instance data (`os.environ["LITELLM_LOG"] = LEVEL`); reads; and
+copies (`env = dict(os.environ); env["KEY"] = self.api_key` for a subprocess).
 """
     bad_examples = (
         Example(
             """\
 import os
 
-class LLMConfig:
-    def export(self):
+class TenantLLMConfig:
+    def model_post_init(self):
         os.environ["AWS_ACCESS_KEY_ID"] = self.aws_access_key_id  # LLA005
 """,
-            title="a per-LLM credential copied into the environment",
+            title="a per-tenant credential copied into the environment",
+        ),
+        Example(
+            """\
+import litellm
+
+DEFAULT_HEADERS = {"X-Title": "app"}
+
+class Router:
+    def enable_sticky_sessions(self, conversation_id):
+        DEFAULT_HEADERS["x-litellm-session-id"] = conversation_id  # LLA005
+
+    def configure(self, llm):
+        litellm.api_key = llm.api_key  # LLA005
+""",
+            title="a conversation id in a module-level dict, one LLM's key in a library global",
         ),
     )
     good_examples = (
@@ -41,41 +107,91 @@ import os
 
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-class LLMConfig:
+def main(args):
+    os.environ["OPENAI_API_KEY"] = args.api_key
+
+class TenantLLMConfig:
     def call(self, client):
         return client.complete(api_key=self.aws_access_key_id)
+
+    def subprocess_env(self):
+        env = dict(os.environ)
+        env["AWS_ACCESS_KEY_ID"] = self.aws_access_key_id
+        return env
 """,
-            title="start-up constants, and credentials passed per call",
+            title="start-up code, credentials passed per call, a copy of the environment",
         ),
     )
 
     @classmethod
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
-        return ("environ",)
+        # Every finding needs a value that is instance data; each way of being one spells one
+        # of these (the sinks alone, e.g. a module-level dict, have no token of their own).
+        return instance_data_tokens(config)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._llms = LLMFacts(ctx.config, ctx.model)
+        self._sinks = GlobalSinks(ctx.config, ctx.model, self._llms)
+        self._candidates: list[_Candidate] = []
+        self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
+
+    # ------------------------------------------------------------------ collecting writes
+    def _function(self) -> FunctionInfo | None:
+        """The enclosing function, unless this is start-up code (module level included)."""
+        fn = self.ctx.model.current_function
+        if fn is None or not isinstance(self.ctx.model.current_scope, FunctionInfo):
+            return None
+        startup = self._startup.get(id(fn))
+        if startup is None:
+            outermost = fn
+            while outermost.parent is not None:
+                outermost = outermost.parent
+            startup = self._startup[id(fn)] = (outermost.cls is None
+                                               and STARTUP_FUNCTION.match(outermost.name) is not None)
+        return None if startup else fn
+
+    def _targets(self, node: cst.CSTNode, targets: list[cst.BaseExpression],
+                 value: cst.BaseExpression) -> None:
+        fn = self._function()
+        if fn is None:
+            return
+        for target in targets:
+            sink = self._sinks.target(target, fn)
+            if sink is not None:
+                self._candidates.append(_Candidate(node, sink, [value], fn))
+                return
 
     def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            if not isinstance(target.target, cst.Subscript):
+        self._targets(node, [t.target for t in node.targets], node.value)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._targets(node, [node.target], node.value)
+
+    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+        if node.value is not None:
+            self._targets(node, [node.target], node.value)
+
+    def visit_Call(self, node: cst.Call) -> None:
+        fn = self._function()
+        if fn is None:
+            return
+        found = self._sinks.call(node, fn)
+        if found is not None and found[1]:
+            self._candidates.append(_Candidate(node, found[0], found[1], fn))
+
+    # ------------------------------------------------------------------ judging them
+    def check_module(self) -> None:
+        # At the end: module globals bound after the function (lower in the file) count too.
+        data = InstanceData(self.ctx, self._llms)
+        for candidate in self._candidates:
+            sink, fn = candidate.sink, candidate.fn
+            if sink.global_name is not None and not self._sinks.is_module_container(sink.global_name, fn):
                 continue
-            if self.ctx.model.resolve_expr(target.target.value) != "os.environ":
-                continue
-            source = self._instance_data(node.value)
-            if source is not None:
-                self.report(node, f"`{source}` is written into `os.environ`, which every "
-                                  "conversation in the process shares; pass it per call instead")
-
-    def _instance_data(self, value: cst.BaseExpression) -> str | None:
-        fn = self.ctx.model.current_function
-        me = fn.self_name if fn is not None else None
-        credentials = set(self.ctx.config.credential_names)
-        found: list[str] = []
-
-        def visit(node: cst.CSTNode) -> None:
-            name = dotted_name(node) if isinstance(node, cst.Attribute) else None
-            if name and me and name.startswith(me + ".") and name.split(".")[-1] in credentials:
-                found.append(name)
-
-        from lint_rules.engine import walk
-
-        walk(value, visit, lambda _n: None)
-        return found[0] if found else None
+            for value in candidate.values:
+                what = data.describe(value, fn)
+                if what is not None:
+                    self.report(candidate.node, f"{what} is written into {sink.description}, which "
+                                                "every conversation in the process shares; pass it "
+                                                "with each call instead")
+                    break

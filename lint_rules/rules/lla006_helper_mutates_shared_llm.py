@@ -6,14 +6,14 @@ from collections.abc import Iterable
 
 from lint_rules.analysis.llm import trigger_tokens
 from lint_rules.analysis.scope import (
-    acts_as_pin_helper, borrowed_scoped_writes, describe_pins, written_spelling,
+    CompleteClassChecks, acts_as_pin_helper, borrowed_scoped_writes, describe_pins, written_spelling,
 )
 from lint_rules.config import Config
 from lint_rules.rules.base import Example, Rule
 from lint_rules.semantic import FunctionInfo
 
 
-class HelperMutatesSharedLLM(Rule):
+class HelperMutatesSharedLLM(CompleteClassChecks, Rule):
     code = "LLA006"
     name = "helper-mutates-shared-llm"
     summary = "Pin helper mutates, in place, an LLM that the conversation borrowed"
@@ -26,9 +26,11 @@ object pins it in turn, and the last one to pin wins.
 
 A method is a pin helper when its name is configured (`pin-helpers`) or when it behaves like one:
 its only effects are conversation-scoped writes onto LLMs, with values taken from the instance
-(`str(self.id)`, `self.call_context()`).
+(`str(self.id)`, `self.call_context()`). A method recognised that way next to a configured helper
+that applies the same pins is not a second helper but a bypass of the first, reported by LLA001.
 
-Ownership is LLA001's: parameters, `self.<attr>` stored by reference, `get_all_llms()` and
+Ownership is LLA001's: parameters (unless the helper is private and every call of it in this
+file passes a copy the caller owns), `self.<attr>` stored by reference, `get_all_llms()` and
 registry lookups are borrowed; writes onto a copy the helper made (`llm.model_copy(update=...)`,
 `copy.deepcopy`) are fine, and so is a write whose target the analysis cannot trace (unknown is
 never reported).
@@ -70,7 +72,7 @@ class Conversation:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
 
-    def check_function(self, fn: FunctionInfo) -> None:
+    def check_complete(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
         if not writes or not acts_as_pin_helper(self.ctx, fn):
             return

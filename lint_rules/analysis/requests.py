@@ -1,0 +1,194 @@
+"""What the headers in request-building code are: the LLM's pinned ones, or the caller's.
+
+LLA004 needs two judgements about an expression inside one function:
+
+- **pinned headers**: the LLM-level or conversation-level headers (`llm.extra_headers`,
+  `self.extra_headers` inside an LLM class, `self.agent.llm.extra_headers`, a dict literal that
+  carries a conversation-scoped header key, `call_context.headers()`), possibly copied
+  (`dict(...)`, `.copy()`, `copy.copy(...)`, `... or {}`, `{**...}`) or bound to a local first;
+- **call-site headers**: what the caller passed (`kwargs.get("extra_headers")`,
+  `kwargs["headers"]`, `kwargs.pop("extra_headers", None)`, a parameter named like a header
+  keyword), possibly wrapped or bound to a local the same way.
+
+Both are decided syntactically and locally (one function, its parameters and its plain
+assignments), so the answers are cheap and never depend on other files.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from lint_rules.analysis import llm as llm_analysis
+from lint_rules.analysis.dataflow import ASSIGN, local_defs
+from lint_rules.analysis.llm import LLMFacts
+from lint_rules.config import Config
+from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+
+_COPY_FUNCTIONS = frozenset({"dict", "copy.copy", "copy.deepcopy", "collections.OrderedDict"})
+_COPY_METHODS = frozenset({"copy"})
+_LOOKUP_METHODS = frozenset({"get", "pop"})
+
+
+def pinned_header_tokens(config: Config) -> tuple[str, ...]:
+    """Substrings of which one occurs in every file that has pinned headers: an LLM expression
+    (issue-3's tokens), a scoped header key spelled as `is_scoped_key` accepts it, or a call
+    context (`call_context.headers()`)."""
+    keys = {s for k in config.scoped_header_keys for s in (k, k.lower())}
+    contexts = set(config.call_context_keywords) | set(config.scoped_attributes)
+    return tuple(sorted(set(llm_analysis.trigger_tokens(config)) | keys | contexts))
+
+
+class HeaderJudge:
+    """Classifies header expressions inside one function of one file."""
+
+    def __init__(self, model: SemanticModel, config: Config, fn: FunctionInfo | None,
+                 llms: LLMFacts | None = None) -> None:
+        self.model = model
+        self.config = config
+        self.fn = fn
+        self.llms = llms or LLMFacts(config, model)
+        self.keywords = frozenset(config.header_keywords)
+        self.scoped_keys = frozenset(k.lower() for k in config.scoped_header_keys)
+        self.key_spellings = frozenset(config.scoped_header_keys)
+        self.contexts = frozenset(config.call_context_keywords) | frozenset(config.scoped_attributes)
+
+    def _bindings(self, name: str) -> list[cst.BaseExpression] | None:
+        """The values a local is assigned (None when it is also bound some other way)."""
+        if self.fn is None:
+            return None
+        defs = local_defs(self.fn, name)
+        if not defs or any(d.kind != ASSIGN or d.value is None for d in defs):
+            return None
+        return [d.value for d in defs]  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ keys
+    def header_keyword(self, node: cst.BaseExpression | None) -> str | None:
+        """`"extra_headers"` (a literal or a module constant holding it) -> the keyword."""
+        value = self.string(node)
+        return value if value in self.keywords else None
+
+    def string(self, node: cst.BaseExpression | None) -> str | None:
+        value = string_value(node)
+        if value is None and isinstance(node, cst.Name):
+            value = string_value(self.model.globals.get(node.value))
+        return value
+
+    def is_scoped_key(self, node: cst.BaseExpression | None) -> bool:
+        """A conversation-scoped header key, spelled as configured or in lower case (those
+        spellings are prefilter tokens; `X-LITELLM-SESSION-ID` is not recognised)."""
+        literal = node
+        if isinstance(node, cst.Name):
+            literal = self.model.globals.get(node.value)
+        value = string_value(literal)
+        if value is None or value.lower() not in self.scoped_keys:
+            return False
+        return value in self.key_spellings or value.lower() == value
+
+    # ------------------------------------------------------------------ LLM objects
+    def is_llm(self, node: cst.BaseExpression) -> bool:
+        return self.llms.is_llm(node, self.fn)
+
+    # ------------------------------------------------------------------ pinned headers
+    def is_pinned(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        """LLM-level or conversation-level headers, or a copy of them."""
+        if isinstance(node, cst.Attribute):
+            return node.attr.value in self.keywords and self.is_llm(node.value)
+        if isinstance(node, cst.Dict):
+            return any(
+                isinstance(e, cst.DictElement) and self.is_scoped_key(e.key) for e in node.elements
+            ) or self._all_starred(node, self.is_pinned, depth)
+        if self._context_headers(node):
+            return True
+        inner = self.copied(node)
+        if inner is not None:
+            return self.is_pinned(inner, depth + 1)
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+            return self.is_pinned(node.left, depth + 1) and _is_empty(node.right)
+        if isinstance(node, cst.Name) and depth < 4:
+            values = self._bindings(node.value)
+            return bool(values) and all(self.is_pinned(v, depth + 1) for v in values)
+        return False
+
+    def _context_headers(self, node: cst.BaseExpression) -> bool:
+        """`call_context.headers()`, `self._call_context.headers()`: the conversation's headers."""
+        if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)
+                and node.func.attr.value in self.keywords and not node.args):
+            return False
+        owner = dotted_name(node.func.value)
+        return owner is not None and owner.rsplit(".", 1)[-1] in self.contexts
+
+    # ------------------------------------------------------------------ call-site headers
+    def lookup(self, node: cst.BaseExpression) -> tuple[cst.BaseExpression, str] | None:
+        """`kwargs.get("extra_headers"[, d])` / `kwargs.pop(...)` / `kwargs["headers"]` ->
+        (the mapping, the keyword)."""
+        if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+            if node.func.attr.value in _LOOKUP_METHODS and node.args and node.args[0].keyword is None:
+                key = self.header_keyword(node.args[0].value)
+                if key is not None:
+                    return node.func.value, key
+        if isinstance(node, cst.Subscript) and len(node.slice) == 1:
+            index = node.slice[0].slice
+            if isinstance(index, cst.Index):
+                key = self.header_keyword(index.value)
+                if key is not None:
+                    return node.value, key
+        return None
+
+    def is_call_site(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        if self.lookup(node) is not None:
+            return not self.is_llm(chain_object(node))
+        inner = self.copied(node)
+        if inner is not None:
+            return self.is_call_site(inner, depth + 1)
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+            return self.is_call_site(node.left, depth + 1) and _is_empty(node.right)
+        if isinstance(node, cst.Name):
+            if self.is_header_param(node.value):
+                return True
+            values = self._bindings(node.value)
+            if values and depth < 4:
+                return all(self.is_call_site(v, depth + 1) for v in values)
+        return False
+
+    def is_header_param(self, name: str) -> bool:
+        """A parameter of the function named like a header keyword: the caller's headers."""
+        return (self.fn is not None and name in self.keywords and self.fn.param(name) is not None
+                and name != self.fn.self_name)
+
+    # ------------------------------------------------------------------ helpers
+    def copied(self, node: cst.BaseExpression) -> cst.BaseExpression | None:
+        """The argument of a copy: `dict(x)`, `x.copy()`, `copy.copy(x)`, `{**x}`."""
+        if isinstance(node, cst.Call):
+            if (isinstance(node.func, cst.Attribute) and node.func.attr.value in _COPY_METHODS
+                    and not node.args):
+                return node.func.value
+            if (self.model.resolve_expr(node.func) in _COPY_FUNCTIONS and len(node.args) == 1
+                    and node.args[0].keyword is None and not node.args[0].star):
+                return node.args[0].value
+        if (isinstance(node, cst.Dict) and len(node.elements) == 1
+                and isinstance(node.elements[0], cst.StarredDictElement)):
+            return node.elements[0].value
+        return None
+
+    def _all_starred(self, node: cst.Dict, test, depth: int) -> bool:
+        return bool(node.elements) and depth < 4 and all(
+            isinstance(e, cst.StarredDictElement) and test(e.value, depth + 1) for e in node.elements
+        )
+
+
+def chain_object(node: cst.BaseExpression) -> cst.BaseExpression:
+    """The mapping a lookup reads: `kwargs` in `kwargs.get(...)` / `kwargs[...]`."""
+    if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute):
+        return node.func.value
+    if isinstance(node, cst.Subscript):
+        return node.value
+    return node
+
+
+def _is_empty(node: cst.BaseExpression) -> bool:
+    """`{}`, `dict()`, `None`: the neutral fallback of `x or {}`."""
+    if isinstance(node, cst.Dict):
+        return not node.elements
+    if isinstance(node, cst.Call):
+        return dotted_name(node.func) == "dict" and not node.args
+    return isinstance(node, cst.Name) and node.value == "None"

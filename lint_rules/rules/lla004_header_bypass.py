@@ -1,0 +1,515 @@
+"""LLA004 header-bypass: call-site headers replace the pinned ones instead of merging."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import libcst as cst
+
+from lint_rules.analysis.llm import LLMFacts
+from lint_rules.analysis.requests import HeaderJudge, chain_object, pinned_header_tokens
+from lint_rules.config import Config
+from lint_rules.diagnostics import Applicability, Fix
+from lint_rules.rules.base import Example, Rule
+from lint_rules.semantic import FunctionInfo, dotted_name
+
+FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
+MERGED_LAST = "the call-site headers are merged last and override the pinned ones"
+
+
+@dataclass
+class _Finding:
+    node: cst.CSTNode
+    message: str
+    fix: Fix | None
+    tick: int
+
+
+class HeaderBypass(Rule):
+    code = "LLA004"
+    name = "header-bypass"
+    summary = "Call-site headers replace the LLM's pinned headers instead of merging with them"
+    rationale = """\
+A conversation pins its routing-affinity header (`x-litellm-session-id`) into the headers of its
+LLM, or into its call context. Request-building code that lets the headers a caller passes
+*replace* the pinned ones drops the affinity header whenever a caller passes any header of its
+own: that request is routed under no session at all, and the conversation bounces between
+deployments with cold caches.
+
+Reported shapes, where the pinned side is the LLM's headers (`llm.extra_headers`,
+`self.extra_headers` inside an LLM class, `agent.llm.headers`, a copy of them, a dict that
+carries a conversation-scoped header key, or the call context's `call_context.headers()`) and the call-site side is what the caller passed
+(`kwargs.get("extra_headers")`, `kwargs["headers"]`, a parameter named `extra_headers`):
+
+- a default that only applies when the caller passed nothing:
+  `if "extra_headers" not in kwargs: kwargs["extra_headers"] = dict(llm.extra_headers)`,
+  `if extra_headers is None: extra_headers = self.extra_headers`;
+- `kwargs.setdefault("extra_headers", llm.extra_headers)`;
+- a fallback: `kwargs.get("extra_headers") or llm.extra_headers`,
+  `kwargs.get("extra_headers", llm.extra_headers)`, `a if cond else b` choosing one of the two;
+- a merge in which the call-site headers come last and so win:
+  `{**llm.extra_headers, **kwargs.get("extra_headers", {})}`, `dict(pinned, **call_site)`,
+  `pinned | call_site`, `merged = dict(pinned); merged.update(call_site)`.
+
+Not reported: merges in which the pinned headers come last, code that writes the
+conversation-scoped key again after the merge, in the same function
+(`headers["x-litellm-session-id"] = ...`, `headers.update({"x-litellm-session-id": ...})`,
+`{**headers, "x-litellm-session-id": ...}`), and header code that has
+nothing to do with an LLM (`http.client`, `email`, `urllib` keep their `headers` alone).
+The header keyword names come from `header-keywords`, the LLM classes and attributes from
+`llm-classes` and `llm-attributes`.
+"""
+    fix_description = """\
+Unsafe: rewrites the replacement into a merge in which the pinned headers come last,
+`{**(<call-site> or {}), **(<pinned> or {})}`, and drops an `if "extra_headers" not in ...`
+guard whose only job was to choose one side. The pinned headers then win on every conflicting
+key, including non-scoped ones such as `X-Title`: a caller that relied on overriding an
+LLM-level header must now change the LLM instead (or the builder can re-inject just the
+scoped key after a call-site-wins merge, which this rule accepts). No fix is offered when the
+result of `setdefault` is used, for `.update()` merges, or when the guard has an `else`.
+"""
+    bad_examples = (
+        Example(
+            """\
+def select_chat_options(llm, user_kwargs):
+    out = dict(user_kwargs)
+    if "extra_headers" not in out:
+        out["extra_headers"] = dict(llm.extra_headers)  # LLA004
+    return out
+""",
+            fixed="""\
+def select_chat_options(llm, user_kwargs):
+    out = dict(user_kwargs)
+    out["extra_headers"] = {**(out.get("extra_headers") or {}), **(llm.extra_headers or {})}  # LLA004
+    return out
+""",
+            title="the pinned headers only apply when the caller passed none",
+        ),
+        Example(
+            """\
+def route(llm, **kwargs):
+    headers = kwargs.get("extra_headers") or llm.extra_headers  # LLA004
+    return llm.completion(extra_headers=headers)
+""",
+            fixed="""\
+def route(llm, **kwargs):
+    headers = {**(kwargs.get("extra_headers") or {}), **(llm.extra_headers or {})}  # LLA004
+    return llm.completion(extra_headers=headers)
+""",
+            title="a fallback: any call-site dict wins outright",
+        ),
+        Example(
+            """\
+def options(llm, kwargs):
+    return {**llm.extra_headers, **kwargs.get("extra_headers", {})}  # LLA004
+""",
+            fixed="""\
+def options(llm, kwargs):
+    return {**kwargs.get("extra_headers", {}), **llm.extra_headers}  # LLA004
+""",
+            title="a merge in which the call-site headers win",
+        ),
+    )
+    good_examples = (
+        Example(
+            """\
+def options(llm, kwargs):
+    return {**(kwargs.get("extra_headers") or {}), **(llm.extra_headers or {})}
+
+def options_then_pin(self, llm, kwargs):
+    headers = {**(llm.extra_headers or {}), **(kwargs.get("extra_headers") or {})}
+    headers["x-litellm-session-id"] = str(self.id)
+    return headers
+""",
+            title="pinned headers merged last, or the scoped key written after the merge",
+        ),
+        Example(
+            """\
+import urllib.request
+
+def fetch(url, headers=None):
+    headers = headers or {"User-Agent": "x"}
+    return urllib.request.Request(url, headers=headers)
+""",
+            title="headers that have nothing to do with an LLM",
+        ),
+    )
+
+    @classmethod
+    def trigger_tokens(cls, config: Config) -> Iterable[str]:
+        # Every finding has a pinned side: `<llm>.<keyword>` or a dict with a scoped header key.
+        # (A header keyword is necessary too, but far less selective: `http`, `email`, `urllib`.)
+        return pinned_header_tokens(config)
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._judges: dict[int, HeaderJudge] = {}
+        self._llms = LLMFacts(ctx.config, ctx.model)
+        self._statement: cst.SimpleStatementLine | None = None
+        self._tick = 0
+        # Per function (None: module level): findings and the ticks of later scoped-key writes.
+        self._pending: dict[int, list[_Finding]] = {}
+        self._injections: dict[int, list[int]] = {}
+        self._reported: set[int] = set()
+        self._elifs: set[int] = set()
+
+    # ------------------------------------------------------------------ plumbing
+    def _judge(self) -> HeaderJudge:
+        fn = self.ctx.model.current_function
+        key = id(fn)
+        judge = self._judges.get(key)
+        if judge is None:
+            judge = self._judges[key] = HeaderJudge(self.ctx.model, self.ctx.config, fn, self._llms)
+        return judge
+
+    def _scope_key(self) -> int:
+        return id(self.ctx.model.current_function)
+
+    def _found(self, node: cst.CSTNode, message: str, fix: Fix | None) -> None:
+        if id(node) in self._reported:
+            return
+        self._reported.add(id(node))
+        self._tick += 1
+        self._pending.setdefault(self._scope_key(), []).append(_Finding(node, message, fix, self._tick))
+
+    def _injected(self) -> None:
+        self._tick += 1
+        self._injections.setdefault(self._scope_key(), []).append(self._tick)
+
+    def _flush(self, key: int) -> None:
+        injections = self._injections.pop(key, [])
+        for finding in self._pending.pop(key, []):
+            if not any(t > finding.tick for t in injections):
+                self.report(finding.node, finding.message, finding.fix)
+
+    def check_function(self, fn: FunctionInfo | None) -> None:
+        self._flush(id(fn))
+        self._judges.pop(id(fn), None)
+
+    def check_module(self) -> None:
+        for key in list(self._pending):
+            self._flush(key)
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._statement = node
+
+    def leave_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        self._statement = None
+
+    def _where(self, expr: cst.CSTNode) -> cst.CSTNode:
+        """The statement to report an expression at (its first line is the marked one)."""
+        return self._statement.body[0] if self._statement is not None else expr
+
+    def _message(self, pinned: cst.BaseExpression, how: str) -> str:
+        keys = ", ".join(f"`{k}`" for k in self.ctx.config.scoped_header_keys) or "the pinned keys"
+        return (f"{how}: when a caller passes headers of its own, `{_short(self.ctx, pinned)}` "
+                f"is dropped and with it {keys}; merge them so the pinned headers win")
+
+    # ------------------------------------------------------------------ re-injection
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for target in node.targets:
+            t = target.target
+            if isinstance(t, cst.Subscript) and len(t.slice) == 1:
+                index = t.slice[0].slice
+                if isinstance(index, cst.Index) and self._judge().is_scoped_key(index.value):
+                    self._injected()
+
+    # ------------------------------------------------------------------ shape 1: guarded default
+    def visit_If(self, node: cst.If) -> None:
+        if isinstance(node.orelse, cst.If):
+            self._elifs.add(id(node.orelse))  # an `elif` cannot be replaced by a statement
+        judge = self._judge()
+        absent, present = _guards(node.test, judge)
+        branches: list[tuple[list[tuple[str, str]], cst.BaseSuite | None, bool]] = [
+            (absent, node.body, True),
+            (present, node.orelse.body if isinstance(node.orelse, cst.Else) else None, False),
+        ]
+        for guards, suite, in_body in branches:
+            if not guards or suite is None:
+                continue
+            for stmt in _simple_statements(suite):
+                for small in stmt.body:
+                    if not isinstance(small, cst.Assign) or len(small.targets) != 1:
+                        continue
+                    slot = _slot(small.targets[0].target, judge)
+                    if slot is None or slot not in guards or not judge.is_pinned(small.value):
+                        continue
+                    fix = self._guard_fix(node, small, slot, in_body, judge)
+                    message = self._message(small.value, "the pinned headers are only a default")
+                    self._found(small, message, fix)
+
+    def _guard_fix(self, if_node: cst.If, assign: cst.Assign, slot: tuple[str, str],
+                   in_body: bool, judge: HeaderJudge) -> Fix | None:
+        if not in_body or if_node.orelse is not None:
+            return None
+        target = assign.targets[0].target
+        if isinstance(target, cst.Subscript):
+            key = self.ctx.code(target.slice[0].slice.value)  # type: ignore[union-attr]
+            call_site = f"{self.ctx.code(target.value)}.get({key})"
+        else:
+            call_site = self.ctx.code(target)
+        merged = _merge(self.ctx, call_site, assign.value, judge)
+        value_edit = self.ctx.replace(assign.value, merged)
+        rest = [c for c in _conjuncts(if_node.test) if slot not in _guards(c, judge)[0]]
+        if rest:
+            test = " and ".join(self.ctx.code(c) for c in rest)
+            return Fix(FIX_MESSAGE, (self.ctx.replace(if_node.test, test), value_edit),
+                       Applicability.UNSAFE)
+        # The guard was the whole test: the assignment now runs unconditionally. The If's span
+        # ends where the assignment's code ends, so its trailing comment stays; comments of the
+        # header and above the assignment are kept as lines of their own.
+        body = if_node.body
+        if id(if_node) in self._elifs or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+            return None
+        stmt = body.body[0]
+        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+            return None
+        comments = [body.header.comment.value] if body.header.comment is not None else []
+        comments += [line.comment.value for line in stmt.leading_lines if line.comment is not None]
+        lines = [*comments, f"{self.ctx.code(target)} = {merged}"]
+        text = (self.ctx.newline() + self.ctx.indent_of(if_node)).join(lines)
+        return Fix(FIX_MESSAGE, (self.ctx.replace(if_node, text),), Applicability.UNSAFE)
+
+    # ------------------------------------------------------------------ shape 2: fallbacks
+    def visit_BooleanOperation(self, node: cst.BooleanOperation) -> None:
+        if not isinstance(node.operator, cst.Or):
+            return
+        judge = self._judge()
+        if judge.is_call_site(node.left) and judge.is_pinned(node.right):
+            how = "a call-site header dict replaces the pinned one"
+            self._fallback(node, node.left, node.right, judge, how)
+
+    def visit_IfExp(self, node: cst.IfExp) -> None:
+        judge = self._judge()
+        for chosen, other in ((node.body, node.orelse), (node.orelse, node.body)):
+            if judge.is_call_site(chosen) and judge.is_pinned(other):
+                how = "either the call-site or the pinned headers are used, never both"
+                self._fallback(node, chosen, other, judge, how)
+                return
+
+    def _fallback(self, node: cst.BaseExpression, call_site: cst.BaseExpression,
+                  pinned: cst.BaseExpression, judge: HeaderJudge, how: str) -> None:
+        merged = _merge(self.ctx, call_site, pinned, judge)
+        fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
+        self._found(self._where(node), self._message(pinned, how), fix)
+
+    # ------------------------------------------------------------------ calls
+    def visit_Call(self, node: cst.Call) -> None:
+        func = node.func
+        if isinstance(func, cst.Attribute):
+            method = func.attr.value
+            if method == "update" and any(self._carries_scoped_key(a.value) for a in node.args):
+                self._injected()  # `headers.update({"x-litellm-session-id": ...})` re-pins
+                return
+            if method in ("get", "pop", "setdefault") and len(node.args) >= 2:
+                self._default_lookup(node, method)
+            elif method == "update" and len(node.args) == 1 and node.args[0].keyword is None:
+                judge = self._judge()
+                if judge.is_pinned(func.value) and judge.is_call_site(node.args[0].value):
+                    how = "`update` lets the call-site headers overwrite the pinned ones"
+                    self._found(self._where(node), self._message(func.value, how), None)
+        elif isinstance(func, cst.Name) and self.ctx.model.resolve_expr(func) == "dict":
+            self._dict_call(node)
+
+    def _carries_scoped_key(self, node: cst.BaseExpression) -> bool:
+        judge = self._judge()
+        return isinstance(node, cst.Dict) and any(
+            isinstance(e, cst.DictElement) and judge.is_scoped_key(e.key) for e in node.elements)
+
+    def _default_lookup(self, node: cst.Call, method: str) -> None:
+        judge = self._judge()
+        first, second = node.args[0], node.args[1]
+        if first.keyword is not None or second.keyword is not None or first.star or second.star:
+            return
+        key = judge.header_keyword(first.value)
+        mapping = node.func.value  # type: ignore[union-attr]
+        if key is None or judge.is_llm(chain_object(node)) or not judge.is_pinned(second.value):
+            return
+        # `pop` also removes the key from the mapping, which later `**kwargs` rely on.
+        lookup = (f"{self.ctx.code(mapping)}.pop({self.ctx.code(first.value)}, None)" if method == "pop"
+                  else f"{self.ctx.code(mapping)}.get({self.ctx.code(first.value)})")
+        merged = _merge(self.ctx, lookup, second.value, judge)
+        if method != "setdefault":
+            fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
+            how = f"`{method}` falls back to the pinned headers only when the caller passed none"
+            self._found(self._where(node), self._message(second.value, how), fix)
+            return
+        fix = None
+        statement = self._statement
+        if (statement is not None and len(statement.body) == 1
+                and isinstance(statement.body[0], cst.Expr)
+                and statement.body[0].value is node):
+            text = f"{self.ctx.code(mapping)}[{self.ctx.code(first.value)}] = {merged}"
+            fix = Fix(FIX_MESSAGE, (self.ctx.replace(statement.body[0], text),), Applicability.UNSAFE)
+        how = "`setdefault` keeps any call-site headers and drops the pinned ones"
+        self._found(self._where(node), self._message(second.value, how), fix)
+
+    # ------------------------------------------------------------------ shape 4: merge order
+    def visit_Dict(self, node: cst.Dict) -> None:
+        judge = self._judge()
+        elements = list(node.elements)
+        seen_starred = False
+        for element in elements:
+            if isinstance(element, cst.StarredDictElement):
+                seen_starred = True
+            elif seen_starred and judge.is_scoped_key(element.key):
+                self._injected()  # `{**headers, "x-litellm-session-id": ...}` re-pins after a merge
+                break
+        pinned_at: int | None = None
+        call_site_after: int | None = None
+        for i, element in enumerate(elements):
+            if isinstance(element, cst.StarredDictElement):
+                if judge.is_pinned(element.value):
+                    if call_site_after is not None:
+                        return  # the pinned headers are merged again after the call-site ones
+                    if pinned_at is None:
+                        pinned_at = i
+                elif pinned_at is not None and judge.is_call_site(element.value):
+                    call_site_after = i
+            elif call_site_after is not None and judge.is_scoped_key(element.key):
+                return  # the scoped key is written after the merge
+        if pinned_at is None or call_site_after is None:
+            return
+        # Move the pinned spread just after the last call-site one; commas stay in place.
+        moved = (elements[:pinned_at] + elements[pinned_at + 1: call_site_after + 1]
+                 + [elements[pinned_at]] + elements[call_site_after + 1:])
+        moved = [e.with_changes(comma=elements[i].comma) for i, e in enumerate(moved)]
+        fixed = self.ctx.code(node.with_changes(elements=moved))
+        fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, fixed),), Applicability.UNSAFE)
+        pinned = elements[pinned_at].value  # type: ignore[union-attr]
+        self._found(self._where(node), self._message(pinned, MERGED_LAST), fix)
+
+    def _dict_call(self, node: cst.Call) -> None:
+        positional = [a for a in node.args if a.keyword is None and not a.star]
+        spread = [a for a in node.args if a.star == "**"]
+        if len(positional) != 1 or len(spread) != 1 or len(node.args) != 2:
+            return
+        judge = self._judge()
+        pinned, call_site = positional[0].value, spread[0].value
+        if judge.is_pinned(pinned) and judge.is_call_site(call_site):
+            merged = _merge(self.ctx, call_site, pinned, judge)
+            fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
+            self._found(self._where(node), self._message(pinned, MERGED_LAST), fix)
+
+    def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
+        if not isinstance(node.operator, cst.BitOr):
+            return
+        judge = self._judge()
+        if judge.is_pinned(node.left) and judge.is_call_site(node.right):
+            text = f"{self.ctx.code(node.right)} | {self.ctx.code(node.left)}"
+            fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, text),), Applicability.UNSAFE)
+            self._found(self._where(node), self._message(node.left, MERGED_LAST), fix)
+
+
+# ---------------------------------------------------------------------- helpers
+def _short(ctx, node: cst.CSTNode) -> str:
+    text = " ".join(ctx.code(node).split())
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _merge(ctx, call_site: cst.BaseExpression | str, pinned: cst.BaseExpression,
+           judge: HeaderJudge) -> str:
+    """`{**(call_site or {}), **(pinned or {})}`: the pinned headers last, so they win."""
+    return f"{{**{_spread(ctx, call_site, judge)}, **{_spread(ctx, pinned, judge)}}}"
+
+
+def _spread(ctx, node: cst.BaseExpression | str, judge: HeaderJudge) -> str:
+    """A mapping expression safe to `**`-spread: copies unwrapped (the merge copies anyway),
+    `None` guarded with `or {}`."""
+    if isinstance(node, str):
+        return f"({node} or {{}})"
+    inner = judge.copied(node)
+    while inner is not None and not isinstance(node, cst.Dict):
+        node, inner = inner, judge.copied(inner)
+    if isinstance(node, cst.Dict):
+        return ctx.code(node)
+    if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+        code = ctx.code(node)
+        return code if node.lpar else f"({code})"
+    return f"({ctx.code(node)} or {{}})"
+
+
+def _conjuncts(test: cst.BaseExpression) -> list[cst.BaseExpression]:
+    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And) and not test.lpar:
+        return _conjuncts(test.left) + _conjuncts(test.right)
+    return [test]
+
+
+def _slot(node: cst.BaseExpression, judge: HeaderJudge) -> tuple[str, str] | None:
+    """What a guard or an assignment target names: ("kwargs", "extra_headers") for
+    `kwargs["extra_headers"]`, ("extra_headers", "") for a call-site name."""
+    if isinstance(node, cst.Subscript):
+        found = judge.lookup(node)
+        mapping = dotted_name(node.value)
+        if found is not None and mapping is not None:
+            return mapping, found[1]
+        return None
+    if isinstance(node, cst.Name) and judge.is_call_site(node):
+        return node.value, ""
+    return None
+
+
+Slot = tuple[str, str]
+
+
+def _guards(test: cst.BaseExpression, judge: HeaderJudge) -> tuple[list[Slot], list[Slot]]:
+    """Slots the test proves absent (when true) and present (when true)."""
+    absent: list[tuple[str, str]] = []
+    present: list[tuple[str, str]] = []
+    conjuncts = _conjuncts(test)
+    for part in conjuncts:
+        negated = False
+        if isinstance(part, cst.UnaryOperation) and isinstance(part.operator, cst.Not):
+            part, negated = part.expression, True
+        slot, is_absent = _guard_of(part, judge)
+        if slot is None:
+            continue
+        if negated:
+            is_absent = not is_absent
+        (absent if is_absent else present).append(slot)
+    # `a and b` being true proves both; "present" only helps when it is the whole test.
+    if len(conjuncts) > 1:
+        present = []
+    return absent, present
+
+
+def _guard_of(part: cst.BaseExpression, judge: HeaderJudge) -> tuple[tuple[str, str] | None, bool]:
+    """(slot, True) when `part` being true means the caller passed no headers; False: passed."""
+    if isinstance(part, cst.Comparison) and len(part.comparisons) == 1:
+        op = part.comparisons[0].operator
+        right = part.comparisons[0].comparator
+        if isinstance(op, (cst.NotIn, cst.In)):
+            key = judge.header_keyword(part.left)
+            mapping = dotted_name(right)
+            if key is not None and mapping is not None:
+                return (mapping, key), isinstance(op, cst.NotIn)
+        if isinstance(op, (cst.Is, cst.IsNot, cst.Equal, cst.NotEqual)) and _is_none(right):
+            slot = _lookup_slot(part.left, judge)
+            if slot is not None:
+                return slot, isinstance(op, (cst.Is, cst.Equal))
+        return None, False
+    slot = _lookup_slot(part, judge)
+    return (slot, False) if slot is not None else (None, False)
+
+
+def _lookup_slot(node: cst.BaseExpression, judge: HeaderJudge) -> tuple[str, str] | None:
+    found = judge.lookup(node)
+    if found is not None:
+        mapping = dotted_name(found[0])
+        return (mapping, found[1]) if mapping is not None else None
+    if isinstance(node, cst.Name) and judge.is_call_site(node):
+        return node.value, ""
+    return None
+
+
+def _is_none(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Name) and node.value == "None"
+
+
+def _simple_statements(suite: cst.BaseSuite) -> list[cst.SimpleStatementLine]:
+    if isinstance(suite, cst.IndentedBlock):
+        return [s for s in suite.body if isinstance(s, cst.SimpleStatementLine)]
+    if isinstance(suite, cst.SimpleStatementSuite):
+        return [cst.SimpleStatementLine(body=suite.body)]
+    return []
