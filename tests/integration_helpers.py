@@ -104,3 +104,73 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
 
 def report_lines(stdout: str) -> list[str]:
     return sorted(line for line in stdout.splitlines() if line.strip())
+
+
+# ---------------------------------------------------------------------------- pre-commit
+REPO_ROOT = Path(__file__).resolve().parent.parent
+GIT_IDENTITY = {
+    "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    result = subprocess.run(["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main",
+                             *args], cwd=cwd, capture_output=True, text=True,
+                            env=clean_env(**GIT_IDENTITY), check=True)
+    return result.stdout
+
+
+class HookRepo:
+    """A git repository holding this working tree (plus the test-only fixable rule), committed,
+    and a PRE_COMMIT_HOME shared by the whole test session: pre-commit builds the hook
+    environment (pip install of this package, ~30-60 s) once, keyed on repo and rev."""
+
+    def __init__(self, path: Path, rev: str, home: Path) -> None:
+        self.path, self.rev, self.home = path, rev, home
+
+    def config(self, *hook_ids: str) -> str:
+        hooks = "".join(f"      - id: {h}\n" for h in hook_ids)
+        return f"repos:\n  - repo: {self.path}\n    rev: {self.rev}\n    hooks:\n{hooks}"
+
+
+_hook_repo: HookRepo | None = None
+
+
+def hook_repo(tmp_path_factory) -> HookRepo:
+    """The session's hook repository (made on first use; `tmp_path_factory` is session-wide)."""
+    global _hook_repo
+    if _hook_repo is None:
+        path = tmp_path_factory.mktemp("hook-repo")
+        # The working tree as it is, not HEAD: the tests check the code on disk.
+        listed = git(REPO_ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+        for name in filter(None, listed.split("\0")):
+            source = REPO_ROOT / name
+            if source.is_file() and not source.is_symlink():
+                target = path / name
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.read_bytes())
+        (path / "lint_rules" / "rules" / "lla990_test_fixable.py").write_text(FIXABLE_RULE_MODULE)
+        git(path, "init", "-q")
+        git(path, "add", "-A")
+        git(path, "commit", "-q", "-m", "hook repository for the tests")
+        rev = git(path, "rev-parse", "HEAD").strip()
+        _hook_repo = HookRepo(path, rev, tmp_path_factory.mktemp("pre-commit-home"))
+    return _hook_repo
+
+
+def consumer_repo(path: Path, pre_commit_config: str, files: dict[str, str] | None = None) -> Path:
+    """A fresh git repository with a first commit holding the pre-commit config (and files)."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q")
+    (path / ".pre-commit-config.yaml").write_text(pre_commit_config)
+    write_tree(path, files or {})
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "initial")
+    return path
+
+
+def run_pre_commit(cwd: Path, home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=900,
+                          env=clean_env(PRE_COMMIT_HOME=str(home), **GIT_IDENTITY))
