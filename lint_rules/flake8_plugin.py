@@ -70,6 +70,7 @@ class Flake8Plugin:
     _overrides: ClassVar[dict[str, list[str]]] = {}
     _explicit_config: ClassVar[Path | None] = None
     _configs: ClassVar[dict[str, tuple[Config, Path | None] | ConfigError]] = {}
+    _by_file: ClassVar[dict[Path | None, tuple[Config, Path | None]]] = {}
     _indexes: ClassVar[dict[Path | None, ProjectIndex]] = {}
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
@@ -111,6 +112,7 @@ class Flake8Plugin:
         cls._overrides = overrides
         cls._explicit_config = Path(config_path) if config_path else None
         cls._configs = {}
+        cls._by_file = {}
         cls._indexes = {}
 
     # ------------------------------------------------------------------ settings
@@ -137,13 +139,16 @@ class Flake8Plugin:
                 raise ConfigError(f"{found}: no such config file (--lla-config)")
         else:
             found = find_config_file(folder if folder.is_dir() else Path.cwd())
-        config = load_config(found)
-        if cls._overrides:
-            source = config.source
-            config = apply_settings(config, cls._overrides, "flake8 --lla-* options")
-            config = replace(config, source=f"{source} + flake8 options")
-        root = found.resolve().parent if found is not None else None
-        return config, root
+        # Folders under one pyproject.toml share one Config object (and so one project index).
+        cached = cls._by_file.get(found)
+        if cached is None:
+            config = load_config(found)
+            if cls._overrides:
+                config = replace(apply_settings(config, cls._overrides, "flake8 --lla-* options"),
+                                 source=f"{config.source} + flake8 --lla-* options")
+            root = found.resolve().parent if found is not None else None
+            cached = cls._by_file[found] = (config, root)
+        return cached
 
     @classmethod
     def _index_for(cls, config: Config, root: Path | None) -> ProjectIndex:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import textwrap
 from pathlib import Path
 
@@ -237,7 +238,7 @@ def test_files_without_trigger_tokens_are_never_parsed(monkeypatch, tmp_path: Pa
     real_parse = plugin.parse_module
     monkeypatch.setattr(plugin, "parse_module", lambda s: parsed.append(s) or real_parse(s))
     monkeypatch.chdir(tmp_path)
-    Flake8Plugin._configs, Flake8Plugin._overrides, Flake8Plugin._explicit_config = {}, {}, None
+    Flake8Plugin.parse_options(argparse.Namespace())
     clean = textwrap.dedent("""\
         class LLM:
             def complete(self, prompt):
@@ -249,3 +250,41 @@ def test_files_without_trigger_tokens_are_never_parsed(monkeypatch, tmp_path: Pa
     assert [(row, col, msg.split()[0]) for row, col, msg, _ in found] == [
         (LEAKY_ROW, LEAKY_COL - 1, "LLA005")]
     assert parsed == [LEAKY_SOURCE]
+
+
+# ---------------------------------------------------------------------------- LLA000
+def _run_plugin(source: str) -> list[tuple[int, int, str]]:
+    Flake8Plugin.parse_options(argparse.Namespace())
+    return [(row, col, msg) for row, col, msg, _ in
+            Flake8Plugin(None, source.splitlines(True), "mod.py").run()]
+
+
+def test_libcst_failure_on_a_file_cpython_accepts_is_lla000(monkeypatch, tmp_path: Path) -> None:
+    import lint_rules.flake8_plugin as plugin
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(plugin, "parse_module",
+                        lambda s: plugin.ParseFailure(3, 5, "SyntaxError: not supported"))
+    (found,) = _run_plugin(LEAKY_SOURCE)
+    assert found[:2] == (3, 4)
+    assert found[2].startswith("LLA000 libcst cannot parse this file, LLA rules did not run")
+    (tmp_path / "pyproject.toml").write_text('[tool.llm-affinity-lint]\nignore = ["LLA000"]\n')
+    assert _run_plugin(LEAKY_SOURCE) == []
+
+
+def test_engine_error_is_reported_not_raised(monkeypatch, tmp_path: Path) -> None:
+    import lint_rules.flake8_plugin as plugin
+
+    def broken(*args):
+        raise RuntimeError("boom")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(plugin, "check_parsed", broken)
+    assert _run_plugin(LEAKY_SOURCE) == [
+        (1, 0, "LLA000 internal error, LLA rules did not run: RuntimeError: boom")]
+    assert _run_plugin(CLEAN_SOURCE.replace("environ", "env")) == []  # prefiltered: never parsed
+
+
+def test_file_level_exemption(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert _run_plugin("# llm-affinity-lint: noqa\n" + LEAKY_SOURCE) == []
