@@ -67,7 +67,8 @@ FIXABLE_SOURCE = f"{FIXABLE_TOKEN} = 1\n"
 # Runs flake8 after registering the test rule (forked `-j` workers inherit it).
 _FLAKE8_WITH_FIXABLE_RULE = (
     "import sys, types\n"
-    "module = types.ModuleType('lla_test_fixable')\n"
+    "name = 'lint_rules.rules.lla990_test_fixable'  # only that package's modules register\n"
+    "module = sys.modules[name] = types.ModuleType(name)\n"
     "exec(sys.argv.pop(1), module.__dict__)\n"
     "from lint_rules.rules import _load\n"
     "_load.cache_clear()\n"

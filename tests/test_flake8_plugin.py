@@ -46,10 +46,8 @@ def test_plugin_is_registered_with_flake8(tmp_path: Path) -> None:
 def test_finding_is_reported_in_flake8_format(tree: Path) -> None:
     result = run_flake8(tree, ".")
     assert result.returncode == 1, result.stderr
-    assert report_lines(result.stdout) == [
-        LEAKY_LINE + "`self.aws_access_key_id` is written into `os.environ`, which every "
-        "conversation in the process shares; pass it per call instead"
-    ]
+    (expected,) = check_source(LEAKY_SOURCE, str(tree / "pkg" / "leaky.py"))
+    assert report_lines(result.stdout) == [LEAKY_LINE + expected.message]
     assert result.stderr == ""
 
 
@@ -240,9 +238,8 @@ def test_files_without_trigger_tokens_are_never_parsed(monkeypatch, tmp_path: Pa
     monkeypatch.chdir(tmp_path)
     Flake8Plugin.parse_options(argparse.Namespace())
     clean = textwrap.dedent("""\
-        class LLM:
-            def complete(self, prompt):
-                return prompt
+        def add(a, b):
+            return a + b
     """)
     assert list(Flake8Plugin(None, clean.splitlines(True), "clean.py").run()) == []
     assert parsed == []
@@ -282,7 +279,7 @@ def test_engine_error_is_reported_not_raised(monkeypatch, tmp_path: Path) -> Non
     monkeypatch.setattr(plugin, "check_parsed", broken)
     assert _run_plugin(LEAKY_SOURCE) == [
         (1, 0, "LLA000 internal error, LLA rules did not run: RuntimeError: boom")]
-    assert _run_plugin(CLEAN_SOURCE.replace("environ", "env")) == []  # prefiltered: never parsed
+    assert _run_plugin("def add(a, b):\n    return a + b\n") == []  # prefiltered: never parsed
 
 
 def test_file_level_exemption(tmp_path: Path, monkeypatch) -> None:
