@@ -25,7 +25,7 @@ file flake8 could read: libcst rejected it, the settings are invalid, or the eng
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
@@ -72,6 +72,9 @@ class Flake8Plugin:
     _configs: ClassVar[dict[str, tuple[Config, Path | None] | ConfigError]] = {}
     _by_file: ClassVar[dict[Path | None, tuple[Config, Path | None]]] = {}
     _indexes: ClassVar[dict[Path | None, ProjectIndex]] = {}
+    # The LLA codes flake8's --select/--ignore (and their extend- twins) let through, or None
+    # when unknown: rules whose findings flake8 would drop are not run at all.
+    _flake8_selected: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
         # `tree` is requested only so that flake8 runs this plugin once per file; see above.
@@ -109,6 +112,7 @@ class Flake8Plugin:
                 if value:
                     overrides[table_key] = [v for v in value if v]
         config_path = getattr(options, "lla_config", None)
+        cls._flake8_selected = _selected_by_flake8(options)
         cls._overrides = overrides
         cls._explicit_config = Path(config_path) if config_path else None
         cls._configs = {}
@@ -160,6 +164,8 @@ class Flake8Plugin:
 
     # ------------------------------------------------------------------ the check
     def run(self) -> Iterator[tuple[int, int, str, type]]:
+        if self._flake8_selected is not None and not self._flake8_selected:
+            return  # flake8 reports no LLA code in this run: nothing to do
         source = "".join(self.lines)
         if not source or file_is_exempt(source):
             return
@@ -170,11 +176,14 @@ class Flake8Plugin:
             yield 1, 0, f"{SYNTAX_ERROR[0]} settings error, LLA rules did not run: {exc}", type(self)
             return
         rel = _relative_to(path, root)
-        codes = tuple(r.code for r in all_rules() if config.rule_enabled(r.code, rel))
+        selected = self._flake8_selected
+        codes = tuple(r.code for r in all_rules() if config.rule_enabled(r.code, rel)
+                      and (selected is None or r.code in selected))
         if not codes or not may_have_findings(source, config, codes):
             return
         try:
-            diagnostics = _check(source, self.filename, rel, config, self._index_for(config, root), codes)
+            diagnostics = _check(source, self.filename, rel, config, self._index_for(config, root),
+                                 codes, lambda code: selected is None or code in selected)
         except Exception as exc:  # an engine bug must not abort the whole flake8 run
             yield 1, 0, (f"{SYNTAX_ERROR[0]} internal error, LLA rules did not run: "
                          f"{type(exc).__name__}: {exc}"), type(self)
@@ -182,6 +191,19 @@ class Flake8Plugin:
         for diagnostic in diagnostics:
             yield (diagnostic.start.row, diagnostic.start.column - 1,
                    format_message(diagnostic), type(self))
+
+
+def _selected_by_flake8(options: argparse.Namespace) -> frozenset[str] | None:
+    """The LLA codes flake8 would report (before per-file-ignores and noqa), from its own
+    decision engine; None when that cannot be asked (then every rule runs, flake8 filters)."""
+    try:
+        from flake8.style_guide import Decision, DecisionEngine
+
+        decide = DecisionEngine(options).decision_for
+        return frozenset(code for code in [SYNTAX_ERROR[0], *(r.code for r in all_rules())]
+                         if decide(code) is Decision.Selected)
+    except Exception:  # noqa: BLE001 - an older or newer flake8 without this internal API
+        return None
 
 
 def _relative_to(path: Path, root: Path | None) -> str:
@@ -196,11 +218,11 @@ def _relative_to(path: Path, root: Path | None) -> str:
 
 
 def _check(source: str, path: str, rel: str, config: Config, index: ProjectIndex,
-           codes: tuple[str, ...]) -> list[Diagnostic]:
+           codes: tuple[str, ...], selected: Callable[[str], bool]) -> list[Diagnostic]:
     """The engine's check without noqa handling (flake8 applies `# noqa` itself)."""
     parsed = parse_module(source)
     if isinstance(parsed, ParseFailure):
-        if not config.rule_enabled(SYNTAX_ERROR[0], rel):
+        if not config.rule_enabled(SYNTAX_ERROR[0], rel) or not selected(SYNTAX_ERROR[0]):
             return []
         loc = Location(parsed.row, parsed.column)
         message = f"libcst cannot parse this file, LLA rules did not run: {parsed.message}"

@@ -85,10 +85,22 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_flake8(cwd: Path, *args: str, fixable_rule: bool = False) -> subprocess.CompletedProcess[str]:
+# Runs flake8 after `exec`-ing the code given as first argument (test instrumentation).
+_FLAKE8_AFTER = (
+    "import sys\n"
+    "exec(sys.argv.pop(1), {})\n"
+    "from flake8.main.cli import main\n"
+    "raise SystemExit(main())\n"
+)
+
+
+def run_flake8(cwd: Path, *args: str, fixable_rule: bool = False,
+               preamble: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real flake8 of this interpreter, with the installed plugin, in `cwd`."""
     if fixable_rule:
         command = [sys.executable, "-c", _FLAKE8_WITH_FIXABLE_RULE, FIXABLE_RULE_MODULE, *args]
+    elif preamble is not None:
+        command = [sys.executable, "-c", _FLAKE8_AFTER, preamble, *args]
     else:
         command = [sys.executable, "-m", "flake8", *args]
     return subprocess.run(command, cwd=cwd, capture_output=True, text=True, env=clean_env(),

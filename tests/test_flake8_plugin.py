@@ -249,6 +249,35 @@ def test_files_without_trigger_tokens_are_never_parsed(monkeypatch, tmp_path: Pa
     assert parsed == [LEAKY_SOURCE]
 
 
+_COUNT_PARSES = """\
+import lint_rules.flake8_plugin as plugin
+real = plugin.parse_module
+def counting(source):
+    with open({log!r}, "a") as log:
+        log.write("parsed\\n")
+    return real(source)
+plugin.parse_module = counting
+"""
+
+
+@pytest.mark.parametrize(("args", "parses"), [
+    (["--select", "E,W,F"], False),
+    (["--ignore", "LLA"], False),
+    (["--extend-ignore", "LLA0"], False),
+    (["--select", "LLA"], True),
+    ([], True),  # flake8's default selection includes every plugin's codes
+])
+def test_rules_flake8_would_not_report_are_not_run(tmp_path: Path, args: list[str],
+                                                     parses: bool) -> None:
+    write_tree(tmp_path / "src", {"leaky.py": LEAKY_SOURCE})
+    log = tmp_path / "parses.log"
+    result = run_flake8(tmp_path / "src", "-j", "1", *args, ".",
+                        preamble=_COUNT_PARSES.format(log=str(log)))
+    assert "Traceback" not in result.stderr, result.stderr
+    assert log.exists() is parses
+    assert ("LLA005" in result.stdout) is parses
+
+
 # ---------------------------------------------------------------------------- LLA000
 def _run_plugin(source: str) -> list[tuple[int, int, str]]:
     Flake8Plugin.parse_options(argparse.Namespace())
