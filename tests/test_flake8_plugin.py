@@ -314,3 +314,27 @@ def test_engine_error_is_reported_not_raised(monkeypatch, tmp_path: Path) -> Non
 def test_file_level_exemption(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     assert _run_plugin("# llm-affinity-lint: noqa\n" + LEAKY_SOURCE) == []
+
+
+# ---------------------------------------------------------------------------- vs the CLI
+SAMPLE_SDK = Path(__file__).parent / "fixtures" / "sample_sdk"
+
+
+@pytest.mark.skipif(not SAMPLE_SDK.is_dir(), reason="the sample SDK fixture is not in this tree")
+def test_flake8_and_the_cli_agree_on_the_sample_sdk(tmp_path: Path) -> None:
+    """Cross-module facts included: both front-ends see the same findings on a whole package."""
+    import shutil
+    import subprocess
+    import sys
+
+    tree = tmp_path / "sample_sdk"
+    shutil.copytree(SAMPLE_SDK, tree)
+    cli = subprocess.run([sys.executable, "-m", "lint_rules", "check", "-q", "."], cwd=tree,
+                         capture_output=True, text=True)
+    assert cli.returncode in (0, 1), cli.stderr
+    from_cli = sorted(" ".join(line.split()[:2]) for line in cli.stdout.splitlines())
+    result = run_flake8(tree, "--select", "LLA", ".")
+    from_flake8 = sorted(" ".join(line.split()[:2]).removeprefix("./")
+                         for line in result.stdout.splitlines())
+    assert from_flake8 == from_cli
+    assert from_cli, "the sample SDK has planted defects"
