@@ -261,13 +261,15 @@ def load_config(path: Path | None) -> Config:
 
 
 def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Config, Path | None]:
-    """`--config` wins; otherwise the closest table above the first path (then the cwd)."""
+    """`--config` wins; otherwise the closest table above the first path that has one."""
     if explicit is not None:
         if not explicit.is_file():
             raise ConfigError(f"{explicit}: no such config file")
         return load_config(explicit), explicit.resolve().parent
-    for start in [*paths, Path.cwd()]:
-        found = find_config_file(start if start.exists() else Path.cwd())
+    # Closest to the checked paths (cwd only when no path is given); a path outside any
+    # project gets the defaults rather than whatever project the shell happens to be in.
+    for start in paths or [Path.cwd()]:
+        found = find_config_file(start if start.exists() else start.parent if start.parent.exists() else Path.cwd())
         if found is not None:
             return load_config(found), found.parent
     return Config(), None

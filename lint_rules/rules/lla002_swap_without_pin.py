@@ -80,8 +80,7 @@ class Conversation:
         self._pin_session_affinity_header(self.agent.llm)
 
     def _pin_prompt_cache_key(self):
-        for llm in self.agent.get_all_llms():
-            llm._prompt_cache_key = str(self.id)
+        self.agent.llm = self.agent.llm.model_copy(update={"_prompt_cache_key": str(self.id)})
 
     def _pin_session_affinity_header(self, llm):
         self.agent.llm = llm.model_copy(
@@ -103,8 +102,7 @@ class Conversation:
         self._pin_session_affinity_header(self.agent.llm)
 
     def _pin_prompt_cache_key(self):
-        for llm in self.agent.get_all_llms():
-            llm._prompt_cache_key = str(self.id)
+        self.agent.llm = self.agent.llm.model_copy(update={"_prompt_cache_key": str(self.id)})
 
     def _pin_session_affinity_header(self, llm):
         self.agent.llm = llm.model_copy(
@@ -129,8 +127,7 @@ class Conversation:
         self._pin_prompt_cache_key()
 
     def _pin_prompt_cache_key(self):
-        for llm in self.agent.get_all_llms():
-            llm._prompt_cache_key = str(self.id)
+        self.agent.llm = self.agent.llm.model_copy(update={"_prompt_cache_key": str(self.id)})
 
     def switch_llm(self, llm, dry_run=False):
         self.agent.llm = llm  # LLA002
@@ -153,8 +150,7 @@ class Conversation:
         self._pin_prompt_cache_key()
 
     def _pin_prompt_cache_key(self):
-        for llm in self.agent.get_all_llms():
-            llm._prompt_cache_key = str(self.id)
+        self.agent.llm = self.agent.llm.model_copy(update={"_prompt_cache_key": str(self.id)})
 
     def switch_llm(self, llm):
         self.agent = self.agent.model_copy(update={"llm": llm})
