@@ -10,7 +10,6 @@ parsing ~10x `ast`, libcst's scope metadata ~12x a libcst parse. So:
 
 from __future__ import annotations
 
-import ast
 import re
 import warnings
 from collections.abc import Callable, Iterable, Sequence
@@ -223,19 +222,22 @@ def parse_module(source: str) -> cst.Module | ParseFailure:
     return syntax_check(source, "<unknown>") or _libcst_parse(source)
 
 
+_LIBCST_PREFIX = "libcst: "
+
+
 def _libcst_parse(source: str) -> cst.Module | ParseFailure:
-    """libcst alone: only for text that `syntax_check` has accepted."""
+    """libcst alone: only for text that `syntax_check` has accepted (failures say "libcst: ")."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
         message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-        return ParseFailure(exc.raw_line, exc.raw_column + 1, f"SyntaxError: {message}")
+        return ParseFailure(exc.raw_line, exc.raw_column + 1, f"{_LIBCST_PREFIX}{message}")
     except RecursionError:
-        return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse")
+        return ParseFailure(1, 1, f"{_LIBCST_PREFIX}too deeply nested to parse")
     except (MemoryError, ValueError) as exc:
-        return ParseFailure(1, 1, f"SyntaxError: cannot parse: {exc}")
+        return ParseFailure(1, 1, f"{_LIBCST_PREFIX}{exc}")
 
 
 def syntax_check(source: str, path: str) -> ParseFailure | None:
@@ -345,6 +347,12 @@ def check_text(source: str, path: str, config: Config, index: ProjectIndex | Non
         # CPython first: its messages are better, and libcst must never see what CPython
         # rejects (see parse_module).
         parsed = syntax_check(source, path) or _libcst_parse(source)
+        if isinstance(parsed, ParseFailure) and parsed.message.startswith(_LIBCST_PREFIX):
+            # Valid for CPython, not for libcst (its grammar lags behind): not the user's
+            # syntax error, but the rules could not run, so it is still reported.
+            detail = parsed.message[len(_LIBCST_PREFIX):]
+            parsed = ParseFailure(parsed.row, parsed.column,
+                                  f"libcst cannot parse this file, which CPython accepts: {detail}")
         if isinstance(parsed, ParseFailure):
             found = [failure_diagnostic(path, parsed, lines.line(parsed.row))] if syntax_enabled else []
         else:

@@ -12,7 +12,7 @@ import pytest
 
 from fix_rules import (
     ALL_TEST_RULES, BreaksCode, FlipFlop, GOOD_TEST_RULES, InsertsLines, MalformedEdit,
-    NeverConverges, NonLatin, OneToTwo, PassToEllipsis, RenameCallWhole, TwoToThreeUnsafe,
+    NeverConverges, NonLatin, OneToTwo, PassToEllipsis, RenameCallWhole,
 )
 from lint_rules import api, runner
 from lint_rules.api import MAX_FIX_ROUNDS, check_file, check_source, fix_source
