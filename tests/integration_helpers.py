@@ -19,7 +19,7 @@ LEAKY_SOURCE = '''\
 import os
 
 
-class LLMConfig:
+class TenantAccount:
     def export(self):
         os.environ["AWS_ACCESS_KEY_ID"] = self.aws_access_key_id
 '''
