@@ -4,9 +4,12 @@
   `.py` or `.pyi` are yielded. A path given explicitly is yielded whatever its suffix, unless
   `force-exclude` is set and an exclusion matches it (then it is skipped silently).
 * `exclude` + `extend-exclude` are gitignore-style patterns. A pattern without a slash matches
-  the name of any file or folder at any depth (`build`, `*_pb2.py`); a pattern with a slash is
-  anchored to the project root (or to the walked path when there is no project root), e.g.
-  `tests/fixtures/*`. Excluded folders are not entered.
+  the name of any file or folder at any depth (`build`, `*_pb2.py`, `gen/` for folders only);
+  a pattern with a slash is anchored to the project root (or to the walked path when there is
+  no project root), e.g. `tests/fixtures/*`; `./x` and absolute paths under the project root
+  are anchored too. Outside the project root only the patterns without a slash apply. A path
+  is excluded when a pattern of either kind excludes it (`!` re-includes only within a kind).
+  Excluded folders are not entered.
 * With `respect-gitignore`, every `.gitignore` from the repository root (the closest folder
   above the path holding `.git`) down to each folder applies, deeper files winning, plus
   `.git/info/exclude`. A folder holding its own `.git` starts a new repository. Outside a
@@ -14,12 +17,14 @@
   The global git configuration is never read and git is never run.
 * Like ruff, the walk never checks the explicitly given paths themselves: `check build/` lints
   `build/` although `build` is excluded by default; only its contents are checked against the
-  exclusions. `force-exclude` makes the given paths subject to the exclusions too.
+  exclusions (a pattern without a slash still excludes a nested `build/sub/build`).
+  `force-exclude` makes the given paths subject to the exclusions (and, with
+  `respect-gitignore`, to the ignore files) too.
 * Symbolic links: links to files are followed. A link to a folder is followed unless it points
   to a folder of the same walked tree (that folder is listed, or excluded, under its real path)
   or to one of its own ancestors (reported as `symlink loop`). Visited folders are tracked by
-  `(st_dev, st_ino)`, so the walk always ends. A dangling link named like a source file is
-  reported as `broken symlink`.
+  `(st_dev, st_ino)`, so the walk always ends. A dangling link named like a source file (or
+  given explicitly) is reported as `broken symlink`; other dangling links are skipped quietly.
 * FIFOs, sockets and devices are never opened: inside folders they are skipped, given
   explicitly they are reported (`not a regular file (FIFO)`).
 * Nothing is yielded twice (files are identified by device and inode) and the order is
@@ -83,31 +88,28 @@ class _Spec:
     `check(rel)` gets a `/`-separated path relative to the patterns' base folder, with a
     trailing `/` for folders: True when the last matching pattern ignores it, False when it
     re-includes it (`!pattern`), None when no pattern matches. As with pathspec, a path inside
-    a matched folder counts as matched.
+    a matched folder counts as matched (the walk never enters an ignored folder anyway).
     """
 
-    __slots__ = ("_patterns", "_spec", "_prefilter")
+    __slots__ = ("_lines", "_spec", "_prefilter")
 
-    def __init__(self, patterns: list[pathspec.Pattern]) -> None:
-        self._patterns = patterns
+    def __init__(self, lines: list[tuple[str, pathspec.Pattern]]) -> None:
+        self._lines = lines
+        patterns = [pattern for _, pattern in lines]
         self._spec = pathspec.GitIgnoreSpec(patterns)
         self._prefilter = _combine(patterns)
 
     @classmethod
     def from_lines(cls, lines: Iterable[str]) -> _Spec | None:
         """Compile the lines; a line git would not understand is dropped, as git drops it."""
-        lines = list(lines)
-        try:
-            patterns = list(pathspec.GitIgnoreSpec.from_lines(lines).patterns)
-        except Exception:  # noqa: BLE001 - pathspec raises its own error types per version
-            patterns = []
-            for line in lines:
-                try:
-                    patterns.extend(pathspec.GitIgnoreSpec.from_lines([line]).patterns)
-                except Exception:  # noqa: BLE001
-                    continue
-        patterns = [p for p in patterns if p.include is not None]
-        return cls(patterns) if patterns else None
+        compiled = []
+        for line in lines:
+            try:
+                patterns = pathspec.GitIgnoreSpec.from_lines([line]).patterns
+            except Exception:  # noqa: BLE001 - pathspec's error types differ between versions
+                continue
+            compiled.extend((line, p) for p in patterns if p.include is not None)
+        return cls(compiled) if compiled else None
 
     def check(self, rel: str) -> bool | None:
         # One C-level regex call answers "no pattern matches" for the vast majority of paths.
@@ -115,15 +117,35 @@ class _Spec:
             return None
         return self._spec.check_file(rel).include
 
-    def without_matches_of(self, rel_dir: str) -> _Spec | None:
-        """The patterns minus those that ignore `rel_dir` (a folder given explicitly)."""
-        kept = [p for p in self._patterns if not (p.include and p.match_file(rel_dir) is not None)]
-        return _Spec(kept) if kept else None
+    def split(self, rel_dir: str | None) -> tuple[_Spec | None, _Spec | None]:
+        """(patterns matching at any depth, anchored patterns), for a walk of a given folder.
+
+        The first kind can be checked against paths relative to the walked folder. From the
+        anchored kind, those that ignore `rel_dir` (the walked folder, relative to the base)
+        are dropped: a folder given explicitly is walked (ruff does the same).
+        """
+        floating = [(line, p) for line, p in self._lines if not _is_anchored(line)]
+        anchored = [
+            (line, p) for line, p in self._lines
+            if _is_anchored(line)
+            and not (rel_dir and p.include and p.match_file(rel_dir) is not None)
+        ]
+        return (_Spec(floating) if floating else None), (_Spec(anchored) if anchored else None)
+
+
+_FLOATING = "^(?:.+/)?"  # how pathspec starts a pattern that matches at any depth
 
 
 def _combine(patterns: list[pathspec.Pattern]) -> re.Pattern[str] | None:
-    """One regex that matches (at least) whatever any of the patterns matches, or None."""
-    parts = []
+    """One regex that matches (at least) whatever any of the patterns matches, or None.
+
+    Only a prefilter: `search` finds whatever `match` or `search` would find with any one
+    pattern. Patterns that match at any depth share one `^(?:.+/)?` so the engine backtracks
+    over the folders once, not once per pattern.
+    """
+    floating: list[str] = []
+    other: list[str] = []
+    seen: set[str] = set()
     flags = None
     for pattern in patterns:
         regex = getattr(pattern, "regex", None)
@@ -133,7 +155,17 @@ def _combine(patterns: list[pathspec.Pattern]) -> re.Pattern[str] | None:
             flags = regex.flags
         elif regex.flags != flags:
             return None
-        parts.append("(?:" + _NAMED_GROUP.sub("(?:", regex.pattern) + ")")
+        source = _NAMED_GROUP.sub("(?:", regex.pattern)
+        if source in seen:
+            continue
+        seen.add(source)
+        if source.startswith(_FLOATING):
+            floating.append("(?:" + source[len(_FLOATING):] + ")")
+        else:
+            other.append("(?:" + source + ")")
+    parts = other
+    if floating:
+        parts = [_FLOATING + "(?:" + "|".join(floating) + ")", *other]
     if not parts:
         return None
     try:
@@ -229,21 +261,24 @@ _Chain = tuple[tuple[_Spec, str], ...]
 
 
 class _Frame:
-    __slots__ = ("entries", "index", "path", "disp", "abs", "dev", "key", "chain", "excl")
+    """A folder being walked."""
+
+    __slots__ = ("entries", "index", "path", "disp", "abs", "dev", "key", "chain", "rel", "excl")
 
     def __init__(
-        self, entries: list[os.DirEntry[str]], path: str, disp: str, abs_: str,
-        dev: int, key: tuple[int, int], chain: _Chain, excl: str,
+        self, entries: list[os.DirEntry[str]], path: str, disp: str, abs_: str, dev: int,
+        key: tuple[int, int], chain: _Chain, rel: str, excl: str,
     ) -> None:
         self.entries = entries
         self.index = 0
-        self.path = path  # prefix for the children's paths: "" or ends with a separator
+        self.path = path  # prefix of the children's paths: "" or ends with a separator
         self.disp = disp  # same for their display
         self.abs = abs_
         self.dev = dev
         self.key = key
         self.chain = chain
-        self.excl = excl  # this folder relative to the exclusion anchor, "/"-terminated or ""
+        self.rel = rel  # relative to the walked root, "/"-terminated or ""
+        self.excl = excl  # relative to the anchor of the exclusions, same form
 
 
 class _Walker:
@@ -252,9 +287,8 @@ class _Walker:
         self.respect_gitignore = config.respect_gitignore
         self.cwd = os.getcwd()
         self.project_root = os.path.abspath(project_root) if project_root is not None else None
-        lines = _exclude_lines(config, self.project_root)
-        self.exclude = _Spec.from_lines(lines)
-        self.exclude_names = _Spec.from_lines(line for line in lines if not _is_anchored(line))
+        self.exclude = _Spec.from_lines(_exclude_lines(config, self.project_root))
+        self.exclude_floating = self.exclude.split(None)[0] if self.exclude is not None else None
         self.seen_files: set[tuple[int, int]] = set()
         self.seen_dirs: set[tuple[int, int]] = set()
         self.errors: list[DiscoveryError] = []  # from reading ignore files, yielded when found
@@ -264,14 +298,10 @@ class _Walker:
 
     # ------------------------------------------------------------------ helpers
     def _display(self, given: str, absolute: str) -> str:
-        rel = None
         if absolute == self.cwd:
-            rel = "."
-        else:
-            prefix = self.cwd if self.cwd.endswith(os.sep) else self.cwd + os.sep
-            if absolute.startswith(prefix):
-                rel = absolute[len(prefix):]
-        return given if rel is None else rel
+            return os.curdir
+        prefix = self.cwd if self.cwd.endswith(os.sep) else self.cwd + os.sep
+        return absolute[len(prefix):] if absolute.startswith(prefix) else given
 
     def _flush(self) -> Iterator[DiscoveryError]:
         while self.errors:
@@ -288,7 +318,8 @@ class _Walker:
             pass
         except OSError as exc:
             self.errors.append(DiscoveryError(
-                Path(file), self._display(file, file), f"{_describe(exc)} (its patterns are not applied)"
+                Path(file), self._display(file, file),
+                f"{_describe(exc)} (its patterns are not applied)",
             ))
         self._ignore_files[file] = spec
         return spec
@@ -342,7 +373,7 @@ class _Walker:
         while True:
             parent = os.path.dirname(current)
             if parent == current:
-                break
+                return keys
             current = parent
             if current not in self._dir_keys:
                 try:
@@ -353,20 +384,20 @@ class _Walker:
             key = self._dir_keys[current]
             if key is not None:
                 keys.add(key)
-        return keys
 
     # ------------------------------------------------------------------ exclusions
-    def _exclusion_for_root(self, root: str) -> tuple[_Spec | None, str]:
-        """The exclusion patterns for a walk of `root`, and `root` relative to their anchor."""
+    def _anchored_exclusion(self, root: str) -> tuple[_Spec | None, str]:
+        """The anchored exclusions for a walk of `root`, and `root` relative to their anchor."""
+        if self.exclude is None:
+            return None, ""
         if self.project_root is None:
-            return self.exclude, ""
-        rel = _relative(root, self.project_root)
-        if rel is None:  # outside the project: only the name patterns can apply
-            return self.exclude_names, ""
-        spec = self.exclude
-        if rel and spec is not None and spec.check(rel + "/"):
-            spec = spec.without_matches_of(rel + "/")  # the root was given explicitly
-        return spec, (rel + "/" if rel else "")
+            rel: str | None = ""  # the walked folder is the anchor
+        else:
+            rel = _relative(root, self.project_root)
+            if rel is None:  # outside the project: only patterns without a slash apply
+                return None, ""
+        prefix = rel + "/" if rel else ""
+        return self.exclude.split(prefix)[1], prefix
 
     def _gitignore_for_root(self, root: str) -> _Chain:
         """The ignore files above `root` that apply inside it (its own is read by the walk)."""
@@ -389,13 +420,19 @@ class _Walker:
             spec = self._gitignore(folder)
             if spec is not None:
                 specs.append((spec, folder))
-        chain = []
+        chain: list[tuple[_Spec, str]] = []
         for spec, base in specs:
             prefix = (_relative(root, base) or "") + "/"
-            if spec.check(prefix):
-                spec = spec.without_matches_of(prefix)  # the root was given explicitly
-            if spec is not None:
+            if not spec.check(prefix):
                 chain.append((spec, prefix))
+                continue
+            # The root is ignored, yet given explicitly: walk it. Patterns that match at any
+            # depth go on applying below it; anchored ones that ignore it are dropped.
+            floating, anchored = spec.split(prefix)
+            if anchored is not None:
+                chain.append((anchored, prefix))
+            if floating is not None:
+                chain.append((floating, ""))
         return tuple(chain)
 
     def _force_excluded(self, path: str, is_dir: bool) -> bool:
@@ -404,8 +441,8 @@ class _Walker:
         anchor = self.project_root if self.project_root is not None else self.cwd
         rel = _relative(path, anchor)
         if rel is None:
-            name = os.path.basename(path)
-            if self.exclude_names is not None and self.exclude_names.check(name + slash):
+            floating = self.exclude_floating
+            if floating is not None and floating.check(os.path.basename(path) + slash):
                 return True
         elif rel and self.exclude is not None and self.exclude.check(rel + slash):
             return True
@@ -415,7 +452,8 @@ class _Walker:
         top = self._find_repo(parent)
         specs: list[tuple[_Spec, str]] = []
         if top is None:
-            top = self.project_root if self.project_root and _relative(path, self.project_root) else parent
+            in_project = self.project_root is not None and _relative(path, self.project_root)
+            top = self.project_root if in_project else parent
         else:
             info = self._info_exclude(top)
             if info is not None:
@@ -458,10 +496,10 @@ class _Walker:
             yield from self._flush()
             return
         is_dir = stat.S_ISDIR(st.st_mode)
-        if self.force_exclude and self._force_excluded(absolute, is_dir):
-            yield from self._flush()
-            return
+        skip = self.force_exclude and self._force_excluded(absolute, is_dir)
         yield from self._flush()
+        if skip:
+            return
         if is_dir:
             yield from self._walk(text, absolute, display, st)
         elif stat.S_ISREG(st.st_mode):
@@ -474,7 +512,7 @@ class _Walker:
 
     def _open(
         self, path: str, disp: str, abs_: str, dev: int, key: tuple[int, int],
-        chain: _Chain, excl: str,
+        chain: _Chain, rel: str, excl: str,
     ) -> _Frame | DiscoveryError:
         try:
             with os.scandir(path) as it:
@@ -498,7 +536,7 @@ class _Walker:
                     chain = (*chain, (spec, ""))
         child_path = "" if path == os.curdir else (path if path.endswith(os.sep) else path + os.sep)
         child_disp = "" if disp == os.curdir else (disp if disp.endswith(os.sep) else disp + os.sep)
-        return _Frame(entries, child_path, child_disp, abs_, dev, key, chain, excl)
+        return _Frame(entries, child_path, child_disp, abs_, dev, key, chain, rel, excl)
 
     def _walk(
         self, path: str, absolute: str, display: str, st: os.stat_result
@@ -507,11 +545,11 @@ class _Walker:
         if key in self.seen_dirs:
             return
         root_real = os.path.realpath(absolute)
-        on_path = self._ancestor_keys(root_real)
-        excl_spec, excl = self._exclusion_for_root(absolute)
+        on_path = self._ancestor_keys(root_real)  # plus the folders being walked, below
+        floating = self.exclude_floating  # checked against paths relative to the root
+        anchored, excl = self._anchored_exclusion(absolute)
         chain = self._gitignore_for_root(absolute) if self.respect_gitignore else ()
-        yield from self._flush()
-        frame = self._open(path, display, absolute, st.st_dev, key, chain, excl)
+        frame = self._open(path, display, absolute, st.st_dev, key, chain, "", excl)
         yield from self._flush()
         if isinstance(frame, DiscoveryError):
             yield frame
@@ -525,9 +563,11 @@ class _Walker:
 
         def excluded(frame: _Frame, name: str, is_dir: bool) -> bool:
             slash = "/" if is_dir else ""
-            if excl_spec is not None and excl_spec.check(frame.excl + name + slash):
+            if floating is not None and floating.check(frame.rel + name + slash):
                 return True
-            for spec, prefix in reversed(frame.chain):
+            if anchored is not None and anchored.check(frame.excl + name + slash):
+                return True
+            for spec, prefix in reversed(frame.chain):  # the deepest ignore file decides
                 verdict = spec.check(prefix + name + slash)
                 if verdict is not None:
                     return verdict
@@ -588,8 +628,8 @@ class _Walker:
             if excluded(frame, name, True):
                 continue
             child_path = frame.path + name
-            child_disp = frame.disp + name
             child_abs = os.path.join(frame.abs, name)
+            child_disp = self._display(child_path, child_abs)  # the walk may enter the cwd
             if target is None:
                 try:
                     target = entry.stat(follow_symlinks=False)
@@ -605,10 +645,10 @@ class _Walker:
                 continue
             if is_link and _is_within(os.path.realpath(child_abs), root_real):
                 continue  # walked (or excluded) under its real path
-            chain = tuple((spec, prefix + name + "/") for spec, prefix in frame.chain)
-            excl_child = frame.excl + name + "/"
             child = self._open(
-                child_path, child_disp, child_abs, target.st_dev, child_key, chain, excl_child
+                child_path, child_disp, child_abs, target.st_dev, child_key,
+                tuple((spec, prefix + name + "/") for spec, prefix in frame.chain),
+                frame.rel + name + "/", frame.excl + name + "/",
             )
             yield from self._flush()
             if isinstance(child, DiscoveryError):
