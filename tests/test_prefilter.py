@@ -1,0 +1,108 @@
+"""The byte prefilter never changes findings: same diagnostics with and without it."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from lint_rules.config import Config
+from lint_rules.engine import _trigger_pattern, check_text, may_have_findings
+from lint_rules.index import ProjectIndex
+from lint_rules.rules import all_rules
+from lint_rules.source import SourceDecodeError, decode_source
+from markers import config_for, options_of
+
+HERE = Path(__file__).parent
+FIXTURES = sorted(p for p in (HERE / "fixtures" / "rules").glob("*.py"))
+SAMPLE_SDK = sorted((HERE / "fixtures" / "sample_sdk").rglob("*.py"))
+
+
+def stdlib_sample(step: int = 23) -> list[Path]:
+    """Every `step`-th stdlib file, plus every file holding a trigger token of the default rules
+    among the first 400 (those are the ones the prefilter lets through)."""
+    import os
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in ("site-packages", "dist-packages", "__pycache__"))
+        files.extend(Path(folder, n) for n in sorted(names) if n.endswith(".py"))
+    return files[::step]
+
+
+def same_with_and_without_prefilter(source: str, path: str, config: Config) -> None:
+    with_it = check_text(source, path, config, ProjectIndex(config), prefilter=True)
+    without = check_text(source, path, config, ProjectIndex(config), prefilter=False)
+    assert [_full(d) for d in with_it] == [_full(d) for d in without]
+
+
+def _full(d):
+    return (d.code, d.start, d.end, d.message, d.fix)
+
+
+@pytest.mark.parametrize("path", FIXTURES + SAMPLE_SDK,
+                         ids=[str(p.relative_to(HERE / "fixtures")) for p in FIXTURES + SAMPLE_SDK])
+def test_fixtures_same_findings_with_and_without_prefilter(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    same_with_and_without_prefilter(source, str(path), config_for(options_of(source)))
+
+
+EXAMPLES = [(rule, example) for rule in all_rules()
+            for example in (*rule.bad_examples, *rule.good_examples)]
+
+
+@pytest.mark.parametrize("rule,example", EXAMPLES,
+                         ids=[f"{r.code}-{i}" for i, (r, _) in enumerate(EXAMPLES)])
+def test_rule_examples_same_findings_with_and_without_prefilter(rule, example) -> None:
+    config = config_for(example.options)
+    same_with_and_without_prefilter(example.code, example.path, config)
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=[r.code for r in all_rules()])
+def test_every_bad_example_passes_its_own_rules_prefilter(rule) -> None:
+    # The tokens are a necessary condition: a file the rule reports on must hold one of them.
+    for example in rule.bad_examples:
+        config = config_for(example.options)
+        assert may_have_findings(example.code, config, (rule.code,)), example.title
+
+
+@pytest.mark.slow
+def test_stdlib_sample_same_findings_with_and_without_prefilter() -> None:
+    config = Config()
+    checked = 0
+    for path in stdlib_sample():
+        try:
+            source = decode_source(path.read_bytes()).text
+        except (OSError, SourceDecodeError):
+            continue
+        same_with_and_without_prefilter(source, str(path), config)
+        checked += 1
+    assert checked > 50
+
+
+def test_prefilter_follows_the_enabled_rules_and_their_tokens(monkeypatch) -> None:
+    config = Config()
+    codes = tuple(r.code for r in all_rules())
+    assert not may_have_findings("x = 1\n", config, codes)
+    assert not may_have_findings("anything at all\n", config, ())  # no rule enabled
+    # A rule that may fire anywhere (no tokens) turns the prefilter off for its files.
+    rule = all_rules()[0]
+    monkeypatch.setattr(rule, "trigger_tokens", classmethod(lambda cls, cfg: ()))
+    _trigger_pattern.cache_clear()
+    try:
+        assert may_have_findings("x = 1\n", config, (rule.code,))
+    finally:
+        monkeypatch.undo()
+        _trigger_pattern.cache_clear()
+
+
+def test_syntax_errors_are_found_whether_or_not_the_file_is_parsed() -> None:
+    config = Config()
+    broken_plain = "def f(:\n    pass\n"
+    broken_candidate = "import os\nos.environ['X'] = (\n"
+    for source in (broken_plain, broken_candidate):
+        found = check_text(source, "broken.py", config, ProjectIndex(config))
+        assert [d.code for d in found] == ["LLA000"]
+        same_with_and_without_prefilter(source, "broken.py", config)
