@@ -85,7 +85,7 @@ def test_stat_fast_path_and_content_change_with_the_same_size_and_mtime(tmp_path
     assert counted == []
     # Same size, mtime put back: only ctime (which no tool can set) tells the change.
     before = leak.stat()
-    leak.write_text(LEAK.replace("        os.environ", "#       os.environ"))
+    leak.write_text(LEAK.replace("= self.api_key", "= sel1.api_key"))
     assert leak.stat().st_size == before.st_size
     os.utime(leak, ns=(before.st_atime_ns, before.st_mtime_ns))
     result = lint(tmp_path)
