@@ -183,9 +183,43 @@ class _Dispatcher:
 
 
 # ---------------------------------------------------------------------------- prefilter
+_IDENTIFIER_RUN = re.compile(r"[A-Za-z0-9_]+")
+
+
+class TokenFilter:
+    """`any(token in source for token in tokens)`, exactly, at `str.find` speed.
+
+    A regex alternation of ~70 tokens costs ~100 ns per character; `in` (CPython's two-way/
+    memchr search) is ~50x faster per token. Tokens containing another token are implied by it
+    and dropped; the rest are grouped under their longest identifier run (`" llm"`, `"(llm"`,
+    `"llm="` -> `"llm"`), so a file without `llm` costs one scan for the whole group.
+    """
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        unique = sorted(set(tokens), key=lambda t: (len(t), t))
+        kept: list[str] = []
+        for token in unique:
+            if not any(shorter in token for shorter in kept):
+                kept.append(token)
+        groups: dict[str, list[str]] = {}
+        for token in kept:
+            runs = _IDENTIFIER_RUN.findall(token)
+            anchor = max(runs, key=len) if runs else token
+            groups.setdefault(anchor, []).append(token)
+        self.tokens = tuple(kept)
+        # (anchor, tokens to confirm; empty when the anchor is itself the only token)
+        self.groups = tuple((a, tuple(g) if g != [a] else ()) for a, g in sorted(groups.items()))
+
+    def search(self, source: str) -> bool:
+        for anchor, group in self.groups:
+            if anchor in source and (not group or any(t in source for t in group)):
+                return True
+        return False
+
+
 @lru_cache(maxsize=64)
-def _trigger_pattern(config: Config, codes: tuple[str, ...]) -> re.Pattern[str] | None:
-    """One regex of every enabled rule's trigger tokens; None when some rule can fire anywhere."""
+def _token_filter(config: Config, codes: tuple[str, ...]) -> TokenFilter | None:
+    """The enabled rules' trigger tokens; None when some rule can fire anywhere."""
     tokens: set[str] = set()
     for rule in all_rules():
         if rule.code not in codes:
@@ -194,14 +228,12 @@ def _trigger_pattern(config: Config, codes: tuple[str, ...]) -> re.Pattern[str] 
         if not rule_tokens:
             return None
         tokens.update(rule_tokens)
-    if not tokens:
-        return re.compile(r"(?!x)x")  # matches nothing: no rule enabled
-    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+    return TokenFilter(tokens)  # no rule enabled: no tokens, matches nothing
 
 
 def may_have_findings(source: str, config: Config, codes: tuple[str, ...]) -> bool:
-    pattern = _trigger_pattern(config, codes)
-    return pattern is None or pattern.search(source) is not None
+    token_filter = _token_filter(config, codes)
+    return token_filter is None or token_filter.search(source)
 
 
 # ---------------------------------------------------------------------------- checking

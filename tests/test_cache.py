@@ -149,9 +149,9 @@ class InheritsPin:
 @pytest.fixture
 def index_rule(monkeypatch):
     monkeypatch.setattr(engine, "all_rules", lambda: (InheritsPin,))
-    engine._trigger_pattern.cache_clear()
+    engine._token_filter.cache_clear()
     yield
-    engine._trigger_pattern.cache_clear()
+    engine._token_filter.cache_clear()
 
 
 def make_package(root: Path) -> tuple[Path, Path]:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lint_rules.config import Config
-from lint_rules.engine import _trigger_pattern, check_text, may_have_findings
+from lint_rules.engine import _token_filter, check_text, may_have_findings
 from lint_rules.index import ProjectIndex
 from lint_rules.rules import all_rules
 from lint_rules.source import SourceDecodeError, decode_source
@@ -90,12 +90,12 @@ def test_prefilter_follows_the_enabled_rules_and_their_tokens(monkeypatch) -> No
     # A rule that may fire anywhere (no tokens) turns the prefilter off for its files.
     rule = all_rules()[0]
     monkeypatch.setattr(rule, "trigger_tokens", classmethod(lambda cls, cfg: ()))
-    _trigger_pattern.cache_clear()
+    _token_filter.cache_clear()
     try:
         assert may_have_findings("x = 1\n", config, (rule.code,))
     finally:
         monkeypatch.undo()
-        _trigger_pattern.cache_clear()
+        _token_filter.cache_clear()
 
 
 def test_syntax_errors_are_found_whether_or_not_the_file_is_parsed() -> None:
@@ -106,3 +106,22 @@ def test_syntax_errors_are_found_whether_or_not_the_file_is_parsed() -> None:
         found = check_text(source, "broken.py", config, ProjectIndex(config))
         assert [d.code for d in found] == ["LLA000"]
         same_with_and_without_prefilter(source, "broken.py", config)
+
+
+@pytest.mark.parametrize("tokens", [
+    ["llm"], [" llm", "(llm", "llm=", "'llm'", "LLM", "get_llm"], ["token", "api_token", "access_token"],
+    ["self.id", "self.state.id", "state.id", "x-litellm-session-id", "session_id"], [],
+    ["a.b", "a", "b.c", "\\x", "x\\"],
+])
+def test_token_filter_is_exactly_any_token_in_source(tokens) -> None:
+    from lint_rules.engine import TokenFilter
+
+    token_filter = TokenFilter(tokens)
+    alphabet = ["llm", "LLM", " ", "(", "=", "'", "get_", "token", "api_", "self.", "state",
+                ".id", "session_id", "x-litellm-", "a", ".", "b", "c", "\\", "x", "\n"]
+    import random
+
+    rng = random.Random(8)
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert token_filter.search(text) == any(t in text for t in tokens), (tokens, text)
