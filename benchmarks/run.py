@@ -100,7 +100,13 @@ class Sample:
     stdout: str
 
 
+# The tool and P run from this checkout, whatever is installed in the running environment.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
 def measure(cmd: list[str], cwd: Path, env: dict | None = None, timeout: float = 3600) -> Sample:
+    env = env or ENV
     peak = [0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
