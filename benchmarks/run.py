@@ -37,27 +37,36 @@ WORK = REPO / "benchmarks" / ".work"
 PYTHON = sys.executable
 SKIPPABLE = ("p", "fixit", "flake8", "plugin", "scale", "nocache")
 
-P_SCRIPT = r"""
-import os, sys, warnings, libcst
-from lint_rules.source import decode_source
-warnings.simplefilter("ignore")
-root = sys.argv[1]
-n = ok = 0
-for folder, dirs, files in os.walk(root):
-    dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-    for name in sorted(files):
-        if not name.endswith(".py"):
-            continue
-        n += 1
-        with open(os.path.join(folder, name), "rb") as fh:
-            data = fh.read()
-        try:
-            libcst.parse_module(decode_source(data).text)
-            ok += 1
-        except Exception:
-            pass
-print(n, ok)
-"""
+# Never run a tool with the corpus folder on sys.path (`python -m x` / `-c` put the working
+# directory first, and the corpus *is* a standard library: its `multiprocessing` would shadow the
+# real one). Console scripts and this file put their own folder first instead.
+SCRIPT = str(Path(__file__).resolve())
+
+
+def parse_all(root: str) -> None:
+    """P: libcst.parse_module over every .py file under root, in this one process."""
+    import warnings
+
+    import libcst
+
+    from lint_rules.source import decode_source
+
+    warnings.simplefilter("ignore")
+    n = ok = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            n += 1
+            with open(os.path.join(folder, name), "rb") as fh:
+                data = fh.read()
+            try:
+                libcst.parse_module(decode_source(data).text)
+                ok += 1
+            except Exception:
+                pass
+    print(n, ok)
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -197,7 +206,9 @@ def tools_venv(name: str, packages: list[str]) -> Path | None:
 
 # ---------------------------------------------------------------------------- runs
 def lint_cmd(*extra: str) -> list[str]:
-    return [PYTHON, "-m", "lint_rules", "check", ".", "-q", "--exit-zero", *extra]
+    script = Path(PYTHON).parent / "llm-affinity-lint"
+    launcher = [str(script)] if script.exists() else [PYTHON, SCRIPT, "--lint"]
+    return [*launcher, "check", ".", "-q", "--exit-zero", *extra]
 
 
 def clean_cache(cwd: Path) -> None:
@@ -241,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
     if "p" not in skip:
         progress("P (libcst parse, one process)")
         r = row("p", "P: libcst.parse_module, every file, 1 process")
-        r.samples.append(measure([PYTHON, "-c", P_SCRIPT, str(corpus)], corpus))
+        r.samples.append(measure([PYTHON, SCRIPT, "--parse-all", str(corpus)], corpus))
         r.note = r.samples[-1].stdout.strip().replace(" ", " files, parsed: ")
 
     # A file copied in the last RACY_NS is (rightly) hashed rather than trusted by stat.
@@ -285,14 +296,14 @@ def main(argv: list[str] | None = None) -> int:
             progress("flake8 (default checks)")
             r = row("flake8", "flake8 (default checks, all cores)")
             for _ in range(repeat):
-                r.samples.append(measure([str(py), "-m", "flake8", "--exit-zero", "."], corpus))
+                r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus))
             r.note = f"{findings(r.samples[-1])} findings"
     if "fixit" not in skip:
         py = tools_venv("venv-flake8", ["flake8", "fixit"])
         if py is not None:
             progress("fixit lint (default rules), once")
             r = row("fixit", "fixit lint (default rules)")
-            r.samples.append(measure([str(py), "-m", "fixit", "lint", "."], corpus))
+            r.samples.append(measure([str(py.parent / "fixit"), "lint", "."], corpus))
             r.note = f"exit {r.samples[-1].returncode}"
     if "plugin" not in skip:
         r = row("plugin", "flake8 + llm-affinity-lint plugin")
@@ -303,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
             if py is not None:
                 progress("flake8 + plugin")
                 for _ in range(repeat):
-                    r.samples.append(measure([str(py), "-m", "flake8", "--exit-zero", "."], corpus))
+                    r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus))
                 r.note = f"{findings(r.samples[-1])} findings"
                 # the plugin venv holds a copy of the package: reinstall when the code changes
                 (WORK / "venv-plugin" / ".installed").unlink(missing_ok=True)
@@ -387,4 +398,11 @@ def _cpu_model() -> str:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == ["--parse-all"]:
+        parse_all(sys.argv[2])
+    elif sys.argv[1:2] == ["--lint"]:
+        from lint_rules.cli import main as lint_main
+
+        sys.exit(lint_main(sys.argv[2:]))
+    else:
+        sys.exit(main())
