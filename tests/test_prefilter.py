@@ -125,3 +125,30 @@ def test_token_filter_is_exactly_any_token_in_source(tokens) -> None:
     for _ in range(3000):
         text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
         assert token_filter.search(text) == any(t in text for t in tokens), (tokens, text)
+
+
+def test_child_nodes_keep_every_semantic_child_of_libcst_children() -> None:
+    import libcst as cst
+
+    from lint_rules.engine import child_nodes
+
+    semantic = (cst.BaseExpression, cst.BaseStatement, cst.BaseSmallStatement, cst.BaseSuite,
+                cst.Arg, cst.Param, cst.Parameters, cst.Decorator, cst.ExceptHandler,
+                cst.WithItem, cst.ImportAlias, cst.Element, cst.DictElement, cst.CompFor,
+                cst.Annotation, cst.AssignTarget, cst.Index, cst.Slice, cst.SubscriptElement,
+                cst.MatchCase, cst.Else, cst.Finally, cst.AsName, cst.NameItem)
+    files = [HERE.parent / "lint_rules" / "engine.py", *SAMPLE_SDK]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    source += "\nmatch x:\n    case [1, *r] if r: pass\n    case _: pass\nf(*a, k=1, **kw)\nx[1:2, 3]\n"
+    stack = [cst.parse_module(source)]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        fast = child_nodes(node)
+        full = node.children
+        assert {id(c) for c in fast} <= {id(c) for c in full}
+        missing = [c for c in full if isinstance(c, semantic) and all(c is not f for f in fast)]
+        assert not missing, (type(node).__name__, [type(m).__name__ for m in missing])
+        stack.extend(full)
+        seen += 1
+    assert seen > 1000
