@@ -38,7 +38,7 @@ _SKIPPED_FIELDS = frozenset({
     "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "comma",
     "semicolon", "newline", "colon", "equal", "dot", "star", "operator", "lbracket", "rbracket",
     "lbrace", "rbrace", "asynchronous", "trailing_whitespace", "first_line", "empty_lines",
-    "whitespace", "star_arg", "default_indent", "default_newline",
+    "whitespace", "default_indent", "default_newline",
 })
 
 
