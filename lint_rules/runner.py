@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lint_rules.api import FileResult, check_file, fix_is_applicable, read_error
-from lint_rules.cache import CachingIndex, ResultCache, WorkerYield, checked_entry, unchanged
+from lint_rules.cache import (CachingIndex, ResultCache, WorkerYield, checked_entry, is_settled,
+                              stat_signature, unchanged)
 from lint_rules.config import Config
 from lint_rules.diagnostics import Diagnostic
 from lint_rules.discovery import DiscoveryError, SourceFile, iter_source_files
@@ -95,8 +96,6 @@ def _work_cached(item: tuple[str, str, object]) -> tuple[FileResult, WorkerYield
     if entry is not None:
         same = unchanged(path, entry)  # type: ignore[arg-type]
         if same is not None:
-            from lint_rules.cache import is_settled, stat_signature
-
             st, read_at = same
             refreshed = entry._replace(sig=stat_signature(st), settled=is_settled(st, read_at))  # type: ignore[attr-defined]
             return FileResult(display, list(refreshed.diagnostics)), WorkerYield(refreshed)
