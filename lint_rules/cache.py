@@ -352,7 +352,7 @@ class ResultCache:
                 except OSError:
                     pass
                 raise
-        except (OSError, pickle.PicklingError):
+        except Exception:  # unwritable folder, full disk, an unpicklable summary: run uncached
             pass
         self.dirty = False
 
