@@ -185,6 +185,12 @@ def build_corpus(dest: Path, files: list[Path], copies: int = 1) -> Path:
     return dest
 
 
+def mark_repository(dest: Path) -> None:
+    """An empty `.git` makes the corpus its own repository: this checkout's .gitignore (which
+    ignores benchmarks/.work/) must not hide it from tools that honour .gitignore (fixit)."""
+    (dest / ".git").mkdir(exist_ok=True)
+
+
 def tools_venv(name: str, packages: list[str]) -> Path | None:
     venv = WORK / name
     python = venv / "bin" / "python"
@@ -238,6 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     files = stdlib_files()[:: args.sample]
     print(f"corpus: {len(files)} files from {sysconfig.get_paths()['stdlib']}", file=sys.stderr)
     corpus = build_corpus(WORK / f"corpus-{args.sample}", files) / "stdlib"
+    mark_repository(corpus.parent)
     built_at = time.time()
     rows: dict[str, Row] = {}
 
@@ -303,8 +310,9 @@ def main(argv: list[str] | None = None) -> int:
         if py is not None:
             progress("fixit lint (default rules), once")
             r = row("fixit", "fixit lint (default rules)")
-            r.samples.append(measure([str(py.parent / "fixit"), "lint", "."], corpus))
-            r.note = f"exit {r.samples[-1].returncode}"
+            # fixit puts its working directory on sys.path: run it from above the corpus.
+            r.samples.append(measure([str(py.parent / "fixit"), "lint", corpus.name], corpus.parent))
+            r.note = f"exit {r.samples[-1].returncode}; " + (r.samples[-1].stdout.strip().splitlines() or [""])[-1][:80]
     if "plugin" not in skip:
         r = row("plugin", "flake8 + llm-affinity-lint plugin")
         if not (REPO / "lint_rules" / "flake8_plugin.py").exists():
@@ -322,6 +330,7 @@ def main(argv: list[str] | None = None) -> int:
     if "scale" not in skip:
         progress("corpus x10, cold, once")
         big = build_corpus(WORK / f"corpus-{args.sample}-x10", files, copies=10)
+        mark_repository(big)
         time.sleep(2.5)
         clean_cache(big)
         r = row("scale", "llm-affinity-lint check, cold, corpus x10")
