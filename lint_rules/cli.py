@@ -15,6 +15,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from lint_rules import __version__
+from lint_rules.cache import clean_cache, default_cache_dir
 from lint_rules.api import FileResult, check_source, fix_is_applicable, fix_source
 from lint_rules.config import Config, ConfigError, apply_settings, discover_config
 from lint_rules.diagnostics import Diagnostic
@@ -77,6 +78,16 @@ def build_parser() -> argparse.ArgumentParser:
     cfg.add_argument("--config", type=Path, metavar="PATH", help="use this pyproject.toml")
     cfg.add_argument("--show-settings", action="store_true", help="print the resolved settings and exit")
     cfg.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: one per core)")
+    caching = check.add_argument_group("cache")
+    caching.add_argument("--no-cache", action="store_true", help="neither read nor write the result cache")
+    caching.add_argument("--cache-dir", type=Path, metavar="DIR",
+                         help="cache folder (default: .llm_affinity_lint_cache in the project root)")
+
+    clean = sub.add_parser("clean", help="remove the result cache")
+    clean.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="find the project (and its cache) from here (default: .)")
+    clean.add_argument("--cache-dir", type=Path, metavar="DIR", help="the cache folder to remove")
+    clean.add_argument("--config", type=Path, metavar="PATH", help="use this pyproject.toml")
 
     rule = sub.add_parser("rule", help="explain a rule")
     rule.add_argument("code", nargs="?", metavar="CODE")
@@ -105,6 +116,8 @@ def _main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     if args.command == "rule":
         return _rule(args)
+    if args.command == "clean":
+        return _clean(args)
     if args.command != "check":
         parser.print_help(sys.stderr)
         return EXIT_ERROR
@@ -165,7 +178,9 @@ def _check(args: argparse.Namespace) -> int:
         return _check_stdin(args, config, root, fix)
 
     paths = args.paths or [Path(".")]
-    options = RunOptions(fix=fix, unsafe_fixes=args.unsafe_fixes, write=not args.diff, jobs=args.jobs)
+    cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir(root))
+    options = RunOptions(fix=fix, unsafe_fixes=args.unsafe_fixes, write=not args.diff, jobs=args.jobs,
+                         cache_dir=cache_dir)
     result = run(paths, config, options, project_root=root)
     for error in result.errors:
         print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
@@ -186,6 +201,20 @@ def _print_unchecked(diagnostics: list[Diagnostic]) -> None:
         if d.code == SYNTAX_ERROR[0]:
             print(f"llm-affinity-lint: warning: {d.path}:{d.start.row}:{d.start.column}: "
                   f"{d.code} {d.message}", file=sys.stderr)
+
+def _clean(args: argparse.Namespace) -> int:
+    if args.cache_dir is not None:
+        cache_dir = args.cache_dir
+    else:
+        _, root = discover_config(list(args.paths), args.config)
+        cache_dir = default_cache_dir(root)
+    try:
+        removed = clean_cache(cache_dir)
+    except OSError as exc:
+        print(f"llm-affinity-lint: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"Removed cache at: {cache_dir}" if removed else f"No cache at: {cache_dir}", file=sys.stderr)
+    return EXIT_CLEAN
 
 
 def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fix: bool) -> int:

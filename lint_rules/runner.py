@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lint_rules.api import FileResult, check_file, read_error
+from lint_rules.api import FileResult, check_file, fix_is_applicable, read_error
+from lint_rules.cache import (CachingIndex, ResultCache, WorkerYield, checked_entry, is_settled,
+                              stat_signature, unchanged)
 from lint_rules.config import Config
 from lint_rules.diagnostics import Diagnostic
 from lint_rules.discovery import DiscoveryError, SourceFile, iter_source_files
@@ -26,6 +30,7 @@ class RunOptions:
     unsafe_fixes: bool = False
     write: bool = True  # False for --diff: compute fixes, write nothing
     jobs: int | None = None  # None: one per core
+    cache_dir: Path | None = None  # None: no result cache (the CLI passes one unless --no-cache)
 
 
 @dataclass
@@ -47,9 +52,11 @@ class RunResult:
 _worker_state: dict[str, object] = {}
 
 
-def _init_worker(config: Config, roots: list[Path], options: RunOptions) -> None:
+def _init_worker(config: Config, roots: list[Path], options: RunOptions,
+                 summaries: dict | None = None) -> None:
     _worker_state["config"] = config
-    _worker_state["index"] = ProjectIndex(config, roots)
+    _worker_state["index"] = (ProjectIndex(config, roots) if summaries is None
+                              else CachingIndex(config, roots, summaries))
     _worker_state["options"] = options
 
 
@@ -64,6 +71,53 @@ def _work(item: tuple[str, str]) -> FileResult:
         return FileResult(display, [], error=f"{display}: internal error: {type(exc).__name__}: {exc}")
 
 
+def _init_pool_worker(*args) -> None:
+    # Worker processes only (the API may run in a caller's process: leave its GC alone).
+    # Objects inherited from the parent never become garbage: freezing them keeps full
+    # collections short (and pages shared); libcst trees are acyclic and freed by refcount,
+    # so rarer young collections cost nothing in memory. Measured: ~10% less CPU per file.
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+    _init_worker(*args)
+
+
+def _work_lean(item: tuple[str, str]) -> FileResult:
+    result = _work(item)
+    if not _worker_state["options"].fix:  # type: ignore[attr-defined]
+        result.original = None  # only fixing needs the text: do not ship it back to the parent
+    return result
+
+
+def _work_cached(item: tuple[str, str, object]) -> tuple[FileResult, WorkerYield]:
+    """`_work` inside a cache lookup: reuse the entry when the content is unchanged, else check
+    and return what the cache should learn (the entry, new index summaries, file digests)."""
+    path, display, entry = item
+    index: CachingIndex = _worker_state["index"]  # type: ignore[assignment]
+    if entry is not None:
+        same = unchanged(path, entry)  # type: ignore[arg-type]
+        if same is not None:
+            st, read_at = same
+            refreshed = entry._replace(sig=stat_signature(st), settled=is_settled(st, read_at))  # type: ignore[attr-defined]
+            return FileResult(display, list(refreshed.diagnostics)), WorkerYield(refreshed)
+    read_at = time.time_ns()
+    try:
+        st = os.stat(path)
+    except OSError:
+        st = None
+    index.start_recording()
+    try:
+        result = _work((path, display))
+    finally:
+        deps = index.stop_recording()
+    learned = WorkerYield()
+    if st is not None:
+        learned.entry = checked_entry(path, st, read_at, result, deps)
+    learned.summaries, learned.digests = index.drain()
+    if not _worker_state["options"].fix:  # type: ignore[attr-defined]
+        result.original = None
+    return result, learned
+
+
 def run(paths: list[Path], config: Config, options: RunOptions,
         project_root: Path | None = None) -> RunResult:
     result = RunResult()
@@ -75,30 +129,62 @@ def run(paths: list[Path], config: Config, options: RunOptions,
             items.append((str(found.path), found.display))
     roots = [project_root] if project_root else []
     real_paths = {display: path for path, display in items}
-    for file_result in _check_all(items, config, roots, options):
+    cache = ResultCache.open(options.cache_dir, config) if options.cache_dir is not None else None
+    checked = (_check_all(items, config, roots, options) if cache is None
+               else _check_cached(items, config, roots, options, cache))
+    for file_result in checked:
         result.files.append(file_result)
         if file_result.error:
             result.errors.append(file_result.error)
         if options.fix and options.write and file_result.new_text is not None:
             _write(file_result, real_paths[file_result.path], result)
+    if cache is not None:
+        cache.save()
     return result
 
 
-def _check_all(items: list[tuple[str, str]], config: Config, roots: list[Path],
-               options: RunOptions) -> Iterator[FileResult]:
+def _check_all(items: list, config: Config, roots: list[Path], options: RunOptions,
+               work: Callable = _work_lean, summaries: dict | None = None) -> Iterator:
     jobs = options.jobs or os.cpu_count() or 1
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
-        _init_worker(config, roots, options)
-        yield from map(_work, items)
+        _init_worker(config, roots, options, summaries)
+        yield from map(work, items)
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_worker,
-                             initargs=(config, roots, options)) as pool:
+    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
+                             initargs=(config, roots, options, summaries)) as pool:
         # Each file goes to exactly one worker, and only the parent writes: no two
         # processes ever write the same file.
-        yield from pool.map(_work, items, chunksize=chunk)
+        yield from pool.map(work, items, chunksize=chunk)
+
+
+def _check_cached(items: list[tuple[str, str]], config: Config, roots: list[Path],
+                  options: RunOptions, cache: ResultCache) -> Iterator[FileResult]:
+    """Serve unchanged files from the cache, check the others, keep the input order."""
+    usable = None
+    if options.fix:  # a cached file is reused by --fix only when it has nothing to fix
+        def usable(entry) -> bool:
+            return not any(fix_is_applicable(d, options.unsafe_fixes) for d in entry.diagnostics)
+    served: dict[int, FileResult] = {}
+    todo: list[tuple[int, str, str, object]] = []
+    for i, (path, display) in enumerate(items):
+        found = cache.lookup(path, display, usable=usable)
+        if isinstance(found, list):
+            served[i] = FileResult(display, found)
+        else:
+            todo.append((i, path, display, found))
+    checked = _check_all([(p, d, e) for _, p, d, e in todo], config, roots, options,
+                         _work_cached, cache.summaries)
+    pending = iter(zip(todo, checked))
+    for i in range(len(items)):
+        if i in served:
+            yield served[i]
+            continue
+        (_, path, display, _), (file_result, learned) = next(pending)
+        cache.store(path, display, learned)
+        yield file_result
 
 
 def _write(file_result: FileResult, path: str, result: RunResult) -> None:

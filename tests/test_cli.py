@@ -122,12 +122,12 @@ def test_unsafe_fixes_without_fix_marks_them_fixable(tree):
 
 
 def test_diff_prints_a_unified_diff_and_writes_nothing(tree):
-    before = {p.name: p.read_bytes() for p in tree.iterdir()}
+    before = {p.name: p.read_bytes() for p in tree.iterdir() if p.is_file()}
     proc = run_cli("check", "--diff", ".", cwd=tree)
     assert proc.returncode == 1
     assert out(proc) == "--- fixable.py\n+++ fixable.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
     assert "Would fix 1 error." in err(proc)
-    assert {p.name: p.read_bytes() for p in tree.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in tree.iterdir() if p.is_file()} == before
 
 
 def test_diff_with_nothing_to_fix_exits_0(tmp_path):

@@ -18,6 +18,7 @@ from typing import Union
 
 import libcst as cst
 
+from lint_rules.engine import child_nodes
 from lint_rules.semantic import FunctionInfo
 
 # How a name got its value.
@@ -277,5 +278,5 @@ def _collect_item_stores(fn: FunctionInfo) -> dict[str, list[ItemStore]]:
                     ItemStore(owner, positional[0], positional[1] if len(positional) > 1 else None))
             elif method == "update" and positional:
                 out.setdefault(owner, []).append(ItemStore(owner, None, positional[0]))
-        stack.extend(node.children)
+        stack.extend(child_nodes(node))
     return out

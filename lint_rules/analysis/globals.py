@@ -30,6 +30,7 @@ from lint_rules.analysis.dataflow import ASSIGN, local_defs
 from lint_rules.analysis.llm import LLMFacts
 from lint_rules.analysis.values import ScopedValues
 from lint_rules.config import Config
+from lint_rules.engine import child_nodes
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
 ENVIRON = frozenset({"os.environ", "os.environb"})
@@ -254,7 +255,7 @@ class InstanceData:
                 continue  # an element of a container is judged by its key only
             if isinstance(node, (cst.Comparison, cst.UnaryOperation)):
                 continue  # a bool says nothing about whose data it is
-            stack.extend(c for c in node.children if isinstance(c, cst.BaseExpression)
+            stack.extend(c for c in child_nodes(node) if isinstance(c, cst.BaseExpression)
                          or isinstance(c, (cst.Element, cst.DictElement, cst.StarredDictElement,
                                            cst.StarredElement, cst.FormattedStringExpression,
                                            cst.FormattedString)))

@@ -201,7 +201,7 @@ def _calls_with_statement(fn: FunctionInfo) -> list[tuple[cst.BaseSmallStatement
 
 def _collect(node: cst.CSTNode, smalls: list, calls: list | None) -> None:
     """Small statements (and calls inside them) of a body, not entering nested scopes."""
-    from lint_rules.engine import walk
+    from lint_rules.engine import child_nodes, walk
 
     stack = [node]
     while stack:
@@ -214,6 +214,6 @@ def _collect(node: cst.CSTNode, smalls: list, calls: list | None) -> None:
                 walk(current, lambda n, s=current: calls.append((s, n)) if isinstance(n, cst.Call) else None,
                      lambda _n: None)
             continue
-        for child in current.children:
+        for child in child_nodes(current):
             stack.append(child)
 

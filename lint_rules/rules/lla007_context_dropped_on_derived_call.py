@@ -10,6 +10,7 @@ import libcst as cst
 from lint_rules.analysis.swaps import derivation_root
 from lint_rules.config import Config
 from lint_rules.diagnostics import Applicability, Edit, Fix
+from lint_rules.engine import child_nodes
 from lint_rules.rules.base import Example, Rule
 from lint_rules.semantic import FunctionInfo, dotted_name
 
@@ -247,7 +248,7 @@ def _body_nodes(root: cst.CSTNode) -> Iterator[cst.CSTNode]:
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed([c for c in node.children if not isinstance(c, _SCOPES)]))
+        stack.extend(reversed([c for c in child_nodes(node) if not isinstance(c, _SCOPES)]))
 
 
 def _bindings(fn: FunctionInfo) -> dict[str, list[tuple[str, cst.CSTNode]]]:

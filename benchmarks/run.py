@@ -1,0 +1,417 @@
+#!/usr/bin/env python3
+"""Benchmark llm-affinity-lint against the physical limit and the linters it sits beside.
+
+    python benchmarks/run.py                 # full run (~10-15 min on 2 cores)
+    python benchmarks/run.py --quick         # a 1/8 sample of the corpus, no x10, no fixit
+    python benchmarks/run.py --repeat 5 --skip fixit,scale
+
+Corpus: every .py file of the installed standard library (sysconfig's stdlib path, without
+site-packages / dist-packages), copied under benchmarks/.work/ (git-ignored), so that the
+"touched one file" row can edit a file. P = one process running libcst.parse_module over every
+file of the corpus. fixit and flake8 are installed on demand into virtual environments under
+benchmarks/.work/ (pip, from the package index). Rows are medians of --repeat runs (P, fixit and
+the x10 corpus run once: they are the slow ones). Peak memory is the peak sum of the proportional
+set size (PSS: shared pages counted once) of the process tree, sampled every 20 ms.
+
+Run it with the interpreter of the environment where llm-affinity-lint is installed (it runs
+`python -m lint_rules`); the table is printed as markdown, ready for docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import sysconfig
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+WORK = REPO / "benchmarks" / ".work"
+PYTHON = sys.executable
+SKIPPABLE = ("p", "fixit", "flake8", "plugin", "scale", "nocache")
+
+# Never run a tool with the corpus folder on sys.path (`python -m x` / `-c` put the working
+# directory first, and the corpus *is* a standard library: its `multiprocessing` would shadow the
+# real one). Console scripts and this file put their own folder first instead.
+SCRIPT = str(Path(__file__).resolve())
+
+
+def parse_all(root: str) -> None:
+    """P: libcst.parse_module over every .py file under root, in this one process."""
+    import warnings
+
+    import libcst
+
+    from lint_rules.source import decode_source
+
+    warnings.simplefilter("ignore")
+    n = ok = 0
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            n += 1
+            with open(os.path.join(folder, name), "rb") as fh:
+                data = fh.read()
+            try:
+                libcst.parse_module(decode_source(data).text)
+                ok += 1
+            except Exception:
+                pass
+    print(n, ok)
+
+
+# ---------------------------------------------------------------------------- measuring
+def _tree_pss_kb(root_pid: int) -> int:
+    """Sum of PSS over a process and its descendants (Linux); 0 where /proc is unavailable."""
+    children: dict[int, list[int]] = {}
+    try:
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as fh:
+                    stat = fh.read()
+                ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+                children.setdefault(ppid, []).append(int(entry.name))
+            except (OSError, ValueError):
+                continue
+    except OSError:
+        return 0
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, ()))
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1])
+                        break
+        except OSError:
+            continue
+    return total
+
+
+@dataclass
+class Sample:
+    seconds: float
+    peak_mb: float
+    returncode: int
+    stdout: str
+
+
+# The tool and P run from this checkout, whatever is installed in the running environment.
+ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+def measure(cmd: list[str], cwd: Path, env: dict | None = None, timeout: float = 3600) -> Sample:
+    env = env or ENV
+    peak = [0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], _tree_pss_kb(proc.pid))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    elapsed = time.perf_counter() - start
+    done.set()
+    sampler.join()
+    return Sample(elapsed, peak[0] / 1024, proc.returncode, out)
+
+
+@dataclass
+class Row:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    note: str = ""
+    target: str = ""
+    passed: bool | None = None
+
+    @property
+    def median(self) -> float | None:
+        return statistics.median(s.seconds for s in self.samples) if self.samples else None
+
+    @property
+    def peak_mb(self) -> float | None:
+        return max(s.peak_mb for s in self.samples) if self.samples else None
+
+
+# ---------------------------------------------------------------------------- corpora
+def stdlib_files() -> list[Path]:
+    root = Path(sysconfig.get_paths()["stdlib"])
+    out: list[Path] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in ("site-packages", "dist-packages", "__pycache__"))
+        out.extend(Path(folder, f) for f in sorted(files) if f.endswith(".py"))
+    return out
+
+
+def build_corpus(dest: Path, files: list[Path], copies: int = 1) -> Path:
+    """Copy the files (relative layout kept) `copies` times into sibling folders under dest."""
+    root = Path(sysconfig.get_paths()["stdlib"])
+    stamp = dest / ".built"
+    want = f"{len(files)} {copies} {sys.version}"
+    if stamp.exists() and stamp.read_text() == want:
+        return dest
+    if dest.exists():
+        shutil.rmtree(dest)
+    for i in range(copies):
+        base = dest / (f"copy{i}" if copies > 1 else "stdlib")
+        for f in files:
+            target = base / f.relative_to(root)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, target)
+    stamp.write_text(want)
+    return dest
+
+
+def mark_repository(dest: Path) -> None:
+    """An empty `.git` makes the corpus its own repository: this checkout's .gitignore (which
+    ignores benchmarks/.work/) must not hide it from tools that honour .gitignore (fixit)."""
+    (dest / ".git").mkdir(exist_ok=True)
+
+
+def tools_venv(name: str, packages: list[str]) -> Path | None:
+    venv = WORK / name
+    python = venv / "bin" / "python"
+    marker = venv / ".installed"
+    if marker.exists() and marker.read_text() == " ".join(packages):
+        return python
+    try:
+        if venv.exists():
+            shutil.rmtree(venv)
+        subprocess.run([PYTHON, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *packages], check=True,
+                       capture_output=True, timeout=900)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"  could not install {packages}: {exc}", file=sys.stderr)
+        return None
+    marker.write_text(" ".join(packages))
+    return python
+
+
+# ---------------------------------------------------------------------------- runs
+def lint_cmd(*extra: str) -> list[str]:
+    script = Path(PYTHON).parent / "llm-affinity-lint"
+    launcher = [str(script)] if script.exists() else [PYTHON, SCRIPT, "--lint"]
+    return [*launcher, "check", ".", "-q", "--exit-zero", *extra]
+
+
+def clean_cache(cwd: Path) -> None:
+    shutil.rmtree(cwd / ".llm_affinity_lint_cache", ignore_errors=True)
+
+
+def findings(sample: Sample) -> int:
+    return sum(1 for line in sample.stdout.splitlines() if line.strip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("--repeat", type=int, default=3, help="runs per fast row (median)")
+    parser.add_argument("--sample", type=int, default=1, metavar="K",
+                        help="use every K-th stdlib file (quicker, less faithful)")
+    parser.add_argument("--skip", default="", help=f"comma list of rows to skip: {','.join(SKIPPABLE)}")
+    parser.add_argument("--quick", action="store_true", help="--sample 8 --skip fixit,scale")
+    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    if args.quick:
+        args.sample = max(args.sample, 8)
+        skip |= {"fixit", "scale"}
+    repeat = max(1, args.repeat)
+
+    WORK.mkdir(parents=True, exist_ok=True)
+    files = stdlib_files()[:: args.sample]
+    print(f"corpus: {len(files)} files from {sysconfig.get_paths()['stdlib']}", file=sys.stderr)
+    corpus = build_corpus(WORK / f"corpus-{args.sample}", files) / "stdlib"
+    mark_repository(corpus.parent)
+    built_at = time.time()
+    rows: dict[str, Row] = {}
+
+    def row(key: str, name: str) -> Row:
+        rows[key] = Row(name)
+        return rows[key]
+
+    def progress(msg: str) -> None:
+        print(f"  {msg}", file=sys.stderr, flush=True)
+
+    # P: the libcst parse of every file, one process.
+    if "p" not in skip:
+        progress("P (libcst parse, one process)")
+        r = row("p", "P: libcst.parse_module, every file, 1 process")
+        r.samples.append(measure([PYTHON, SCRIPT, "--parse-all", str(corpus)], corpus))
+        r.note = r.samples[-1].stdout.strip().replace(" ", " files, parsed: ")
+
+    # A file copied in the last RACY_NS is (rightly) hashed rather than trusted by stat.
+    time.sleep(max(0.0, built_at + 2.5 - time.time()))
+
+    progress("llm-affinity-lint cold (empty cache)")
+    cold = row("cold", "llm-affinity-lint check, cold (empty cache)")
+    for _ in range(repeat):
+        clean_cache(corpus)
+        cold.samples.append(measure(lint_cmd(), corpus))
+    if "nocache" not in skip:
+        progress("llm-affinity-lint --no-cache")
+        r = row("nocache", "llm-affinity-lint check --no-cache")
+        for _ in range(repeat):
+            r.samples.append(measure(lint_cmd("--no-cache"), corpus))
+    progress("llm-affinity-lint warm")
+    measure(lint_cmd(), corpus)  # settle: entries written by the cold run are now trusted by stat
+    warm = row("warm", "llm-affinity-lint check, warm (nothing changed)")
+    for _ in range(repeat):
+        warm.samples.append(measure(lint_cmd(), corpus))
+    progress("llm-affinity-lint touched one file")
+    touched = row("touched", "llm-affinity-lint check, warm, one file edited")
+    victim = sorted(corpus.rglob("*.py"))[len(files) // 2]
+    original = victim.read_bytes()
+    try:
+        for i in range(repeat):
+            victim.write_bytes(original + f"\n# benchmark edit {i} {time.time()}\n".encode())
+            touched.samples.append(measure(lint_cmd(), corpus))
+    finally:
+        victim.write_bytes(original)
+    counts = {k: findings(rows[k].samples[-1]) for k in ("cold", "nocache", "warm") if k in rows}
+    if len(set(counts.values())) > 1:
+        print(f"WARNING: finding counts differ between runs: {counts}", file=sys.stderr)
+    cold.note = f"{counts['cold']} findings; peak {cold.peak_mb:.0f} MB"
+
+    if "flake8" not in skip or "fixit" not in skip:
+        progress("installing flake8 / fixit (once)")
+    if "flake8" not in skip:
+        py = tools_venv("venv-flake8", ["flake8", "fixit"] if "fixit" not in skip else ["flake8"])
+        if py is not None:
+            progress("flake8 (default checks)")
+            r = row("flake8", "flake8 (default checks, all cores)")
+            for _ in range(repeat):
+                r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus))
+            r.note = f"{findings(r.samples[-1])} findings"
+    if "fixit" not in skip:
+        py = tools_venv("venv-flake8", ["flake8", "fixit"])
+        if py is not None:
+            progress("fixit lint (default rules), once")
+            r = row("fixit", "fixit lint (default rules)")
+            # fixit puts its working directory on sys.path: run it from above the corpus.
+            r.samples.append(measure([str(py.parent / "fixit"), "lint", corpus.name], corpus.parent))
+            r.note = f"exit {r.samples[-1].returncode}; " + (r.samples[-1].stdout.strip().splitlines() or [""])[-1][:80]
+    if "plugin" not in skip:
+        r = row("plugin", "flake8 + llm-affinity-lint plugin")
+        if not (REPO / "lint_rules" / "flake8_plugin.py").exists():
+            r.note = "pending: lint_rules/flake8_plugin.py is not on this branch"
+        else:
+            py = tools_venv("venv-plugin", ["flake8", str(REPO)])
+            if py is not None:
+                progress("flake8 + plugin")
+                for _ in range(repeat):
+                    r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus))
+                r.note = f"{findings(r.samples[-1])} findings"
+                # the plugin venv holds a copy of the package: reinstall when the code changes
+                (WORK / "venv-plugin" / ".installed").unlink(missing_ok=True)
+
+    if "scale" not in skip:
+        progress("corpus x10, cold, once")
+        big = build_corpus(WORK / f"corpus-{args.sample}-x10", files, copies=10)
+        mark_repository(big)
+        time.sleep(2.5)
+        clean_cache(big)
+        r = row("scale", "llm-affinity-lint check, cold, corpus x10")
+        r.samples.append(measure(lint_cmd(), big))
+        r.note = f"{findings(r.samples[-1])} findings; peak {r.peak_mb:.0f} MB"
+        clean_cache(big)
+
+    table = render(rows, len(files), repeat, args)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table)
+    return 0
+
+
+def render(rows: dict[str, Row], n_files: int, repeat: int, args) -> str:
+    p = rows.get("p")
+    P = p.median if p else None
+    cold = rows["cold"].median
+
+    def ratio_p(key: str, limit: float) -> tuple[str, bool | None]:
+        r = rows.get(key)
+        if not r or r.median is None or not P:
+            return "", None
+        return f"{r.median / P:.3f} P (target <= {limit} P)", r.median / P <= limit
+
+    checks: dict[str, tuple[str, bool | None]] = {
+        "cold": ratio_p("cold", 0.15),
+        "nocache": ratio_p("nocache", 0.15),
+        "warm": ratio_p("warm", 0.02),
+        "touched": ratio_p("touched", 0.03),
+    }
+    if rows.get("fixit") and rows["fixit"].median:
+        x = rows["fixit"].median / cold
+        checks["fixit"] = (f"{x:.1f}x our cold (target >= 20x)", x >= 20)
+    if rows.get("flake8") and rows["flake8"].median:
+        x = rows["flake8"].median / cold
+        checks["flake8"] = (f"{x:.2f}x our cold (target > 1x)", x > 1)
+    if rows.get("plugin") and rows["plugin"].median and rows.get("flake8") and rows["flake8"].median:
+        x = rows["plugin"].median / rows["flake8"].median - 1
+        checks["plugin"] = (f"{x * 100:+.1f}% vs flake8 (target <= +15%)", x <= 0.15)
+    if rows.get("scale") and rows["scale"].median:
+        x = rows["scale"].median / cold
+        checks["scale"] = (f"{x:.1f}x our cold (target <= ~10x)", x <= 11)
+    peak = max((rows[k].peak_mb or 0) for k in ("cold", "nocache", "warm", "touched") if k in rows)
+    lines = [
+        f"Corpus: {n_files} files (standard library{'' if args.sample == 1 else f', every {args.sample}th file'}), "
+        f"Python {platform.python_version()}, {os.cpu_count()} cores "
+        f"({_cpu_model()}). Medians of {repeat} runs (P, fixit and x10: one run).",
+        "",
+        "| run | median s | ratio | meets target | note |",
+        "| --- | ---: | --- | :---: | --- |",
+    ]
+    for key, r in rows.items():
+        text, ok = checks.get(key, ("", None))
+        if key == "p":
+            text = "1 P"
+        median = f"{r.median:.2f}" if r.median is not None else "-"
+        mark = "" if ok is None else ("yes" if ok else "**no**")
+        lines.append(f"| {r.name} | {median} | {text} | {mark} | {r.note} |")
+    lines.append(f"| peak memory (PSS, process tree), corpus runs | {peak:.0f} MB | target <= 300 MB | "
+                 f"{'yes' if peak <= 300 else '**no**'} | |")
+    return "\n".join(lines) + "\n"
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["--parse-all"]:
+        parse_all(sys.argv[2])
+    elif sys.argv[1:2] == ["--lint"]:
+        from lint_rules.cli import main as lint_main
+
+        sys.exit(lint_main(sys.argv[2:]))
+    else:
+        sys.exit(main())

@@ -1,0 +1,380 @@
+"""The result cache: findings of unchanged files, and index summaries of unchanged modules.
+
+Layout: `<project root or cwd>/.llm_affinity_lint_cache/` (or `--cache-dir`), holding a
+`.gitignore` with `*` (the folder ignores itself) and one pickle per (tool, Python, settings):
+`<tool fingerprint>/<settings key>.pickle`.
+
+What a cached result is keyed on (see docs/performance.md):
+- the tool: version, Python version, libcst version and the size/mtime of every module of the
+  package (an edited rule never serves old findings), in the folder name;
+- the resolved settings (`Config.fingerprint()`) and the working directory, in the file name;
+- the file: absolute path + displayed path (per-file-ignores match the displayed path), and the
+  blake2b digest of its content;
+- its dependencies: every module file the project index probed while checking it (found ones by
+  content digest, missing ones by absence) and the `__init__.py` files that give its module
+  name. A base class edited in another module therefore invalidates the subclass's findings.
+
+Warm runs avoid reading unchanged files the way git and ruff do: when a file's stat signature
+(size, mtime_ns, ctime_ns, inode) equals the one recorded and the file was already older than
+RACY_NS when it was read (so no write can have hidden in the same timestamp tick), the content is
+not read again. ctime cannot be set by user tools (`touch -d`, `cp -p` set mtime only), so any
+write changes the signature. Otherwise the content is hashed and compared.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import stat
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import NamedTuple
+
+from lint_rules.config import Config
+from lint_rules.diagnostics import Diagnostic
+from lint_rules.index import ModuleSummary, ProjectIndex
+
+CACHE_DIR_NAME = ".llm_affinity_lint_cache"
+FORMAT = 1
+# A file modified less than this before it was read may change again within one timestamp tick
+# (coarse kernel clocks; 2 s on FAT): its stat signature is not trusted, its content is hashed.
+RACY_NS = 2_000_000_000
+EXISTS = b"exists"  # a dependency that only has to exist (an `__init__.py` that makes a package)
+
+StatSig = tuple[int, int, int, int]
+
+
+def digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def stat_signature(st: os.stat_result) -> StatSig:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+def is_settled(st: os.stat_result, read_at_ns: int) -> bool:
+    """True when the file was last changed well before it was read (its signature is trusted)."""
+    return max(st.st_mtime_ns, st.st_ctime_ns) + RACY_NS < read_at_ns
+
+
+class Entry(NamedTuple):
+    """The findings of one file, and what they were computed from."""
+
+    sig: StatSig
+    settled: bool
+    digest: bytes
+    diagnostics: tuple[Diagnostic, ...]
+    deps: tuple[tuple[str, bytes | None], ...]  # (path, digest | EXISTS | None = absent)
+
+
+class Digested(NamedTuple):
+    sig: StatSig
+    settled: bool
+    digest: bytes | None
+
+
+@dataclass
+class WorkerYield:
+    """What a worker learned that the parent should persist."""
+
+    entry: Entry | None = None
+    summaries: dict[tuple[str, bytes, str], ModuleSummary | None] = field(default_factory=dict)
+    digests: dict[str, Digested] = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------- keys
+@lru_cache(maxsize=1)
+def tool_fingerprint() -> str:
+    from lint_rules import __version__
+
+    try:
+        import libcst
+
+        libcst_version = getattr(libcst, "__version__", "?")
+    except ImportError:  # pragma: no cover - libcst is a dependency
+        libcst_version = "-"
+    parts = [f"{FORMAT}", __version__, sys.version, libcst_version]
+    package = Path(__file__).resolve().parent
+    for folder, dirs, files in os.walk(package):
+        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+        for name in sorted(files):
+            if name.endswith(".py"):
+                full = os.path.join(folder, name)
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
+                parts.append(f"{os.path.relpath(full, package)}:{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.blake2b("\n".join(parts).encode(), digest_size=8).hexdigest()
+
+
+def default_cache_dir(project_root: Path | None) -> Path:
+    env = os.environ.get("LLM_AFFINITY_LINT_CACHE_DIR")
+    if env:
+        return Path(env)
+    return (project_root or Path.cwd()) / CACHE_DIR_NAME
+
+
+def ensure_cache_dir(cache_dir: Path) -> None:
+    """Create the folder with a `.gitignore` of `*`, so it never shows up in `git status`."""
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    ignore = cache_dir / ".gitignore"
+    if not ignore.exists():
+        ignore.write_text("# Created by llm-affinity-lint automatically.\n*\n", encoding="utf-8")
+    tag = cache_dir / "CACHEDIR.TAG"
+    if not tag.exists():
+        tag.write_text("Signature: 8a477f597d28d172789f06886806bc55\n"
+                       "# This file is a cache directory tag created by llm-affinity-lint.\n",
+                       encoding="utf-8")
+
+
+def clean_cache(cache_dir: Path) -> bool:
+    """Remove the cache folder; True when there was one. Refuses folders that are not ours."""
+    import shutil
+
+    if not cache_dir.is_dir():
+        return False
+    if not (cache_dir / ".gitignore").exists() and any(cache_dir.iterdir()):
+        raise OSError(f"{cache_dir}: does not look like an llm-affinity-lint cache; not removed")
+    shutil.rmtree(cache_dir)
+    return True
+
+
+def package_deps(path: str) -> list[tuple[str, bytes | None]]:
+    """The `__init__.py` files that make up a file's module name (engine.module_name_for)."""
+    out: list[tuple[str, bytes | None]] = []
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        init = os.path.join(folder, "__init__.py")
+        if not os.path.isfile(init):
+            out.append((init, None))
+            break
+        out.append((init, EXISTS))
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            break
+        folder = parent
+    return out
+
+
+# ---------------------------------------------------------------------------- the index
+class CachingIndex(ProjectIndex):
+    """A ProjectIndex that reuses cached module summaries and records what each check read."""
+
+    def __init__(self, config: Config, roots: list[Path] | None = None,
+                 summaries: dict[tuple[str, bytes, str], ModuleSummary | None] | None = None) -> None:
+        super().__init__(config, roots)
+        self.known = summaries if summaries is not None else {}
+        self.fresh: dict[tuple[str, bytes, str], ModuleSummary | None] = {}
+        self.digests: dict[str, Digested] = {}  # every module file summarised in this process
+        self._fresh_digests: dict[str, Digested] = {}
+        self._probed: dict[str, list[str]] = {}
+        self._recording: set[str] | None = None
+
+    # --- recording ---
+    def start_recording(self) -> None:
+        self._recording = set()
+
+    def stop_recording(self) -> list[tuple[str, bytes | None]]:
+        names, self._recording = self._recording or set(), None
+        deps: dict[str, bytes | None] = {}
+        for name in names:
+            for path in self._probed.get(name, ()):
+                found = self.digests.get(path)
+                deps[path] = found.digest if found is not None else None
+        return sorted(deps.items())
+
+    def drain(self) -> tuple[dict, dict]:
+        """Summaries and digests learned since the last drain (to send to the parent)."""
+        fresh, digests = self.fresh, self._fresh_digests
+        self.known.update(fresh)
+        self.fresh, self._fresh_digests = {}, {}
+        return fresh, digests
+
+    # --- hooks into ProjectIndex ---
+    def module(self, module: str, near: Path | None = None) -> ModuleSummary | None:
+        if self._recording is not None:
+            self._recording.add(module)
+        return super().module(module, near)
+
+    def _candidates(self, module: str, near: Path | None):
+        probed = self._probed.setdefault(module, [])
+        for candidate in super()._candidates(module, near):
+            probed.append(str(candidate))
+            yield candidate
+
+    def _summarize_file(self, path: Path) -> ModuleSummary | None:
+        from lint_rules.engine import module_name_for
+
+        key_path = str(path)
+        try:
+            read_at = time.time_ns()
+            st = os.stat(path)
+            data = path.read_bytes()
+        except OSError:
+            return None
+        data_digest = digest(data)
+        record = Digested(stat_signature(st), is_settled(st, read_at), data_digest)
+        self.digests[key_path] = self._fresh_digests[key_path] = record
+        key = (key_path, data_digest, module_name_for(key_path)[0])
+        if key in self.known:
+            return self.known[key]
+        if key in self.fresh:
+            return self.fresh[key]
+        summary = super()._summarize_file(path)
+        self.fresh[key] = summary
+        return summary
+
+
+# ---------------------------------------------------------------------------- the store
+class ResultCache:
+    """One run's view of the cache file: lookups in the parent, entries merged back from workers."""
+
+    def __init__(self, path: Path, data: dict | None = None) -> None:
+        self.path = path
+        data = data or {}
+        self.entries: dict[str, Entry] = data.get("entries", {})
+        self.summaries: dict[tuple[str, bytes, str], ModuleSummary | None] = data.get("summaries", {})
+        self.digests: dict[str, Digested] = data.get("digests", {})
+        self._current: dict[str, bytes | None] = {}  # this run's digests of dependency files
+        self._seen: set[str] = set()
+        self.dirty = False
+
+    @classmethod
+    def open(cls, cache_dir: Path, config: Config) -> ResultCache:
+        settings = hashlib.blake2b(
+            f"{config.fingerprint()}\0{os.getcwd()}".encode(), digest_size=8).hexdigest()
+        path = cache_dir / tool_fingerprint() / f"{settings}.pickle"
+        try:
+            with open(path, "rb") as fh:
+                data = pickle.load(fh)
+            if not isinstance(data, dict) or data.get("format") != FORMAT:
+                data = None
+        except Exception:  # missing, truncated, from another version: start empty
+            data = None
+        return cls(path, data)
+
+    @staticmethod
+    def key(path: str, display: str) -> str:
+        return f"{os.path.abspath(path)}\0{display}"
+
+    # --- lookups ---
+    def lookup(self, path: str, display: str, *, usable=None) -> Entry | list[Diagnostic] | None:
+        """Cached findings (stat unchanged), the entry to compare content against, or None."""
+        key = self.key(path, display)
+        self._seen.add(key)
+        entry = self.entries.get(key)
+        if entry is None or (usable is not None and not usable(entry)):
+            return None
+        if not self.deps_valid(entry.deps):
+            return None
+        try:
+            st = os.stat(path)
+        except OSError:
+            return None
+        if entry.settled and stat_signature(st) == entry.sig:
+            return list(entry.diagnostics)
+        return entry
+
+    def deps_valid(self, deps: tuple[tuple[str, bytes | None], ...]) -> bool:
+        return all(self.current_digest(p, expected == EXISTS) == expected
+                   for p, expected in deps)
+
+    def current_digest(self, path: str, existence_only: bool = False) -> bytes | None:
+        memo_key = ("?" if existence_only else "#") + path
+        if memo_key in self._current:
+            return self._current[memo_key]
+        value: bytes | None
+        try:
+            read_at = time.time_ns()
+            st = os.stat(path)
+        except OSError:
+            value = None
+        else:
+            if not stat.S_ISREG(st.st_mode):
+                value = None
+            elif existence_only:
+                value = EXISTS
+            else:
+                known = self.digests.get(path)
+                sig = stat_signature(st)
+                if known is not None and known.settled and known.sig == sig:
+                    value = known.digest
+                else:
+                    try:
+                        with open(path, "rb") as fh:
+                            value = digest(fh.read())
+                    except OSError:
+                        value = None
+                    self.digests[path] = Digested(sig, is_settled(st, read_at), value)
+                    self.dirty = True
+        self._current[memo_key] = value
+        return value
+
+    # --- updates ---
+    def store(self, path: str, display: str, result: WorkerYield) -> None:
+        if result.entry is not None:
+            self.entries[self.key(path, display)] = result.entry
+            self.dirty = True
+        if result.summaries:
+            self.summaries.update(result.summaries)
+            self.dirty = True
+        if result.digests:
+            self.digests.update(result.digests)
+            self.dirty = True
+
+    def save(self) -> None:
+        """Write atomically; a cache that cannot be written is silently skipped."""
+        if not self.dirty:
+            return
+        # Drop entries of files that are gone (the others may belong to other sub-trees).
+        for key in [k for k in self.entries if k not in self._seen]:
+            if not os.path.exists(key.split("\0", 1)[0]):
+                del self.entries[key]
+        data = {"format": FORMAT, "entries": self.entries, "summaries": self.summaries,
+                "digests": self.digests}
+        try:
+            ensure_cache_dir(self.path.parent.parent)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
+            try:
+                with os.fdopen(fd, "wb") as fh:
+                    pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
+                os.replace(tmp, self.path)
+            except BaseException:
+                try:
+                    os.unlink(tmp)
+                except OSError:
+                    pass
+                raise
+        except Exception:  # unwritable folder, full disk, an unpicklable summary: run uncached
+            pass
+        self.dirty = False
+
+
+# ---------------------------------------------------------------------------- in the worker
+def checked_entry(path: str, st: os.stat_result, read_at: int, result, deps) -> Entry | None:
+    """The entry for a fresh FileResult, when its findings depend on the file content only."""
+    original = result.original
+    if original is None or result.error or result.fixed or result.new_text is not None:
+        return None  # unreadable, internal error, or rewritten by fixes: nothing to reuse
+    data_digest = digest(original.encode(original.text))
+    return Entry(stat_signature(st), is_settled(st, read_at), data_digest,
+                 tuple(result.diagnostics), tuple(deps) + tuple(package_deps(path)))
+
+
+def unchanged(path: str, entry: Entry) -> tuple[os.stat_result, int] | None:
+    """(stat, read time) when the file's content still has the entry's digest."""
+    try:
+        read_at = time.time_ns()
+        st = os.stat(path)
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return None
+    return (st, read_at) if digest(data) == entry.digest else None

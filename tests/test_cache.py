@@ -1,0 +1,272 @@
+"""The result cache never changes findings, and never serves a stale result."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+import lint_rules.engine as engine
+import lint_rules.runner as runner
+from lint_rules.cache import CACHE_DIR_NAME, CachingIndex, ResultCache, digest
+from lint_rules.config import Config, apply_settings
+from lint_rules.diagnostics import Applicability, Edit, Fix
+from lint_rules.index import ProjectIndex
+from lint_rules.rules.base import Rule
+from lint_rules.runner import RunOptions, run
+
+HERE = Path(__file__).parent
+LEAK = 'import os\n\nclass C:\n    def f(self):\n        os.environ["K"] = self.api_key\n'
+
+
+def findings(result) -> list[tuple]:
+    return [(d.path, d.code, d.start, d.end, d.message, d.fix) for d in result.diagnostics]
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Counts the files actually checked (not served from the cache)."""
+    calls: list[str] = []
+    real = runner.check_file
+
+    def check_file(path, display, *args, **kwargs):
+        calls.append(display)
+        return real(path, display, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "check_file", check_file)
+    return calls
+
+
+def lint(root: Path, config: Config | None = None, *, cache: bool = True, fix: bool = False,
+         unsafe: bool = False):
+    options = RunOptions(fix=fix, unsafe_fixes=unsafe, jobs=1,
+                         cache_dir=root / CACHE_DIR_NAME if cache else None)
+    return run([root / "src"], config or Config(), options, project_root=root)
+
+
+def make_tree(root: Path) -> None:
+    (root / "src").mkdir()
+    (root / "src" / "leak.py").write_text(LEAK)
+    (root / "src" / "clean.py").write_text("x = 1\n")
+    (root / "src" / "broken.py").write_text("def f(:\n")
+
+
+def test_warm_run_serves_every_unchanged_file_with_the_same_findings(tmp_path, counted) -> None:
+    make_tree(tmp_path)
+    cold = lint(tmp_path)
+    assert sorted(counted) == [str(tmp_path / "src" / n) for n in ("broken.py", "clean.py", "leak.py")]
+    assert {d.code for d in cold.diagnostics} == {"LLA000", "LLA005"}
+    counted.clear()
+    warm = lint(tmp_path)
+    assert counted == []  # files just written are hashed, not re-checked
+    assert findings(warm) == findings(cold) == findings(lint(tmp_path, cache=False))
+    assert (tmp_path / CACHE_DIR_NAME / ".gitignore").read_text().strip().endswith("*")
+
+
+def test_stat_fast_path_and_content_change_with_the_same_size_and_mtime(tmp_path, counted,
+                                                                          monkeypatch) -> None:
+    import lint_rules.cache
+
+    # Files are trusted by stat once older than RACY_NS; 0 stands for "written long ago".
+    monkeypatch.setattr(lint_rules.cache, "RACY_NS", 0)
+    make_tree(tmp_path)
+    leak = tmp_path / "src" / "leak.py"
+    lint(tmp_path)
+    counted.clear()
+    hashed: list[str] = []
+    real_unchanged = runner.unchanged
+    monkeypatch.setattr(runner, "unchanged", lambda path, entry: hashed.append(path) or real_unchanged(path, entry))
+    lint(tmp_path)
+    assert counted == [] and hashed == []  # settled files: not even read
+    # Same size, mtime put back: only ctime (which no tool can set) tells the change.
+    before = leak.stat()
+    leak.write_text(LEAK.replace("def f(self):", "def f(self) "))  # now a syntax error
+    assert leak.stat().st_size == before.st_size
+    os.utime(leak, ns=(before.st_atime_ns, before.st_mtime_ns))
+    result = lint(tmp_path)
+    assert counted == [str(leak)]
+    assert sorted(Path(d.path).name for d in result.diagnostics if d.code == "LLA000") == [
+        "broken.py", "leak.py"]
+
+
+def test_edits_are_seen_and_reverting_serves_the_old_entry_again(tmp_path, counted) -> None:
+    make_tree(tmp_path)
+    leak = tmp_path / "src" / "leak.py"
+    first = findings(lint(tmp_path))
+    leak.write_text("x = 2\n")
+    assert [d.code for d in lint(tmp_path).diagnostics] == ["LLA000"]
+    leak.write_text(LEAK)
+    assert findings(lint(tmp_path)) == first
+
+
+def test_settings_are_part_of_the_key(tmp_path) -> None:
+    make_tree(tmp_path)
+    default = Config()
+    ignoring = apply_settings(Config(), {"ignore": ["LLA005"]}, "test")
+    only_syntax = apply_settings(Config(), {"select": ["LLA000"]}, "test")
+    assert findings(lint(tmp_path, ignoring, cache=False)) != findings(lint(tmp_path, cache=False))
+    for config in (default, ignoring, only_syntax, default, ignoring):
+        assert findings(lint(tmp_path, config)) == findings(lint(tmp_path, config, cache=False))
+
+
+def test_no_cache_writes_nothing_and_a_corrupt_cache_is_ignored(tmp_path) -> None:
+    make_tree(tmp_path)
+    expected = findings(lint(tmp_path, cache=False))
+    assert not (tmp_path / CACHE_DIR_NAME).exists()
+    assert findings(lint(tmp_path)) == expected
+    for pickle_file in (tmp_path / CACHE_DIR_NAME).rglob("*.pickle"):
+        pickle_file.write_bytes(b"not a pickle")
+    assert findings(lint(tmp_path)) == expected
+
+
+# ---------------------------------------------------------------------------- cross-module
+class InheritsPin:
+    """Test-only rule (duck-typed, so the registry never sees it): reports a class whose bases,
+    found through the project index, define `pin`; the fix marks the file."""
+
+    code = "LLA999"
+    name = "test-inherits-pin"
+    trigger_tokens = Rule.trigger_tokens
+    report = Rule.report
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.reports = []
+
+    def check_class(self, cls) -> None:
+        if "# pinned" in self.ctx.source:
+            return
+        for base in self.ctx.index.ancestors(cls.bases, Path(self.ctx.path)):
+            if "pin" in base.methods:
+                fix = Fix("mark", (self.ctx.insert_before(cls.node, "# pinned\n"),), Applicability.SAFE)
+                self.report(cls.node, f"inherits pin from {base.qualname}", fix)
+
+
+@pytest.fixture
+def index_rule(monkeypatch):
+    monkeypatch.setattr(engine, "all_rules", lambda: (InheritsPin,))
+    engine._token_filter.cache_clear()
+    yield
+    engine._token_filter.cache_clear()
+
+
+def make_package(root: Path) -> tuple[Path, Path]:
+    pkg = root / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    base = pkg / "base.py"
+    base.write_text("class Base:\n    def pin(self):\n        pass\n")
+    sub = pkg / "sub.py"
+    sub.write_text("from pkg.base import Base\n\nclass Sub(Base):\n    pass\n")
+    return base, sub
+
+
+def test_editing_a_base_class_module_invalidates_the_subclass(tmp_path, index_rule, counted) -> None:
+    base, sub = make_package(tmp_path)
+    assert [d.message for d in lint(tmp_path).diagnostics] == ["inherits pin from pkg.base.Base"]
+    base.write_text("class Base:\n    def other(self):\n        pass\n")
+    counted.clear()
+    assert lint(tmp_path).diagnostics == []
+    assert str(sub) in counted  # sub.py itself did not change: its dependency did
+    # A module appearing where the index found none before also invalidates.
+    base.unlink()
+    (tmp_path / "src" / "pkg" / "base").mkdir()
+    (tmp_path / "src" / "pkg" / "base" / "__init__.py").write_text(
+        "class Base:\n    def pin(self):\n        pass\n")
+    assert [d.message for d in lint(tmp_path).diagnostics] == ["inherits pin from pkg.base.Base"]
+
+
+def test_index_summaries_are_cached_by_content(tmp_path, index_rule, monkeypatch) -> None:
+    base, sub = make_package(tmp_path)
+    lint(tmp_path)
+    summarised: list[str] = []
+    real = ProjectIndex._summarize_file
+
+    def spy(self, path):
+        summarised.append(Path(path).name)
+        return real(self, path)
+
+    monkeypatch.setattr(ProjectIndex, "_summarize_file", spy)
+    sub.write_text(sub.read_text() + "\n\nclass Other(Base):\n    pass\n")
+    result = lint(tmp_path)
+    assert len(result.diagnostics) == 2
+    assert summarised == []  # base.py's summary came from the cache, not from a parse
+
+
+def test_recorded_dependencies_cover_found_and_missing_modules(tmp_path) -> None:
+    base, sub = make_package(tmp_path)
+    index = CachingIndex(Config(), [tmp_path / "src"])
+    index.start_recording()
+    found = index.ancestors(("pkg.base.Base", "pkg.nowhere.Thing"), sub)
+    deps = dict(index.stop_recording())
+    assert [c.name for c in found] == ["Base"]
+    assert deps[str(base)] == digest(base.read_bytes())
+    missing = [p for p, d in deps.items() if "nowhere" in p]
+    assert missing and all(deps[p] is None for p in missing)
+    cache = ResultCache(tmp_path / "c.pickle")
+    assert cache.deps_valid(tuple(deps.items()))
+    fresh = ResultCache(tmp_path / "c.pickle")
+    Path(missing[0]).write_text("class Thing: pass\n")
+    assert not fresh.deps_valid(tuple(deps.items()))
+
+
+def test_fix_runs_check_cached_files_that_have_something_to_fix(tmp_path, index_rule) -> None:
+    base, sub = make_package(tmp_path)
+    assert len(lint(tmp_path).diagnostics) == 1  # cached, with a safe fix
+    result = lint(tmp_path, fix=True)
+    assert len(result.fixed) == 1
+    assert sub.read_text().startswith("from pkg.base import Base\n\n# pinned\nclass Sub")
+
+
+# ---------------------------------------------------------------------------- a corpus
+def test_cache_never_changes_findings_on_a_corpus(tmp_path) -> None:
+    import sysconfig
+
+    src = tmp_path / "src"
+    shutil.copytree(HERE / "fixtures" / "sample_sdk", src / "sample_sdk")
+    stdlib = Path(sysconfig.get_paths()["stdlib"])
+    for name in ("os.py", "subprocess.py", "shutil.py", "getpass.py", "ftplib.py", "tabnanny.py"):
+        if (stdlib / name).exists():
+            shutil.copyfile(stdlib / name, src / name)
+    expected = findings(lint(tmp_path, cache=False))
+    assert expected
+    assert findings(lint(tmp_path)) == expected  # cold, writing the cache
+    assert findings(lint(tmp_path)) == expected  # warm
+    options = RunOptions(jobs=2, cache_dir=tmp_path / "other-cache")
+    runner.PARALLEL_THRESHOLD, saved = 1, runner.PARALLEL_THRESHOLD
+    try:  # through worker processes too
+        assert findings(run([src], Config(), options, project_root=tmp_path)) == expected
+        assert findings(run([src], Config(), options, project_root=tmp_path)) == expected
+    finally:
+        runner.PARALLEL_THRESHOLD = saved
+
+
+# ---------------------------------------------------------------------------- command line
+def test_cli_cache_dir_no_cache_and_clean(tmp_path) -> None:
+    make_tree(tmp_path)
+    (tmp_path / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")
+
+    def cli(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "lint_rules", *args], cwd=tmp_path,
+                              capture_output=True, text=True)
+
+    assert cli("check", "src", "--no-cache").returncode == 1
+    assert not (tmp_path / CACHE_DIR_NAME).exists()
+    first = cli("check", "src")
+    assert (tmp_path / CACHE_DIR_NAME / ".gitignore").exists()
+    assert cli("check", "src").stdout == first.stdout
+    assert cli("check", "src", "--cache-dir", "elsewhere").stdout == first.stdout
+    assert (tmp_path / "elsewhere" / ".gitignore").exists()
+    cleaned = cli("clean")
+    assert cleaned.returncode == 0 and not (tmp_path / CACHE_DIR_NAME).exists()
+    assert cli("clean", "--cache-dir", "elsewhere").returncode == 0
+    assert not (tmp_path / "elsewhere").exists()
+    (tmp_path / "precious").mkdir()
+    (tmp_path / "precious" / "data.txt").write_text("keep me")
+    assert cli("clean", "--cache-dir", "precious").returncode == 2
+    assert (tmp_path / "precious" / "data.txt").exists()

@@ -1,0 +1,154 @@
+"""The byte prefilter never changes findings: same diagnostics with and without it."""
+
+from __future__ import annotations
+
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from lint_rules.config import Config
+from lint_rules.engine import _token_filter, check_text, may_have_findings
+from lint_rules.index import ProjectIndex
+from lint_rules.rules import all_rules
+from lint_rules.source import SourceDecodeError, decode_source
+from markers import config_for, options_of
+
+HERE = Path(__file__).parent
+FIXTURES = sorted(p for p in (HERE / "fixtures" / "rules").glob("*.py"))
+SAMPLE_SDK = sorted((HERE / "fixtures" / "sample_sdk").rglob("*.py"))
+
+
+def stdlib_sample(step: int = 23) -> list[Path]:
+    """Every `step`-th stdlib file, plus every file holding a trigger token of the default rules
+    among the first 400 (those are the ones the prefilter lets through)."""
+    import os
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    files: list[Path] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in ("site-packages", "dist-packages", "__pycache__"))
+        files.extend(Path(folder, n) for n in sorted(names) if n.endswith(".py"))
+    return files[::step]
+
+
+def same_with_and_without_prefilter(source: str, path: str, config: Config) -> None:
+    with_it = check_text(source, path, config, ProjectIndex(config), prefilter=True)
+    without = check_text(source, path, config, ProjectIndex(config), prefilter=False)
+    assert [_full(d) for d in with_it] == [_full(d) for d in without]
+
+
+def _full(d):
+    return (d.code, d.start, d.end, d.message, d.fix)
+
+
+@pytest.mark.parametrize("path", FIXTURES + SAMPLE_SDK,
+                         ids=[str(p.relative_to(HERE / "fixtures")) for p in FIXTURES + SAMPLE_SDK])
+def test_fixtures_same_findings_with_and_without_prefilter(path: Path) -> None:
+    source = path.read_text(encoding="utf-8")
+    same_with_and_without_prefilter(source, str(path), config_for(options_of(source)))
+
+
+EXAMPLES = [(rule, example) for rule in all_rules()
+            for example in (*rule.bad_examples, *rule.good_examples)]
+
+
+@pytest.mark.parametrize("rule,example", EXAMPLES,
+                         ids=[f"{r.code}-{i}" for i, (r, _) in enumerate(EXAMPLES)])
+def test_rule_examples_same_findings_with_and_without_prefilter(rule, example) -> None:
+    config = config_for(example.options)
+    same_with_and_without_prefilter(example.code, example.path, config)
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=[r.code for r in all_rules()])
+def test_every_bad_example_passes_its_own_rules_prefilter(rule) -> None:
+    # The tokens are a necessary condition: a file the rule reports on must hold one of them.
+    for example in rule.bad_examples:
+        config = config_for(example.options)
+        assert may_have_findings(example.code, config, (rule.code,)), example.title
+
+
+@pytest.mark.slow
+def test_stdlib_sample_same_findings_with_and_without_prefilter() -> None:
+    config = Config()
+    checked = 0
+    for path in stdlib_sample():
+        try:
+            source = decode_source(path.read_bytes()).text
+        except (OSError, SourceDecodeError):
+            continue
+        same_with_and_without_prefilter(source, str(path), config)
+        checked += 1
+    assert checked > 50
+
+
+def test_prefilter_follows_the_enabled_rules_and_their_tokens(monkeypatch) -> None:
+    config = Config()
+    codes = tuple(r.code for r in all_rules())
+    assert not may_have_findings("x = 1\n", config, codes)
+    assert not may_have_findings("anything at all\n", config, ())  # no rule enabled
+    # A rule that may fire anywhere (no tokens) turns the prefilter off for its files.
+    rule = all_rules()[0]
+    monkeypatch.setattr(rule, "trigger_tokens", classmethod(lambda cls, cfg: ()))
+    _token_filter.cache_clear()
+    try:
+        assert may_have_findings("x = 1\n", config, (rule.code,))
+    finally:
+        monkeypatch.undo()
+        _token_filter.cache_clear()
+
+
+def test_syntax_errors_are_found_whether_or_not_the_file_is_parsed() -> None:
+    config = Config()
+    broken_plain = "def f(:\n    pass\n"
+    broken_candidate = "import os\nos.environ['X'] = (\n"
+    for source in (broken_plain, broken_candidate):
+        found = check_text(source, "broken.py", config, ProjectIndex(config))
+        assert [d.code for d in found] == ["LLA000"]
+        same_with_and_without_prefilter(source, "broken.py", config)
+
+
+@pytest.mark.parametrize("tokens", [
+    ["llm"], [" llm", "(llm", "llm=", "'llm'", "LLM", "get_llm"], ["token", "api_token", "access_token"],
+    ["self.id", "self.state.id", "state.id", "x-litellm-session-id", "session_id"], [],
+    ["a.b", "a", "b.c", "\\x", "x\\"],
+])
+def test_token_filter_is_exactly_any_token_in_source(tokens) -> None:
+    from lint_rules.engine import TokenFilter
+
+    token_filter = TokenFilter(tokens)
+    alphabet = ["llm", "LLM", " ", "(", "=", "'", "get_", "token", "api_", "self.", "state",
+                ".id", "session_id", "x-litellm-", "a", ".", "b", "c", "\\", "x", "\n"]
+    import random
+
+    rng = random.Random(8)
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8)))
+        assert token_filter.search(text) == any(t in text for t in tokens), (tokens, text)
+
+
+def test_child_nodes_keep_every_semantic_child_of_libcst_children() -> None:
+    import libcst as cst
+
+    from lint_rules.engine import child_nodes
+
+    semantic = (cst.BaseExpression, cst.BaseStatement, cst.BaseSmallStatement, cst.BaseSuite,
+                cst.Arg, cst.Param, cst.Parameters, cst.Decorator, cst.ExceptHandler,
+                cst.WithItem, cst.ImportAlias, cst.Element, cst.DictElement, cst.CompFor,
+                cst.Annotation, cst.AssignTarget, cst.Index, cst.Slice, cst.SubscriptElement,
+                cst.MatchCase, cst.Else, cst.Finally, cst.AsName, cst.NameItem)
+    files = [HERE.parent / "lint_rules" / "engine.py", *SAMPLE_SDK]
+    source = "\n".join(p.read_text(encoding="utf-8") for p in files)
+    source += "\nmatch x:\n    case [1, *r] if r: pass\n    case _: pass\nf(*a, k=1, **kw)\nx[1:2, 3]\n"
+    stack = [cst.parse_module(source)]
+    seen = 0
+    while stack:
+        node = stack.pop()
+        fast = child_nodes(node)
+        full = node.children
+        assert {id(c) for c in fast} <= {id(c) for c in full}
+        missing = [c for c in full if isinstance(c, semantic) and all(c is not f for f in fast)]
+        assert not missing, (type(node).__name__, [type(m).__name__ for m in missing])
+        stack.extend(full)
+        seen += 1
+    assert seen > 1000
