@@ -207,17 +207,19 @@ class InstanceData:
         self.scoped = _PlainlySpelledScopedValues(ctx)
         self.credentials = tuple(config_name for config_name in ctx.config.credential_names if config_name)
 
-    def describe(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int = 0) -> str | None:
+    def describe(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int = 0,
+                 expanded: set[str] | None = None) -> str | None:
         """`None`, or a phrase naming the instance data the value carries."""
         if self.scoped.is_scoped(value, fn):
             return f"`{_short(self.ctx, value)}`, a conversation-scoped value,"
-        return self._walk(value, fn, depth)
+        return self._walk(value, fn, depth, set() if expanded is None else expanded)
 
     def is_credential(self, identifier: str) -> bool:
         bare = identifier.lstrip("_")
         return any(bare == c or bare.endswith("_" + c) for c in self.credentials)
 
-    def _walk(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int) -> str | None:
+    def _walk(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int,
+              expanded: set[str]) -> str | None:
         """Credentials and LLM fields in the value. Like `ScopedValues`, a call's result carries
         its receiver and the arguments of converters and constructors (`str(key)`,
         `key.strip()`, `Secret(key)`), not the arguments of an arbitrary call (`lookup(token)`);
@@ -241,10 +243,13 @@ class InstanceData:
             if isinstance(node, cst.Name):
                 if self.is_credential(node.value):
                     return f"`{node.value}`, a credential,"
-                if fn is not None and depth < 3:
+                # Each variable is expanded once per value: a module that rebinds one name
+                # hundreds of times would otherwise cost (definitions ** depth).
+                if fn is not None and depth < 3 and node.value not in expanded:
+                    expanded.add(node.value)
                     for d in local_defs(fn, node.value):
                         if d.kind == ASSIGN and d.value is not None:
-                            inner = self.describe(d.value, fn, depth + 1)
+                            inner = self.describe(d.value, fn, depth + 1, expanded)
                             if inner is not None:
                                 return inner
                 continue

@@ -119,10 +119,19 @@ class ScopedValues:
             if isinstance(node, cst.Attribute):
                 return self.is_scoped_attribute(node.attr.value)
             if fn is not None:
-                return any(d.kind == ASSIGN and self.is_scoped(d.value, fn)
-                           for d in local_defs(fn, node.value)) or any(
-                    self.is_scoped(store.value, fn) and not is_constant(store.value)
-                    for store in local_item_stores(fn, node.value))
+                # One expansion per variable on the path: `x = x + 1` repeated many times must
+                # not branch into every ordering of its definitions (exponential otherwise).
+                var = ("scoped-var", id(fn), node.value)
+                if var in self._visiting:
+                    return False
+                self._visiting.add(var)  # type: ignore[arg-type]
+                try:
+                    return any(d.kind == ASSIGN and self.is_scoped(d.value, fn)
+                               for d in local_defs(fn, node.value)) or any(
+                        self.is_scoped(store.value, fn) and not is_constant(store.value)
+                        for store in local_item_stores(fn, node.value))
+                finally:
+                    self._visiting.discard(var)  # type: ignore[arg-type]
             return False
         if isinstance(node, cst.FormattedString):
             return any(isinstance(p, cst.FormattedStringExpression) and self.is_scoped(p.expression, fn)
@@ -197,21 +206,33 @@ class ScopedValues:
         elif isinstance(node, cst.BooleanOperation):
             found |= self.scoped_keys(node.left, fn) | self.scoped_keys(node.right, fn)
         elif isinstance(node, cst.Name) and fn is not None:
-            for d in local_defs(fn, node.value):
-                if d.kind == ASSIGN:
-                    found |= self.scoped_keys(d.value, fn)
-            # `headers = dict(...); headers[key] = str(self.id)`: keys stored into the local.
-            for store in local_item_stores(fn, node.value):
-                if store.key is None:
-                    found |= self.scoped_keys(store.value, fn)
-                else:
-                    k = self.header_key(store.key, fn)
-                    if k and not is_constant(store.value):
-                        found.add(k)
+            var = ("keys-var", id(fn), node.value)
+            if var in self._visiting:
+                return frozenset()  # already being expanded on this path
+            self._visiting.add(var)  # type: ignore[arg-type]
+            try:
+                found |= self._name_keys(node.value, fn)
+            finally:
+                self._visiting.discard(var)  # type: ignore[arg-type]
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                 and node.func.attr.value == "headers":
             pass  # `ctx.headers()`: unknown keys
         return frozenset(found)
+
+    def _name_keys(self, name: str, fn: FunctionInfo) -> set[str]:
+        found: set[str] = set()
+        for d in local_defs(fn, name):
+            if d.kind == ASSIGN:
+                found |= self.scoped_keys(d.value, fn)
+        # `headers = dict(...); headers[key] = str(self.id)`: keys stored into the local.
+        for store in local_item_stores(fn, name):
+            if store.key is None:
+                found |= self.scoped_keys(store.value, fn)
+            else:
+                k = self.header_key(store.key, fn)
+                if k and not is_constant(store.value):
+                    found.add(k)
+        return found
 
     # ------------------------------------------------------------------ provenance
     def mentions_name(self, node: cst.BaseExpression | None, name: str | None,
