@@ -187,8 +187,11 @@ def build_corpus(dest: Path, files: list[Path], copies: int = 1) -> Path:
 
 def mark_repository(dest: Path) -> None:
     """An empty `.git` makes the corpus its own repository: this checkout's .gitignore (which
-    ignores benchmarks/.work/) must not hide it from tools that honour .gitignore (fixit)."""
+    ignores benchmarks/.work/) must not hide it from tools that honour .gitignore (fixit).
+    Its own (empty) settings table makes it its own project too: default settings, and the
+    cache inside the corpus, not this checkout's."""
     (dest / ".git").mkdir(exist_ok=True)
+    (dest / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")
 
 
 def tools_venv(name: str, packages: list[str]) -> Path | None:

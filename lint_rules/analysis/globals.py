@@ -75,13 +75,7 @@ class GlobalSinks:
         if self.model.resolve_expr(node) in ENVIRON:
             return Sink("`os.environ`")  # `os.environ |= {...}`
         if isinstance(node, cst.Attribute):
-            library = self.library_global(node)
-            if library is not None:
-                return Sink(f"the library global `{library}`")
-            owner = self.class_expr(node.value, fn)
-            if owner is not None:
-                return Sink(f"the class attribute `{owner}.{node.attr.value}`")
-            return None
+            return self._attribute_sink(node, fn)
         if isinstance(node, cst.Name) and fn is not None and node.value in declared_global(fn):
             return Sink(f"the module global `{node.value}`")
         return None
@@ -105,12 +99,17 @@ class GlobalSinks:
                 return Sink(f"the module-level `{node.value}`", global_name=node.value)
             return None
         if isinstance(node, cst.Attribute):
-            library = self.library_global(node)
-            if library is not None:
-                return Sink(f"the library global `{library}`")
-            owner = self.class_expr(node.value, fn)
-            if owner is not None:
-                return Sink(f"the class attribute `{owner}.{node.attr.value}`")
+            return self._attribute_sink(node, fn)
+        return None
+
+    def _attribute_sink(self, node: cst.Attribute, fn: FunctionInfo | None) -> Sink | None:
+        """`litellm.api_key` (a library global) or `LLM.x` / `type(self).x` (a class attribute)."""
+        library = self.library_global(node)
+        if library is not None:
+            return Sink(f"the library global `{library}`")
+        owner = self.class_expr(node.value, fn)
+        if owner is not None:
+            return Sink(f"the class attribute `{owner}.{node.attr.value}`")
         return None
 
     def _environ_alias(self, name: str, fn: FunctionInfo | None) -> bool:
