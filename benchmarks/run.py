@@ -217,11 +217,16 @@ def tools_venv(name: str, packages: list[str]) -> Path | None:
 def lint_cmd(*extra: str) -> list[str]:
     script = Path(PYTHON).parent / "llm-affinity-lint"
     launcher = [str(script)] if script.exists() else [PYTHON, SCRIPT, "--lint"]
-    return [*launcher, "check", ".", "-q", "--exit-zero", *extra]
+    # An explicit cache folder in the corpus: the one `clean_cache` empties for the cold rows,
+    # wherever the settings discovery would otherwise put it.
+    return [*launcher, "check", ".", "-q", "--exit-zero", "--cache-dir", CACHE_DIR, *extra]
+
+
+CACHE_DIR = ".llm_affinity_lint_cache"
 
 
 def clean_cache(cwd: Path) -> None:
-    shutil.rmtree(cwd / ".llm_affinity_lint_cache", ignore_errors=True)
+    shutil.rmtree(cwd / CACHE_DIR, ignore_errors=True)
 
 
 def findings(sample: Sample) -> int:
