@@ -336,7 +336,9 @@ def build_model(module: cst.Module, path: str) -> SemanticModel:
 def check_parsed(ctx: FileContext, rule_classes: Iterable[type[Rule]]) -> list[Diagnostic]:
     """Run the given rules over one parsed module: one traversal, shared facts."""
     rules = [cls(ctx) for cls in rule_classes]
-    _, is_package = module_name_for(ctx.path)
+    # The caller already named the module (ctx.model); is_package needs no second walk up the
+    # folders' __init__.py files.
+    is_package = Path(ctx.path).name == "__init__.py"
     dispatcher = _Dispatcher(SemanticBuilder(ctx.model, is_package), rules)
     walk(ctx.module, dispatcher.visit, dispatcher.leave)
     for rule in rules:

@@ -115,7 +115,6 @@ class ProjectIndex:
             return None
         model = build_model(parsed, str(path))
         lines = _lazy_lines(parsed)
-        del source
         return summarize_model(model, str(path), self.config, lines)
 
     # --- classes ---
