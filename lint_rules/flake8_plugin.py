@@ -13,9 +13,9 @@ What flake8 does not do, the plugin does:
 
 Cost: flake8 only calls a plugin of the "tree" kind for files that CPython could parse (flake8
 builds that `ast` for every file anyway, so asking for `tree` costs nothing; a plugin must ask
-for `tree`, `logical_line` or `physical_line`, and the other two run once per line). The tree
-is not used: the engine's prefilter runs on the file's text, and only a file holding one of
-the enabled rules' trigger tokens is parsed with libcst.
+for `tree`, `logical_line` or `physical_line`, and the other two run once per line). The
+engine's prefilter runs on the file's text (trigger tokens), then on that tree for the rules
+with an `ast` stage (LLA005); only a file that passes both is parsed with libcst.
 
 LLA000 and E999: a file CPython cannot parse gets flake8's E999 and never reaches the plugin, so
 the plugin never duplicates it. LLA000 from the plugin means the LLA rules could not run on a
@@ -34,11 +34,12 @@ from lint_rules import __version__
 from lint_rules.config import Config, ConfigError, apply_settings, find_config_file, load_config
 from lint_rules.diagnostics import Applicability, Diagnostic, Location
 from lint_rules.engine import (
-    FileContext, ParseFailure, check_parsed, may_have_findings, module_name_for, parse_module,
+    FileContext, ParseFailure, check_parsed, gc_paused, module_name_for, parse_module,
+    rules_that_may_fire,
 )
 from lint_rules.index import ProjectIndex
 from lint_rules.noqa import file_is_exempt
-from lint_rules.rules import SYNTAX_ERROR, all_rules
+from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
 from lint_rules.semantic import SemanticModel
 
 # The settings that differ between code bases (domain.md, "Names differ between code bases"):
@@ -77,7 +78,7 @@ class Flake8Plugin:
     _flake8_selected: ClassVar[frozenset[str] | None] = None
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
-        # `tree` is requested only so that flake8 runs this plugin once per file; see above.
+        self.tree = tree  # flake8's own `ast` of the file: the prefilter's second stage reads it
         self.lines = lines
         self.filename = filename
 
@@ -179,11 +180,16 @@ class Flake8Plugin:
         selected = self._flake8_selected
         codes = tuple(r.code for r in all_rules() if config.rule_enabled(r.code, rel)
                       and (selected is None or r.code in selected))
-        if not codes or not may_have_findings(source, config, codes):
+        if not codes:
             return
         try:
-            diagnostics = _check(source, self.filename, rel, config, self._index_for(config, root),
-                                 codes, lambda code: selected is None or code in selected)
+            with gc_paused():
+                rules = rules_that_may_fire(source, config, codes, tree=self.tree)
+                if not rules:
+                    return
+                diagnostics = _check(source, self.filename, rel, config,
+                                     self._index_for(config, root), rules,
+                                     lambda code: selected is None or code in selected)
         except Exception as exc:  # an engine bug must not abort the whole flake8 run
             yield 1, 0, (f"{SYNTAX_ERROR[0]} internal error, LLA rules did not run: "
                          f"{type(exc).__name__}: {exc}"), type(self)
@@ -218,7 +224,7 @@ def _relative_to(path: Path, root: Path | None) -> str:
 
 
 def _check(source: str, path: str, rel: str, config: Config, index: ProjectIndex,
-           codes: tuple[str, ...], selected: Callable[[str], bool]) -> list[Diagnostic]:
+           rules: tuple[type[Rule], ...], selected: Callable[[str], bool]) -> list[Diagnostic]:
     """The engine's check without noqa handling (flake8 applies `# noqa` itself)."""
     parsed = parse_module(source)
     if isinstance(parsed, ParseFailure):
@@ -229,7 +235,7 @@ def _check(source: str, path: str, rel: str, config: Config, index: ProjectIndex
         return [Diagnostic(SYNTAX_ERROR[0], SYNTAX_ERROR[1], message, path, loc, loc)]
     name, _ = module_name_for(path)
     ctx = FileContext(path, source, config, parsed, SemanticModel(module_name=name), index)
-    return check_parsed(ctx, [r for r in all_rules() if r.code in codes])
+    return check_parsed(ctx, rules)
 
 
 def format_message(diagnostic: Diagnostic) -> str:

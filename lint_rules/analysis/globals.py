@@ -21,6 +21,7 @@ Used by LLA005. Two questions, both answered inside one function of one file:
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import libcst as cst
@@ -52,6 +53,23 @@ def instance_data_tokens(config: Config) -> tuple[str, ...]:
         tokens |= {key, key.lower()}
     tokens |= set(llm_analysis.trigger_tokens(config))
     return tuple(sorted(t for t in tokens if t))
+
+
+def credential_matcher(config: Config) -> Callable[[str], bool]:
+    """Is an identifier or string key a credential (`credential-names`): the bare name, or one
+    ending in `_<name>` (`openai_api_key`), leading underscores ignored. Memoised: a file
+    repeats its identifiers."""
+    names = frozenset(c for c in config.credential_names if c)
+    suffixes = tuple("_" + c for c in names)
+    seen: dict[str, bool] = {}
+
+    def is_credential(identifier: str) -> bool:
+        known = seen.get(identifier)
+        if known is None:
+            bare = identifier.lstrip("_")
+            known = seen[identifier] = bare in names or bare.endswith(suffixes)
+        return known
+    return is_credential
 
 
 @dataclass(frozen=True)
@@ -204,7 +222,7 @@ class InstanceData:
         self.config: Config = ctx.config
         self.llms = llms
         self.scoped = _PlainlySpelledScopedValues(ctx)
-        self.credentials = tuple(config_name for config_name in ctx.config.credential_names if config_name)
+        self.is_credential = credential_matcher(ctx.config)
 
     def describe(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int = 0,
                  expanded: set[str] | None = None) -> str | None:
@@ -212,10 +230,6 @@ class InstanceData:
         if self.scoped.is_scoped(value, fn):
             return f"`{_short(self.ctx, value)}`, a conversation-scoped value,"
         return self._walk(value, fn, depth, set() if expanded is None else expanded)
-
-    def is_credential(self, identifier: str) -> bool:
-        bare = identifier.lstrip("_")
-        return any(bare == c or bare.endswith("_" + c) for c in self.credentials)
 
     def _walk(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int,
               expanded: set[str]) -> str | None:

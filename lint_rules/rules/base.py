@@ -8,14 +8,20 @@ a `FileContext` and, during its single traversal of the tree, calls:
 - `check_class(cls)` when a class body has been walked;
 - `check_module()` at the end.
 
-Rules report with `self.report(node, message, fix=None)`. `trigger_tokens` lists literal
-substrings of which at least one must occur in a file for the rule to be able to fire there: the
-engine skips parsing files that contain none of the enabled rules' tokens, so these tokens must
-be a true necessary condition (the prefilter test checks that it never changes findings).
+Rules report with `self.report(node, message, fix=None)`. Two prefilter stages decide whether a
+rule runs on a file at all; both must be true necessary conditions for its findings (the
+prefilter tests check that they never change findings):
+
+- `trigger_tokens`: literal substrings of which at least one must occur in the file; the engine
+  never parses a file that holds none of the enabled rules' tokens;
+- `may_fire(tree, source, config)` (when `ast_prefilter` is set): a check of CPython's `ast` of
+  a file that passed the tokens, for rules whose tokens are common words (LLA005's `token`,
+  `password`); an `ast` costs about a tenth of a libcst parse.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -59,6 +65,7 @@ class Rule:
     fix_description: ClassVar[str | None] = None  # markdown; None when the rule never fixes
     bad_examples: ClassVar[tuple[Example, ...]] = ()
     good_examples: ClassVar[tuple[Example, ...]] = ()
+    ast_prefilter: ClassVar[bool] = False  # the engine calls `may_fire` before a libcst parse
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
@@ -71,6 +78,12 @@ class Rule:
         An empty result means "may fire anywhere" and disables the prefilter for this rule.
         """
         return ()
+
+    @classmethod
+    def may_fire(cls, tree: ast.Module, source: str, config: Config) -> bool:
+        """Second prefilter stage (only called when `ast_prefilter` is set): False only when the
+        rule cannot report in this file."""
+        return True
 
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
         self.reports.append(Report(node, message, fix))

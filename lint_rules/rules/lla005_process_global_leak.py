@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis.globals import GlobalSinks, InstanceData, Sink, instance_data_tokens
+from lint_rules.analysis.globals_prefilter import may_leak_into_globals
 from lint_rules.analysis.llm import LLMFacts
 from lint_rules.config import Config
 from lint_rules.rules.base import Example, Rule
@@ -128,6 +130,14 @@ class TenantLLMConfig:
         # Every finding needs a value that is instance data; each way of being one spells one
         # of these (the sinks alone, e.g. a module-level dict, have no token of their own).
         return instance_data_tokens(config)
+
+    ast_prefilter = True
+
+    @classmethod
+    def may_fire(cls, tree: ast.Module, source: str, config: Config) -> bool:
+        # The tokens are common words (`token`, `password`): most files that hold one have no
+        # credential identifier or no write into shared state in a function.
+        return may_leak_into_globals(tree, source, config)
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx)

@@ -1,0 +1,335 @@
+"""LLA005's second prefilter stage (`analysis/globals_prefilter.py`, on CPython's `ast`) answers
+"maybe" wherever the libcst analysis can answer "yes", and "no" on the common harmless shapes.
+
+Each half is checked against the analysis it over-approximates, not only through the findings
+(which are empty on the standard library): `writes_shared_state` against every sink
+`GlobalSinks` finds, `holds_instance_data` against every value `InstanceData` describes.
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import pytest
+
+from lint_rules.analysis.globals import InstanceData
+from lint_rules.analysis.globals_prefilter import (
+    holds_instance_data, may_leak_into_globals, writes_shared_state,
+)
+from lint_rules.config import Config
+from lint_rules.engine import check_text, may_have_findings, rules_that_may_fire
+from lint_rules.index import ProjectIndex
+from lint_rules.rules.lla005_process_global_leak import ProcessGlobalLeak
+from lint_rules.source import SourceDecodeError, decode_source
+from markers import config_for, options_of
+from test_prefilter import FIXTURES, SAMPLE_SDK, stdlib_sample
+
+# Shapes that are findings only through a detail of the libcst analysis: the ast stage must
+# let every one of them through (one snippet per case: the stage answers per file).
+LEAKS = {
+    "one-line body: its assignment is no local for libcst": """
+        CACHE = {}
+        class C:
+            def f(self): CACHE = {}; CACHE["k"] = self.api_key
+    """,
+    "body after a backslash on the def line": """
+        CACHE = {}
+        def f(api_key): \\
+            CACHE = {}; CACHE["k"] = api_key
+    """,
+    "import below the function, same name as a module-level dict": """
+        def f(api_key):
+            registry["k"] = api_key
+        registry = {}
+        from x import registry as other
+    """,
+    "local alias of the environment": """
+        import os
+        def f(self):
+            env = os.environ
+            env["KEY"] = self.api_key
+    """,
+    "environ imported under another name": """
+        from os import environ as E
+        def f(api_key):
+            E["KEY"] = api_key
+    """,
+    "environ |= mapping": """
+        import os
+        def f(api_key):
+            os.environ |= {"KEY": api_key}
+    """,
+    "putenv imported under another name": """
+        from os import putenv as p
+        def f(password):
+            p("PASSWORD", password)
+    """,
+    "putenv in a lambda": """
+        import os
+        def f(password):
+            return lambda: os.putenv("PASSWORD", password)
+    """,
+    "classmethod whose first parameter is keyword-only": """
+        class C:
+            @classmethod
+            def f(*, cls, api_key):
+                cls.key = api_key
+    """,
+    "type(self) attribute": """
+        class C:
+            def f(self):
+                type(self).key = self.api_key
+    """,
+    "container held by type(self)": """
+        class C:
+            cache = {}
+            def f(self):
+                type(self).cache["k"] = self.api_key
+    """,
+    "__class__ attribute": """
+        class C:
+            def f(self):
+                self.__class__.key = self.access_token
+    """,
+    "setattr on a class of the file": """
+        class LLM:
+            pass
+        def f(api_key):
+            setattr(LLM, "key", api_key)
+    """,
+    "imported capitalised class": """
+        from pkg.models import Settings
+        def f(api_key):
+            Settings.key = api_key
+    """,
+    "global rebinding": """
+        KEY = None
+        def f(api_key):
+            global KEY
+            KEY = api_key
+    """,
+    "module-level annotated dict, mutator call": """
+        CACHE: dict[str, str] = {}
+        def f(self):
+            CACHE.setdefault("k", self.secret)
+    """,
+    "module-level deque": """
+        import collections
+        SEEN = collections.deque()
+        def f(self):
+            SEEN.append(self.password)
+    """,
+    "library global": """
+        import litellm
+        class C:
+            def f(self):
+                litellm.api_key = self.api_key
+    """,
+    "library global through an alias, container": """
+        import litellm as ll
+        def f(api_key):
+            ll.headers.update({"k": api_key})
+    """,
+    "library container imported by name": """
+        from litellm import headers
+        def f(api_key):
+            headers["k"] = api_key
+    """,
+    "nested function writing a module dict": """
+        CACHE = {}
+        class C:
+            def f(self):
+                def inner():
+                    CACHE["k"] = self.api_key
+                return inner
+    """,
+    "credential as a string key": """
+        CACHE = {}
+        def f(cfg):
+            CACHE["k"] = cfg["api_key"]
+    """,
+    "credential through .get": """
+        CACHE = {}
+        def f(cfg):
+            CACHE["k"] = cfg.get("api_key")
+    """,
+    "credential as a method call's receiver": """
+        CACHE = {}
+        class C:
+            def f(self):
+                CACHE["k"] = self.api_key.strip()
+    """,
+    "credential through a local variable": """
+        CACHE = {}
+        class C:
+            def f(self):
+                key = self.tenant.api_key
+                CACHE["k"] = key
+    """,
+    "conversation id": """
+        SESSIONS = []
+        class Conversation:
+            def f(self):
+                SESSIONS.append(self.id)
+    """,
+    "field of an LLM config object": """
+        import os
+        class TenantLLMConfig:
+            def f(self):
+                os.environ["REGION"] = self.region
+    """,
+}
+
+LEAK_OPTIONS = {
+    "relative import of a configured library": ("""
+        from . import settings
+        def f(api_key):
+            settings.api_key = api_key
+    """, {"library-globals": ["settings.*"]}),
+    "setattr on a library with a narrow pattern": ("""
+        import litellm
+        def f(api_key):
+            setattr(litellm, "api_key", api_key)
+    """, {"library-globals": ["litellm.api_*"]}),
+    "imported lower-case LLM class": ("""
+        from pkg import chat_model
+        def f(api_key):
+            chat_model.key = api_key
+    """, {"llm-classes": ["pkg.chat_model"]}),
+}
+if sys.version_info >= (3, 11):
+    LEAKS["assignment inside try/except*: no local for libcst"] = """
+        CACHE = {}
+        def f(api_key):
+            try:
+                CACHE = {}
+            except* ValueError:
+                pass
+            CACHE["k"] = api_key
+    """
+
+CASES = [(name, textwrap.dedent(code), {}) for name, code in LEAKS.items()] + [
+    (name, textwrap.dedent(code), options) for name, (code, options) in LEAK_OPTIONS.items()]
+
+
+@pytest.mark.parametrize("name,source,options", CASES, ids=[c[0] for c in CASES])
+def test_every_leak_shape_passes_the_ast_stage(name, source, options) -> None:
+    config = config_for(options)
+    found = check_text(source, "mod.py", config, ProjectIndex(config), prefilter=False)
+    assert [d.code for d in found] == ["LLA005"], "the case must be a real finding"
+    assert may_have_findings(source, config, ("LLA005",))
+    assert may_leak_into_globals(ast.parse(source), source, config), name
+    assert check_text(source, "mod.py", config, ProjectIndex(config)) == found
+
+
+HARMLESS = {
+    "credential words only in text": """
+        '''Reads a token, a password or a secret from the user.'''
+        CACHE = {}
+        def f(value):
+            CACHE["k"] = value  # the token
+    """,
+    "credential identifiers, writes to locals and self only": """
+        def f(self, api_key, password):
+            headers = {}
+            headers["Authorization"] = api_key
+            self.password = password
+            self.cache["k"] = password
+            items = []
+            items.append(api_key)
+    """,
+    "module named token, used through attributes": """
+        import token
+        CACHE = {}
+        def f(tok):
+            CACHE[tok.type] = token.tok_name[tok.type]
+    """,
+}
+
+
+@pytest.mark.parametrize("name", list(HARMLESS))
+def test_harmless_shapes_are_rejected_before_libcst(name) -> None:
+    source = textwrap.dedent(HARMLESS[name])
+    config = Config()
+    assert may_have_findings(source, config, ("LLA005",))  # stage one lets it through
+    assert rules_that_may_fire(source, config, ("LLA005",)) == ()
+
+
+# ---------------------------------------------------------------------- sink by sink, value by value
+class _EverySink(ProcessGlobalLeak):
+    """LLA005 with every value counted as instance data: reports each shared-state write."""
+
+    def check_module(self) -> None:
+        for candidate in self._candidates:
+            sink = candidate.sink
+            if sink.global_name is None or self._sinks.is_module_container(sink.global_name, candidate.fn):
+                self.report(candidate.node, "sink")
+
+
+class _EveryValue(ProcessGlobalLeak):
+    """LLA005 with every assigned value and call argument in a function counted as written into
+    shared state: reports each value `InstanceData` describes."""
+
+    def __init__(self, ctx) -> None:
+        super().__init__(ctx)
+        self._values: list[tuple[cst.CSTNode, object]] = []
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        fn = self.ctx.model.current_function
+        if fn is not None:
+            self._values.append((node.value, fn))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        fn = self.ctx.model.current_function
+        if fn is not None:
+            self._values.extend((a.value, fn) for a in node.args)
+
+    def check_module(self) -> None:
+        data = InstanceData(self.ctx, self._llms)
+        for value, fn in self._values:
+            if data.describe(value, fn) is not None:
+                self.report(value, "data")
+                return
+
+
+def _corpus() -> list[tuple[str, str, Config]]:
+    out = []
+    for path in FIXTURES + SAMPLE_SDK:
+        source = path.read_text(encoding="utf-8")
+        out.append((str(path), source, config_for(options_of(source))))
+    # Files that pass stage one (they mention a credential): the ones the ast stage judges.
+    config = Config()
+    stage_one = []
+    for path in stdlib_sample(step=1):
+        try:
+            source = decode_source(path.read_bytes()).text
+        except (OSError, SourceDecodeError):
+            continue
+        if may_have_findings(source, config, ("LLA005",)):
+            stage_one.append((str(path), source, config))
+    others = [(str(p), decode_source(p.read_bytes()).text, config) for p in stdlib_sample(step=29)]
+    return out + stage_one[::6] + others
+
+
+@pytest.mark.slow
+def test_each_half_covers_what_the_libcst_analysis_finds() -> None:
+    sinks = values = 0
+    for path, source, config in _corpus():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        found = {d.message for d in check_text(source, path, config, ProjectIndex(config),
+                                               prefilter=False, rules=[_EverySink, _EveryValue])}
+        if "sink" in found:
+            sinks += 1
+            assert writes_shared_state(tree, source, config), path
+        if "data" in found:
+            values += 1
+            assert holds_instance_data(tree, source, config), path
+    # Both halves were really exercised (the corpus has dozens of files of each kind).
+    assert sinks > 15 and values > 25, (sinks, values)
