@@ -23,6 +23,7 @@ import argparse
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work"
 PYTHON = sys.executable
 SKIPPABLE = ("p", "fixit", "flake8", "plugin", "scale", "nocache")
+FIXIT_LIMIT = 25  # fixit is stopped after this many times our cold run
 
 # Never run a tool with the corpus folder on sys.path (`python -m x` / `-c` put the working
 # directory first, and the corpus *is* a standard library: its `multiprocessing` would shadow the
@@ -107,6 +109,7 @@ class Sample:
     peak_mb: float
     returncode: int
     stdout: str
+    timed_out: bool = False
 
 
 # The tool and P run from this checkout, whatever is installed in the running environment.
@@ -118,8 +121,9 @@ def measure(cmd: list[str], cwd: Path, env: dict | None = None, timeout: float =
     env = env or ENV
     peak = [0]
     start = time.perf_counter()
+    # Its own process group, so that a timeout stops the tool's workers too.
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
+                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
     done = threading.Event()
 
     def sample() -> None:
@@ -128,15 +132,20 @@ def measure(cmd: list[str], cwd: Path, env: dict | None = None, timeout: float =
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
+    timed_out = False
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        proc.kill()
+        timed_out = True
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except OSError:
+            proc.kill()
         out, _ = proc.communicate()
     elapsed = time.perf_counter() - start
     done.set()
     sampler.join()
-    return Sample(elapsed, peak[0] / 1024, proc.returncode, out)
+    return Sample(elapsed, peak[0] / 1024, proc.returncode, out, timed_out)
 
 
 @dataclass
@@ -318,9 +327,16 @@ def main(argv: list[str] | None = None) -> int:
         if py is not None:
             progress("fixit lint (default rules), once")
             r = row("fixit", "fixit lint (default rules)")
+            # Stopped once it has taken FIXIT_LIMIT times our cold run: that settles the target
+            # (>= 20x) without waiting the better part of an hour.
+            limit = max(60.0, FIXIT_LIMIT * cold.median)
             # fixit puts its working directory on sys.path: run it from above the corpus.
-            r.samples.append(measure([str(py.parent / "fixit"), "lint", corpus.name], corpus.parent))
-            r.note = f"exit {r.samples[-1].returncode}; " + (r.samples[-1].stdout.strip().splitlines() or [""])[-1][:80]
+            r.samples.append(measure([str(py.parent / "fixit"), "lint", corpus.name], corpus.parent,
+                                     timeout=limit))
+            last = r.samples[-1]
+            r.note = (f"stopped after {limit:.0f} s = {FIXIT_LIMIT}x our cold run" if last.timed_out
+                      else f"exit {last.returncode}; "
+                      + (last.stdout.strip().splitlines() or [""])[-1][:80])
     if "plugin" not in skip:
         r = row("plugin", "flake8 + llm-affinity-lint plugin")
         if not (REPO / "lint_rules" / "flake8_plugin.py").exists():
@@ -372,7 +388,8 @@ def render(rows: dict[str, Row], n_files: int, repeat: int, args) -> str:
     }
     if rows.get("fixit") and rows["fixit"].median:
         x = rows["fixit"].median / cold
-        checks["fixit"] = (f"{x:.1f}x our cold (target >= 20x)", x >= 20)
+        more = ">" if rows["fixit"].samples[-1].timed_out else ""
+        checks["fixit"] = (f"{more}{x:.1f}x our cold (target >= 20x)", x >= 20)
     if rows.get("flake8") and rows["flake8"].median:
         x = rows["flake8"].median / cold
         checks["flake8"] = (f"{x:.2f}x our cold (target > 1x)", x > 1)
@@ -382,7 +399,8 @@ def render(rows: dict[str, Row], n_files: int, repeat: int, args) -> str:
     if rows.get("scale") and rows["scale"].median:
         x = rows["scale"].median / cold
         checks["scale"] = (f"{x:.1f}x our cold (target <= ~10x)", x <= 11)
-    peak = max((rows[k].peak_mb or 0) for k in ("cold", "nocache", "warm", "touched") if k in rows)
+    peak = max((rows[k].peak_mb or 0) for k in ("cold", "nocache", "warm", "touched", "scale")
+               if k in rows)
     lines = [
         f"Corpus: {n_files} files (standard library{'' if args.sample == 1 else f', every {args.sample}th file'}), "
         f"Python {platform.python_version()}, {os.cpu_count()} cores "
@@ -396,9 +414,11 @@ def render(rows: dict[str, Row], n_files: int, repeat: int, args) -> str:
         if key == "p":
             text = "1 P"
         median = f"{r.median:.2f}" if r.median is not None else "-"
+        if r.samples and r.samples[-1].timed_out:
+            median = f"> {median}"
         mark = "" if ok is None else ("yes" if ok else "**no**")
         lines.append(f"| {r.name} | {median} | {text} | {mark} | {r.note} |")
-    lines.append(f"| peak memory (PSS, process tree), corpus runs | {peak:.0f} MB | target <= 300 MB | "
+    lines.append(f"| peak memory (PSS, process tree), our runs incl. x10 | {peak:.0f} MB | target <= 300 MB | "
                  f"{'yes' if peak <= 300 else '**no**'} | |")
     return "\n".join(lines) + "\n"
 

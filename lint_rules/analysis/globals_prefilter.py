@@ -2,32 +2,34 @@
 
 Stage one (the trigger tokens) lets a file through when it merely *mentions* a credential name
 (`token`, `password`, `secret`...): a tenth of the standard library, a quarter of its bytes. A
-finding needs two things in one function, and both are cheap to over-approximate on the `ast`
-(about ten times cheaper to build than a libcst tree):
+finding needs two things in one function, both cheap to over-approximate on the `ast` (about a
+tenth of the cost of a libcst tree):
 
-1. instance data (`InstanceData` in `globals.py`): a credential spelled as an identifier or a
-   string the way `InstanceData.is_credential` matches it, or one of the rule's other trigger
-   tokens (scoped values, LLM tokens) in the text;
+1. instance data (`InstanceData` in `globals.py`): in the function itself, an identifier or
+   string that `describe` could take for a credential, a conversation id or a scoped attribute
+   (read where `describe` reads them: an attribute by its own name, a call's receiver, not the
+   function called); anywhere in the file, a scoped header key string or an LLM token (LLM
+   fields are judged through the file's LLM classes);
 2. a write that `GlobalSinks` could call process-global (`os.environ`, `os.putenv`, a name
    declared `global`, a module-level name, a class attribute, a configured library global,
-   `setattr` on a class) inside a function.
+   `setattr` on a class).
 
 Every test here answers "maybe" whenever the libcst analysis could answer "yes": names count as
 local only where `dataflow.local_defs` records them too (so a one-line `def f(): x = 1` body
 has no locals, `import a.b` binds nothing, `try/except*` bodies are not looked into), and
-imports count wherever they are in the file. Keep this module in step with `globals.py`:
-`tests/test_prefilter.py` compares both on the fixtures and on a standard library sample, sink
-by sink.
+imports count wherever they are in the file. Keep this module in step with `globals.py` and
+`values.py`: `tests/test_prefilter_ast.py` compares it with them sink by sink and value by
+value, on the fixtures and on a standard library sample.
 """
 
 from __future__ import annotations
 
 import ast
 import fnmatch
+from dataclasses import dataclass, field
 
-from lint_rules.analysis.globals import (
-    ENVIRON, MUTATORS, PUTENV, credential_matcher, instance_data_tokens,
-)
+from lint_rules.analysis import llm as llm_analysis
+from lint_rules.analysis.globals import ENVIRON, MUTATORS, PUTENV, credential_matcher
 from lint_rules.config import Config
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -40,68 +42,90 @@ _READ, _UNREAD, _CALLEE = 0, 1, 2
 
 
 def may_leak_into_globals(tree: ast.Module, source: str, config: Config) -> bool:
+    """Some function both writes into shared state and holds instance data."""
     facts = _FileFacts(tree, config)
-    return facts.has_instance_data(source) and _writes_shared_state(facts, source)
+    everywhere = facts.file_data(source)
+    lines = _lines(source)
+    return any(_writes_shared(fn, facts, lines) for fn in facts.functions
+               if everywhere or fn.has_data)
 
 
 def holds_instance_data(tree: ast.Module, source: str, config: Config) -> bool:
-    """Half 1 alone: could `InstanceData.describe` name anything in this file?"""
-    return _FileFacts(tree, config).has_instance_data(source)
+    """Half 1 alone: could `InstanceData.describe` name anything in some function?"""
+    facts = _FileFacts(tree, config)
+    return facts.file_data(source) or any(fn.has_data for fn in facts.functions)
 
 
 def writes_shared_state(tree: ast.Module, source: str, config: Config) -> bool:
-    """Half 2 alone: could `GlobalSinks` see a write into shared state in a function?"""
-    return _writes_shared_state(_FileFacts(tree, config), source)
+    """Half 2 alone: could `GlobalSinks` see a write into shared state in some function?"""
+    facts = _FileFacts(tree, config)
+    lines = _lines(source)
+    return any(_writes_shared(fn, facts, lines) for fn in facts.functions)
 
 
-def _writes_shared_state(facts: _FileFacts, source: str) -> bool:
+def _writes_shared(fn: _Function, facts: _FileFacts, lines: list[str]) -> bool:
+    if not fn.targets and not fn.calls:
+        return False
+    scope = _FunctionScope(fn.node, lines, facts)
+    return any(scope.target_is_shared(t) for t in fn.targets) or any(
+        scope.call_is_shared(c) for c in fn.calls)
+
+
+def _lines(source: str) -> list[str]:
     # Python's own line breaks only (`str.splitlines` also splits at form feeds).
-    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    for fn, targets, calls in facts.functions:
-        if not targets and not calls:
-            continue
-        scope = _FunctionScope(fn, lines, facts)
-        if any(scope.target_is_shared(t) for t in targets):
-            return True
-        if any(scope.call_is_shared(c) for c in calls):
-            return True
-    return False
+    return source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+@dataclass(eq=False)
+class _Function:
+    """What one function holds itself (nested functions excluded; decorators, defaults and
+    lambdas included, as libcst's scopes count them)."""
+
+    node: ast.FunctionDef | ast.AsyncFunctionDef
+    targets: list[ast.expr] = field(default_factory=list)  # of assignments
+    calls: list[ast.Call] = field(default_factory=list)
+    # An identifier or string `InstanceData` may call instance data: the value it describes
+    # and the local definitions it follows are all in the function's own body.
+    has_data: bool = False
 
 
 class _FileFacts:
-    """One walk over the module: imports, class names, module-level names, credential-like
-    identifiers, and per function the assignment targets and calls it holds itself."""
+    """One walk over the module: imports, class names, module-level names, and per function
+    its assignment targets, calls and instance-data spellings."""
 
     def __init__(self, tree: ast.Module, config: Config) -> None:
         self.config = config
         self.patterns = tuple(config.library_globals)
         self.llm_classes = frozenset(c.rsplit(".", 1)[-1] for c in config.llm_classes)
-        self.imports: dict[str, set[str | None]] = {}  # None: a relative import (not resolved here)
+        # local name -> what it may be imported as; a relative import keeps its dots (".x.y"):
+        # the package it is relative to is not known here
+        self.imports: dict[str, set[str]] = {}
         self.classes: set[str] = set()
-        self.credential_seen = False
-        # (function, assignment targets, calls) in the function's own body and decorators
-        self.functions: list[tuple[ast.AST, list[ast.expr], list[ast.Call]]] = []
+        self.functions: list[_Function] = []
+        self.header_key_seen = False  # may reach any function through a module/class constant
         self.module_names = _module_level_names(tree)
-        is_credential = credential_matcher(config)
-        own: dict[int, tuple[list[ast.expr], list[ast.Call]]] = {}
+        data = _InstanceDataSpellings(config)
         # (node, enclosing function or None, how `InstanceData` would read the node)
-        stack: list[tuple[ast.AST, ast.AST | None, int]] = [(tree, None, _READ)]
+        stack: list[tuple[ast.AST, _Function | None, int]] = [(tree, None, _READ)]
         pop, push = stack.pop, stack.append
         while stack:
             node, fn, role = pop()
             kind = type(node)
             if kind is ast.Name:
-                if role == _READ and not self.credential_seen and is_credential(node.id):
-                    self.credential_seen = True
+                if fn is not None and role == _READ and not fn.has_data and data.name(node.id):
+                    fn.has_data = True
                 continue
             if kind is ast.Constant:
                 value = node.value
-                if type(value) is str and not self.credential_seen and is_credential(value):
-                    self.credential_seen = True
+                if type(value) is str:
+                    if not self.header_key_seen and data.header_key(value):
+                        self.header_key_seen = True
+                    if fn is not None and not fn.has_data and data.string(value):
+                        fn.has_data = True
                 continue
             if kind is ast.Attribute:
-                if role == _READ and not self.credential_seen and is_credential(node.attr):
-                    self.credential_seen = True
+                if fn is not None and role == _READ and not fn.has_data and data.attribute(node):
+                    fn.has_data = True
                 # An attribute is judged by its own name, never by the object it is read
                 # from; a method call carries its receiver (`self.api_key.strip()`).
                 push((node.value, fn, _READ if role == _CALLEE else _UNREAD))
@@ -109,7 +133,7 @@ class _FileFacts:
             if kind is ast.Call:
                 func = node.func
                 if fn is not None:
-                    own[id(fn)][1].append(node)
+                    fn.calls.append(node)
                 callee = type(func)
                 push((func, fn, _CALLEE if callee is ast.Attribute
                       else _UNREAD if callee is ast.Name else _READ))
@@ -121,9 +145,8 @@ class _FileFacts:
                 push((node.slice, fn, _READ))
                 continue
             if kind in _FUNCTIONS:
-                own[id(node)] = ([], [])
-                self.functions.append((node, *own[id(node)]))
-                fn = node
+                fn = _Function(node)
+                self.functions.append(fn)
             elif kind is ast.ClassDef:
                 self.classes.add(node.name)
             elif kind is ast.Import:
@@ -139,45 +162,48 @@ class _FileFacts:
                         continue
                     full = f"{node.module}.{alias.name}" if node.module else alias.name
                     self.imports.setdefault(alias.asname or alias.name, set()).add(
-                        None if node.level else full)
+                        "." * node.level + full)
             elif fn is not None and kind in (ast.Assign, ast.AugAssign, ast.AnnAssign):
                 if kind is ast.Assign:
-                    own[id(fn)][0].extend(node.targets)
+                    fn.targets.extend(node.targets)
                 elif kind is ast.AugAssign or node.value is not None:
-                    own[id(fn)][0].append(node.target)
+                    fn.targets.append(node.target)
             for child in ast.iter_child_nodes(node):
                 push((child, fn, _READ))
 
-    def has_instance_data(self, source: str) -> bool:
-        if self.credential_seen:
-            return True
-        others = _other_tokens(self.config)
-        return any(token in source for token in others)
+    def file_data(self, source: str) -> bool:
+        """Instance data that may reach any function: a scoped header key (through a module or
+        class constant), or an LLM field (`llm.model`, `self.x` in an LLM class: it needs an
+        LLM token in the text)."""
+        return self.header_key_seen or any(t in source for t in _llm_tokens(self.config))
 
     # ------------------------------------------------------------------ names
-    def resolutions(self, spelled: str) -> set[str] | None:
-        """What a dotted spelling may resolve to through the imports (None: unknown)."""
+    def resolutions(self, spelled: str) -> tuple[set[str], list[str]]:
+        """What a dotted spelling may resolve to through the imports: full names, and the tails
+        of names reached through a relative import (some package's `<tail>`)."""
         head, _, rest = spelled.partition(".")
-        out = {spelled}
+        full, tails = {spelled}, []
         for target in self.imports.get(head, ()):
-            if target is None:
-                return None
-            out.add(f"{target}.{rest}" if rest else target)
-        return out
+            joined = f"{target}.{rest}" if rest else target
+            if joined.startswith("."):
+                tails.append(joined.lstrip("."))
+            else:
+                full.add(joined)
+        return full, tails
 
     def library_global(self, spelled: str) -> bool:
         if spelled.split(".")[0] not in self.imports:
             return False
-        resolved = self.resolutions(spelled)
-        return resolved is None or any(fnmatch.fnmatchcase(r, p) for r in resolved
-                                       for p in self.patterns)
+        full, tails = self.resolutions(spelled)
+        return bool(tails) or any(fnmatch.fnmatchcase(r, p) for r in full for p in self.patterns)
 
     def resolves_into(self, node: ast.expr, names: frozenset[str]) -> bool:
         spelled = _dotted(node)
         if spelled is None:
             return False
-        resolved = self.resolutions(spelled)
-        return resolved is None or not resolved.isdisjoint(names)
+        full, tails = self.resolutions(spelled)
+        return not full.isdisjoint(names) or any(
+            name == tail or name.endswith("." + tail) for tail in tails for name in names)
 
 
 class _FunctionScope:
@@ -254,23 +280,56 @@ class _FunctionScope:
         if node.id in self.facts.classes:
             return True
         for target in self.facts.imports.get(node.id, ()):
-            last = target.rsplit(".", 1)[-1] if target is not None else ""
-            if target is None or last[:1].isupper() or last in self.facts.llm_classes:
+            last = target.rsplit(".", 1)[-1]
+            if last[:1].isupper() or last in self.facts.llm_classes:
                 return True
         return False
 
 
 # ---------------------------------------------------------------------- helpers
-_other_tokens_cache: dict[Config, tuple[str, ...]] = {}
+class _InstanceDataSpellings:
+    """The identifiers and strings through which `InstanceData.describe` finds instance data,
+    LLM fields aside: credentials (`is_credential`), conversation ids (`ScopedValues.
+    is_conversation_id`, suffix-matched on the attribute chain), scoped attributes, and scoped
+    header keys (string constants, wherever `header_key` reads them from)."""
+
+    def __init__(self, config: Config) -> None:
+        self.is_credential = credential_matcher(config)
+        self.scoped_attributes = frozenset(config.scoped_attributes)
+        self.header_keys = frozenset(k.lower() for k in config.scoped_header_keys)
+        self.id_chains = tuple(tuple(e.split(".")) for e in config.conversation_id_expressions if e)
+        self.id_ends = frozenset(chain[-1] for chain in self.id_chains)
+
+    def name(self, identifier: str) -> bool:
+        return self.is_credential(identifier) or (identifier in self.id_ends
+                                                  and (identifier,) in self.id_chains)
+
+    def attribute(self, node: ast.Attribute) -> bool:
+        attr = node.attr
+        if self.is_credential(attr) or attr in self.scoped_attributes:
+            return True
+        if attr not in self.id_ends:
+            return False
+        spelled = _dotted(node)
+        if spelled is None:
+            return False
+        parts = tuple(spelled.split("."))
+        return any(len(parts) >= len(e) and parts[-len(e):] == e for e in self.id_chains)
+
+    def string(self, value: str) -> bool:
+        return self.is_credential(value) or self.header_key(value)
+
+    def header_key(self, value: str) -> bool:
+        return value.lower() in self.header_keys
 
 
-def _other_tokens(config: Config) -> tuple[str, ...]:
-    """LLA005's trigger tokens that are not credential names (those are matched on identifiers)."""
-    cached = _other_tokens_cache.get(config)
+_llm_tokens_cache: dict[Config, tuple[str, ...]] = {}
+
+
+def _llm_tokens(config: Config) -> tuple[str, ...]:
+    cached = _llm_tokens_cache.get(config)
     if cached is None:
-        credentials = set(config.credential_names)
-        cached = tuple(t for t in instance_data_tokens(config) if t not in credentials)
-        _other_tokens_cache[config] = cached
+        cached = _llm_tokens_cache[config] = llm_analysis.trigger_tokens(config)
     return cached
 
 
