@@ -39,10 +39,12 @@ PUTENV = frozenset({"os.putenv"})
 # Mutating methods of dicts, lists, sets and deques: (method, index of the first value argument).
 MUTATORS = {"update": 0, "setdefault": 1, "append": 0, "appendleft": 0, "add": 0, "extend": 0,
             "extendleft": 0, "insert": 1, "__setitem__": 1}
+# Not `weakref.WeakSet`: it can only hold objects by identity (a string or number cannot be
+# weakly referenced), so it registers live objects, it never shares one caller's value.
 _MUTABLE_FACTORIES = frozenset({
     "dict", "list", "set", "collections.defaultdict", "collections.OrderedDict",
     "collections.Counter", "collections.deque", "collections.ChainMap", "weakref.WeakValueDictionary",
-    "weakref.WeakKeyDictionary", "weakref.WeakSet",
+    "weakref.WeakKeyDictionary",
 })
 
 

@@ -72,8 +72,10 @@ Not reported: module-level code and start-up functions (module-level `main`, `cl
 `create_app`/`make_app`/`build_app`, `app_factory`, `configure`/`setup`/`bootstrap`/`startup`,
 optionally suffixed `_process`/`_logging`/`_env`/`_app`, `on_startup`, `lifespan`, and functions
 nested in them), which set process-wide values from constants, arguments or their own config;
-writes of values that are not instance data (`os.environ["LITELLM_LOG"] = LEVEL`); reads; and
-copies (`env = dict(os.environ); env["KEY"] = self.api_key` for a subprocess).
+writes of values that are not instance data (`os.environ["LITELLM_LOG"] = LEVEL`); reads;
+copies (`env = dict(os.environ); env["KEY"] = self.api_key` for a subprocess); and objects added
+to a module-level `weakref.WeakSet`, which registers live objects by identity (a key or id
+string cannot even be put in one).
 """
     bad_examples = (
         Example(
