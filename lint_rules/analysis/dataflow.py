@@ -243,6 +243,14 @@ class ItemStore:
     value: cst.BaseExpression | None
 
 
+def local_names(fn: FunctionInfo) -> list[str]:
+    """Every name the function binds or stores items into, in first-seen order."""
+    names = dict.fromkeys(function_defs(fn).by_name)
+    local_item_stores(fn, "")  # fills the cache
+    names.update(dict.fromkeys(fn._lla_stores))  # type: ignore[attr-defined]
+    return list(names)
+
+
 def local_item_stores(fn: FunctionInfo, name: str) -> list[ItemStore]:
     """Items stored into the local container `name` anywhere in the function (not nested scopes)."""
     cached = getattr(fn, "_lla_stores", None)

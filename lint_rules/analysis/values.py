@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, local_defs, local_item_stores
+from lint_rules.analysis.dataflow import ASSIGN, local_defs, local_item_stores, local_names
 from lint_rules.config import Config
 from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
@@ -62,6 +62,14 @@ class ScopedValues:
         self.attributes = frozenset(config.scoped_attributes)
         self._id_chains = tuple(tuple(e.split(".")) for e in config.conversation_id_expressions if e)
         self._visiting: set[int] = set()
+        # Per function: which locals are scoped, which header keys each local carries. Computed
+        # for all locals at once, as a least fixed point (a local is scoped when one of its
+        # definitions is, given what is known so far), which is what following definitions
+        # depth-first with cycles cut computes, without its cost: chains of locals that each
+        # use the previous ones twice (`b = f(a, a); c = g(b, b)...`) made that 2 ** length
+        # (numpy's crackfortran.py did not finish).
+        self._scoped_locals: dict[int, set[str]] = {}
+        self._key_locals: dict[int, dict[str, frozenset[str]]] = {}
 
     # ------------------------------------------------------------------ keys and attributes
     def is_scoped_attribute(self, name: str | None) -> bool:
@@ -119,19 +127,7 @@ class ScopedValues:
             if isinstance(node, cst.Attribute):
                 return self.is_scoped_attribute(node.attr.value)
             if fn is not None:
-                # One expansion per variable on the path: `x = x + 1` repeated many times must
-                # not branch into every ordering of its definitions (exponential otherwise).
-                var = ("scoped-var", id(fn), node.value)
-                if var in self._visiting:
-                    return False
-                self._visiting.add(var)  # type: ignore[arg-type]
-                try:
-                    return any(d.kind == ASSIGN and self.is_scoped(d.value, fn)
-                               for d in local_defs(fn, node.value)) or any(
-                        self.is_scoped(store.value, fn) and not is_constant(store.value)
-                        for store in local_item_stores(fn, node.value))
-                finally:
-                    self._visiting.discard(var)  # type: ignore[arg-type]
+                return node.value in self._scoped_locals_of(fn)
             return False
         if isinstance(node, cst.FormattedString):
             return any(isinstance(p, cst.FormattedStringExpression) and self.is_scoped(p.expression, fn)
@@ -206,18 +202,48 @@ class ScopedValues:
         elif isinstance(node, cst.BooleanOperation):
             found |= self.scoped_keys(node.left, fn) | self.scoped_keys(node.right, fn)
         elif isinstance(node, cst.Name) and fn is not None:
-            var = ("keys-var", id(fn), node.value)
-            if var in self._visiting:
-                return frozenset()  # already being expanded on this path
-            self._visiting.add(var)  # type: ignore[arg-type]
-            try:
-                found |= self._name_keys(node.value, fn)
-            finally:
-                self._visiting.discard(var)  # type: ignore[arg-type]
+            found |= self._key_locals_of(fn).get(node.value, frozenset())
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
                 and node.func.attr.value == "headers":
             pass  # `ctx.headers()`: unknown keys
         return frozenset(found)
+
+    # ------------------------------------------------------------------ locals, all at once
+    def _scoped_locals_of(self, fn: FunctionInfo) -> set[str]:
+        table = self._scoped_locals.get(id(fn))
+        if table is None:
+            # Registered before it is filled: lookups made while filling it read what is known.
+            table = self._scoped_locals[id(fn)] = set()
+            names = local_names(fn)
+            changed = True
+            while changed:
+                changed = False
+                for name in names:
+                    if name not in table and self._local_is_scoped(name, fn):
+                        table.add(name)
+                        changed = True
+        return table
+
+    def _local_is_scoped(self, name: str, fn: FunctionInfo) -> bool:
+        return any(d.kind == ASSIGN and self.is_scoped(d.value, fn)
+                   for d in local_defs(fn, name)) or any(
+            self.is_scoped(store.value, fn) and not is_constant(store.value)
+            for store in local_item_stores(fn, name))
+
+    def _key_locals_of(self, fn: FunctionInfo) -> dict[str, frozenset[str]]:
+        table = self._key_locals.get(id(fn))
+        if table is None:
+            table = self._key_locals[id(fn)] = {}
+            names = local_names(fn)
+            changed = True
+            while changed:
+                changed = False
+                for name in names:
+                    keys = frozenset(self._name_keys(name, fn))
+                    if keys != table.get(name, frozenset()):
+                        table[name] = keys
+                        changed = True
+        return table
 
     def _name_keys(self, name: str, fn: FunctionInfo) -> set[str]:
         found: set[str] = set()
