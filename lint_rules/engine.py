@@ -3,9 +3,11 @@
 Cost model (see docs/performance.md): reading bytes is cheap, `ast` parsing ~10x that, libcst
 parsing ~10x `ast`, libcst's scope metadata ~12x a libcst parse. So:
 1. a file whose text holds none of the enabled rules' trigger tokens is never parsed by libcst
-   (only syntax-checked with `ast`, so LLA000 stays complete);
-2. no libcst metadata provider runs, except positions, and those only for files with a report;
-3. the walk skips whitespace and punctuation nodes, which no rule reads.
+   (only compiled by CPython, so LLA000 stays complete);
+2. a rule with an `ast` stage (`Rule.may_fire`) is asked next, on CPython's tree, and only the
+   rules that pass both stages run: most files that merely mention a common token stop there;
+3. no libcst metadata provider runs, except positions, and those only for files with a report;
+4. the walk skips whitespace and punctuation nodes, which no rule reads.
 """
 
 from __future__ import annotations
@@ -14,8 +16,8 @@ import ast
 import gc
 import re
 import warnings
-from contextlib import contextmanager
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields as dc_fields
 from functools import lru_cache
 from pathlib import Path
