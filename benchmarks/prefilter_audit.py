@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Audit the prefilter on any tree: does it ever hide a finding?
+
+    python benchmarks/prefilter_audit.py PATH...             # findings with and without it
+    python benchmarks/prefilter_audit.py --ast-stage PATH... # LLA005's ast stage, half by half
+
+The first mode checks every `.py` file twice (prefilter on, prefilter off: every file parsed by
+libcst) and lists any file whose findings differ. The second compares LLA005's `ast` stage
+(`analysis/globals_prefilter.py`) with the libcst analysis it over-approximates, for every file:
+each function that writes into shared state, each function where a value is described as
+instance data, and each function with both (`tests/test_prefilter_ast.py` does the same on a
+sample). Both print a line per miss and a summary; they are slow (a libcst parse of every file).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "tests"))
+
+from lint_rules.analysis.globals_prefilter import (  # noqa: E402
+    holds_instance_data, may_leak_into_globals, writes_shared_state,
+)
+from lint_rules.config import Config  # noqa: E402
+from lint_rules.engine import check_text  # noqa: E402
+from lint_rules.index import ProjectIndex  # noqa: E402
+from lint_rules.source import decode_source  # noqa: E402
+
+
+def python_files(root: Path):
+    for folder, dirs, names in os.walk(root):
+        dirs.sort()
+        for name in sorted(names):
+            if name.endswith(".py"):
+                yield Path(folder, name)
+
+
+def read(path: Path) -> str | None:
+    try:
+        return decode_source(path.read_bytes()).text
+    except Exception:  # noqa: BLE001 - unreadable files are not the audit's business
+        return None
+
+
+def audit_findings(roots: list[Path], config: Config) -> int:
+    files = differ = with_findings = 0
+    for root in roots:
+        index = ProjectIndex(config, [root])
+        for path in python_files(root):
+            source = read(path)
+            if source is None:
+                continue
+            files += 1
+            on = check_text(source, str(path), config, index, prefilter=True)
+            off = check_text(source, str(path), config, index, prefilter=False)
+            with_findings += bool(off)
+            if [(d.code, d.start, d.message) for d in on] != [(d.code, d.start, d.message) for d in off]:
+                differ += 1
+                print(f"DIFFERENT {path}: {[d.code for d in on]} vs {[d.code for d in off]}", flush=True)
+    print(f"{files} files, {with_findings} with findings, {differ} with different findings")
+    return 1 if differ else 0
+
+
+def audit_ast_stage(roots: list[Path], config: Config) -> int:
+    from test_prefilter_ast import _Everything
+
+    counts = {"sink": 0, "data": 0, "both": 0}
+    halves = {"sink": writes_shared_state, "data": holds_instance_data, "both": may_leak_into_globals}
+    files = missed = 0
+    for root in roots:
+        for path in python_files(root):
+            source = read(path)
+            if source is None:
+                continue
+            try:
+                tree = ast.parse(source)
+            except (SyntaxError, ValueError, RecursionError):
+                continue
+            files += 1
+            found = {d.message for d in check_text(source, str(path), config, ProjectIndex(config),
+                                                   prefilter=False, rules=[_Everything])}
+            for kind in found:
+                counts[kind] += 1
+                if not halves[kind](tree, source, config):
+                    missed += 1
+                    print(f"MISSED {kind}: {path}", flush=True)
+    print(f"{files} files; files with a shared write {counts['sink']}, with instance data "
+          f"{counts['data']}, with both in one function {counts['both']}; missed {missed}")
+    return 1 if missed else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
+    parser.add_argument("paths", nargs="+", type=Path)
+    parser.add_argument("--ast-stage", action="store_true", help="audit LLA005's ast stage")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    audit = audit_ast_stage if args.ast_stage else audit_findings
+    status = audit(args.paths, Config())
+    print(f"{time.perf_counter() - start:.0f} s")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
