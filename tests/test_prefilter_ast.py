@@ -53,6 +53,12 @@ LEAKS = {
             env = os.environ
             env["KEY"] = self.api_key
     """,
+    "annotated local alias of the environment": """
+        import os
+        def f(api_key):
+            env: dict = os.environ
+            env["KEY"] = api_key
+    """,
     "environ imported under another name": """
         from os import environ as E
         def f(api_key):

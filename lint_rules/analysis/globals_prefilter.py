@@ -235,7 +235,9 @@ class _FunctionScope:
         if isinstance(func, ast.Attribute) and func.attr in MUTATORS:
             return self.container_is_shared(func.value)
         if isinstance(func, ast.Name) and func.id == "setattr" \
-                and len(call.args) + len(call.keywords) == 3 and call.args:
+                and len(call.args) + len(call.keywords) == 3:
+            if call.keywords:
+                return True  # libcst reads its arguments in source order: not worth mirroring
             owner = call.args[0]
             spelled = _dotted(owner)
             name = call.args[1] if len(call.args) > 1 else None
@@ -413,6 +415,9 @@ def _scope_names(fn, lines: list[str], facts: _FileFacts):
         elif isinstance(statement, ast.AnnAssign):
             if statement.value is not None:
                 _bind(statement.target, local)
+                if isinstance(statement.target, ast.Name) \
+                        and facts.resolves_into(statement.value, ENVIRON):
+                    aliases.add(statement.target.id)
         elif isinstance(statement, (ast.For, ast.AsyncFor)):
             _bind(statement.target, local)
         elif isinstance(statement, (ast.With, ast.AsyncWith)):
