@@ -28,7 +28,6 @@ import os
 import pickle
 import stat
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -38,6 +37,7 @@ from typing import NamedTuple
 from lint_rules.config import Config
 from lint_rules.diagnostics import Diagnostic
 from lint_rules.index import ModuleSummary, ProjectIndex
+from lint_rules.source import replace_file
 
 CACHE_DIR_NAME = ".llm_affinity_lint_cache"
 FORMAT = 1
@@ -341,17 +341,7 @@ class ResultCache:
         try:
             ensure_cache_dir(self.path.parent.parent)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=self.path.parent)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    pickle.dump(data, fh, protocol=pickle.HIGHEST_PROTOCOL)
-                os.replace(tmp, self.path)
-            except BaseException:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
-                raise
+            replace_file(self.path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
         except Exception:  # unwritable folder, full disk, an unpicklable summary: run uncached
             pass
         self.dirty = False

@@ -118,19 +118,27 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, expected_digest:
     with open(path, "rb") as fh:
         if file_digest(fh.read()) != expected_digest:
             raise FileChangedError(f"{path}: changed on disk while being fixed; not written")
-    folder = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(prefix=".lla-", suffix=".tmp", dir=folder)
+    replace_file(path, data, like=st)
+
+
+def replace_file(path: str | os.PathLike[str], data: bytes,
+                 like: os.stat_result | None = None) -> None:
+    """Replace `path` with `data`: a temporary file in the same folder, flushed to disk, renamed
+    over it, so readers see the old file or the new one, never a mix. `like`: the stat of the
+    file replaced, whose permission bits (and owner, where allowed) the new one keeps."""
+    fd, tmp = tempfile.mkstemp(prefix=".lla-", suffix=".tmp", dir=os.path.dirname(path) or ".")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())
-        os.chmod(tmp, stat.S_IMODE(st.st_mode))
-        if hasattr(os, "chown"):
-            try:
-                os.chown(tmp, st.st_uid, st.st_gid)
-            except OSError:
-                pass  # only root may give a file away; the mode is what matters
+        if like is not None:
+            os.chmod(tmp, stat.S_IMODE(like.st_mode))
+            if hasattr(os, "chown"):
+                try:
+                    os.chown(tmp, like.st_uid, like.st_gid)
+                except OSError:
+                    pass  # only root may give a file away; the mode is what matters
         os.replace(tmp, path)
     except BaseException:
         try:
