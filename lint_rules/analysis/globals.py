@@ -29,6 +29,7 @@ import libcst as cst
 from lint_rules.analysis import llm as llm_analysis
 from lint_rules.analysis.dataflow import ASSIGN, local_defs
 from lint_rules.analysis.llm import LLMFacts
+from lint_rules.analysis.swaps import statements
 from lint_rules.analysis.values import ScopedValues
 from lint_rules.config import Config
 from lint_rules.engine import child_nodes
@@ -357,34 +358,14 @@ def declared_global(fn: FunctionInfo) -> frozenset[str]:
     """Names a function declares `global` (nested scopes excluded); cached on the function."""
     cached = getattr(fn, "_lla_globals", None)
     if cached is None:
-        names: set[str] = set()
-        for node in _statements(fn.node.body):
-            if isinstance(node, cst.SimpleStatementLine):
-                names.update(n.name.value for small in node.body if isinstance(small, cst.Global)
-                             for n in small.names)
+        # Statement lines only, like `dataflow`: a one-line body (`def f(): global X; ...`)
+        # records neither locals nor globals.
+        names = {n.name.value for small, line in statements(fn.node.body)
+                 if isinstance(small, cst.Global) and isinstance(line, cst.SimpleStatementLine)
+                 for n in small.names}
         cached = frozenset(names)
         fn._lla_globals = cached  # type: ignore[attr-defined]
     return cached
-
-
-def _statements(body: cst.BaseSuite):
-    """Every statement of a body, nested blocks included, nested scopes excluded (cheap: only
-    statement nodes are visited, never expressions)."""
-    stack: list[cst.CSTNode] = [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        if isinstance(node, (cst.IndentedBlock, cst.SimpleStatementSuite)):
-            stack.extend(node.body)
-            continue
-        yield node
-        for name in ("body", "orelse", "finalbody", "handlers", "cases"):
-            child = getattr(node, name, None)
-            if isinstance(child, cst.CSTNode):
-                stack.append(child)
-            elif isinstance(child, (tuple, list)):
-                stack.extend(c for c in child if isinstance(c, cst.CSTNode))
 
 
 def _is_local(fn: FunctionInfo, name: str) -> bool:
