@@ -24,13 +24,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from lint_rules.analysis.globals_prefilter import (  # noqa: E402
-    holds_instance_data, may_leak_into_globals, writes_shared_state,
+from lint_rules.analysis.process_state_ast import (
+    holds_instance_data,
+    may_leak_into_globals,
+    writes_shared_state,
 )
-from lint_rules.config import Config  # noqa: E402
+from lint_rules.analysis.project_index import ProjectIndex  # noqa: E402
+from lint_rules.core.config import Config  # noqa: E402
+from lint_rules.core.source import decode_source  # noqa: E402
 from lint_rules.engine import check_text  # noqa: E402
-from lint_rules.index import ProjectIndex  # noqa: E402
-from lint_rules.source import decode_source  # noqa: E402
 
 
 def python_files(root: Path):

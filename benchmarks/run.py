@@ -51,7 +51,7 @@ def parse_all(root: str) -> None:
 
     import libcst
 
-    from lint_rules.source import decode_source
+    from lint_rules.core.source import decode_source
 
     warnings.simplefilter("ignore")
     n = ok = 0

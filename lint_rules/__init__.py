@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
 from lint_rules.api import FixResult, check_source, fix_source  # noqa: E402
-from lint_rules.config import Config, ConfigError  # noqa: E402
-from lint_rules.diagnostics import Applicability, Diagnostic, Edit, Fix, Location  # noqa: E402
+from lint_rules.core.config import Config, ConfigError  # noqa: E402
+from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location  # noqa: E402
+from lint_rules.core.version import __version__  # noqa: E402
 
 __all__ = [
     "Applicability", "Config", "ConfigError", "Diagnostic", "Edit", "Fix", "FixResult",

@@ -14,12 +14,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lint_rules.config import Config
-from lint_rules.diagnostics import Applicability, Diagnostic, Edit, Location, apply_edits
-from lint_rules.engine import ParseFailure, check_text, parse_module
-from lint_rules.index import ProjectIndex
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Location, apply_edits
+from lint_rules.core.source import DecodedSource, SourceDecodeError, decode_source
+from lint_rules.engine import check_text
 from lint_rules.rules import SYNTAX_ERROR, Rule
-from lint_rules.source import DecodedSource, SourceDecodeError, decode_source
+from lint_rules.syntax.parse import ParseFailure, parse_module
 
 MAX_FIX_ROUNDS = 10
 # Larger files are reported as LLA000 and not read: no hand-written module is this big, and

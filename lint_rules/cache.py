@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import shutil
 import stat
 import sys
 import time
@@ -34,10 +35,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
-from lint_rules.config import Config
-from lint_rules.diagnostics import Diagnostic
-from lint_rules.index import ModuleSummary, ProjectIndex
-from lint_rules.source import replace_file
+import libcst
+
+from lint_rules.analysis.project_index import ModuleSummary, ProjectIndex
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Diagnostic
+from lint_rules.core.source import replace_file
+from lint_rules.core.version import __version__
+from lint_rules.syntax.parse import module_name_for
 
 CACHE_DIR_NAME = ".llm_affinity_lint_cache"
 FORMAT = 1
@@ -90,14 +95,7 @@ class WorkerYield:
 # ---------------------------------------------------------------------------- keys
 @lru_cache(maxsize=1)
 def tool_fingerprint() -> str:
-    from lint_rules import __version__
-
-    try:
-        import libcst
-
-        libcst_version = getattr(libcst, "__version__", "?")
-    except ImportError:  # pragma: no cover - libcst is a dependency
-        libcst_version = "-"
+    libcst_version = getattr(libcst, "__version__", "?")
     parts = [f"{FORMAT}", __version__, sys.version, libcst_version]
     package = Path(__file__).resolve().parent
     for folder, dirs, files in os.walk(package):
@@ -135,8 +133,6 @@ def ensure_cache_dir(cache_dir: Path) -> None:
 
 def clean_cache(cache_dir: Path) -> bool:
     """Remove the cache folder; True when there was one. Refuses folders that are not ours."""
-    import shutil
-
     if not cache_dir.is_dir():
         return False
     if not (cache_dir / ".gitignore").exists() and any(cache_dir.iterdir()):
@@ -209,8 +205,6 @@ class CachingIndex(ProjectIndex):
             yield candidate
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
-        from lint_rules.engine import module_name_for
-
         key_path = str(path)
         try:
             read_at = time.time_ns()

@@ -14,13 +14,21 @@ from collections import Counter
 from dataclasses import replace
 from pathlib import Path
 
-from lint_rules import __version__
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.api import (
+    MAX_FILE_BYTES,
+    FileResult,
+    check_source,
+    fix_is_applicable,
+    fix_source,
+    read_error,
+)
 from lint_rules.cache import clean_cache, default_cache_dir
-from lint_rules.api import FileResult, check_source, fix_is_applicable, fix_source
-from lint_rules.config import Config, ConfigError, apply_settings, discover_config
-from lint_rules.diagnostics import Diagnostic
-from lint_rules.docs import SYNTAX_ERROR_DOC, render_rule
-from lint_rules.index import ProjectIndex
+from lint_rules.core.config import Config, ConfigError, apply_settings, discover_config
+from lint_rules.core.diagnostics import Diagnostic
+from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.core.version import __version__
+from lint_rules.docs import SYNTAX_ERROR_DOC, _toml, render_rule
 from lint_rules.output import FORMATS, write_diagnostics
 from lint_rules.rules import SYNTAX_ERROR, all_rules, get_rule
 from lint_rules.runner import RunOptions, run
@@ -218,9 +226,6 @@ def _clean(args: argparse.Namespace) -> int:
 
 
 def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fix: bool) -> int:
-    from lint_rules.api import MAX_FILE_BYTES, read_error
-    from lint_rules.source import SourceDecodeError, decode_source
-
     path = args.stdin_filename
     data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
     echo = fix and not args.diff  # stdout must carry the (fixed) source: never drop the input
@@ -369,8 +374,6 @@ def _print_diffs(files: list[FileResult]) -> bool:
 
 
 def _show_settings(config: Config, root: Path | None) -> None:
-    from lint_rules.docs import _toml
-
     print(f"# settings from: {config.source}")
     print(f"# project root: {root if root else '(none)'}")
     print("[tool.llm-affinity-lint]")

@@ -46,7 +46,7 @@ from pathlib import Path
 
 import pathspec
 
-from lint_rules.config import Config
+from lint_rules.core.config import Config
 
 SOURCE_SUFFIXES = (".py", ".pyi")
 

@@ -15,150 +15,49 @@ from __future__ import annotations
 import ast
 import gc
 import re
-import warnings
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, fields as dc_fields
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from lint_rules.config import Config
-from lint_rules.diagnostics import Diagnostic, Edit, Fix, Location
-from lint_rules.noqa import file_is_exempt, suppressed
-from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
-from lint_rules.semantic import SemanticBuilder, SemanticModel
-from lint_rules.source import LineIndex
-
-if TYPE_CHECKING:
-    from lint_rules.index import ProjectIndex
-
-
-# ---------------------------------------------------------------------------- the walk
-_SKIPPED_FIELDS = frozenset({
-    "lpar", "rpar", "leading_lines", "lines_after_decorators", "header", "footer", "comma",
-    "semicolon", "newline", "colon", "equal", "dot", "star", "operator", "lbracket", "rbracket",
-    "lbrace", "rbrace", "asynchronous", "trailing_whitespace", "first_line", "empty_lines",
-    "whitespace", "default_indent", "default_newline",
-})
-
-
-@lru_cache(maxsize=None)
-def _child_fields(node_type: type) -> tuple[str, ...]:
-    return tuple(
-        f.name for f in dc_fields(node_type)
-        if f.name not in _SKIPPED_FIELDS and not f.name.startswith("whitespace")
-    )
-
-
-def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
-    """The children `walk` visits (no whitespace or punctuation), in field order.
-
-    Use this, not libcst's `node.children`, in analysis code: `children` runs a full visitor
-    that rebuilds the node (dataclass validation of every child), ~50x slower; on the standard
-    library it made two rules cost twice the libcst parse itself.
-    """
-    children: list[cst.CSTNode] = []
-    for name in _child_fields(type(node)):
-        value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
-            children.append(value)
-        elif isinstance(value, (tuple, list)):
-            children.extend(v for v in value if isinstance(v, cst.CSTNode))
-    return children
-
-
-def walk(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
-         leave: Callable[[cst.CSTNode], object]) -> None:
-    """Pre/post-order walk over the semantic nodes, iterative (deep trees need no recursion)."""
-    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, leaving = pop()
-        if leaving:
-            leave(node)
-            continue
-        visit(node)
-        push((node, True))
-        for child in reversed(child_nodes(node)):
-            push((child, False))
-
-
-# ---------------------------------------------------------------------------- file context
-class FileContext:
-    """Everything a rule may ask about the file being checked."""
-
-    def __init__(self, path: str, source: str, config: Config, module: cst.Module,
-                 model: SemanticModel, index: ProjectIndex | None) -> None:
-        self.path = path
-        self.source = source
-        self.config = config
-        self.module = module
-        self.model = model
-        self.index = index
-        self.lines = LineIndex(source)
-        self._positions: object | None = None
-
-    # --- positions and text (positions are computed on first use only) ---
-    def position(self, node: cst.CSTNode) -> CodeRange:
-        if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
-        return self._positions[node]  # type: ignore[index]
-
-    def span(self, node: cst.CSTNode) -> tuple[int, int]:
-        """str offsets [start, end) of a node in the source."""
-        rng = self.position(node)
-        return (self.lines.offset(rng.start.line, rng.start.column),
-                self.lines.offset(rng.end.line, rng.end.column))
-
-    def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
-
-    def indent_of(self, node: cst.CSTNode) -> str:
-        line = self.lines.line(self.position(node).start.line)
-        return line[: len(line) - len(line.lstrip())]
-
-    # --- edits ---
-    def replace(self, node: cst.CSTNode, text: str) -> Edit:
-        start, end = self.span(node)
-        return Edit(start, end, text)
-
-    def insert_before(self, node: cst.CSTNode, text: str) -> Edit:
-        start, _ = self.span(node)
-        return Edit(start, start, text)
-
-    def insert_after(self, node: cst.CSTNode, text: str) -> Edit:
-        _, end = self.span(node)
-        return Edit(end, end, text)
-
-    def line_start(self, node: cst.CSTNode) -> int:
-        return self.lines.starts[self.position(node).start.line - 1]
-
-    def line_end(self, node: cst.CSTNode) -> int:
-        """Offset just past the line break of the node's last line."""
-        row = self.position(node).end.line
-        return self.lines.starts[row] if row < len(self.lines.starts) else len(self.source)
-
-    def newline(self) -> str:
-        return self.module.default_newline
+from lint_rules.analysis.context import FileContext, FileFacts
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.core.codes import SYNTAX_ERROR
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location
+from lint_rules.core.noqa import file_is_exempt, suppressed
+from lint_rules.core.source import LineIndex
+from lint_rules.rules import Rule, all_rules
+from lint_rules.syntax.parse import (
+    LIBCST_PREFIX,
+    ParseFailure,
+    ast_tree,
+    libcst_parse,
+    module_name_for,
+    syntax_check,
+)
+from lint_rules.syntax.semantic import FunctionInfo, SemanticBuilder, SemanticModel
+from lint_rules.syntax.tree import walk
 
 
 # ---------------------------------------------------------------------------- dispatch
 class _Dispatcher:
-    """Calls the semantic builder first on visit and last on leave, rules in between."""
+    """Calls the semantic builder first on visit and last on leave, rules in between; runs the
+    rules' function, class and module checks at the ends of those scopes."""
 
-    def __init__(self, builder: SemanticBuilder, rules: list[Rule]) -> None:
+    def __init__(self, builder: SemanticBuilder, rules: list[Rule], facts: FileFacts) -> None:
         self.builder = builder
         self.rules = rules
         self.model = builder.model
+        self.facts = facts
         self._visits: dict[type, list[Callable]] = {}
         self._leaves: dict[type, list[Callable]] = {}
-        self._fn_checks = [r.check_function for r in rules if hasattr(r, "check_function")]
-        self._cls_checks = [r.check_class for r in rules if hasattr(r, "check_class")]
+        self._fn_now = [r for r in rules if _overrides(r, "check_function") and not r.defer_methods]
+        self._fn_later = [r for r in rules if _overrides(r, "check_function") and r.defer_methods]
+        self._cls_checks = [r.check_class for r in rules if _overrides(r, "check_class")]
+        self._deferred: dict[int, list[FunctionInfo]] = {}
 
     def _handlers(self, node_type: type, prefix: str) -> list[Callable]:
         table = self._visits if prefix == "visit_" else self._leaves
@@ -167,7 +66,7 @@ class _Dispatcher:
             name = prefix + node_type.__name__
             objects: list[object] = [*self.rules]
             objects = [self.builder, *objects] if prefix == "visit_" else [*objects, self.builder]
-            handlers = [getattr(o, name) for o in objects if hasattr(o, name)]
+            handlers = [h for h in (getattr(o, name, None) for o in objects) if h is not None]
             table[node_type] = handlers
         return handlers
 
@@ -181,19 +80,33 @@ class _Dispatcher:
             for handler in self._handlers(node_type, "leave_")[:-1]:
                 handler(node)
             fn = self.model.current_function
-            for check in self._fn_checks:
-                check(fn)
+            for rule in self._fn_now:
+                rule.check_function(fn)
+            if self._fn_later:
+                if fn.cls is None:
+                    for rule in self._fn_later:
+                        rule.check_function(fn)
+                else:
+                    self._deferred.setdefault(id(fn.cls), []).append(fn)
             self.builder.leave_FunctionDef(node)
         elif node_type is cst.ClassDef:
             for handler in self._handlers(node_type, "leave_")[:-1]:
                 handler(node)
             cls = self.model.current_class
+            self.builder.leave_ClassDef(node)
+            self.facts.class_completed(cls)
+            for fn in self._deferred.pop(id(cls), []):
+                for rule in self._fn_later:
+                    rule.check_function(fn)
             for check in self._cls_checks:
                 check(cls)
-            self.builder.leave_ClassDef(node)
         else:
             for handler in self._handlers(node_type, "leave_"):
                 handler(node)
+
+
+def _overrides(rule: Rule, hook: str) -> bool:
+    return getattr(type(rule), hook) is not getattr(Rule, hook)
 
 
 # ---------------------------------------------------------------------------- prefilter
@@ -271,110 +184,20 @@ def rules_that_may_fire(source: str, config: Config, codes: tuple[str, ...],
     rule_set = all_rules() if rules is None else rules
     passing = [rule for rule, token_filter in _rule_token_filters(config, rule_set)
                if rule.code in codes and (token_filter is None or token_filter.search(source))]
-    if any(getattr(rule, "ast_prefilter", False) for rule in passing):
+    if any(rule.ast_prefilter for rule in passing):
         if not isinstance(tree, ast.Module):
-            tree = _ast_tree(source)
+            tree = ast_tree(source)
         if tree is not None:
             passing = [rule for rule in passing
-                       if not getattr(rule, "ast_prefilter", False)
-                       or rule.may_fire(tree, source, config)]
+                       if not rule.ast_prefilter or rule.may_fire(tree, source, config)]
     return tuple(passing)
 
 
-def _ast_tree(source: str) -> ast.Module | None:
-    """CPython's tree, or None when it cannot be built (the syntax check reports why)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(source)
-    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
-        return None
-
-
 # ---------------------------------------------------------------------------- checking
-@dataclass(frozen=True)
-class ParseFailure:
-    row: int
-    column: int  # 1-based
-    message: str
-
-
-def parse_module(source: str) -> cst.Module | ParseFailure:
-    """libcst parse; a failure (syntax, or nesting too deep for the parser) is a value.
-
-    CPython's compiler judges the text first: libcst's native parser overflows the C stack
-    (a segfault, not an exception) on nesting that CPython rejects, e.g. 3000 parentheses.
-    """
-    return syntax_check(source, "<unknown>") or _libcst_parse(source)
-
-
-_LIBCST_PREFIX = "libcst: "
-
-
-def _libcst_parse(source: str) -> cst.Module | ParseFailure:
-    """libcst alone: only for text that `syntax_check` has accepted (failures say "libcst: ")."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return cst.parse_module(source)
-    except cst.ParserSyntaxError as exc:
-        message = str(exc.message).strip().splitlines()[0] if exc.message else "invalid syntax"
-        return ParseFailure(exc.raw_line, exc.raw_column + 1, f"{_LIBCST_PREFIX}{message}")
-    except RecursionError:
-        return ParseFailure(1, 1, f"{_LIBCST_PREFIX}too deeply nested to parse")
-    except (MemoryError, ValueError) as exc:
-        return ParseFailure(1, 1, f"{_LIBCST_PREFIX}{exc}")
-
-
-def syntax_check(source: str, path: str) -> ParseFailure | None:
-    """CPython's own verdict: a full compile, so errors of the compiler stage (misplaced
-    `from __future__`, `return` outside a function) count too. Compiling to bytecode is also
-    cheaper than building Python AST objects (PyCF_ONLY_AST)."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(source, path, "exec", dont_inherit=True)
-    except SyntaxError as exc:
-        column = (exc.offset or 1)
-        return ParseFailure(exc.lineno or 1, max(column, 1), f"{type(exc).__name__}: {exc.msg}")
-    except (RecursionError, MemoryError):
-        return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse")
-    except (ValueError, OverflowError, SystemError) as exc:
-        # ValueError: "source code string cannot contain null bytes"
-        return ParseFailure(1, 1, f"SyntaxError: {exc}")
-    return None
-
-
 def failure_diagnostic(path: str, failure: ParseFailure, line_text: str = "") -> Diagnostic:
     loc = Location(failure.row, failure.column)
     return Diagnostic(SYNTAX_ERROR[0], SYNTAX_ERROR[1], failure.message, path, loc, loc,
                       line_text=line_text)
-
-
-def module_name_for(path: str) -> tuple[str, bool]:
-    """Dotted module name of a file from the packages (folders with __init__.py) around it."""
-    p = Path(path)
-    is_package = p.name == "__init__.py"
-    parts = [] if is_package else [p.stem]
-    folder = p.parent
-    try:
-        while (folder / "__init__.py").is_file():
-            parts.append(folder.name)
-            if folder.parent == folder:
-                break
-            folder = folder.parent
-    except OSError:
-        pass
-    return ".".join(reversed(parts)), is_package
-
-
-def build_model(module: cst.Module, path: str) -> SemanticModel:
-    """The shared facts alone (no rules): what the project index summarises other modules with."""
-    name, is_package = module_name_for(path)
-    model = SemanticModel(module_name=name)
-    dispatcher = _Dispatcher(SemanticBuilder(model, is_package), [])
-    walk(module, dispatcher.visit, dispatcher.leave)
-    return model
 
 
 def check_parsed(ctx: FileContext, rule_classes: Iterable[type[Rule]]) -> list[Diagnostic]:
@@ -383,12 +206,10 @@ def check_parsed(ctx: FileContext, rule_classes: Iterable[type[Rule]]) -> list[D
     # The caller already named the module (ctx.model); is_package needs no second walk up the
     # folders' __init__.py files.
     is_package = Path(ctx.path).name == "__init__.py"
-    dispatcher = _Dispatcher(SemanticBuilder(ctx.model, is_package), rules)
+    dispatcher = _Dispatcher(SemanticBuilder(ctx.model, is_package), rules, ctx.facts)
     walk(ctx.module, dispatcher.visit, dispatcher.leave)
     for rule in rules:
-        check_module = getattr(rule, "check_module", None)
-        if check_module is not None:
-            check_module()
+        rule.check_module()
     out: list[Diagnostic] = []
     for rule in rules:
         for report in rule.reports:
@@ -466,11 +287,11 @@ def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | Non
     if to_run:
         # CPython first: its messages are better, and libcst must never see what CPython
         # rejects (see parse_module).
-        parsed = syntax_check(source, path) or _libcst_parse(source)
-        if isinstance(parsed, ParseFailure) and parsed.message.startswith(_LIBCST_PREFIX):
+        parsed = syntax_check(source, path) or libcst_parse(source)
+        if isinstance(parsed, ParseFailure) and parsed.message.startswith(LIBCST_PREFIX):
             # Valid for CPython, not for libcst (its grammar lags behind): not the user's
             # syntax error, but the rules could not run, so it is still reported.
-            detail = parsed.message[len(_LIBCST_PREFIX):]
+            detail = parsed.message[len(LIBCST_PREFIX):]
             parsed = ParseFailure(parsed.row, parsed.column,
                                   f"libcst cannot parse this file, which CPython accepts: {detail}")
         if isinstance(parsed, ParseFailure):

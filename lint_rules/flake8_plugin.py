@@ -30,17 +30,22 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lint_rules import __version__
-from lint_rules.config import Config, ConfigError, apply_settings, find_config_file, load_config
-from lint_rules.diagnostics import Applicability, Diagnostic, Location
-from lint_rules.engine import (
-    FileContext, ParseFailure, check_parsed, gc_paused, module_name_for, parse_module,
-    rules_that_may_fire,
+from lint_rules.analysis.context import FileContext
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.core.config import (
+    Config,
+    ConfigError,
+    apply_settings,
+    find_config_file,
+    load_config,
 )
-from lint_rules.index import ProjectIndex
-from lint_rules.noqa import file_is_exempt
+from lint_rules.core.diagnostics import Applicability, Diagnostic, Location
+from lint_rules.core.noqa import file_is_exempt
+from lint_rules.core.version import __version__
+from lint_rules.engine import check_parsed, gc_paused, rules_that_may_fire
 from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
-from lint_rules.semantic import SemanticModel
+from lint_rules.syntax.parse import ParseFailure, module_name_for, parse_module
+from lint_rules.syntax.semantic import SemanticModel
 
 # The settings that differ between code bases (domain.md, "Names differ between code bases"):
 # each gets `--lla-<key>` (replaces the list) and `--lla-extend-<key>` (adds to it).
@@ -203,6 +208,7 @@ def _selected_by_flake8(options: argparse.Namespace) -> frozenset[str] | None:
     """The LLA codes flake8 would report (before per-file-ignores and noqa), from its own
     decision engine; None when that cannot be asked (then every rule runs, flake8 filters)."""
     try:
+        # flake8 is not a dependency of the tool: only a flake8 run, which has it, gets here.
         from flake8.style_guide import Decision, DecisionEngine
 
         decide = DecisionEngine(options).decision_for

@@ -11,14 +11,21 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import FileResult, check_file, fix_is_applicable, read_error
-from lint_rules.cache import (CachingIndex, ResultCache, WorkerYield, checked_entry, is_settled,
-                              stat_signature, unchanged)
-from lint_rules.config import Config
-from lint_rules.diagnostics import Diagnostic
+from lint_rules.cache import (
+    CachingIndex,
+    ResultCache,
+    WorkerYield,
+    checked_entry,
+    is_settled,
+    stat_signature,
+    unchanged,
+)
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Diagnostic
+from lint_rules.core.source import FileChangedError, file_digest, write_atomically
 from lint_rules.discovery import DiscoveryError, SourceFile, iter_source_files
-from lint_rules.index import ProjectIndex
-from lint_rules.source import FileChangedError, file_digest, write_atomically
 
 # Below this many files, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 64

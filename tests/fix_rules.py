@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.diagnostics import Applicability, Edit, Fix
+from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules import Rule
 
 

@@ -40,7 +40,7 @@ FIXABLE_CODE = "LLA990"
 FIXABLE_TOKEN = "leaky_marker"
 FIXABLE_RULE_MODULE = f'''\
 """Test-only rule: reports the name `{FIXABLE_TOKEN}` and safely renames it."""
-from lint_rules.diagnostics import Applicability, Fix
+from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules import CODES, Rule
 
 CODES["{FIXABLE_CODE}"] = "test-fixable"

@@ -12,9 +12,9 @@ import json
 import re
 from pathlib import Path
 
-from lint_rules.config import Config, apply_settings
-from lint_rules.index import ProjectIndex
+from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import check_source
+from lint_rules.core.config import Config, apply_settings
 
 MARKER = re.compile(r"#\s*((?:LLA\d{3}[ \t]*)+)$")
 OPTIONS = re.compile(r"^#\s*OPTIONS:\s*(\{.*\})\s*$")

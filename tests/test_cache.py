@@ -13,10 +13,10 @@ import pytest
 
 import lint_rules.engine as engine
 import lint_rules.runner as runner
+from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.cache import CACHE_DIR_NAME, CachingIndex, ResultCache, digest
-from lint_rules.config import Config, apply_settings
-from lint_rules.diagnostics import Applicability, Edit, Fix
-from lint_rules.index import ProjectIndex
+from lint_rules.core.config import Config, apply_settings
+from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules.base import Rule
 from lint_rules.runner import RunOptions, run
 
@@ -125,18 +125,13 @@ def test_no_cache_writes_nothing_and_a_corrupt_cache_is_ignored(tmp_path) -> Non
 
 
 # ---------------------------------------------------------------------------- cross-module
-class InheritsPin:
-    """Test-only rule (duck-typed, so the registry never sees it): reports a class whose bases,
-    found through the project index, define `pin`; the fix marks the file."""
+class InheritsPin(Rule):
+    """Test-only rule (defined outside the rules package, so the registry never sees it):
+    reports a class whose bases, found through the project index, define `pin`; the fix marks
+    the file."""
 
     code = "LLA999"
     name = "test-inherits-pin"
-    trigger_tokens = Rule.trigger_tokens
-    report = Rule.report
-
-    def __init__(self, ctx) -> None:
-        self.ctx = ctx
-        self.reports = []
 
     def check_class(self, cls) -> None:
         if "# pinned" in self.ctx.source:

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from lint_rules.config import Config, ConfigError, apply_settings, discover_config, load_config
+from lint_rules.core.config import (
+    Config,
+    ConfigError,
+    apply_settings,
+    discover_config,
+    load_config,
+)
 
 
 def write(path: Path, text: str) -> Path:

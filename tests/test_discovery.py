@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from lint_rules.config import DEFAULT_EXCLUDE, Config
+from lint_rules.core.config import DEFAULT_EXCLUDE, Config
 from lint_rules.discovery import DiscoveryError, SourceFile, iter_source_files
 
 needs_symlinks = pytest.mark.skipif(

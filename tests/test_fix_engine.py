@@ -9,18 +9,27 @@ import stat
 from pathlib import Path
 
 import pytest
-
 from fix_rules import (
-    ALL_TEST_RULES, BreaksCode, FlipFlop, GOOD_TEST_RULES, InsertsLines, MalformedEdit,
-    NeverConverges, NonLatin, OneToTwo, PassToEllipsis, RenameCallWhole,
+    ALL_TEST_RULES,
+    GOOD_TEST_RULES,
+    BreaksCode,
+    FlipFlop,
+    InsertsLines,
+    MalformedEdit,
+    NeverConverges,
+    NonLatin,
+    OneToTwo,
+    PassToEllipsis,
+    RenameCallWhole,
 )
+
 from lint_rules import api, runner
+from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import MAX_FIX_ROUNDS, check_file, check_source, fix_source
-from lint_rules.config import Config
-from lint_rules.diagnostics import Edit
-from lint_rules.index import ProjectIndex
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Edit
+from lint_rules.core.source import FileChangedError, decode_source, file_digest, write_atomically
 from lint_rules.runner import RunOptions, run
-from lint_rules.source import FileChangedError, decode_source, file_digest, write_atomically
 
 CONFIG = Config()
 

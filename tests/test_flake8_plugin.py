@@ -7,13 +7,20 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 from integration_helpers import (
-    CLEAN_SOURCE, FIXABLE_CODE, FIXABLE_SOURCE, LEAKY_COL, LEAKY_ROW, LEAKY_SOURCE, report_lines,
-    run_flake8, write_tree,
+    CLEAN_SOURCE,
+    FIXABLE_CODE,
+    FIXABLE_SOURCE,
+    LEAKY_COL,
+    LEAKY_ROW,
+    LEAKY_SOURCE,
+    report_lines,
+    run_flake8,
+    write_tree,
 )
+
 from lint_rules.api import check_source
-from lint_rules.config import apply_settings, Config
+from lint_rules.core.config import Config, apply_settings
 from lint_rules.flake8_plugin import FIX_HINT, Flake8Plugin
 from lint_rules.rules import all_rules
 

@@ -16,13 +16,21 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from integration_helpers import (
-    CLEAN_SOURCE, LEAKY_SOURCE, REPO_ROOT, HookRepo, clean_env, consumer_repo, git, hook_repo,
-    run_pre_commit, write_tree,
+    CLEAN_SOURCE,
+    LEAKY_SOURCE,
+    REPO_ROOT,
+    HookRepo,
+    clean_env,
+    consumer_repo,
+    git,
+    hook_repo,
+    run_pre_commit,
+    write_tree,
 )
+
 from lint_rules import __version__
-from lint_rules.config import apply_settings, Config, tomllib
+from lint_rules.core.config import Config, apply_settings, tomllib
 from lint_rules.flake8_plugin import FIX_HINT, OVERRIDABLE_KEYS, UNSAFE_FIX_HINT
 
 DOC = REPO_ROOT / "docs" / "integrations.md"

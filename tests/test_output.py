@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lint_rules.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, apply_edits
-from lint_rules.output import FORMATS, write_diagnostics
-from lint_rules.output import _common
+from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, apply_edits
+from lint_rules.output import FORMATS, _common, write_diagnostics
 from lint_rules.rules import all_rules
 
 SOURCE = "import os\nx = 1\ny = 2\n"
@@ -619,15 +618,13 @@ def test_sarif_empty_run_is_valid() -> None:
 def test_sarif_version_falls_back_when_not_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     from importlib import metadata
 
-    import lint_rules
+    from lint_rules.output import _common
 
     def missing(name: str) -> str:
         raise metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(metadata, "version", missing)
-    monkeypatch.delattr(lint_rules, "__version__", raising=False)
-    assert sarif([])["runs"][0]["tool"]["driver"]["version"] == "0.0.0"
-    monkeypatch.setattr(lint_rules, "__version__", "9.8.7", raising=False)
+    monkeypatch.setattr(_common, "__version__", "9.8.7")
     assert sarif([])["runs"][0]["tool"]["driver"]["version"] == "9.8.7"
     monkeypatch.setattr(metadata, "version", lambda name: "1.2.3")
     assert sarif([])["runs"][0]["tool"]["driver"]["version"] == "1.2.3"

@@ -6,13 +6,13 @@ import sysconfig
 from pathlib import Path
 
 import pytest
-
-from lint_rules.config import Config
-from lint_rules.engine import _token_filter, check_text, may_have_findings
-from lint_rules.index import ProjectIndex
-from lint_rules.rules import all_rules
-from lint_rules.source import SourceDecodeError, decode_source
 from markers import config_for, options_of
+
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.core.config import Config
+from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.engine import _token_filter, check_text, may_have_findings
+from lint_rules.rules import all_rules
 
 HERE = Path(__file__).parent
 FIXTURES = sorted(p for p in (HERE / "fixtures" / "rules").glob("*.py"))
@@ -130,7 +130,7 @@ def test_token_filter_is_exactly_any_token_in_source(tokens) -> None:
 def test_child_nodes_keep_every_semantic_child_of_libcst_children() -> None:
     import libcst as cst
 
-    from lint_rules.engine import child_nodes
+    from lint_rules.syntax.tree import child_nodes
 
     semantic = (cst.BaseExpression, cst.BaseStatement, cst.BaseSmallStatement, cst.BaseSuite,
                 cst.Arg, cst.Param, cst.Parameters, cst.Decorator, cst.ExceptHandler,

@@ -15,18 +15,20 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-
-from lint_rules.analysis.globals import InstanceData
-from lint_rules.analysis.globals_prefilter import (
-    holds_instance_data, may_leak_into_globals, writes_shared_state,
-)
-from lint_rules.config import Config
-from lint_rules.engine import check_text, may_have_findings, rules_that_may_fire
-from lint_rules.index import ProjectIndex
-from lint_rules.rules.lla005_process_global_leak import ProcessGlobalLeak
-from lint_rules.source import SourceDecodeError, decode_source
 from markers import config_for, options_of
 from test_prefilter import FIXTURES, SAMPLE_SDK, stdlib_sample
+
+from lint_rules.analysis.process_state import InstanceData
+from lint_rules.analysis.process_state_ast import (
+    holds_instance_data,
+    may_leak_into_globals,
+    writes_shared_state,
+)
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.core.config import Config
+from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.engine import check_text, may_have_findings, rules_that_may_fire
+from lint_rules.rules.lla005_process_global_leak import ProcessGlobalLeak
 
 # Shapes that are findings only through a detail of the libcst analysis: the ast stage must
 # let every one of them through (one snippet per case: the stage answers per file).

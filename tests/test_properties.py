@@ -15,15 +15,17 @@ import codecs
 import difflib
 
 import hypothesmith
-from hypothesis import HealthCheck, assume, event, given, settings, strategies as st
-
 from fix_rules import GOOD_TEST_RULES, PassToEllipsis
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import fix_source
-from lint_rules.config import Config
-from lint_rules.engine import check_text, syntax_check
-from lint_rules.index import ProjectIndex
+from lint_rules.core.config import Config
+from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.engine import check_text
 from lint_rules.rules import all_rules
-from lint_rules.source import SourceDecodeError, decode_source
+from lint_rules.syntax.parse import syntax_check
 
 CONFIG = Config()
 INDEX = ProjectIndex(CONFIG)

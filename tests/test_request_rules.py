@@ -13,13 +13,13 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-
-from lint_rules.api import check_source, fix_source
-from lint_rules.config import Config, apply_settings
-from lint_rules.diagnostics import Applicability
-from lint_rules.engine import check_text, may_have_findings
-from lint_rules.index import ProjectIndex
 from markers import expected_markers
+
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.api import check_source, fix_source
+from lint_rules.core.config import Config, apply_settings
+from lint_rules.core.diagnostics import Applicability
+from lint_rules.engine import check_text, may_have_findings
 
 CODES = ("LLA004", "LLA005")
 HERE = Path(__file__).parent

@@ -11,9 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from test_cli import err, out, run_cli
 
 from lint_rules.api import MAX_FILE_BYTES, check_source, fix_source
-from test_cli import err, out, run_cli
 
 FIXABLE = b"x = 1\n"
 
@@ -163,9 +163,9 @@ def test_fifo_named_like_a_module(tmp_path):
 
 
 def test_fifo_through_check_file(tmp_path):
+    from lint_rules.analysis.project_index import ProjectIndex
     from lint_rules.api import check_file
-    from lint_rules.config import Config
-    from lint_rules.index import ProjectIndex
+    from lint_rules.core.config import Config
 
     os.mkfifo(tmp_path / "x.py")
     result = check_file(tmp_path / "x.py", "x.py", Config(), ProjectIndex(Config()), fix=True)

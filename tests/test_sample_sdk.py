@@ -9,11 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from lint_rules.api import check_source
-from lint_rules.config import Config, apply_settings
-from lint_rules.index import ProjectIndex
 from markers import expected_markers
+
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.api import check_source
+from lint_rules.core.config import Config, apply_settings
 
 SAMPLE = Path(__file__).parent / "fixtures" / "sample_sdk"
 CODES = ("LLA001", "LLA003", "LLA006")

@@ -11,13 +11,15 @@ from pathlib import Path
 import libcst as cst
 import pytest
 
+from lint_rules.analysis.context import FileFacts
 from lint_rules.analysis.ownership import Ownership
-from lint_rules.analysis.pins import analysis_for, is_pin_helper, summarize_method
+from lint_rules.analysis.pins import is_pin_helper, summarize_method
+from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import check_source, fix_source
-from lint_rules.config import Config, apply_settings
-from lint_rules.diagnostics import Applicability
-from lint_rules.engine import build_model, check_text
-from lint_rules.index import ProjectIndex
+from lint_rules.core.config import Config, apply_settings
+from lint_rules.core.diagnostics import Applicability
+from lint_rules.engine import check_text
+from lint_rules.syntax.semantic import build_model
 
 CODES = ["LLA001", "LLA003", "LLA006"]
 ROOT = Path(__file__).parent.parent
@@ -284,7 +286,7 @@ def test_reading_a_scoped_key_is_not_a_pin_and_copies_are() -> None:
         """)
     config = Config()
     cls = model.classes[0]
-    summaries = {name: summarize_method(fn, model, config, 0) for name, fn in cls.methods.items()}
+    summaries = {name: summarize_method(fn, FileFacts(config, model), 0) for name, fn in cls.methods.items()}
     assert summaries["session"].pins == frozenset()
     assert summaries["_bind"].pins == {"header:x-litellm-session-id"}
     assert summaries["_bind"].is_pin_helper  # recognised from behaviour, not from its name
@@ -309,7 +311,7 @@ def test_ownership_verdicts() -> None:
             a, b, c, d, e, g
         """)
     fn = model.functions[0]
-    analysis = analysis_for(model, Config())
+    analysis = FileFacts(Config(), model)
     last = fn.node.body.body[-1].body[0]
     verdict = {name: analysis.ownership.verdict(cst.Name(name), fn, last).kind
                for name in "abcdeg"}
@@ -339,7 +341,7 @@ def test_a_duplicate_of_a_configured_helper_is_a_bypass_not_a_helper() -> None:
                 self.agent.llm._prompt_cache_key = str(self.id)
         """)
     fn = model.functions[0]
-    assert is_pin_helper(fn, analysis_for(model, Config()))
+    assert is_pin_helper(fn, FileFacts(Config(), model))
 
 
 # ---------------------------------------------------------------------------- odd shapes

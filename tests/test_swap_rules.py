@@ -9,13 +9,13 @@ from pathlib import Path
 
 import libcst as cst
 import pytest
-
-from lint_rules.analysis.flow import guaranteed_after
-from lint_rules.api import check_source, fix_source
-from lint_rules.config import Config
-from lint_rules.diagnostics import Applicability
-from lint_rules.index import ProjectIndex
 from markers import expected_markers
+
+from lint_rules.analysis.every_path import guaranteed_after
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.api import check_source, fix_source
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Applicability
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
@@ -285,7 +285,7 @@ def test_a_pin_inside_try_with_handlers_counts_for_the_statements_after_the_inst
 
 
 def test_dominating_statements() -> None:
-    from lint_rules.analysis.flow import dominating_statements
+    from lint_rules.analysis.every_path import dominating_statements
 
     module = cst.parse_module(
         "def f():\n    a()\n    if c:\n        b()\n    else:\n        d(); install()\n    e()\n")

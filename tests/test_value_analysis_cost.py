@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from lint_rules.analysis import values
-from lint_rules.config import Config
+from lint_rules.analysis import scoped_values as values
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.core.config import Config
 from lint_rules.engine import check_text
-from lint_rules.index import ProjectIndex
 
 
 def doubling_chain(depth: int, last_is_scoped: bool) -> str:

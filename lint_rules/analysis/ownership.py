@@ -28,14 +28,16 @@ never becomes a finding, so a code base the analysis cannot see through stays qu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, LOOP, PARAM, function_defs
-from lint_rules.analysis.llm import LLMFacts
-from lint_rules.semantic import ClassInfo, FunctionInfo, dotted_name
+from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, function_defs
+from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.tree import walk
 
 
 class Ownership(str, Enum):
@@ -95,9 +97,10 @@ _FRESH_CONTAINERS = frozenset({"dict", "list", "set", "tuple", "frozenset", "col
 class OwnershipAnalysis:
     """Origins of expressions inside the functions of one module."""
 
-    def __init__(self, llms: LLMFacts) -> None:
+    def __init__(self, llms: LLMFacts, class_is_complete: Callable[[ClassInfo], bool]) -> None:
         self.llms = llms
         self.model = llms.model
+        self._class_is_complete = class_is_complete
         self._busy: set[tuple] = set()
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
 
@@ -262,8 +265,6 @@ class OwnershipAnalysis:
             else:
                 for el in display.elements:
                     if isinstance(el, cst.DictElement):
-                        from lint_rules.semantic import string_value
-
                         key = string_value(el.key)
                         if key is None:
                             opaque = True
@@ -298,8 +299,8 @@ class OwnershipAnalysis:
             out = self._compute_self_attribute(cls, attr)
         finally:
             self._busy.discard(("self", key))
-        if not any(scope is cls for scope in self.model.scope_stack):
-            self._class_attrs[key] = out  # only once the class body has been walked completely
+        if self._class_is_complete(cls):
+            self._class_attrs[key] = out  # a later method could still assign `self.<attr>`
         return out
 
     def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> list[Origin]:
@@ -341,8 +342,6 @@ def _is_field_call(node: cst.BaseExpression) -> bool:
 
 def _self_assignments(method: FunctionInfo, me: str, attr: str):
     """(statement, value) of every `me.attr = value` in the method's own body."""
-    from lint_rules.engine import walk
-
     found: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
     nested: list[cst.CSTNode] = []
 
@@ -365,8 +364,6 @@ def _is_self_attr(target: cst.BaseExpression, me: str, attr: str) -> bool:
 
 
 def _mutated_name(fn: FunctionInfo, name: str) -> bool:
-    from lint_rules.engine import walk
-
     hits: list[bool] = []
 
     def visit(node: cst.CSTNode) -> None:
@@ -384,8 +381,6 @@ def _callers(model, fn: FunctionInfo, name: str, position: int):
     """(calling method, statement, argument) for every `self.<fn.name>(...)` call in this file's
     methods of the class and of its subclasses defined here; an argument we cannot match to the
     parameter makes the caller count as borrowing (None never appears: it is skipped)."""
-    from lint_rules.engine import walk
-
     cls = fn.cls
     classes = [c for c in model.classes if c is cls or cls.name in {b.rsplit(".", 1)[-1] for b in c.bases}]
     found = []

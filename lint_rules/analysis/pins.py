@@ -18,37 +18,13 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.values import is_constant
-from lint_rules.config import Config
-from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
-
-
-class DomainAnalysis:
-    """The shared analyses of one module, created once per (model, config)."""
-
-    def __init__(self, config: Config, model: SemanticModel) -> None:
-        from lint_rules.analysis.llm import LLMFacts
-        from lint_rules.analysis.ownership import OwnershipAnalysis
-        from lint_rules.analysis.values import ScopedValues
-        from lint_rules.analysis.writes import WriteFinder
-
-        self.config = config
-        self.model = model
-        self.llms = LLMFacts(config, model)
-        self.scoped = ScopedValues(config, model)
-        self.ownership = OwnershipAnalysis(self.llms)
-        self.writes = WriteFinder(self.llms, self.scoped)
-        self._helpers: dict[int, bool] = {}
-        self._pins: dict[int, frozenset[str]] = {}
-
-
-def analysis_for(model: SemanticModel, config: Config) -> DomainAnalysis:
-    """The module's shared `DomainAnalysis` (cached on the model, so every rule shares it)."""
-    cached = getattr(model, "_lla_domain", None)
-    if cached is None or cached.config is not config:
-        cached = DomainAnalysis(config, model)
-        model._lla_domain = cached  # type: ignore[attr-defined]
-    return cached
+from lint_rules.analysis.context import FileFacts
+from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.scoped_values import is_constant
+from lint_rules.analysis.summaries import MethodSummary
+from lint_rules.core.config import Config
+from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.tree import nodes_of, small_statements
 
 
 def scoped_header_key(node: cst.BaseExpression | None, config: Config) -> str | None:
@@ -59,22 +35,22 @@ def scoped_header_key(node: cst.BaseExpression | None, config: Config) -> str | 
 
 
 # ---------------------------------------------------------------------------- pins
-def method_pins(fn: FunctionInfo, analysis: DomainAnalysis) -> frozenset[str]:
+def method_pins(fn: FunctionInfo, analysis: FileFacts) -> frozenset[str]:
     """Pins the function applies directly: scoped writes onto LLMs and pinned copies."""
-    cached = analysis._pins.get(id(fn))
+    cached = analysis.pins.get(id(fn))
     if cached is not None:
         return cached
     pins: set[str] = set()
     for write in analysis.writes.writes(fn):
         pins |= write.pins
     for call in _calls(fn):
-        pins |= _copy_pins(call, fn, analysis)
+        pins |= copy_pins(call, fn, analysis)
     result = frozenset(pins)
-    analysis._pins[id(fn)] = result
+    analysis.pins[id(fn)] = result
     return result
 
 
-def _copy_pins(call: cst.Call, fn: FunctionInfo, analysis: DomainAnalysis) -> frozenset[str]:
+def copy_pins(call: cst.Call, fn: FunctionInfo, analysis: FileFacts) -> frozenset[str]:
     """`x.model_copy(update={...})` / `LLM(...)` carrying scoped keys or attributes."""
     llms, scoped = analysis.llms, analysis.scoped
     func = call.func
@@ -85,8 +61,6 @@ def _copy_pins(call: cst.Call, fn: FunctionInfo, analysis: DomainAnalysis) -> fr
             if arg.keyword is not None and arg.keyword.value == "update":
                 display = arg.value
                 if isinstance(display, cst.Name):
-                    from lint_rules.analysis.dataflow import ASSIGN, local_defs
-
                     defs = [d.value for d in local_defs(fn, display.value) if d.kind == ASSIGN]
                     display = defs[0] if len(defs) == 1 else display
                 if isinstance(display, cst.Dict):
@@ -104,25 +78,18 @@ def _copy_pins(call: cst.Call, fn: FunctionInfo, analysis: DomainAnalysis) -> fr
     return frozenset(pins)
 
 
-def direct_pins(fn: FunctionInfo, config: Config, model: SemanticModel | None = None) -> frozenset[str]:
-    """Kept for callers of the foundation API; `model` enables the full analysis."""
-    if model is None:
-        model = SemanticModel(module_name="")
-    return method_pins(fn, analysis_for(model, config))
-
-
 # ---------------------------------------------------------------------------- helpers
-def is_pin_helper(fn: FunctionInfo, analysis: DomainAnalysis) -> bool:
+def is_pin_helper(fn: FunctionInfo, analysis: FileFacts) -> bool:
     if fn.name in analysis.config.pin_helpers:
         return True
-    cached = analysis._helpers.get(id(fn))
+    cached = analysis.helpers.get(id(fn))
     if cached is None:
         cached = _behaves_like_pin_helper(fn, analysis)
-        analysis._helpers[id(fn)] = cached
+        analysis.helpers[id(fn)] = cached
     return cached
 
 
-def _behaves_like_pin_helper(fn: FunctionInfo, analysis: DomainAnalysis) -> bool:
+def _behaves_like_pin_helper(fn: FunctionInfo, analysis: FileFacts) -> bool:
     me = fn.self_name
     if me is None:
         return False
@@ -130,8 +97,8 @@ def _behaves_like_pin_helper(fn: FunctionInfo, analysis: DomainAnalysis) -> bool
     pin_statements = {id(w.statement) for w in pin_writes}
     copy_pin_values: list[cst.BaseExpression] = []
     copy_statements: set[int] = set()
-    for statement, call in _calls_with_statement(fn):
-        if _copy_pins(call, fn, analysis):
+    for statement, call in calls_with_statement(fn):
+        if copy_pins(call, fn, analysis):
             copy_pin_values.append(call)
             copy_statements.add(id(statement))
     if not pin_writes and not copy_pin_values:
@@ -171,49 +138,26 @@ def self_calls(fn: FunctionInfo) -> frozenset[str]:
     return frozenset(names)
 
 
-def summarize_method(fn: FunctionInfo, model: SemanticModel, config: Config, line: int):
-    from lint_rules.index import MethodSummary
-
-    analysis = analysis_for(model, config)
+def summarize_method(fn: FunctionInfo, analysis: FileFacts, line: int) -> MethodSummary:
     return MethodSummary(fn.name, line, tuple(p.name for p in fn.params), self_calls(fn),
                          method_pins(fn, analysis), is_pin_helper(fn, analysis))
 
 
 # ---------------------------------------------------------------------------- walking
 def _small_statements(fn: FunctionInfo) -> list[cst.BaseSmallStatement]:
-    found: list[cst.BaseSmallStatement] = []
-    _collect(fn.node.body, found, calls=None)
-    return found
+    return [small for small, _ in small_statements(fn.node.body)]
 
 
 def _calls(fn: FunctionInfo) -> list[cst.Call]:
-    return [call for _, call in _calls_with_statement(fn)]
+    return [call for _, call in calls_with_statement(fn)]
 
 
-def _calls_with_statement(fn: FunctionInfo) -> list[tuple[cst.BaseSmallStatement, cst.Call]]:
-    cached = getattr(fn, "_lla_calls", None)
+def calls_with_statement(fn: FunctionInfo) -> list[tuple[cst.BaseSmallStatement, cst.Call]]:
+    """Every call in the function's own statements (lambdas included, nested defs not), with
+    the small statement that holds it."""
+    cached = fn.derived.get("calls")
     if cached is None:
-        cached = []
-        _collect(fn.node.body, [], calls=cached)
-        fn._lla_calls = cached  # type: ignore[attr-defined]
+        cached = [(small, call) for small, _ in small_statements(fn.node.body)
+                  for call in nodes_of(small, cst.Call)]
+        fn.derived["calls"] = cached
     return cached
-
-
-def _collect(node: cst.CSTNode, smalls: list, calls: list | None) -> None:
-    """Small statements (and calls inside them) of a body, not entering nested scopes."""
-    from lint_rules.engine import child_nodes, walk
-
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, (cst.FunctionDef, cst.ClassDef)) and current is not node:
-            continue
-        if isinstance(current, cst.BaseSmallStatement):
-            smalls.append(current)
-            if calls is not None:
-                walk(current, lambda n, s=current: calls.append((s, n)) if isinstance(n, cst.Call) else None,
-                     lambda _n: None)
-            continue
-        for child in child_nodes(current):
-            stack.append(child)
-

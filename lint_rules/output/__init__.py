@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
-from lint_rules.diagnostics import Diagnostic
+from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.output._common import fix_applies
 from lint_rules.output.github import write_github
 from lint_rules.output.json_format import json_object, write_json, write_json_lines

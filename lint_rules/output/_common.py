@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from lint_rules.diagnostics import Applicability, Fix
+from importlib import metadata
+
+from lint_rules.core.codes import SYNTAX_ERROR
+from lint_rules.core.diagnostics import Applicability, Fix
+from lint_rules.core.version import __version__
+from lint_rules.rules import all_rules
 
 TOOL_NAME = "llm-affinity-lint"
 INFORMATION_URI = "https://github.com/llm-affinity-lint/llm-affinity-lint"
@@ -19,15 +24,11 @@ def fix_applies(fix: Fix | None, unsafe_fixes: bool) -> bool:
 
 
 def registered_rules() -> tuple[type, ...]:
-    """The rule classes of the registry (imported lazily; tests replace this function)."""
-    from lint_rules.rules import all_rules
-
+    """The rule classes of the registry (tests replace this function)."""
     return tuple(all_rules())
 
 
 def syntax_error_code() -> tuple[str, str]:
-    from lint_rules.rules import SYNTAX_ERROR
-
     return SYNTAX_ERROR
 
 
@@ -37,13 +38,7 @@ def rule_urls() -> dict[str, str]:
 
 
 def tool_version() -> str:
-    from importlib import metadata
-
     try:
         return metadata.version(TOOL_NAME)
     except metadata.PackageNotFoundError:
-        pass
-    import lint_rules
-
-    version = getattr(lint_rules, "__version__", None)
-    return version if isinstance(version, str) and version else "0.0.0"
+        return __version__

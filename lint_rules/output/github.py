@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from lint_rules.diagnostics import Diagnostic
+from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.output._common import TOOL_NAME
 
 

@@ -6,7 +6,7 @@ import json
 import os
 from typing import Any, TextIO
 
-from lint_rules.diagnostics import Diagnostic, Edit, Fix, Location
+from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location
 from lint_rules.output import _common
 
 

@@ -14,7 +14,7 @@ from pathlib import Path, PurePath
 from typing import Any, TextIO
 from urllib.parse import quote
 
-from lint_rules.diagnostics import Diagnostic, Edit, Fix, Location
+from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location
 from lint_rules.output import _common
 
 SCHEMA_URI = "https://json.schemastore.org/sarif-2.1.0.json"

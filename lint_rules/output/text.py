@@ -5,7 +5,7 @@ from __future__ import annotations
 import unicodedata
 from typing import TextIO
 
-from lint_rules.diagnostics import Diagnostic
+from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.output._common import fix_applies
 
 TAB_WIDTH = 4

@@ -1,7 +1,7 @@
 """The rule registry: every `Rule` subclass in a module of this package registers itself.
 
-One rule per module (`lla001_scope_leak_write.py`, ...). Codes are stable: never renumber or
-reuse one; a removed rule leaves a tombstone in `REMOVED`.
+One rule per module (`lla001_scope_leak_write.py`, ...), each matching its row of the code table
+(`lint_rules.core.codes`).
 """
 
 from __future__ import annotations
@@ -10,27 +10,10 @@ import importlib
 import pkgutil
 from functools import lru_cache
 
+from lint_rules.core.codes import CODES, REMOVED, SYNTAX_ERROR
 from lint_rules.rules.base import Example, Rule
 
 __all__ = ["CODES", "Example", "Rule", "all_rules", "get_rule", "SYNTAX_ERROR", "REMOVED"]
-
-# The engine reports parse failures under this code; it has no module of its own.
-SYNTAX_ERROR = ("LLA000", "syntax-error")
-
-# The stable code table: never renumber or reuse a code; a rule module must match its row.
-CODES: dict[str, str] = {
-    "LLA000": "syntax-error",
-    "LLA001": "scope-leak-write",
-    "LLA002": "swap-without-pin",
-    "LLA003": "stale-pin-guard",
-    "LLA004": "header-bypass",
-    "LLA005": "process-global-leak",
-    "LLA006": "helper-mutates-shared-llm",
-    "LLA007": "context-dropped-on-derived-call",
-}
-
-# code -> why it is gone (kept forever so the code is never reused).
-REMOVED: dict[str, str] = {}
 
 
 @lru_cache(maxsize=1)
@@ -48,7 +31,7 @@ def _load() -> tuple[type[Rule], ...]:
         if "code" in cls.__dict__ and cls.__module__.startswith(__name__ + "."):
             if cls.code in found and found[cls.code] is not cls:
                 raise RuntimeError(f"two rules claim {cls.code}: {found[cls.code]} and {cls}")
-            if CODES.get(cls.code) != cls.name:
+            if cls.code in REMOVED or CODES.get(cls.code) != cls.name:
                 raise RuntimeError(f"{cls.__name__}: {cls.code} {cls.name} is not in the code table")
             found[cls.code] = cls
     return tuple(sorted(found.values(), key=lambda r: r.code))
@@ -56,11 +39,6 @@ def _load() -> tuple[type[Rule], ...]:
 
 def all_rules() -> tuple[type[Rule], ...]:
     return _load()
-
-
-def all_codes() -> list[str]:
-    """Every code a user may name in settings (implemented or reserved in the table)."""
-    return sorted(set(CODES) | {r.code for r in all_rules()})
 
 
 def get_rule(code: str) -> type[Rule] | None:

@@ -3,10 +3,16 @@
 A rule module defines one `Rule` subclass. The engine instantiates it once per checked file with
 a `FileContext` and, during its single traversal of the tree, calls:
 
-- `visit_<Node>(node)` / `leave_<Node>(node)` for any libcst node type the rule names;
-- `check_function(fn)` when a function's body has been walked (`fn` is a `FunctionInfo`);
+- `visit_<Node>(node)` / `leave_<Node>(node)` for any libcst node type the rule names (the
+  libcst visitor convention);
+- `check_function(fn)` when a function's body has been walked (`fn` is a `FunctionInfo`); with
+  `defer_methods` set, a method is checked only once its whole class has been walked (facts
+  about `self.<attr>` look at every method of the class);
 - `check_class(cls)` when a class body has been walked;
 - `check_module()` at the end.
+
+Every hook has a no-op default here; the engine calls only the hooks a rule overrides. Shared
+facts come from `ctx.facts` (never built by a rule); a rule never reads files.
 
 Rules report with `self.report(node, message, fix=None)`. Two prefilter stages decide whether a
 rule runs on a file at all; both must be true necessary conditions for its findings (the
@@ -24,15 +30,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import libcst as cst
 
-from lint_rules.diagnostics import Fix
-
-if TYPE_CHECKING:
-    from lint_rules.config import Config
-    from lint_rules.engine import FileContext
+from lint_rules.analysis.context import FileContext
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Fix
+from lint_rules.syntax.semantic import ClassInfo, FunctionInfo
 
 DOCS_URL = "https://github.com/llm-affinity-lint/llm-affinity-lint/blob/main/docs/rules/{code}.md"
 
@@ -66,6 +71,7 @@ class Rule:
     bad_examples: ClassVar[tuple[Example, ...]] = ()
     good_examples: ClassVar[tuple[Example, ...]] = ()
     ast_prefilter: ClassVar[bool] = False  # the engine calls `may_fire` before a libcst parse
+    defer_methods: ClassVar[bool] = False  # check methods once their class is complete
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
@@ -84,6 +90,15 @@ class Rule:
         """Second prefilter stage (only called when `ast_prefilter` is set): False only when the
         rule cannot report in this file."""
         return True
+
+    def check_function(self, fn: FunctionInfo) -> None:
+        """A function's body has been walked (a method's whole class, with `defer_methods`)."""
+
+    def check_class(self, cls: ClassInfo) -> None:
+        """A class body has been walked."""
+
+    def check_module(self) -> None:
+        """The whole module has been walked."""
 
     def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
         self.reports.append(Report(node, message, fix))

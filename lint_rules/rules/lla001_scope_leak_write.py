@@ -4,19 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lint_rules.analysis.llm import trigger_tokens
-from lint_rules.analysis.scope import (
-    CompleteClassChecks, acts_as_pin_helper, borrowed_scoped_writes, describe_pins, fix_is_exact, helper_for, suggested_helper,
+from lint_rules.analysis.llm_objects import trigger_tokens
+from lint_rules.analysis.scoped_writes import (
+    acts_as_pin_helper,
+    borrowed_scoped_writes,
+    describe_pins,
+    fix_is_exact,
+    helper_for,
+    suggested_helper,
     written_spelling,
 )
-from lint_rules.config import Config
-from lint_rules.diagnostics import Applicability, Fix
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import FunctionInfo
+from lint_rules.syntax.semantic import FunctionInfo
 
 
-class ScopeLeakWrite(CompleteClassChecks, Rule):
+class ScopeLeakWrite(Rule):
     code = "LLA001"
+    defer_methods = True
     name = "scope-leak-write"
     summary = "Conversation-scoped value written onto an LLM object the code does not own"
     rationale = """\
@@ -146,7 +152,7 @@ def configure(llm: LLM):
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
 
-    def check_complete(self, fn: FunctionInfo) -> None:
+    def check_function(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
         if not writes or acts_as_pin_helper(self.ctx, fn):
             return

@@ -9,13 +9,21 @@ from pathlib import Path
 
 import libcst as cst
 
-from lint_rules.analysis.flow import dominating_statements, guaranteed_after
+from lint_rules.analysis.every_path import dominating_statements, guaranteed_after
+from lint_rules.analysis.llm_installs import (
+    ClassPins,
+    Install,
+    InstallFinder,
+    PinUnit,
+    copies_of,
+    statements,
+)
 from lint_rules.analysis.pins import scoped_header_key
-from lint_rules.analysis.swaps import ClassPins, Install, InstallFinder, PinUnit, copies_of, statements
-from lint_rules.config import Config
-from lint_rules.diagnostics import Applicability, Fix
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import ClassInfo, FunctionInfo, dotted_name
+from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name
+from lint_rules.syntax.tree import walk
 
 
 class SwapWithoutPin(Rule):
@@ -227,8 +235,6 @@ class _SwapCheck:
         cached = self._facts.get(key)
         if cached is not None:
             return cached
-        from lint_rules.engine import walk
-
         found: set[str] = set()
         config = self.ctx.config
 
@@ -387,8 +393,6 @@ class _SwapCheck:
         safe = (all(u.is_helper for u in chosen) and not install.through_dict
                 and not (self.applied_somewhere_after(install) & missing))
         names = ", ".join(f"`{c}`" for c in calls)
-        from lint_rules.diagnostics import Edit
-
         return Fix(f"Insert {names} after the install", (Edit(at, at, text),),
                    Applicability.SAFE if safe else Applicability.UNSAFE)
 
@@ -432,8 +436,6 @@ class _SwapCheck:
                     indent = self.ctx.indent_of(line)
                     same_block = indent == self.ctx.indent_of(pin_line)
                     at = self.ctx.line_start(line)
-                    from lint_rules.diagnostics import Edit
-
                     fix = Fix(f"Apply `{text}` before the copy",
                               (Edit(at, at, f"{indent}{text}{self.ctx.newline()}"),),
                               Applicability.SAFE if same_block else Applicability.UNSAFE)
@@ -445,8 +447,6 @@ class _SwapCheck:
         (`update["condenser"] = self._condenser_for(new_llm)` whose body copies its parameter)."""
         for copy, small, line in copies_of(new, self.fn.node.body):
             yield copy, small, line, ""
-        from lint_rules.engine import walk
-
         for small, line in statements(self.fn.node.body):
             calls: list[cst.Call] = []
             walk(small, lambda n: calls.append(n) if isinstance(n, cst.Call) else None,
@@ -497,8 +497,6 @@ class _SwapCheck:
         return target.value in installed
 
     def names_reaching_installs(self) -> set[str]:
-        from lint_rules.engine import walk
-
         def names_in(node: cst.CSTNode) -> set[str]:
             found: set[str] = set()
             walk(node, lambda n: found.add(n.value) if isinstance(n, cst.Name) else None,
@@ -543,8 +541,6 @@ def _returns_copy(unit: PinUnit) -> bool:
         return False
     fn = unit.local
     if isinstance(fn, FunctionInfo):
-        from lint_rules.engine import walk
-
         found: list[bool] = []
 
         def visit(node: cst.CSTNode) -> None:

@@ -4,17 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lint_rules.analysis.llm import trigger_tokens
-from lint_rules.analysis.scope import (
-    CompleteClassChecks, borrowed_scoped_writes, describe_pins, stale_copy_pins, stale_guard_reason, written_spelling,
+from lint_rules.analysis.llm_objects import trigger_tokens
+from lint_rules.analysis.scoped_writes import (
+    borrowed_scoped_writes,
+    describe_pins,
+    stale_copy_pins,
+    stale_guard_reason,
+    written_spelling,
 )
-from lint_rules.config import Config
+from lint_rules.core.config import Config
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import FunctionInfo
+from lint_rules.syntax.semantic import FunctionInfo
 
 
-class StalePinGuard(CompleteClassChecks, Rule):
+class StalePinGuard(Rule):
     code = "LLA003"
+    defer_methods = True
     name = "stale-pin-guard"
     summary = "Conversation-scoped pin written only if not already set, on an LLM that may be shared"
     rationale = """\
@@ -85,7 +90,7 @@ def request_options(options: dict) -> dict:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
 
-    def check_complete(self, fn: FunctionInfo) -> None:
+    def check_function(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
         for item in writes:
             write = item.write

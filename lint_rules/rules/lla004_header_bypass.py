@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lint_rules.analysis.llm import LLMFacts
-from lint_rules.analysis.requests import HeaderJudge, chain_object, pinned_header_tokens
-from lint_rules.config import Config
-from lint_rules.diagnostics import Applicability, Fix
+from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.request_headers import HeaderJudge, chain_object, pinned_header_tokens
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import FunctionInfo, dotted_name
+from lint_rules.syntax.semantic import FunctionInfo, dotted_name
 
 FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
 MERGED_LAST = "the call-site headers are merged last and override the pinned ones"

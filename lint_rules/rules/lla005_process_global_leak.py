@@ -9,12 +9,12 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lint_rules.analysis.globals import GlobalSinks, InstanceData, Sink, instance_data_tokens
-from lint_rules.analysis.globals_prefilter import may_leak_into_globals
-from lint_rules.analysis.llm import LLMFacts
-from lint_rules.config import Config
+from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.process_state import GlobalSinks, InstanceData, Sink, instance_data_tokens
+from lint_rules.analysis.process_state_ast import may_leak_into_globals
+from lint_rules.core.config import Config
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import FunctionInfo
+from lint_rules.syntax.semantic import FunctionInfo
 
 # Module-level functions that run once when the process starts: they may set process-wide
 # values from constants, command-line arguments or their own config.

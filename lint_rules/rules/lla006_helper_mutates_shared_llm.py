@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lint_rules.analysis.llm import trigger_tokens
-from lint_rules.analysis.scope import (
-    CompleteClassChecks, acts_as_pin_helper, borrowed_scoped_writes, describe_pins, written_spelling,
+from lint_rules.analysis.llm_objects import trigger_tokens
+from lint_rules.analysis.scoped_writes import (
+    acts_as_pin_helper,
+    borrowed_scoped_writes,
+    describe_pins,
+    written_spelling,
 )
-from lint_rules.config import Config
+from lint_rules.core.config import Config
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import FunctionInfo
+from lint_rules.syntax.semantic import FunctionInfo
 
 
-class HelperMutatesSharedLLM(CompleteClassChecks, Rule):
+class HelperMutatesSharedLLM(Rule):
     code = "LLA006"
+    defer_methods = True
     name = "helper-mutates-shared-llm"
     summary = "Pin helper mutates, in place, an LLM that the conversation borrowed"
     rationale = """\
@@ -72,7 +76,7 @@ class Conversation:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
 
-    def check_complete(self, fn: FunctionInfo) -> None:
+    def check_function(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
         if not writes or not acts_as_pin_helper(self.ctx, fn):
             return

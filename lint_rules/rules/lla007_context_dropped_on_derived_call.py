@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lint_rules.analysis.swaps import derivation_root
-from lint_rules.config import Config
-from lint_rules.diagnostics import Applicability, Edit, Fix
-from lint_rules.engine import child_nodes
+from lint_rules.analysis.llm_installs import derivation_root
+from lint_rules.core.config import Config
+from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules.base import Example, Rule
-from lint_rules.semantic import FunctionInfo, dotted_name
+from lint_rules.syntax.semantic import FunctionInfo, dotted_name
+from lint_rules.syntax.tree import child_nodes
 
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 

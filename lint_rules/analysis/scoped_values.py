@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, local_defs, local_item_stores, local_names
-from lint_rules.config import Config
-from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.analysis.local_bindings import ASSIGN, local_defs, local_item_stores, local_names
+from lint_rules.core.config import Config
+from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.tree import walk
 
 _STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})
 _HASH_MODULES = ("hashlib.", "uuid.", "base64.", "zlib.")
@@ -266,8 +267,6 @@ class ScopedValues:
         """Does the value use `name` (e.g. `self`), directly or through a local variable?"""
         if node is None or not name:
             return False
-        from lint_rules.engine import walk
-
         found: list[bool] = []
         locals_seen: list[str] = []
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lint_rules.core.codes import CODES, REMOVED
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
@@ -150,15 +152,16 @@ def known_code_prefix(code: str, all_codes: list[str]) -> bool:
     return code == "ALL" or any(c.startswith(code) for c in all_codes)
 
 
-def _all_codes() -> list[str]:
-    from lint_rules.rules import all_codes
-
-    return all_codes()
+def _check_code(code: str, where: str, codes: list[str]) -> None:
+    if code in REMOVED:
+        raise ConfigError(f"{where}: rule code '{code}' was removed: {REMOVED[code]}")
+    if not _CODE_PATTERN.match(code) or not known_code_prefix(code, codes):
+        raise ConfigError(f"{where}: unknown rule code '{code}'")
 
 
 def apply_settings(base: Config, table: dict[str, Any], origin: str) -> Config:
     """Validate a `[tool.llm-affinity-lint]`-shaped dict and lay it over `base`."""
-    codes = _all_codes()
+    codes = sorted(CODES)
     changes: dict[str, Any] = {}
     extends: dict[str, tuple[str, ...]] = {}
     for raw_key, value in table.items():
@@ -185,8 +188,7 @@ def apply_settings(base: Config, table: dict[str, Any], origin: str) -> Config:
             raise ConfigError(f"{where}: expected a list of strings, got {_typename(value)}")
         if target in _CODE_KEYS or key in _CODE_KEYS:
             for code in value:
-                if not _CODE_PATTERN.match(code) or not known_code_prefix(code, codes):
-                    raise ConfigError(f"{where}: unknown rule code '{code}'")
+                _check_code(code, where, codes)
         if extend:
             extends[target] = extends.get(target, ()) + tuple(value)
         else:
@@ -205,8 +207,7 @@ def _per_file_ignores(value: Any, where: str, codes: list[str]) -> tuple[tuple[s
         if not (isinstance(pattern_codes, list) and all(isinstance(c, str) for c in pattern_codes)):
             raise ConfigError(f"{where}: '{pattern}' must map to a list of rule codes")
         for code in pattern_codes:
-            if not _CODE_PATTERN.match(code) or not known_code_prefix(code, codes):
-                raise ConfigError(f"{where}: unknown rule code '{code}'")
+            _check_code(code, where, codes)
         out.append((pattern, tuple(pattern_codes)))
     return tuple(out)
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis import llm as llm_analysis
-from lint_rules.analysis.dataflow import ASSIGN, local_defs
-from lint_rules.analysis.llm import LLMFacts
-from lint_rules.config import Config
-from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.analysis import llm_objects as llm_analysis
+from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.core.config import Config
+from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 
 _COPY_FUNCTIONS = frozenset({"dict", "copy.copy", "copy.deepcopy", "collections.OrderedDict"})
 _COPY_METHODS = frozenset({"copy"})

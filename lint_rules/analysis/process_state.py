@@ -26,14 +26,14 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lint_rules.analysis import llm as llm_analysis
-from lint_rules.analysis.dataflow import ASSIGN, local_defs
-from lint_rules.analysis.llm import LLMFacts
-from lint_rules.analysis.swaps import statements
-from lint_rules.analysis.values import ScopedValues
-from lint_rules.config import Config
-from lint_rules.engine import child_nodes
-from lint_rules.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.analysis import llm_objects as llm_analysis
+from lint_rules.analysis.llm_installs import statements
+from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.scoped_values import ScopedValues
+from lint_rules.core.config import Config
+from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.tree import child_nodes
 
 ENVIRON = frozenset({"os.environ", "os.environb"})
 PUTENV = frozenset({"os.putenv"})
@@ -356,7 +356,7 @@ class _PlainlySpelledScopedValues(ScopedValues):
 # ---------------------------------------------------------------------- helpers
 def declared_global(fn: FunctionInfo) -> frozenset[str]:
     """Names a function declares `global` (nested scopes excluded); cached on the function."""
-    cached = getattr(fn, "_lla_globals", None)
+    cached = fn.derived.get("declared_globals")
     if cached is None:
         # Statement lines only, like `dataflow`: a one-line body (`def f(): global X; ...`)
         # records neither locals nor globals.
@@ -364,7 +364,7 @@ def declared_global(fn: FunctionInfo) -> frozenset[str]:
                  if isinstance(small, cst.Global) and isinstance(line, cst.SimpleStatementLine)
                  for n in small.names}
         cached = frozenset(names)
-        fn._lla_globals = cached  # type: ignore[attr-defined]
+        fn.derived["declared_globals"] = cached
     return cached
 
 

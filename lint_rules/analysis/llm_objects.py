@@ -30,9 +30,15 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, LOOP, PARAM, local_defs
-from lint_rules.config import Config
-from lint_rules.semantic import ClassInfo, FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, local_defs
+from lint_rules.core.config import Config
+from lint_rules.syntax.semantic import (
+    ClassInfo,
+    FunctionInfo,
+    SemanticModel,
+    dotted_name,
+    string_value,
+)
 
 _FACTORY_PREFIXES = ("create", "build", "new", "make", "copy", "clone", "fork")
 COPY_METHODS = frozenset({"model_copy", "copy"})

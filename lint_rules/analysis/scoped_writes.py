@@ -8,31 +8,13 @@ from pathlib import Path
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, local_defs
+from lint_rules.analysis.context import FileContext, FileFacts
+from lint_rules.analysis.llm_writes import Guard, Write
+from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.ownership import Ownership, Verdict
-from lint_rules.analysis.pins import DomainAnalysis, analysis_for, is_pin_helper, method_pins
-from lint_rules.analysis.writes import Guard, Write
-from lint_rules.semantic import FunctionInfo, dotted_name, string_value
-
-
-class CompleteClassChecks:
-    """Mixin for rules: methods are checked once their whole class has been walked (ownership of
-    `self.<attr>` looks at every method's assignments, helper routes at every method), other
-    functions as soon as they end. Subclasses implement `check_complete(fn)`."""
-
-    def check_function(self, fn: FunctionInfo) -> None:
-        if fn.cls is None:
-            self.check_complete(fn)
-        else:
-            pending = self.__dict__.setdefault("_pending_methods", {})
-            pending.setdefault(id(fn.cls), []).append(fn)
-
-    def check_class(self, cls) -> None:
-        for fn in self.__dict__.get("_pending_methods", {}).pop(id(cls), []):
-            self.check_complete(fn)
-
-    def check_complete(self, fn: FunctionInfo) -> None:  # pragma: no cover - abstract
-        raise NotImplementedError
+from lint_rules.analysis.pins import calls_with_statement, copy_pins, is_pin_helper, method_pins
+from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.tree import walk
 
 
 @dataclass(frozen=True)
@@ -41,9 +23,9 @@ class ScopedWrite:
     verdict: Verdict
 
 
-def borrowed_scoped_writes(ctx, fn: FunctionInfo) -> tuple[DomainAnalysis, list[ScopedWrite]]:
+def borrowed_scoped_writes(ctx, fn: FunctionInfo) -> tuple[FileFacts, list[ScopedWrite]]:
     """Writes of conversation-scoped values onto objects the function borrowed."""
-    analysis = analysis_for(ctx.model, ctx.config)
+    analysis = ctx.facts
     out: list[ScopedWrite] = []
     for write in analysis.writes.writes(fn):
         if not write.pins:
@@ -79,7 +61,7 @@ def _short(text: str, limit: int = 60) -> str:
 
 
 # ---------------------------------------------------------------------------- stale guards
-def stale_guard_reason(write: Write, fn: FunctionInfo, analysis: DomainAnalysis) -> str | None:
+def stale_guard_reason(write: Write, fn: FunctionInfo, analysis: FileFacts) -> str | None:
     """Why the write keeps an existing value, or None when it always overwrites."""
     headers = {p.split(":", 1)[1] for p in write.pins if p.startswith("header:")}
     attrs = {p.split(":", 1)[1] for p in write.pins if p.startswith("attr:")}
@@ -135,7 +117,7 @@ def _atoms(test: cst.BaseExpression, holds: bool):
 
 
 def _tests_presence(atom: cst.BaseExpression, headers: set[str], attrs: set[str],
-                    fn: FunctionInfo, analysis: DomainAnalysis) -> bool:
+                    fn: FunctionInfo, analysis: FileFacts) -> bool:
     if isinstance(atom, cst.Comparison):  # `key (not) in mapping`
         key = analysis.scoped.header_key(atom.left, fn)
         return key is not None and key in headers and _refers_to_llm_dict(
@@ -150,7 +132,7 @@ def _tests_presence(atom: cst.BaseExpression, headers: set[str], attrs: set[str]
 
 
 def _reads_attr(node: cst.BaseExpression, attrs: set[str], fn: FunctionInfo,
-                analysis: DomainAnalysis) -> bool:
+                analysis: FileFacts) -> bool:
     """`llm.attr`, `getattr(llm, "attr", None)`, `hasattr(llm, "attr")` for a written attr."""
     if isinstance(node, cst.Attribute):
         return node.attr.value in attrs and analysis.llms.is_llm(node.value, fn)
@@ -159,7 +141,7 @@ def _reads_attr(node: cst.BaseExpression, attrs: set[str], fn: FunctionInfo,
     return False
 
 
-def _refers_to_llm_dict(node: cst.BaseExpression, fn: FunctionInfo, analysis: DomainAnalysis,
+def _refers_to_llm_dict(node: cst.BaseExpression, fn: FunctionInfo, analysis: FileFacts,
                         depth: int = 0) -> bool:
     """The current contents of an LLM's dict: `llm.extra_headers`, `(llm.extra_headers or {})`,
     `dict(llm.extra_headers)`, `.copy()`, or a local bound to one of these."""
@@ -182,7 +164,7 @@ def _refers_to_llm_dict(node: cst.BaseExpression, fn: FunctionInfo, analysis: Do
 
 
 def _old_mapping_wins(value: cst.BaseExpression, headers: set[str], fn: FunctionInfo,
-                      analysis: DomainAnalysis, depth: int = 0) -> bool:
+                      analysis: FileFacts, depth: int = 0) -> bool:
     """`{key: v, **old}`, `{key: v} | old`, `dict({key: v}, **old)` with `old` the LLM's dict."""
     if depth > 4:
         return False
@@ -224,7 +206,7 @@ class HelperRoute:
 def acts_as_pin_helper(ctx, fn: FunctionInfo) -> bool:
     """A configured helper always; one recognised from behaviour only while no configured helper
     of the class (or a base class) already applies the same pins: then it is a bypass."""
-    analysis = analysis_for(ctx.model, ctx.config)
+    analysis = ctx.facts
     if fn.name in ctx.config.pin_helpers:
         return True
     if not is_pin_helper(fn, analysis):
@@ -240,7 +222,7 @@ def helper_for(ctx, fn: FunctionInfo, pins: frozenset[str], *,
     cls = fn.cls
     if cls is None or fn.self_name is None:
         return None
-    analysis = analysis_for(ctx.model, ctx.config)
+    analysis = ctx.facts
     overridden: set[str] = set()
     remote_bases: list[str] = []
     for klass in _local_mro(ctx, cls, remote_bases):
@@ -321,7 +303,7 @@ def suggested_helper(config, pins: frozenset[str]) -> str:
 
 
 def fix_is_exact(ctx, fn: FunctionInfo, write: Write, helper: FunctionInfo,
-                 analysis: DomainAnalysis) -> bool:
+                 analysis: FileFacts) -> bool:
     """The helper's whole body is the same single write on its LLM parameter: calling it does
     exactly what the removed statement did."""
     body = helper.node.body
@@ -361,8 +343,6 @@ def _names(node: cst.CSTNode | None) -> set[str]:
     """Variable names a value reads (not attribute names: `self.id` reads `self`)."""
     if node is None:
         return set()
-    from lint_rules.engine import walk
-
     names: list[cst.Name] = []
     attr_nodes: set[int] = set()
 
@@ -407,15 +387,13 @@ def stale_copy_pins(ctx, fn: FunctionInfo) -> list[StaleCopyPin]:
     under an "if not already set" guard, copied from an LLM that may be shared: the copy keeps
     the value the source carries (an earlier conversation's, once anything pinned it in place
     or the source is an already pinned copy being forked)."""
-    from lint_rules.analysis.pins import _calls_with_statement, _copy_pins
-
-    analysis = analysis_for(ctx.model, ctx.config)
+    analysis = ctx.facts
     out: list[StaleCopyPin] = []
-    for statement, call in _calls_with_statement(fn):
+    for statement, call in calls_with_statement(fn):
         func = call.func
         if not (isinstance(func, cst.Attribute) and func.attr.value in ("model_copy", "copy")):
             continue
-        pins = _copy_pins(call, fn, analysis)
+        pins = copy_pins(call, fn, analysis)
         if not pins:
             continue
         headers = {p.split(":", 1)[1] for p in pins if p.startswith("header:")}

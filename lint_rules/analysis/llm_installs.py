@@ -20,13 +20,17 @@ pins with it), an LLM built and returned or stored in a local name, `None`.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import libcst as cst
 
-from lint_rules.config import Config
-from lint_rules.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.analysis.project_index import local_summary
+from lint_rules.core.config import Config
+from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.tree import walk
 
 COPY_METHODS = frozenset({"model_copy", "copy"})
 COPY_FUNCTIONS = frozenset({"copy.copy", "copy.deepcopy", "deepcopy"})
@@ -253,8 +257,6 @@ def _literal_entries(value: cst.BaseExpression) -> list[tuple[str, cst.BaseExpre
 
 def copies_of(name: str, body: cst.CSTNode) -> Iterator[tuple[cst.Call, cst.BaseSmallStatement, cst.CSTNode]]:
     """Calls that copy the LLM bound to `name` (`name.model_copy(...)`, `copy.copy(name)`)."""
-    from lint_rules.engine import walk
-
     for small, line in statements(body):
         found: list[cst.Call] = []
 
@@ -300,10 +302,6 @@ class ClassPins:
     """
 
     def __init__(self, ctx, cls) -> None:
-        from pathlib import Path
-
-        from lint_rules.index import local_summary
-
         self.ctx = ctx
         self.config: Config = ctx.config
         self.classes = []  # [(ClassSummary, ClassInfo | None)]
@@ -414,9 +412,6 @@ class ClassPins:
         return seen
 
     def _where(self, setup: str, summary, owner, info, callee: str | None) -> str:
-        import os
-        from pathlib import Path
-
         if info is not None:  # a class of the checked file: exact line, computed at report time
             fn = info.methods.get(setup)
             line = self.ctx.position(fn.node).start.line if fn is not None else 0
@@ -443,8 +438,6 @@ def _library_base(base: str) -> bool:
 
 
 def _find_self_call(fn, name: str) -> cst.Call | None:
-    from lint_rules.engine import walk
-
     me = fn.self_name
     found: list[cst.Call] = []
 

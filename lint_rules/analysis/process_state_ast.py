@@ -28,9 +28,9 @@ import ast
 import fnmatch
 from dataclasses import dataclass, field
 
-from lint_rules.analysis import llm as llm_analysis
-from lint_rules.analysis.globals import ENVIRON, MUTATORS, PUTENV, credential_matcher
-from lint_rules.config import Config
+from lint_rules.analysis import llm_objects as llm_analysis
+from lint_rules.analysis.process_state import ENVIRON, MUTATORS, PUTENV, credential_matcher
+from lint_rules.core.config import Config
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

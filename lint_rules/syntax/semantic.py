@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
+from lint_rules.syntax.parse import module_name_for
+from lint_rules.syntax.tree import walk
+
 
 def dotted_name(node: cst.BaseExpression | None) -> str | None:
     """`self.agent.llm` for a Name/Attribute chain, else None."""
@@ -23,19 +26,6 @@ def dotted_name(node: cst.BaseExpression | None) -> str | None:
         parts.append(node.value)
         return ".".join(reversed(parts))
     return None
-
-
-def chain_root(node: cst.BaseExpression) -> cst.BaseExpression:
-    """The innermost object of an attribute/subscript/call chain: `a` in `a.b[c].d()`."""
-    while True:
-        if isinstance(node, cst.Attribute):
-            node = node.value
-        elif isinstance(node, cst.Subscript):
-            node = node.value
-        elif isinstance(node, cst.Call):
-            node = node.func
-        else:
-            return node
 
 
 def string_value(node: cst.BaseExpression | None) -> str | None:
@@ -76,10 +66,9 @@ class FunctionInfo:
     cls: ClassInfo | None  # the class this is a method of (directly)
     parent: FunctionInfo | None
     params: tuple[Param, ...]
-
-    @property
-    def is_method(self) -> bool:
-        return self.cls is not None
+    # Per-function results of the analysis layer, by the name of the analysis that owns each
+    # ("defs", "item_stores", "writes", "guards", "calls", "declared_globals").
+    derived: dict[str, object] = field(default_factory=dict, repr=False)
 
     @property
     def self_name(self) -> str | None:
@@ -152,6 +141,16 @@ class SemanticBuilder:
     def __init__(self, model: SemanticModel, is_package: bool) -> None:
         self.model = model
         self.is_package = is_package
+
+    def visit(self, node: cst.CSTNode) -> None:
+        handler = getattr(self, "visit_" + type(node).__name__, None)
+        if handler is not None:
+            handler(node)
+
+    def leave(self, node: cst.CSTNode) -> None:
+        handler = getattr(self, "leave_" + type(node).__name__, None)
+        if handler is not None:
+            handler(node)
 
     # --- imports ---
     def visit_Import(self, node: cst.Import) -> None:
@@ -258,3 +257,12 @@ def _annotation_text(annotation: cst.Annotation | None) -> str | None:
     if text is not None:
         return text.strip()
     return dotted_name(expr)
+
+
+def build_model(module: cst.Module, path: str) -> SemanticModel:
+    """The shared facts alone (no rules): what the project index summarises other modules with."""
+    name, is_package = module_name_for(path)
+    model = SemanticModel(module_name=name)
+    builder = SemanticBuilder(model, is_package)
+    walk(module, builder.visit, builder.leave)
+    return model

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lint_rules.analysis.dataflow import ASSIGN, local_defs
-from lint_rules.analysis.llm import LLMFacts
-from lint_rules.analysis.values import ScopedValues, is_constant
-from lint_rules.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.scoped_values import ScopedValues, is_constant
+from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.tree import walk
 
 MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
 
@@ -55,20 +56,20 @@ class WriteFinder:
 
     # ------------------------------------------------------------------ walking
     def writes(self, fn: FunctionInfo) -> list[Write]:
-        cached = getattr(fn, "_lla_writes", None)
+        cached = fn.derived.get("writes")
         if cached is None:
             cached = []
-            fn._lla_guards = {}  # type: ignore[attr-defined]
+            fn.derived["guards"] = {}
             body = fn.node.body
             statements = body.body if isinstance(body, cst.IndentedBlock) else [body]
             self._block(fn, statements, (), cached)
-            fn._lla_writes = cached  # type: ignore[attr-defined]
+            fn.derived["writes"] = cached
         return cached
 
     def guards_of(self, fn: FunctionInfo, small: cst.CSTNode) -> tuple[Guard, ...]:
         """The guards under which a small statement of `fn` runs."""
         self.writes(fn)
-        return fn._lla_guards.get(id(small), ())  # type: ignore[attr-defined]
+        return fn.derived["guards"].get(id(small), ())
 
     def _block(self, fn: FunctionInfo, statements, guards: tuple[Guard, ...], out: list[Write]) -> None:
         guards = tuple(guards)
@@ -115,7 +116,7 @@ class WriteFinder:
 
     # ------------------------------------------------------------------ small statements
     def _small(self, fn: FunctionInfo, small: cst.BaseSmallStatement, guards, out: list[Write]) -> None:
-        fn._lla_guards[id(small)] = tuple(guards)  # type: ignore[attr-defined]
+        fn.derived["guards"][id(small)] = tuple(guards)
         found: list[Write] = []
         if isinstance(small, cst.Assign):
             for target in small.targets:
@@ -154,8 +155,6 @@ class WriteFinder:
                                    whole_statement=whole))
 
     def _calls(self, fn: FunctionInfo, small: cst.BaseSmallStatement, found: list[Write]) -> None:
-        from lint_rules.engine import walk
-
         calls: list[cst.Call] = []
         walk(small, lambda n: calls.append(n) if isinstance(n, cst.Call) else None, lambda _n: None)
         whole_call = small.value if isinstance(small, cst.Expr) else None

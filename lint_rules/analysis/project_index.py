@@ -11,52 +11,31 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from lint_rules.config import Config
-from lint_rules.semantic import ClassInfo, SemanticModel
+import libcst as cst
+from libcst.metadata import MetadataWrapper, PositionProvider
+
+from lint_rules.analysis.context import FileContext, FileFacts
+from lint_rules.analysis.pins import summarize_method
+from lint_rules.analysis.summaries import ClassSummary, ModuleSummary
+from lint_rules.core.config import Config
+from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.syntax.parse import ParseFailure, parse_module
+from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
 
-@dataclass(frozen=True)
-class MethodSummary:
-    name: str
-    line: int
-    params: tuple[str, ...]
-    self_calls: frozenset[str]  # names of methods called on `self`
-    pins: frozenset[str]  # pins applied directly: "header:<key>" / "attr:<name>"
-    is_pin_helper: bool
-
-
-@dataclass(frozen=True)
-class ClassSummary:
-    name: str
-    qualname: str  # module-qualified: "pkg.mod.Class"
-    path: str
-    line: int
-    bases: tuple[str, ...]  # qualified where resolvable
-    methods: dict[str, MethodSummary] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class ModuleSummary:
-    module: str
-    path: str
-    classes: dict[str, ClassSummary]
-    imports: dict[str, str]
-
-
-def summarize_model(model: SemanticModel, path: str, config: Config, lines_of) -> ModuleSummary:
+def summarize_model(model: SemanticModel, path: str, config: Config,
+                    lines_of: Callable[[cst.CSTNode], int]) -> ModuleSummary:
     """A module's summary from its semantic model (`lines_of(node)` gives a node's start line)."""
-    from lint_rules.analysis.pins import summarize_method
-
+    facts = FileFacts(config, model)
     classes: dict[str, ClassSummary] = {}
     for cls in model.classes:
         if "." in cls.qualname:
             continue  # nested classes are not inherited across modules in practice
         methods = {
-            name: summarize_method(fn, model, config, lines_of(fn.node))
+            name: summarize_method(fn, facts, lines_of(fn.node))
             for name, fn in cls.methods.items()
         }
         qual = f"{model.module_name}.{cls.name}" if model.module_name else cls.name
@@ -103,9 +82,6 @@ class ProjectIndex:
         return self._modules[module]
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
-        from lint_rules.engine import ParseFailure, build_model, parse_module
-        from lint_rules.source import LineIndex, SourceDecodeError, decode_source
-
         try:
             source = decode_source(path.read_bytes()).text
         except (OSError, SourceDecodeError):
@@ -152,29 +128,25 @@ class ProjectIndex:
         return out
 
 
-def _lazy_lines(module):
+def _lazy_lines(module: cst.Module) -> Callable[[cst.CSTNode], int]:
     """Start line of a node, resolving libcst positions on first use only."""
     state: dict[str, object] = {}
 
-    def line_of(node) -> int:
+    def line_of(node: cst.CSTNode) -> int:
         if "positions" not in state:
-            from libcst.metadata import MetadataWrapper, PositionProvider
-
             state["positions"] = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         return state["positions"][node].start.line  # type: ignore[index]
 
     return line_of
 
 
-def local_summary(ctx, cls: ClassInfo) -> ClassSummary:
+def local_summary(ctx: FileContext, cls: ClassInfo) -> ClassSummary:
     """The summary of a class of the file being checked (same shape as the index's).
 
     Lines are 0 here: positions cost a codegen pass, so a rule that reports a local method's line
     asks `ctx.position(fn.node)` at report time instead.
     """
-    from lint_rules.analysis.pins import summarize_method
-
     model = ctx.model
-    methods = {name: summarize_method(fn, model, ctx.config, 0) for name, fn in cls.methods.items()}
+    methods = {name: summarize_method(fn, ctx.facts, 0) for name, fn in cls.methods.items()}
     qual = f"{model.module_name}.{cls.qualname}" if model.module_name else cls.qualname
     return ClassSummary(cls.name, qual, ctx.path, 0, cls.bases, methods)

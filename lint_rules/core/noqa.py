@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 
-from lint_rules.diagnostics import Diagnostic
-from lint_rules.source import LineIndex
+from lint_rules.core.diagnostics import Diagnostic
+from lint_rules.core.source import LineIndex
 
 # flake8's own pattern, loosened as ruff does for separators.
 _NOQA = re.compile(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import codecs
 import hashlib
 import io
@@ -89,8 +90,6 @@ class LineIndex:
 
     def location(self, offset: int) -> tuple[int, int]:
         """(row 1-based, column 0-based) of an offset."""
-        import bisect
-
         row = bisect.bisect_right(self.starts, offset)
         return row, offset - self.starts[row - 1]
 

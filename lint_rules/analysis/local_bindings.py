@@ -18,8 +18,8 @@ from typing import Union
 
 import libcst as cst
 
-from lint_rules.engine import child_nodes
-from lint_rules.semantic import FunctionInfo
+from lint_rules.syntax.semantic import FunctionInfo
+from lint_rules.syntax.tree import child_nodes
 
 # How a name got its value.
 ASSIGN = "assign"  # `name = value` (value is the expression)
@@ -58,10 +58,10 @@ class FunctionDefs:
 
 
 def function_defs(fn: FunctionInfo) -> FunctionDefs:
-    cached = getattr(fn, "_lla_defs", None)
+    cached = fn.derived.get("defs")
     if cached is None:
         cached = _Analyzer(fn).run()
-        fn._lla_defs = cached  # type: ignore[attr-defined]
+        fn.derived["defs"] = cached
     return cached
 
 
@@ -247,16 +247,16 @@ def local_names(fn: FunctionInfo) -> list[str]:
     """Every name the function binds or stores items into, in first-seen order."""
     names = dict.fromkeys(function_defs(fn).by_name)
     local_item_stores(fn, "")  # fills the cache
-    names.update(dict.fromkeys(fn._lla_stores))  # type: ignore[attr-defined]
+    names.update(dict.fromkeys(fn.derived["item_stores"]))
     return list(names)
 
 
 def local_item_stores(fn: FunctionInfo, name: str) -> list[ItemStore]:
     """Items stored into the local container `name` anywhere in the function (not nested scopes)."""
-    cached = getattr(fn, "_lla_stores", None)
+    cached = fn.derived.get("item_stores")
     if cached is None:
         cached = _collect_item_stores(fn)
-        fn._lla_stores = cached  # type: ignore[attr-defined]
+        fn.derived["item_stores"] = cached
     return cached.get(name, [])
 
 

@@ -1,0 +1,33 @@
+"""What the project index keeps of a module: small, picklable facts, not the tree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class MethodSummary:
+    name: str
+    line: int
+    params: tuple[str, ...]
+    self_calls: frozenset[str]  # names of methods called on `self`
+    pins: frozenset[str]  # pins applied directly: "header:<key>" / "attr:<name>"
+    is_pin_helper: bool
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    name: str
+    qualname: str  # module-qualified: "pkg.mod.Class"
+    path: str
+    line: int
+    bases: tuple[str, ...]  # qualified where resolvable
+    methods: dict[str, MethodSummary] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ModuleSummary:
+    module: str
+    path: str
+    classes: dict[str, ClassSummary]
+    imports: dict[str, str]
