@@ -66,10 +66,6 @@ class Diagnostic:
     # Source text of the reported line, kept for the `full` output format and for noqa.
     line_text: str = field(default="", compare=False)
 
-    @property
-    def fixable(self) -> bool:
-        return self.fix is not None
-
     def sort_key(self) -> tuple:
         return (self.path, self.start.row, self.start.column, self.code, self.message)
 
