@@ -7,10 +7,11 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import stat
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,14 +31,17 @@ MAX_FILE_BYTES = 10 * 1024 * 1024
 
 def check_source(source: str, path: str = "<stdin>", config: Config | None = None,
                  index: ProjectIndex | None = None, *,
-                 rules: Sequence[type[Rule]] | None = None) -> list[Diagnostic]:
+                 rules: Sequence[type[Rule]] | None = None, codes: Iterable[str] | None = None,
+                 tree: ast.Module | None = None, noqa: bool = True) -> list[Diagnostic]:
     """Diagnostics for one file's text. `index` supplies cross-module facts; without one, a
     fresh index looks for base-class modules next to `path`. `rules` replaces the registry's
-    rules (for tests of rules and of the fix engine)."""
+    rules (for tests of rules and of the fix engine). A front-end that selects codes itself,
+    has CPython's tree already or applies `# noqa` itself passes `codes`, `tree`, `noqa`."""
     config = config or Config()
     if index is None:
         index = ProjectIndex(config)
-    return check_text(source, path, config, index, rules=rules)
+    return check_text(source, path, config, index, rules=rules, codes=codes, tree=tree,
+                      noqa=noqa)
 
 
 def fix_is_applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import libcst as cst
 
-from lint_rules.analysis.context import FileContext, FileFacts
+from lint_rules.analysis.context import FileContext
+from lint_rules.analysis.header_keys import AnyCase
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.config import Config
@@ -38,75 +39,60 @@ from lint_rules.syntax.parse import (
     module_name_for,
     syntax_check,
 )
-from lint_rules.syntax.semantic import FunctionInfo, SemanticBuilder, SemanticModel
+from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, SemanticModel, build_model
 from lint_rules.syntax.tree import walk
 
 
 # ---------------------------------------------------------------------------- dispatch
 class _Dispatcher:
-    """Calls the semantic builder first on visit and last on leave, rules in between; runs the
-    rules' function, class and module checks at the ends of those scopes."""
+    """The rules' walk over a module whose semantic model is already complete: keeps the scope
+    stack (`model.current_function`) and calls the rules' node hooks and, as each function or
+    class body ends, their function and class checks."""
 
-    def __init__(self, builder: SemanticBuilder, rules: list[Rule], facts: FileFacts) -> None:
-        self.builder = builder
+    def __init__(self, model: SemanticModel, rules: list[Rule]) -> None:
+        self.model = model
         self.rules = rules
-        self.model = builder.model
-        self.facts = facts
         self._visits: dict[type, list[Callable]] = {}
         self._leaves: dict[type, list[Callable]] = {}
-        self._fn_now = [r for r in rules if _overrides(r, "check_function") and not r.defer_methods]
-        self._fn_later = [r for r in rules if _overrides(r, "check_function") and r.defer_methods]
-        self._cls_checks = [r.check_class for r in rules if _overrides(r, "check_class")]
-        self._deferred: dict[int, list[FunctionInfo]] = {}
+        self.fn_checks = [r.check_function for r in rules if _overrides(r, "check_function")]
+        self.cls_checks = [r.check_class for r in rules if _overrides(r, "check_class")]
 
     def _handlers(self, node_type: type, prefix: str) -> list[Callable]:
         table = self._visits if prefix == "visit_" else self._leaves
         handlers = table.get(node_type)
         if handlers is None:
             name = prefix + node_type.__name__
-            objects: list[object] = [*self.rules]
-            objects = [self.builder, *objects] if prefix == "visit_" else [*objects, self.builder]
-            handlers = [h for h in (getattr(o, name, None) for o in objects) if h is not None]
+            handlers = [h for h in (getattr(r, name, None) for r in self.rules) if h is not None]
             table[node_type] = handlers
         return handlers
 
     def visit(self, node: cst.CSTNode) -> None:
+        scope = self.model.scopes.get(id(node)) if isinstance(node, _SCOPES) else None
+        if scope is not None:
+            self.model.scope_stack.append(scope)
         for handler in self._handlers(type(node), "visit_"):
             handler(node)
 
     def leave(self, node: cst.CSTNode) -> None:
-        node_type = type(node)
-        if node_type is cst.FunctionDef:
-            for handler in self._handlers(node_type, "leave_")[:-1]:
-                handler(node)
-            fn = self.model.current_function
-            for rule in self._fn_now:
-                rule.check_function(fn)
-            if self._fn_later:
-                if fn.cls is None:
-                    for rule in self._fn_later:
-                        rule.check_function(fn)
-                else:
-                    self._deferred.setdefault(id(fn.cls), []).append(fn)
-            self.builder.leave_FunctionDef(node)
-        elif node_type is cst.ClassDef:
-            for handler in self._handlers(node_type, "leave_")[:-1]:
-                handler(node)
-            cls = self.model.current_class
-            self.builder.leave_ClassDef(node)
-            self.facts.class_completed(cls)
-            for fn in self._deferred.pop(id(cls), []):
-                for rule in self._fn_later:
-                    rule.check_function(fn)
-            for check in self._cls_checks:
-                check(cls)
-        else:
-            for handler in self._handlers(node_type, "leave_"):
-                handler(node)
+        for handler in self._handlers(type(node), "leave_"):
+            handler(node)
+        if isinstance(node, _SCOPES) and id(node) in self.model.scopes:
+            self.scope_ended(self.model.scope_stack.pop())
+
+    def scope_ended(self, scope: ClassInfo | FunctionInfo) -> None:
+        for check in self.fn_checks if isinstance(scope, FunctionInfo) else self.cls_checks:
+            check(scope)
+
+
+_SCOPES = (cst.FunctionDef, cst.ClassDef)
 
 
 def _overrides(rule: Rule, hook: str) -> bool:
     return getattr(type(rule), hook) is not getattr(Rule, hook)
+
+
+def _has_node_hooks(rule: Rule) -> bool:
+    return any(name.startswith(("visit_", "leave_")) for name in dir(type(rule)))
 
 
 # ---------------------------------------------------------------------------- prefilter
@@ -120,10 +106,15 @@ class TokenFilter:
     memchr search) is ~50x faster per token. Tokens containing another token are implied by it
     and dropped; the rest are grouped under their longest identifier run (`" llm"`, `"(llm"`,
     `"llm="` -> `"llm"`), so a file without `llm` costs one scan for the whole group.
+    `AnyCase` tokens are searched in the lowered text, which is built only when no exact token
+    matched.
     """
 
     def __init__(self, tokens: Iterable[str]) -> None:
-        unique = sorted(set(tokens), key=lambda t: (len(t), t))
+        tokens = list(tokens)
+        self.any_case = tuple(sorted({t.lower() for t in tokens if isinstance(t, AnyCase)}))
+        unique = sorted({str(t) for t in tokens if not isinstance(t, AnyCase)},
+                        key=lambda t: (len(t), t))
         kept: list[str] = []
         for token in unique:
             if not any(shorter in token for shorter in kept):
@@ -141,6 +132,9 @@ class TokenFilter:
         for anchor, group in self.groups:
             if anchor in source and (not group or any(t in source for t in group)):
                 return True
+        if self.any_case:
+            lowered = source.lower()
+            return any(t in lowered for t in self.any_case)
         return False
 
 
@@ -148,14 +142,14 @@ class TokenFilter:
 def _token_filter(config: Config, codes: tuple[str, ...],
                   rules: tuple[type[Rule], ...] | None = None) -> TokenFilter | None:
     """The enabled rules' trigger tokens; None when some rule can fire anywhere."""
-    tokens: set[str] = set()
+    tokens: list[str] = []
     for rule in all_rules() if rules is None else rules:
         if rule.code not in codes:
             continue
         rule_tokens = [t for t in rule.trigger_tokens(config) if t]
         if not rule_tokens:
             return None
-        tokens.update(rule_tokens)
+        tokens.extend(rule_tokens)
     return TokenFilter(tokens)  # no rule enabled: no tokens, matches nothing
 
 
@@ -201,13 +195,16 @@ def failure_diagnostic(path: str, failure: ParseFailure, line_text: str = "") ->
 
 
 def check_parsed(ctx: FileContext, rule_classes: Iterable[type[Rule]]) -> list[Diagnostic]:
-    """Run the given rules over one parsed module: one traversal, shared facts."""
+    """Run the given rules over one parsed module whose model is complete: a walk of the tree
+    only when some rule visits nodes, else the function and class checks in the order the
+    walk would make them."""
     rules = [cls(ctx) for cls in rule_classes]
-    # The caller already named the module (ctx.model); is_package needs no second walk up the
-    # folders' __init__.py files.
-    is_package = Path(ctx.path).name == "__init__.py"
-    dispatcher = _Dispatcher(SemanticBuilder(ctx.model, is_package), rules, ctx.facts)
-    walk(ctx.module, dispatcher.visit, dispatcher.leave)
+    dispatcher = _Dispatcher(ctx.model, rules)
+    if any(_has_node_hooks(rule) for rule in rules):
+        walk(ctx.module, dispatcher.visit, dispatcher.leave)
+    else:
+        for scope in ctx.model.scopes_in_order:
+            dispatcher.scope_ended(scope)
     for rule in rules:
         rule.check_module()
     out: list[Diagnostic] = []
@@ -236,32 +233,43 @@ def _locate(ctx: FileContext, edit: Edit) -> Edit:
 
 
 def check_text(source: str, path: str, config: Config, index: ProjectIndex | None = None,
-               *, prefilter: bool = True,
-               rules: Sequence[type[Rule]] | None = None) -> list[Diagnostic]:
-    """All diagnostics for one decoded source, noqa applied, sorted.
+               *, prefilter: bool = True, rules: Sequence[type[Rule]] | None = None,
+               codes: Iterable[str] | None = None, tree: ast.Module | None = None,
+               noqa: bool = True) -> list[Diagnostic]:
+    """All diagnostics for one decoded source, sorted.
 
     `rules`: run these rule classes instead of the registry's (tests of the fix engine use
-    rules of their own); the configured selection still applies to their codes.
+    rules of their own). `codes`: the codes to report (LLA000 included), when the front-end
+    selects them itself (flake8); by default the configuration's selection for `path`.
+    `tree`: CPython's `ast` of the source, when the caller has it. `noqa`: apply `# noqa`
+    comments (flake8 applies its own).
     """
-    if file_is_exempt(source):
+    if noqa and file_is_exempt(source):
         return []
     rule_set = all_rules() if rules is None else tuple(rules)
-    codes = tuple(config.enabled_codes([r.code for r in rule_set], path))
-    syntax_enabled = config.rule_enabled(SYNTAX_ERROR[0], path)
-    if not codes and not syntax_enabled:
+    if codes is None:
+        enabled = set(config.enabled_codes([r.code for r in rule_set], path))
+        syntax_enabled = config.rule_enabled(SYNTAX_ERROR[0], path)
+    else:
+        enabled = set(codes)
+        syntax_enabled = SYNTAX_ERROR[0] in enabled
+    selected = tuple(r.code for r in rule_set if r.code in enabled)
+    if not selected and not syntax_enabled:
         return []
     with gc_paused():
-        to_run = [r for r in rule_set if r.code in codes] if not prefilter else (
-            rules_that_may_fire(source, config, codes, None if rules is None else rule_set)
-            if codes else ())
+        to_run = [r for r in rule_set if r.code in selected] if not prefilter else (
+            rules_that_may_fire(source, config, selected, None if rules is None else rule_set,
+                                tree=tree)
+            if selected else ())
         found, failure, lines = _run_rules(source, path, config, index, to_run, syntax_enabled)
     if failure is not None:
         lines = LineIndex(source)
         found = [failure_diagnostic(path, failure, lines.line(failure.row))]
     if not found:
         return []
-    lines = lines or LineIndex(source)
-    found = [d for d in found if not suppressed(d, lines)]
+    if noqa:
+        lines = lines or LineIndex(source)
+        found = [d for d in found if not suppressed(d, lines)]
     return sorted(set(found), key=Diagnostic.sort_key)
 
 
@@ -299,7 +307,8 @@ def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | Non
             found = []
         else:
             name, _ = module_name_for(path)
-            ctx = FileContext(path, source, config, parsed, SemanticModel(module_name=name), index)
+            model = build_model(parsed, path, name)
+            ctx = FileContext(path, source, config, parsed, model, index)
             found = check_parsed(ctx, to_run)
             failure, lines = None, ctx.lines
     else:

@@ -25,13 +25,13 @@ file flake8 could read: libcst rejected it, the settings are invalid, or the eng
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
-from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.api import check_source
 from lint_rules.core.config import (
     Config,
     ConfigError,
@@ -39,13 +39,10 @@ from lint_rules.core.config import (
     find_config_file,
     load_config,
 )
-from lint_rules.core.diagnostics import Applicability, Diagnostic, Location
+from lint_rules.core.codes import CODES, SYNTAX_ERROR
+from lint_rules.core.diagnostics import Applicability, Diagnostic
 from lint_rules.core.noqa import file_is_exempt
 from lint_rules.core.version import __version__
-from lint_rules.engine import check_parsed, gc_paused, rules_that_may_fire
-from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
-from lint_rules.syntax.parse import ParseFailure, module_name_for, parse_module
-from lint_rules.syntax.semantic import SemanticModel
 
 # The settings that differ between code bases (domain.md, "Names differ between code bases"):
 # each gets `--lla-<key>` (replaces the list) and `--lla-extend-<key>` (adds to it).
@@ -183,18 +180,14 @@ class Flake8Plugin:
             return
         rel = _relative_to(path, root)
         selected = self._flake8_selected
-        codes = tuple(r.code for r in all_rules() if config.rule_enabled(r.code, rel)
-                      and (selected is None or r.code in selected))
+        codes = tuple(code for code in CODES if config.rule_enabled(code, rel)
+                      and (selected is None or code in selected))
         if not codes:
             return
         try:
-            with gc_paused():
-                rules = rules_that_may_fire(source, config, codes, tree=self.tree)
-                if not rules:
-                    return
-                diagnostics = _check(source, self.filename, rel, config,
-                                     self._index_for(config, root), rules,
-                                     lambda code: selected is None or code in selected)
+            diagnostics = check_source(source, self.filename, config,
+                                       self._index_for(config, root), codes=codes,
+                                       tree=self.tree, noqa=False)
         except Exception as exc:  # an engine bug must not abort the whole flake8 run
             yield 1, 0, (f"{SYNTAX_ERROR[0]} internal error, LLA rules did not run: "
                          f"{type(exc).__name__}: {exc}"), type(self)
@@ -212,7 +205,7 @@ def _selected_by_flake8(options: argparse.Namespace) -> frozenset[str] | None:
         from flake8.style_guide import Decision, DecisionEngine
 
         decide = DecisionEngine(options).decision_for
-        return frozenset(code for code in [SYNTAX_ERROR[0], *(r.code for r in all_rules())]
+        return frozenset(code for code in CODES
                          if decide(code) is Decision.Selected)
     except Exception:  # noqa: BLE001 - an older or newer flake8 without this internal API
         return None
@@ -227,21 +220,6 @@ def _relative_to(path: Path, root: Path | None) -> str:
             pass
     posix = path.as_posix()
     return posix[2:] if posix.startswith("./") else posix
-
-
-def _check(source: str, path: str, rel: str, config: Config, index: ProjectIndex,
-           rules: tuple[type[Rule], ...], selected: Callable[[str], bool]) -> list[Diagnostic]:
-    """The engine's check without noqa handling (flake8 applies `# noqa` itself)."""
-    parsed = parse_module(source)
-    if isinstance(parsed, ParseFailure):
-        if not config.rule_enabled(SYNTAX_ERROR[0], rel) or not selected(SYNTAX_ERROR[0]):
-            return []
-        loc = Location(parsed.row, parsed.column)
-        message = f"libcst cannot parse this file, LLA rules did not run: {parsed.message}"
-        return [Diagnostic(SYNTAX_ERROR[0], SYNTAX_ERROR[1], message, path, loc, loc)]
-    name, _ = module_name_for(path)
-    ctx = FileContext(path, source, config, parsed, SemanticModel(module_name=name), index)
-    return check_parsed(ctx, rules)
 
 
 def format_message(diagnostic: Diagnostic) -> str:

@@ -237,11 +237,11 @@ def _toml(value) -> str:
 
 # ---------------------------------------------------------------------------- cost
 def test_files_without_trigger_tokens_are_never_parsed(monkeypatch, tmp_path: Path) -> None:
-    import lint_rules.flake8_plugin as plugin
+    import lint_rules.engine as engine
 
     parsed: list[str] = []
-    real_parse = plugin.parse_module
-    monkeypatch.setattr(plugin, "parse_module", lambda s: parsed.append(s) or real_parse(s))
+    real_parse = engine.libcst_parse
+    monkeypatch.setattr(engine, "libcst_parse", lambda s: parsed.append(s) or real_parse(s))
     monkeypatch.chdir(tmp_path)
     Flake8Plugin.parse_options(argparse.Namespace())
     clean = textwrap.dedent("""\
@@ -257,13 +257,13 @@ def test_files_without_trigger_tokens_are_never_parsed(monkeypatch, tmp_path: Pa
 
 
 _COUNT_PARSES = """\
-import lint_rules.flake8_plugin as plugin
-real = plugin.parse_module
+import lint_rules.engine as engine
+real = engine.libcst_parse
 def counting(source):
     with open({log!r}, "a") as log:
         log.write("parsed\\n")
     return real(source)
-plugin.parse_module = counting
+engine.libcst_parse = counting
 """
 
 
@@ -293,26 +293,27 @@ def _run_plugin(source: str) -> list[tuple[int, int, str]]:
 
 
 def test_libcst_failure_on_a_file_cpython_accepts_is_lla000(monkeypatch, tmp_path: Path) -> None:
-    import lint_rules.flake8_plugin as plugin
+    import lint_rules.engine as engine
+    from lint_rules.syntax.parse import ParseFailure
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(plugin, "parse_module",
-                        lambda s: plugin.ParseFailure(3, 5, "SyntaxError: not supported"))
+    monkeypatch.setattr(engine, "libcst_parse",
+                        lambda s: ParseFailure(3, 5, "libcst: not supported"))
     (found,) = _run_plugin(LEAKY_SOURCE)
     assert found[:2] == (3, 4)
-    assert found[2].startswith("LLA000 libcst cannot parse this file, LLA rules did not run")
+    assert found[2] == "LLA000 libcst cannot parse this file, which CPython accepts: not supported"
     (tmp_path / "pyproject.toml").write_text('[tool.llm-affinity-lint]\nignore = ["LLA000"]\n')
     assert _run_plugin(LEAKY_SOURCE) == []
 
 
 def test_engine_error_is_reported_not_raised(monkeypatch, tmp_path: Path) -> None:
-    import lint_rules.flake8_plugin as plugin
+    import lint_rules.engine as engine
 
     def broken(*args):
         raise RuntimeError("boom")
 
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(plugin, "check_parsed", broken)
+    monkeypatch.setattr(engine, "check_parsed", broken)
     assert _run_plugin(LEAKY_SOURCE) == [
         (1, 0, "LLA000 internal error, LLA rules did not run: RuntimeError: boom")]
     assert _run_plugin("def add(a, b):\n    return a + b\n") == []  # prefiltered: never parsed

@@ -138,9 +138,10 @@ def test_prefilter_never_changes_findings(path: Path) -> None:
     assert with_it == without
 
 
-def test_odd_spellings_are_consistently_ignored() -> None:
-    """Tokens are spellings: `self . id` and an upper-cased scoped key are not recognised, with
-    or without the prefilter, so skipping files without the plain spellings loses nothing."""
+def test_odd_spellings_are_consistent_with_and_without_the_prefilter() -> None:
+    """`self . id` is not a conversation id (tokens are spellings: skipping files without the
+    plain one loses nothing); a scoped header key is one in any case (HTTP header names are
+    case-insensitive), and the prefilter matches its tokens in any case too."""
     source = textwrap.dedent("""\
         import os
         REGISTRY = {}
@@ -151,10 +152,10 @@ def test_odd_spellings_are_consistently_ignored() -> None:
                 kwargs.setdefault("extra_headers", {"X-TENANT-SESSION": "v"})
         """)
     cfg = config(**{"scoped-header-keys": ["x-tenant-session"]})
-    assert not may_have_findings(source, cfg, CODES)
-    assert check_text(source, "x.py", cfg, None, prefilter=False) == []
-    plain = source.replace("(self . id)", "self.id").replace("X-TENANT-SESSION", "x-tenant-session")
-    assert may_have_findings(plain, cfg, CODES)
+    assert may_have_findings(source, cfg, CODES)
+    assert rows(check_text(source, "x.py", cfg, None, prefilter=False)) == {(7, "LLA004")}
+    assert rows(check_text(source, "x.py", cfg, None, prefilter=True)) == {(7, "LLA004")}
+    plain = source.replace("(self . id)", "self.id")
     assert rows(check_text(plain, "x.py", cfg, None, prefilter=False)) == {(5, "LLA005"), (7, "LLA004")}
 
 

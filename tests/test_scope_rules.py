@@ -13,6 +13,7 @@ import pytest
 
 from lint_rules.analysis.context import FileFacts
 from lint_rules.analysis.ownership import Ownership
+from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.pins import is_pin_helper, summarize_method
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import check_source, fix_source
@@ -288,7 +289,7 @@ def test_reading_a_scoped_key_is_not_a_pin_and_copies_are() -> None:
     cls = model.classes[0]
     summaries = {name: summarize_method(fn, FileFacts(config, model), 0) for name, fn in cls.methods.items()}
     assert summaries["session"].pins == frozenset()
-    assert summaries["_bind"].pins == {"header:x-litellm-session-id"}
+    assert summaries["_bind"].pins == {Pin.header("x-litellm-session-id")}
     assert summaries["_bind"].is_pin_helper  # recognised from behaviour, not from its name
     assert not summaries["switch"].is_pin_helper and summaries["switch"].self_calls == {"_bind"}
 

@@ -21,7 +21,7 @@ from lint_rules.analysis.scoped_values import ScopedValues
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Edit
 from lint_rules.core.source import LineIndex
-from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, SemanticModel
+from lint_rules.syntax.semantic import SemanticModel
 
 if TYPE_CHECKING:  # the index is built on this module; only its type is needed here
     from lint_rules.analysis.project_index import ProjectIndex
@@ -35,18 +35,10 @@ class FileFacts:
         self.model = model
         self.llms = LLMFacts(config, model)
         self.scoped = ScopedValues(config, model)
-        self.ownership = OwnershipAnalysis(self.llms, self.is_complete)
+        self.ownership = OwnershipAnalysis(self.llms)
         self.writes = WriteFinder(self.llms, self.scoped)
         self.helpers: dict[int, bool] = {}  # id(FunctionInfo) -> is a pin helper
         self.pins: dict[int, frozenset] = {}  # id(FunctionInfo) -> pins it applies
-        self._completed: set[int] = set()
-
-    def class_completed(self, cls: ClassInfo) -> None:
-        """The engine's walk has left the class body: facts about every method are final."""
-        self._completed.add(id(cls))
-
-    def is_complete(self, cls: ClassInfo) -> bool:
-        return id(cls) in self._completed or not any(s is cls for s in self.model.scope_stack)
 
 
 class FileContext:

@@ -27,10 +27,11 @@ from pathlib import Path
 
 import libcst as cst
 
+from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.project_index import local_summary
 from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
-from lint_rules.syntax.tree import walk
+from lint_rules.syntax.tree import small_statements, walk
 
 COPY_METHODS = frozenset({"model_copy", "copy"})
 COPY_FUNCTIONS = frozenset({"copy.copy", "copy.deepcopy", "deepcopy"})
@@ -46,27 +47,6 @@ class Install:
     # The new LLM comes from an `update` dict built earlier (its key may be added conditionally):
     # `new_llm` is then not a safe argument, the install location is.
     through_dict: bool = False
-
-
-def statements(body: cst.CSTNode) -> Iterator[tuple[cst.BaseSmallStatement, cst.CSTNode]]:
-    """Every small statement of a function body with its line, nested functions excluded."""
-    stack: list[cst.CSTNode] = [body]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in node.body:
-                yield small, node
-            continue
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
-            continue
-        children: list[cst.CSTNode] = []
-        for name in ("body", "orelse", "handlers", "finalbody", "cases"):
-            value = getattr(node, name, None)
-            if isinstance(value, cst.CSTNode):
-                children.append(value)
-            elif isinstance(value, (tuple, list)):
-                children.extend(v for v in value if isinstance(v, cst.CSTNode))
-        stack.extend(reversed(children))
 
 
 def derivation_root(node: cst.BaseExpression | None) -> str | None:
@@ -105,7 +85,7 @@ class InstallFinder:
     def dict_entries(self, name: str) -> list[tuple[str, cst.BaseExpression]]:
         if self._dict_keys is None:
             self._dict_keys = {}
-            for small, _ in statements(self.fn.node.body):
+            for small, _ in small_statements(self.fn.node.body):
                 self._collect_dict(small)
         return self._dict_keys.get(name, [])
 
@@ -186,7 +166,7 @@ class InstallFinder:
         if not self.me:
             return []
         found: list[Install] = []
-        for small, line in statements(self.fn.node.body):
+        for small, line in small_statements(self.fn.node.body):
             install = self.install_of(small, line)
             if install is not None:
                 found.append(install)
@@ -257,7 +237,7 @@ def _literal_entries(value: cst.BaseExpression) -> list[tuple[str, cst.BaseExpre
 
 def copies_of(name: str, body: cst.CSTNode) -> Iterator[tuple[cst.Call, cst.BaseSmallStatement, cst.CSTNode]]:
     """Calls that copy the LLM bound to `name` (`name.model_copy(...)`, `copy.copy(name)`)."""
-    for small, line in statements(body):
+    for small, line in small_statements(body):
         found: list[cst.Call] = []
 
         def visit(node: cst.CSTNode) -> None:
@@ -285,7 +265,7 @@ class PinUnit:
     """
 
     method: str | None
-    pins: frozenset[str]
+    pins: frozenset[Pin]
     setup: str  # the set-up method that applies it
     where: object  # () -> "file:line" of the call (local) or of the set-up method (elsewhere)
     params: tuple[str, ...]  # the called method's parameters after `self`
@@ -334,7 +314,7 @@ class ClassPins:
                                 not _library_base(b) and ctx.index.lookup_class(b, Path(found.path)) is None
                                 for b in found.bases):
                             self.unresolved_bases = True
-        self._pins: dict[str, frozenset[str] | None] = {}
+        self._pins: dict[str, frozenset[Pin] | None] = {}
 
     def method(self, name: str):
         """(MethodSummary, ClassSummary, ClassInfo | None) of the first class defining `name`."""
@@ -348,7 +328,7 @@ class ClassPins:
         found = self.method(name)
         return name in self.config.pin_helpers or (found is not None and found[0].is_pin_helper)
 
-    def pins_of(self, name: str) -> frozenset[str] | None:
+    def pins_of(self, name: str) -> frozenset[Pin] | None:
         """Pins `self.<name>()` applies, following its own `self.` calls; None when unknown."""
         if name in self._pins:
             return self._pins[name] or frozenset()  # a cycle in progress counts as nothing more
@@ -359,7 +339,7 @@ class ClassPins:
         summary = found[0]
         pins = set(summary.pins)
         if not pins and self.is_pin_helper(name):
-            pins.add(f"helper:{name}")
+            pins.add(Pin("helper", name))
         for callee in summary.self_calls:
             if callee != name:
                 pins |= self.pins_of(callee) or frozenset()

@@ -8,7 +8,7 @@ A write is one of:
   also through a local alias (`headers = llm.extra_headers; headers[k] = v`): a container the LLM
   holds changes in place (`container` is that dict).
 
-Each write carries its *pins*: "header:<key>" / "attr:<name>" when it stores a
+Each write carries its *pins* (`Pin`: a header key or an attribute) when it stores a
 conversation-scoped value (see values.py), and the *guards* that hold when it runs (the tests of
 enclosing `if`s, and the negation of earlier `if ...: return` in enclosing blocks).
 """
@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.scoped_values import ScopedValues, is_constant
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
@@ -44,7 +45,7 @@ class Write:
     name: str | None  # the attribute rebound, or the field mutated (None: unknown)
     key: cst.BaseExpression | None = None  # item / setdefault key
     value: cst.BaseExpression | None = None  # the value stored (update: the mapping)
-    pins: frozenset[str] = frozenset()
+    pins: frozenset[Pin] = frozenset()
     guards: tuple[Guard, ...] = ()
     whole_statement: bool = False  # the write is the entire small statement (a fix may replace it)
 
@@ -206,34 +207,34 @@ class WriteFinder:
         return None
 
     # ------------------------------------------------------------------ pins
-    def _pins(self, fn: FunctionInfo, write: Write) -> frozenset[str]:
+    def _pins(self, fn: FunctionInfo, write: Write) -> frozenset[Pin]:
         s = self.scoped
         value = write.value
         if write.kind in ("attr", "item", "setdefault") and is_constant(value):
             return frozenset()  # a constant (or clearing with None) is nobody's conversation value
         if write.kind == "attr":
             if s.is_scoped_attribute(write.name):
-                return frozenset({f"attr:{write.name}"})
+                return frozenset({Pin.attr(write.name)})
             keys = s.scoped_keys(value, fn)
             if keys:
-                return frozenset(f"header:{k}" for k in keys)
+                return frozenset(Pin.header(k) for k in keys)
             if s.is_scoped(value, fn):
-                return frozenset({f"attr:{write.name or '?'}"})
+                return frozenset({Pin.attr(write.name or "?")})
             return frozenset()
         if write.kind in ("item", "setdefault"):
             key = s.header_key(write.key, fn)
             if key:
-                return frozenset({f"header:{key}"})
+                return frozenset({Pin.header(key)})
             if s.is_scoped(value, fn):
                 literal = string_value(write.key)
-                return frozenset({f"header:{literal.lower()}" if literal else f"attr:{write.name or '?'}"})
+                return frozenset({Pin.header(literal) if literal else Pin.attr(write.name or "?")})
             return frozenset()
         # update / merge
         keys = s.scoped_keys(value, fn)
         if keys:
-            return frozenset(f"header:{k}" for k in keys)
+            return frozenset(Pin.header(k) for k in keys)
         if s.is_scoped(value, fn):
-            return frozenset({f"attr:{write.name or '?'}"})
+            return frozenset({Pin.attr(write.name or "?")})
         return frozenset()
 
 

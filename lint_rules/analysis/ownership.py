@@ -97,10 +97,9 @@ _FRESH_CONTAINERS = frozenset({"dict", "list", "set", "tuple", "frozenset", "col
 class OwnershipAnalysis:
     """Origins of expressions inside the functions of one module."""
 
-    def __init__(self, llms: LLMFacts, class_is_complete: Callable[[ClassInfo], bool]) -> None:
+    def __init__(self, llms: LLMFacts) -> None:
         self.llms = llms
         self.model = llms.model
-        self._class_is_complete = class_is_complete
         self._busy: set[tuple] = set()
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
 
@@ -299,8 +298,7 @@ class OwnershipAnalysis:
             out = self._compute_self_attribute(cls, attr)
         finally:
             self._busy.discard(("self", key))
-        if self._class_is_complete(cls):
-            self._class_attrs[key] = out  # a later method could still assign `self.<attr>`
+        self._class_attrs[key] = out
         return out
 
     def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> list[Origin]:

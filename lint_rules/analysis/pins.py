@@ -1,7 +1,6 @@
 """Which pins a method applies, and whether it is a pin helper.
 
-A pin is named "header:<key>" (a conversation-scoped header key) or "attr:<name>" (a
-conversation-scoped LLM attribute). A method *applies* a pin when it writes a conversation-scoped
+A pin (`pin_values.Pin`) is a conversation-scoped header key or LLM attribute. A method *applies* a pin when it writes a conversation-scoped
 value onto an LLM (in place, see writes.py) or builds a pinned copy of one
 (`llm.model_copy(update={"extra_headers": {..., "x-litellm-session-id": ...}})`,
 `LLM(..., extra_headers={...})`). Reading a scoped key is not a pin.
@@ -20,6 +19,7 @@ import libcst as cst
 
 from lint_rules.analysis.context import FileFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import is_constant
 from lint_rules.analysis.summaries import MethodSummary
 from lint_rules.core.config import Config
@@ -27,30 +27,38 @@ from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.tree import nodes_of, small_statements
 
 
-def scoped_header_key(node: cst.BaseExpression | None, config: Config) -> str | None:
-    value = string_value(node)
-    if value is not None and value.lower() in {k.lower() for k in config.scoped_header_keys}:
-        return value.lower()
-    return None
-
-
 # ---------------------------------------------------------------------------- pins
-def method_pins(fn: FunctionInfo, analysis: FileFacts) -> frozenset[str]:
+def method_pins(fn: FunctionInfo, analysis: FileFacts) -> frozenset[Pin]:
     """Pins the function applies directly: scoped writes onto LLMs and pinned copies."""
     cached = analysis.pins.get(id(fn))
-    if cached is not None:
-        return cached
-    pins: set[str] = set()
-    for write in analysis.writes.writes(fn):
-        pins |= write.pins
-    for call in _calls(fn):
-        pins |= copy_pins(call, fn, analysis)
-    result = frozenset(pins)
-    analysis.pins[id(fn)] = result
-    return result
+    if cached is None:
+        cached = frozenset().union(*_pins_by_statement(fn, analysis).values())
+        analysis.pins[id(fn)] = cached
+    return cached
 
 
-def copy_pins(call: cst.Call, fn: FunctionInfo, analysis: FileFacts) -> frozenset[str]:
+def statement_pins(small: cst.CSTNode, fn: FunctionInfo, analysis: FileFacts) -> frozenset[Pin]:
+    """Pins one small statement of `fn` applies directly (what `method_pins` sums up)."""
+    return _pins_by_statement(fn, analysis).get(id(small), frozenset())
+
+
+def _pins_by_statement(fn: FunctionInfo, analysis: FileFacts) -> dict[int, frozenset[Pin]]:
+    cached = fn.derived.get("pins_by_statement")
+    if cached is None:
+        found: dict[int, set[Pin]] = {}
+        for write in analysis.writes.writes(fn):
+            if write.pins:
+                found.setdefault(id(write.statement), set()).update(write.pins)
+        for small, call in calls_with_statement(fn):
+            pins = copy_pins(call, fn, analysis)
+            if pins:
+                found.setdefault(id(small), set()).update(pins)
+        cached = {key: frozenset(pins) for key, pins in found.items()}
+        fn.derived["pins_by_statement"] = cached
+    return cached
+
+
+def copy_pins(call: cst.Call, fn: FunctionInfo, analysis: FileFacts) -> frozenset[Pin]:
     """`x.model_copy(update={...})` / `LLM(...)` carrying scoped keys or attributes."""
     llms, scoped = analysis.llms, analysis.scoped
     func = call.func
@@ -72,9 +80,9 @@ def copy_pins(call: cst.Call, fn: FunctionInfo, analysis: FileFacts) -> frozense
     pins: set[str] = set()
     for name, value in fields:
         if name is not None and scoped.is_scoped_attribute(name) and not is_constant(value):
-            pins.add(f"attr:{name}")
+            pins.add(Pin.attr(name))
         else:
-            pins |= {f"header:{k}" for k in scoped.scoped_keys(value, fn)}
+            pins |= {Pin.header(k) for k in scoped.scoped_keys(value, fn)}
     return frozenset(pins)
 
 

@@ -27,13 +27,13 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis import llm_objects as llm_analysis
-from lint_rules.analysis.llm_installs import statements
+from lint_rules.analysis.header_keys import header_key_tokens
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.scoped_values import ScopedValues
 from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
-from lint_rules.syntax.tree import child_nodes
+from lint_rules.syntax.tree import child_nodes, small_statements
 
 ENVIRON = frozenset({"os.environ", "os.environb"})
 PUTENV = frozenset({"os.putenv"})
@@ -52,8 +52,7 @@ _MUTABLE_FACTORIES = frozenset({
 def instance_data_tokens(config: Config) -> tuple[str, ...]:
     tokens = set(config.credential_names) | set(config.scoped_attributes)
     tokens |= set(config.conversation_id_expressions)  # matched only when spelled plainly
-    for key in config.scoped_header_keys:  # matched only when spelled like this
-        tokens |= {key, key.lower()}
+    tokens |= set(header_key_tokens(config))
     tokens |= set(llm_analysis.trigger_tokens(config))
     return tuple(sorted(t for t in tokens if t))
 
@@ -324,33 +323,18 @@ def _string_key(node: cst.Subscript) -> str | None:
 
 
 class _PlainlySpelledScopedValues(ScopedValues):
-    """`ScopedValues` that only counts conversation ids and header keys spelled as configured
-    (`self.id`, not `self . id`; `"x-litellm-session-id"` as written or in lower case), so that
-    the configured spellings are true prefilter tokens."""
+    """`ScopedValues` that only counts conversation ids spelled as configured (`self.id`, not
+    `self . id`), so that the configured spellings are true prefilter tokens."""
 
     def __init__(self, ctx) -> None:
         super().__init__(ctx.config, ctx.model)
         self.ctx = ctx
-        self._spellings = tuple({s for k in ctx.config.scoped_header_keys for s in (k, k.lower())})
 
     def is_conversation_id(self, node: cst.BaseExpression | None) -> bool:
         if not super().is_conversation_id(node):
             return False
         return self.ctx.code(node) == dotted_name(node)  # type: ignore[arg-type]
 
-    def header_key(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> str | None:
-        key = super().header_key(node, fn)
-        if key is None or node is None:
-            return key
-        literal = node
-        if isinstance(node, cst.Name):
-            literal = self.model.globals.get(node.value) if self.model is not None else None
-        elif isinstance(node, cst.Attribute) and fn is not None and fn.cls is not None:
-            literal = fn.cls.attributes.get(node.attr.value)
-        if literal is None:
-            return None
-        raw = self.ctx.code(literal)
-        return key if any(s in raw for s in self._spellings) else None
 
 
 # ---------------------------------------------------------------------- helpers
@@ -360,7 +344,7 @@ def declared_global(fn: FunctionInfo) -> frozenset[str]:
     if cached is None:
         # Statement lines only, like `dataflow`: a one-line body (`def f(): global X; ...`)
         # records neither locals nor globals.
-        names = {n.name.value for small, line in statements(fn.node.body)
+        names = {n.name.value for small, line in small_statements(fn.node.body)
                  if isinstance(small, cst.Global) and isinstance(line, cst.SimpleStatementLine)
                  for n in small.names}
         cached = frozenset(names)

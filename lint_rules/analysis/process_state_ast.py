@@ -28,6 +28,7 @@ import ast
 import fnmatch
 from dataclasses import dataclass, field
 
+from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis import llm_objects as llm_analysis
 from lint_rules.analysis.process_state import ENVIRON, MUTATORS, PUTENV, credential_matcher
 from lint_rules.core.config import Config
@@ -298,7 +299,7 @@ class _InstanceDataSpellings:
     def __init__(self, config: Config) -> None:
         self.is_credential = credential_matcher(config)
         self.scoped_attributes = frozenset(config.scoped_attributes)
-        self.header_keys = frozenset(k.lower() for k in config.scoped_header_keys)
+        self.keys = HeaderKeys(config)
         self.id_chains = tuple(tuple(e.split(".")) for e in config.conversation_id_expressions if e)
         self.id_ends = frozenset(chain[-1] for chain in self.id_chains)
 
@@ -322,7 +323,7 @@ class _InstanceDataSpellings:
         return self.is_credential(value) or self.header_key(value)
 
     def header_key(self, value: str) -> bool:
-        return value.lower() in self.header_keys
+        return self.keys.is_scoped(value)
 
 
 _llm_tokens_cache: dict[Config, tuple[str, ...]] = {}

@@ -19,6 +19,7 @@ from __future__ import annotations
 import libcst as cst
 
 from lint_rules.analysis import llm_objects as llm_analysis
+from lint_rules.analysis.header_keys import HeaderKeys, header_key_tokens
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.core.config import Config
@@ -33,8 +34,8 @@ def pinned_header_tokens(config: Config) -> tuple[str, ...]:
     """Substrings of which one occurs in every file that has pinned headers: an LLM expression
     (issue-3's tokens), a scoped header key spelled as `is_scoped_key` accepts it, or a call
     context (`call_context.headers()`)."""
-    keys = {s for k in config.scoped_header_keys for s in (k, k.lower())}
     contexts = set(config.call_context_keywords) | set(config.scoped_attributes)
+    keys = set(header_key_tokens(config))
     return tuple(sorted(set(llm_analysis.trigger_tokens(config)) | keys | contexts))
 
 
@@ -48,8 +49,7 @@ class HeaderJudge:
         self.fn = fn
         self.llms = llms or LLMFacts(config, model)
         self.keywords = frozenset(config.header_keywords)
-        self.scoped_keys = frozenset(k.lower() for k in config.scoped_header_keys)
-        self.key_spellings = frozenset(config.scoped_header_keys)
+        self.keys = HeaderKeys(config, model)
         self.contexts = frozenset(config.call_context_keywords) | frozenset(config.scoped_attributes)
 
     def _bindings(self, name: str) -> list[cst.BaseExpression] | None:
@@ -74,15 +74,7 @@ class HeaderJudge:
         return value
 
     def is_scoped_key(self, node: cst.BaseExpression | None) -> bool:
-        """A conversation-scoped header key, spelled as configured or in lower case (those
-        spellings are prefilter tokens; `X-LITELLM-SESSION-ID` is not recognised)."""
-        literal = node
-        if isinstance(node, cst.Name):
-            literal = self.model.globals.get(node.value)
-        value = string_value(literal)
-        if value is None or value.lower() not in self.scoped_keys:
-            return False
-        return value in self.key_spellings or value.lower() == value
+        return self.keys.key_of(node, self.fn) is not None
 
     # ------------------------------------------------------------------ LLM objects
     def is_llm(self, node: cst.BaseExpression) -> bool:

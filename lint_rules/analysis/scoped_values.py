@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import libcst as cst
 
+from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs, local_item_stores, local_names
 from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
@@ -59,7 +60,7 @@ class ScopedValues:
     def __init__(self, config: Config, model: SemanticModel | None = None) -> None:
         self.config = config
         self.model = model
-        self.header_keys = frozenset(k.lower() for k in config.scoped_header_keys)
+        self.keys = HeaderKeys(config, model)
         self.attributes = frozenset(config.scoped_attributes)
         self._id_chains = tuple(tuple(e.split(".")) for e in config.conversation_id_expressions if e)
         self._visiting: set[int] = set()
@@ -77,27 +78,8 @@ class ScopedValues:
         return name is not None and name in self.attributes
 
     def header_key(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> str | None:
-        """The scoped header key a key expression spells: a literal, a module constant
-        (`SESSION_HEADER = "x-litellm-session-id"`) or a class constant (`self.HEADER`)."""
-        value = string_value(node)
-        if value is None and node is not None:
-            value = self._constant_string(node, fn)
-        if value is not None and value.lower() in self.header_keys:
-            return value.lower()
-        return None
-
-    def _constant_string(self, node: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
-        if self.model is None:
-            return None
-        if isinstance(node, cst.Name):
-            if fn is not None and local_defs(fn, node.value):
-                return None  # a local shadows the module constant
-            return string_value(self.model.globals.get(node.value))
-        if isinstance(node, cst.Attribute) and fn is not None and fn.cls is not None:
-            owner = dotted_name(node.value)
-            if owner in (fn.self_name, fn.cls.name):
-                return string_value(fn.cls.attributes.get(node.attr.value))
-        return None
+        """The scoped header key a key expression spells (`header_keys.HeaderKeys`)."""
+        return self.keys.key_of(node, fn)
 
     # ------------------------------------------------------------------ conversation ids
     def is_conversation_id(self, node: cst.BaseExpression | None) -> bool:

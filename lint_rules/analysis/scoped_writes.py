@@ -12,6 +12,7 @@ from lint_rules.analysis.context import FileContext, FileFacts
 from lint_rules.analysis.llm_writes import Guard, Write
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.ownership import Ownership, Verdict
+from lint_rules.analysis.pin_values import Pin, names_of
 from lint_rules.analysis.pins import calls_with_statement, copy_pins, is_pin_helper, method_pins
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.tree import walk
@@ -36,12 +37,8 @@ def borrowed_scoped_writes(ctx, fn: FunctionInfo) -> tuple[FileFacts, list[Scope
     return analysis, out
 
 
-def describe_pins(pins: frozenset[str]) -> str:
-    parts = []
-    for pin in sorted(pins):
-        kind, _, name = pin.partition(":")
-        parts.append(f"the `{name}` header" if kind == "header" else f"`{name}`")
-    return " and ".join(parts)
+def describe_pins(pins: frozenset[Pin]) -> str:
+    return " and ".join(pin.describe() for pin in sorted(pins))
 
 
 def written_spelling(ctx, write: Write) -> str:
@@ -63,8 +60,8 @@ def _short(text: str, limit: int = 60) -> str:
 # ---------------------------------------------------------------------------- stale guards
 def stale_guard_reason(write: Write, fn: FunctionInfo, analysis: FileFacts) -> str | None:
     """Why the write keeps an existing value, or None when it always overwrites."""
-    headers = {p.split(":", 1)[1] for p in write.pins if p.startswith("header:")}
-    attrs = {p.split(":", 1)[1] for p in write.pins if p.startswith("attr:")}
+    headers = names_of(write.pins, "header")
+    attrs = names_of(write.pins, "attr")
     if write.kind == "setdefault":
         return "`setdefault` keeps any value already there"
     # For a header pin, a test that the whole dict is missing guards the key as well.
@@ -216,7 +213,7 @@ def acts_as_pin_helper(ctx, fn: FunctionInfo) -> bool:
     return route is None
 
 
-def helper_for(ctx, fn: FunctionInfo, pins: frozenset[str], *,
+def helper_for(ctx, fn: FunctionInfo, pins: frozenset[Pin], *,
                configured_only: bool = False) -> HelperRoute | None:
     """A pin helper of the enclosing class (or a base class) that applies every pin in `pins`."""
     cls = fn.cls
@@ -289,10 +286,10 @@ def _route(name: str, params: list[str], local: FunctionInfo | None) -> HelperRo
     return HelperRoute(name, bool(rest), local)
 
 
-def suggested_helper(config, pins: frozenset[str]) -> str:
+def suggested_helper(config, pins: frozenset[Pin]) -> str:
     """A configured helper name that fits the pins, for "add a helper" messages."""
-    words = {w for p in pins for w in p.split(":", 1)[1].replace("-", "_").split("_") if len(w) > 3}
-    if any(p.startswith("header:") for p in pins):
+    words = {w for p in pins for w in p.name.replace("-", "_").split("_") if len(w) > 3}
+    if any(p.kind == "header" for p in pins):
         words |= {"header"}
     best, best_score = None, -1
     for name in config.pin_helpers:
@@ -378,7 +375,7 @@ class StaleCopyPin:
     node: cst.Call
     source: cst.BaseExpression  # the LLM copied
     verdict: Verdict
-    pins: frozenset[str]
+    pins: frozenset[Pin]
     reason: str
 
 
@@ -396,20 +393,30 @@ def stale_copy_pins(ctx, fn: FunctionInfo) -> list[StaleCopyPin]:
         pins = copy_pins(call, fn, analysis)
         if not pins:
             continue
-        headers = {p.split(":", 1)[1] for p in pins if p.startswith("header:")}
-        attrs = {p.split(":", 1)[1] for p in pins if p.startswith("attr:")}
+        headers = names_of(pins, "header")
+        attrs = names_of(pins, "attr")
         reason = None
         update = next((a.value for a in call.args if a.keyword is not None and a.keyword.value == "update"), None)
         display = update
         if isinstance(display, cst.Name):
             defs = [d.value for d in local_defs(fn, display.value) if d.kind == ASSIGN]
             display = defs[0] if len(defs) == 1 else None
+        # The fields the copy pins headers in (`update={"default_headers": {key: v}}`); when
+        # the update is opaque, any configured header field.
+        header_fields: set[str] = set()
         if isinstance(display, cst.Dict):
             for el in display.elements:
-                if isinstance(el, cst.DictElement) and _old_mapping_wins(el.value, headers, fn, analysis):
+                if not isinstance(el, cst.DictElement):
+                    continue
+                if _old_mapping_wins(el.value, headers, fn, analysis):
                     reason = "the dict merge lets the existing headers override the new value"
+                field = string_value(el.key)
+                if field is not None and analysis.scoped.scoped_keys(el.value, fn) & headers:
+                    header_fields.add(field)
+        elif headers:
+            header_fields = set(ctx.config.header_keywords)
         if reason is None:
-            fields = attrs | ({"extra_headers"} if headers else set())
+            fields = attrs | header_fields
             for guard in analysis.writes.guards_of(fn, statement):
                 for atom, unset in _atoms(guard.test, guard.holds):
                     if unset and _tests_presence(atom, headers, fields, fn, analysis):

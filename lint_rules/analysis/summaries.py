@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lint_rules.analysis.pin_values import Pin
+
 
 @dataclass(frozen=True)
 class MethodSummary:
@@ -11,7 +13,7 @@ class MethodSummary:
     line: int
     params: tuple[str, ...]
     self_calls: frozenset[str]  # names of methods called on `self`
-    pins: frozenset[str]  # pins applied directly: "header:<key>" / "attr:<name>"
+    pins: frozenset[Pin]  # pins applied directly
     is_pin_helper: bool
 
 

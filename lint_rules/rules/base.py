@@ -5,11 +5,11 @@ a `FileContext` and, during its single traversal of the tree, calls:
 
 - `visit_<Node>(node)` / `leave_<Node>(node)` for any libcst node type the rule names (the
   libcst visitor convention);
-- `check_function(fn)` when a function's body has been walked (`fn` is a `FunctionInfo`); with
-  `defer_methods` set, a method is checked only once its whole class has been walked (facts
-  about `self.<attr>` look at every method of the class);
+- `check_function(fn)` when a function's body has been walked (`fn` is a `FunctionInfo`);
 - `check_class(cls)` when a class body has been walked;
 - `check_module()` at the end.
+
+The semantic model (`ctx.model`: classes, functions, imports) is complete before any hook runs.
 
 Every hook has a no-op default here; the engine calls only the hooks a rule overrides. Shared
 facts come from `ctx.facts` (never built by a rule); a rule never reads files.
@@ -71,7 +71,6 @@ class Rule:
     bad_examples: ClassVar[tuple[Example, ...]] = ()
     good_examples: ClassVar[tuple[Example, ...]] = ()
     ast_prefilter: ClassVar[bool] = False  # the engine calls `may_fire` before a libcst parse
-    defer_methods: ClassVar[bool] = False  # check methods once their class is complete
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
@@ -92,7 +91,7 @@ class Rule:
         return True
 
     def check_function(self, fn: FunctionInfo) -> None:
-        """A function's body has been walked (a method's whole class, with `defer_methods`)."""
+        """A function's body has been walked."""
 
     def check_class(self, cls: ClassInfo) -> None:
         """A class body has been walked."""

@@ -22,7 +22,6 @@ from lint_rules.syntax.semantic import FunctionInfo
 
 class ScopeLeakWrite(Rule):
     code = "LLA001"
-    defer_methods = True
     name = "scope-leak-write"
     summary = "Conversation-scoped value written onto an LLM object the code does not own"
     rationale = """\

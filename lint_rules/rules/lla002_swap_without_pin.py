@@ -16,14 +16,14 @@ from lint_rules.analysis.llm_installs import (
     InstallFinder,
     PinUnit,
     copies_of,
-    statements,
 )
-from lint_rules.analysis.pins import scoped_header_key
+from lint_rules.analysis.pin_values import Pin
+from lint_rules.analysis.pins import statement_pins
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name
-from lint_rules.syntax.tree import walk
+from lint_rules.syntax.tree import nodes_of, small_statements, walk
 
 
 class SwapWithoutPin(Rule):
@@ -217,7 +217,7 @@ class _SwapCheck:
     """One swap method: path analysis per install, messages and fixes."""
 
     def __init__(self, rule: SwapWithoutPin, pins: ClassPins, units: list[PinUnit],
-                 required: frozenset[str], fn: FunctionInfo, installs: list[Install]) -> None:
+                 required: frozenset[Pin], fn: FunctionInfo, installs: list[Install]) -> None:
         self.rule = rule
         self.ctx = rule.ctx
         self.pins = pins
@@ -226,54 +226,30 @@ class _SwapCheck:
         self.fn = fn
         self.me = fn.self_name or "self"
         self.installs = installs
-        self._facts: dict[int, frozenset[str]] = {}
-        self.scoped_attrs = frozenset(self.ctx.config.scoped_attributes)
+        self._facts: dict[int, frozenset[Pin]] = {}
 
     # --- what a piece of code pins ---
-    def facts(self, node: cst.CSTNode) -> frozenset[str]:
+    def facts(self, node: cst.CSTNode) -> frozenset[Pin]:
         key = id(node)
         cached = self._facts.get(key)
         if cached is not None:
             return cached
-        found: set[str] = set()
-        config = self.ctx.config
-
-        def visit(sub: cst.CSTNode) -> None:
-            if isinstance(sub, cst.Call):
-                name = self.called_method(sub)
-                if name is not None:
-                    applied = self.pins.pins_of(name)
-                    if applied is None:
-                        # A method we cannot see (an unresolved base) may pin anything.
-                        if self.pins.unresolved_bases:
-                            found.update(self.required)
-                    else:
-                        found.update(applied)
-            elif not writes:
-                return  # a condition or a `return` value: reading a scoped value pins nothing
-            elif isinstance(sub, cst.Attribute) and sub.attr.value in self.scoped_attrs:
-                if sub in targets:
-                    found.add(f"attr:{sub.attr.value}")
-            elif isinstance(sub, (cst.SimpleString, cst.ConcatenatedString)):
-                header = scoped_header_key(sub, config)
-                if header is not None:
-                    found.add(f"header:{header}")
-
-        # Direct pins are writes: a scoped attribute stored to, a scoped header key in a
-        # statement that stores or calls (`llm.extra_headers = {...}`, `headers.update({...})`).
-        writes = isinstance(node, (cst.Assign, cst.AugAssign, cst.AnnAssign, cst.Expr))
-        targets: set[cst.CSTNode] = set()
-        if isinstance(node, cst.Assign):
-            targets = {t.target for t in node.targets}
-        elif isinstance(node, (cst.AugAssign, cst.AnnAssign)):
-            targets = {node.target}
-        elif isinstance(node, cst.Expr) and isinstance(node.value, cst.Call) \
-                and dotted_name(node.value.func) == "setattr" and len(node.value.args) >= 2:
-            attr = node.value.args[1].value
-            if isinstance(attr, (cst.SimpleString, cst.ConcatenatedString)) and \
-                    attr.evaluated_value in self.scoped_attrs:  # type: ignore[union-attr]
-                found.add(f"attr:{attr.evaluated_value}")  # type: ignore[union-attr]
-        walk(node, visit, lambda _n: None)
+        # Pins applied by calling a method of the class, and, for a statement, the pins it
+        # applies itself (a scoped write onto an LLM, a pinned copy): `pins.statement_pins`.
+        found: set[Pin] = set()
+        for call in nodes_of(node, cst.Call):
+            name = self.called_method(call)
+            if name is None:
+                continue
+            applied = self.pins.pins_of(name)
+            if applied is None:
+                # A method we cannot see (an unresolved base) may pin anything.
+                if self.pins.unresolved_bases:
+                    found.update(self.required)
+            else:
+                found.update(applied)
+        if isinstance(node, cst.BaseSmallStatement):
+            found |= statement_pins(node, self.fn, self.ctx.facts)
         result = frozenset(found)
         self._facts[key] = result
         return result
@@ -298,7 +274,7 @@ class _SwapCheck:
     def check_install(self, install: Install) -> None:
         undone = self.install_target(install)
 
-        def facts(node: cst.CSTNode) -> frozenset[str]:
+        def facts(node: cst.CSTNode) -> frozenset[Pin]:
             # Restoring the previous object (a rollback) leaves nothing new to pin.
             if node is not install.statement and undone is not None and self.assigns(node, undone):
                 return self.required
@@ -321,7 +297,7 @@ class _SwapCheck:
                    f"`{self.fn.name}`")
         self.rule.report(install.statement, message, self.fix_for(install, chosen, missing))
 
-    def pinned_before(self, install: Install) -> frozenset[str]:
+    def pinned_before(self, install: Install) -> frozenset[Pin]:
         """Pins applied to the new LLM object itself on every path to the install
         (`self._pin_x(new)` then `self.agent = ...(update={"llm": new})`): the object carries them."""
         if not isinstance(install.new_llm, cst.Name) or install.through_dict:
@@ -378,7 +354,7 @@ class _SwapCheck:
             return install.new_llm.value
         return install.location
 
-    def fix_for(self, install: Install, chosen: list[PinUnit], missing: frozenset[str]) -> Fix | None:
+    def fix_for(self, install: Install, chosen: list[PinUnit], missing: frozenset[Pin]) -> Fix | None:
         line = install.line
         if not chosen or not isinstance(line, cst.SimpleStatementLine) or len(line.body) != 1:
             return None
@@ -396,11 +372,11 @@ class _SwapCheck:
         return Fix(f"Insert {names} after the install", (Edit(at, at, text),),
                    Applicability.SAFE if safe else Applicability.UNSAFE)
 
-    def applied_somewhere_after(self, install: Install) -> frozenset[str]:
+    def applied_somewhere_after(self, install: Install) -> frozenset[Pin]:
         """Pins applied on at least one path after the install (a textual over-approximation)."""
         seen = False
         out: set[str] = set()
-        for small, _ in statements(self.fn.node.body):
+        for small, _ in small_statements(self.fn.node.body):
             if seen:
                 out |= self.facts(small)
             elif small is install.statement:
@@ -409,7 +385,7 @@ class _SwapCheck:
 
     # --- a component copied from the new LLM before the pin ---
     def check_copies_before_pin(self) -> None:
-        order = {id(small): i for i, (small, _) in enumerate(statements(self.fn.node.body))}
+        order = {id(small): i for i, (small, _) in enumerate(small_statements(self.fn.node.body))}
         install_statements = {id(i.statement) for i in self.installs}
         for install in self.installs:
             if not isinstance(install.new_llm, cst.Name):
@@ -447,7 +423,7 @@ class _SwapCheck:
         (`update["condenser"] = self._condenser_for(new_llm)` whose body copies its parameter)."""
         for copy, small, line in copies_of(new, self.fn.node.body):
             yield copy, small, line, ""
-        for small, line in statements(self.fn.node.body):
+        for small, line in small_statements(self.fn.node.body):
             calls: list[cst.Call] = []
             walk(small, lambda n: calls.append(n) if isinstance(n, cst.Call) else None,
                  lambda _n: None)
@@ -468,7 +444,7 @@ class _SwapCheck:
 
     def pin_calls_on(self, name: str) -> list[tuple[cst.Call, cst.BaseSmallStatement, cst.CSTNode]]:
         out = []
-        for small, line in statements(self.fn.node.body):
+        for small, line in small_statements(self.fn.node.body):
             if not isinstance(small, cst.Expr) or not isinstance(small.value, cst.Call):
                 continue
             call = small.value
@@ -507,7 +483,7 @@ class _SwapCheck:
         for install in self.installs:
             reached |= names_in(install.statement)
         assignments = [(small.targets[0].target.value, names_in(small.value))
-                       for small, _ in statements(self.fn.node.body)
+                       for small, _ in small_statements(self.fn.node.body)
                        if isinstance(small, cst.Assign) and len(small.targets) == 1
                        and isinstance(small.targets[0].target, cst.Name)]
         changed = True

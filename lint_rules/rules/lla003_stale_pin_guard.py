@@ -19,7 +19,6 @@ from lint_rules.syntax.semantic import FunctionInfo
 
 class StalePinGuard(Rule):
     code = "LLA003"
-    defer_methods = True
     name = "stale-pin-guard"
     summary = "Conversation-scoped pin written only if not already set, on an LLM that may be shared"
     rationale = """\

@@ -18,7 +18,6 @@ from lint_rules.syntax.semantic import FunctionInfo
 
 class HelperMutatesSharedLLM(Rule):
     code = "LLA006"
-    defer_methods = True
     name = "helper-mutates-shared-llm"
     summary = "Pin helper mutates, in place, an LLM that the conversation borrowed"
     rationale = """\

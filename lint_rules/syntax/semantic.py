@@ -9,6 +9,7 @@ and cheaply.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import libcst as cst
 
@@ -86,7 +87,8 @@ class FunctionInfo:
 
 @dataclass
 class SemanticModel:
-    """Filled by `SemanticBuilder` while the engine walks the tree."""
+    """Filled by `SemanticBuilder` (`build_model`) before any rule runs, so every question a
+    rule asks about the module has the same answer wherever the rule asks it."""
 
     module_name: str
     imports: dict[str, str] = field(default_factory=dict)  # local alias -> qualified name
@@ -96,6 +98,9 @@ class SemanticModel:
     globals: dict[str, cst.BaseExpression] = field(default_factory=dict)
     # Enclosing classes and functions of the node being visited, innermost last.
     scope_stack: list[ClassInfo | FunctionInfo] = field(default_factory=list)
+    # Every class and function by id() of its node, and in the order their bodies end.
+    scopes: dict[int, ClassInfo | FunctionInfo] = field(default_factory=dict)
+    scopes_in_order: list[ClassInfo | FunctionInfo] = field(default_factory=list)
 
     @property
     def current_class(self) -> ClassInfo | None:
@@ -192,10 +197,11 @@ class SemanticBuilder:
         info = ClassInfo(node=node, name=node.name.value, qualname=prefix + node.name.value,
                          bases=tuple(b for b in bases if b))
         self.model.classes.append(info)
+        self.model.scopes[id(node)] = info
         self.model.scope_stack.append(info)
 
     def leave_ClassDef(self, node: cst.ClassDef) -> None:
-        self.model.scope_stack.pop()
+        self.model.scopes_in_order.append(self.model.scope_stack.pop())
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         parent = self.model.current_function
@@ -213,12 +219,13 @@ class SemanticBuilder:
         info = FunctionInfo(node=node, name=node.name.value, qualname=prefix + node.name.value,
                             cls=owner_cls, parent=parent, params=params)
         self.model.functions.append(info)
+        self.model.scopes[id(node)] = info
         if owner_cls is not None:
             owner_cls.methods.setdefault(info.name, info)
         self.model.scope_stack.append(info)
 
     def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.model.scope_stack.pop()
+        self.model.scopes_in_order.append(self.model.scope_stack.pop())
 
     # --- module and class level assignments ---
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -259,9 +266,10 @@ def _annotation_text(annotation: cst.Annotation | None) -> str | None:
     return dotted_name(expr)
 
 
-def build_model(module: cst.Module, path: str) -> SemanticModel:
-    """The shared facts alone (no rules): what the project index summarises other modules with."""
-    name, is_package = module_name_for(path)
+def build_model(module: cst.Module, path: str, module_name: str | None = None) -> SemanticModel:
+    """The module's classes, functions, imports and globals, in one walk of the tree."""
+    name, is_package = module_name_for(path) if module_name is None else (
+        module_name, Path(path).name == "__init__.py")
     model = SemanticModel(module_name=name)
     builder = SemanticBuilder(model, is_package)
     walk(module, builder.visit, builder.leave)
