@@ -28,9 +28,9 @@ from lint_rules.core.config import Config, ConfigError, apply_settings, discover
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.core.version import __version__
-from lint_rules.docs import SYNTAX_ERROR_DOC, _toml, render_rule
+from lint_rules.docs import _toml, render_rule
 from lint_rules.output import FORMATS, write_diagnostics
-from lint_rules.rules import SYNTAX_ERROR, all_rules, get_rule
+from lint_rules.rules import SYNTAX_ERROR, documented_rules, get_rule
 from lint_rules.runner import RunOptions, run
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -134,18 +134,14 @@ def _main(argv: list[str]) -> int:
 
 def _rule(args: argparse.Namespace) -> int:
     if args.all:
-        print(f"{SYNTAX_ERROR[0]}  {SYNTAX_ERROR[1]}: the file does not parse")
-        for rule in all_rules():
+        for rule in documented_rules():
             marker = " [*]" if rule.fix_description else ""
             print(f"{rule.code}  {rule.name}{marker}: {rule.summary}")
         return EXIT_CLEAN
     if not args.code:
         raise UsageError("give a rule code (e.g. `rule LLA001`) or --all")
     code = args.code.upper()
-    if code == SYNTAX_ERROR[0]:
-        print(SYNTAX_ERROR_DOC, end="")
-        return EXIT_CLEAN
-    rule = get_rule(code) or next((r for r in all_rules() if r.name == args.code), None)
+    rule = get_rule(code) or next((r for r in documented_rules() if r.name == args.code), None)
     if rule is None:
         raise UsageError(f"unknown rule '{args.code}'")
     print(render_rule(rule), end="")

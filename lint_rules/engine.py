@@ -18,7 +18,6 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from pathlib import Path
 
 import libcst as cst
 

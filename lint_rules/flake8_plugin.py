@@ -32,6 +32,7 @@ from typing import Any, ClassVar
 
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import check_source
+from lint_rules.core.codes import CODES, SYNTAX_ERROR
 from lint_rules.core.config import (
     Config,
     ConfigError,
@@ -39,7 +40,6 @@ from lint_rules.core.config import (
     find_config_file,
     load_config,
 )
-from lint_rules.core.codes import CODES, SYNTAX_ERROR
 from lint_rules.core.diagnostics import Applicability, Diagnostic
 from lint_rules.core.noqa import file_is_exempt
 from lint_rules.core.version import __version__

@@ -14,7 +14,7 @@ import pytest
 
 from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location, apply_edits
 from lint_rules.output import FORMATS, _common, write_diagnostics
-from lint_rules.rules import all_rules
+from lint_rules.rules import all_rules, documented_rules, get_rule
 
 SOURCE = "import os\nx = 1\ny = 2\n"
 
@@ -95,7 +95,7 @@ class FakeRule:
 
 @pytest.fixture
 def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_common, "registered_rules", lambda: (FakeRule,))
+    monkeypatch.setattr(_common, "registered_rules", lambda: (get_rule("LLA000"), FakeRule))
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -283,7 +283,7 @@ def test_json_shows_every_fix_whatever_the_flags() -> None:
     assert render(diagnostics, "json", unsafe_fixes=True, fix_mode_hint=False) == plain
 
 
-def test_json_syntax_error_has_null_url_and_unlocated_edits_are_null() -> None:
+def test_json_syntax_error_links_its_page_and_unlocated_edits_are_null() -> None:
     diagnostics = [
         Diagnostic("LLA000", "syntax-error", "bad", "/abs/x.py", Location(2, 3), Location(2, 4)),
         Diagnostic(
@@ -297,7 +297,7 @@ def test_json_syntax_error_has_null_url_and_unlocated_edits_are_null() -> None:
         ),
     ]
     syntax, other = json.loads(render(diagnostics, "json"))
-    assert syntax["url"] is None and syntax["fix"] is None
+    assert syntax["url"].endswith("/docs/rules/LLA000.md") and syntax["fix"] is None
     assert syntax["filename"] == "/abs/x.py"
     assert other["fix"]["edits"] == [{"content": "y", "end_location": None, "location": None}]
 
@@ -564,10 +564,11 @@ def test_sarif_document_shape_and_results() -> None:
 def test_sarif_rules_cover_registered_rules_syntax_error_and_referenced_codes() -> None:
     log = sarif(make_diagnostics())
     rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
-    expected = {rule.code for rule in all_rules()} | {"LLA000", "LLA001", "LLA002"}
+    expected = {rule.code for rule in documented_rules()} | {"LLA000", "LLA001", "LLA002"}
     assert set(rules) == expected
     assert rules["LLA000"]["name"] == "syntax-error"
-    assert rules["LLA000"]["shortDescription"]["text"] == "syntax-error: the file does not parse"
+    assert rules["LLA000"]["shortDescription"]["text"] == get_rule("LLA000").summary
+    assert rules["LLA000"]["helpUri"].endswith("/docs/rules/LLA000.md")
     assert all(r["defaultConfiguration"]["level"] == "error" for r in rules.values())
     for rule in all_rules():
         descriptor = rules[rule.code]

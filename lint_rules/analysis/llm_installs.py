@@ -27,10 +27,11 @@ from pathlib import Path
 
 import libcst as cst
 
+from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.project_index import local_summary
 from lint_rules.core.config import Config
-from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.tree import small_statements, walk
 
 COPY_METHODS = frozenset({"model_copy", "copy"})
@@ -271,7 +272,7 @@ class PinUnit:
     params: tuple[str, ...]  # the called method's parameters after `self`
     is_helper: bool
     local: object | None  # the FunctionInfo when the method is in the checked file
-    path: str  # file defining `method`
+    returns_value: bool  # a copy-on-write helper returns the pinned copy
 
 
 class ClassPins:
@@ -281,7 +282,7 @@ class ClassPins:
     index, its bases in other modules (breadth-first: an MRO approximation).
     """
 
-    def __init__(self, ctx, cls) -> None:
+    def __init__(self, ctx: FileContext, cls: ClassInfo) -> None:
         self.ctx = ctx
         self.config: Config = ctx.config
         self.classes = []  # [(ClassSummary, ClassInfo | None)]
@@ -360,7 +361,7 @@ class ClassPins:
             if summary.pins:
                 units.append(PinUnit(None, frozenset(summary.pins), name,
                                      lambda a=(name, summary, owner, info, None): self._where(*a), (), False,
-                                     None, owner.path))
+                                     None, False))
             for callee in sorted(summary.self_calls):
                 if callee in setup_names:
                     continue  # its own definitions are in `pending` already
@@ -374,7 +375,7 @@ class ClassPins:
                 units.append(PinUnit(callee, pins, name,
                                      lambda a=(name, summary, owner, info, callee): self._where(*a),
                                      tuple(c_summary.params[1:]), self.is_pin_helper(callee),
-                                     local_fn, c_owner.path))
+                                     local_fn, c_summary.returns_value))
                 if callee not in self.config.llm_install_methods:
                     reached |= self._callees(callee)
         return units, reached

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis.llm_objects import LLMFacts
-from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import ScopedValues, is_constant
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.tree import walk

@@ -28,7 +28,6 @@ never becomes a finding, so a code base the analysis cannot see through stays qu
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 

@@ -22,7 +22,6 @@ from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import is_constant
 from lint_rules.analysis.summaries import MethodSummary
-from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.tree import nodes_of, small_statements
 
@@ -148,7 +147,13 @@ def self_calls(fn: FunctionInfo) -> frozenset[str]:
 
 def summarize_method(fn: FunctionInfo, analysis: FileFacts, line: int) -> MethodSummary:
     return MethodSummary(fn.name, line, tuple(p.name for p in fn.params), self_calls(fn),
-                         method_pins(fn, analysis), is_pin_helper(fn, analysis))
+                         method_pins(fn, analysis), is_pin_helper(fn, analysis),
+                         returns_value(fn))
+
+
+def returns_value(fn: FunctionInfo) -> bool:
+    return any(r.value is not None and not (isinstance(r.value, cst.Name) and r.value.value == "None")
+               for r in nodes_of(fn.node.body, cst.Return))
 
 
 # ---------------------------------------------------------------------------- walking

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis import llm_objects as llm_analysis
+from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.header_keys import header_key_tokens
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
@@ -219,7 +220,7 @@ class GlobalSinks:
 class InstanceData:
     """Is a value conversation-scoped, a credential, or a field of one LLM object?"""
 
-    def __init__(self, ctx, llms: LLMFacts) -> None:
+    def __init__(self, ctx: FileContext, llms: LLMFacts) -> None:
         self.ctx = ctx
         self.config: Config = ctx.config
         self.llms = llms
@@ -326,7 +327,7 @@ class _PlainlySpelledScopedValues(ScopedValues):
     """`ScopedValues` that only counts conversation ids spelled as configured (`self.id`, not
     `self . id`), so that the configured spellings are true prefilter tokens."""
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx.config, ctx.model)
         self.ctx = ctx
 
@@ -369,6 +370,6 @@ def _is_classmethod(fn: FunctionInfo) -> bool:
         dotted_name(d.decorator) == "classmethod" for d in fn.node.decorators)
 
 
-def _short(ctx, node: cst.CSTNode) -> str:
+def _short(ctx: FileContext, node: cst.CSTNode) -> str:
     text = " ".join(ctx.code(node).split())
     return text if len(text) <= 40 else text[:37] + "..."

@@ -28,8 +28,8 @@ import ast
 import fnmatch
 from dataclasses import dataclass, field
 
-from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis import llm_objects as llm_analysis
+from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis.process_state import ENVIRON, MUTATORS, PUTENV, credential_matcher
 from lint_rules.core.config import Config
 

@@ -43,11 +43,11 @@ class HeaderJudge:
     """Classifies header expressions inside one function of one file."""
 
     def __init__(self, model: SemanticModel, config: Config, fn: FunctionInfo | None,
-                 llms: LLMFacts | None = None) -> None:
+                 llms: LLMFacts) -> None:
         self.model = model
         self.config = config
         self.fn = fn
-        self.llms = llms or LLMFacts(config, model)
+        self.llms = llms
         self.keywords = frozenset(config.header_keywords)
         self.keys = HeaderKeys(config, model)
         self.contexts = frozenset(config.call_context_keywords) | frozenset(config.scoped_attributes)

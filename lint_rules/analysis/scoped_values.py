@@ -34,7 +34,7 @@ import libcst as cst
 from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs, local_item_stores, local_names
 from lint_rules.core.config import Config
-from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name
 from lint_rules.syntax.tree import walk
 
 _STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})

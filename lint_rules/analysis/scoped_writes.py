@@ -9,7 +9,7 @@ from pathlib import Path
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext, FileFacts
-from lint_rules.analysis.llm_writes import Guard, Write
+from lint_rules.analysis.llm_writes import Write
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.ownership import Ownership, Verdict
 from lint_rules.analysis.pin_values import Pin, names_of
@@ -24,7 +24,7 @@ class ScopedWrite:
     verdict: Verdict
 
 
-def borrowed_scoped_writes(ctx, fn: FunctionInfo) -> tuple[FileFacts, list[ScopedWrite]]:
+def borrowed_scoped_writes(ctx: FileContext, fn: FunctionInfo) -> tuple[FileFacts, list[ScopedWrite]]:
     """Writes of conversation-scoped values onto objects the function borrowed."""
     analysis = ctx.facts
     out: list[ScopedWrite] = []
@@ -41,7 +41,7 @@ def describe_pins(pins: frozenset[Pin]) -> str:
     return " and ".join(pin.describe() for pin in sorted(pins))
 
 
-def written_spelling(ctx, write: Write) -> str:
+def written_spelling(ctx: FileContext, write: Write) -> str:
     """`llm.extra_headers["x-litellm-session-id"]`, `self.agent.llm._prompt_cache_key`, ..."""
     llm = _short(ctx.code(write.llm))
     if write.kind == "attr":
@@ -200,7 +200,7 @@ class HelperRoute:
     local: FunctionInfo | None  # the helper's code when it is in this file's class
 
 
-def acts_as_pin_helper(ctx, fn: FunctionInfo) -> bool:
+def acts_as_pin_helper(ctx: FileContext, fn: FunctionInfo) -> bool:
     """A configured helper always; one recognised from behaviour only while no configured helper
     of the class (or a base class) already applies the same pins: then it is a bypass."""
     analysis = ctx.facts
@@ -213,7 +213,7 @@ def acts_as_pin_helper(ctx, fn: FunctionInfo) -> bool:
     return route is None
 
 
-def helper_for(ctx, fn: FunctionInfo, pins: frozenset[Pin], *,
+def helper_for(ctx: FileContext, fn: FunctionInfo, pins: frozenset[Pin], *,
                configured_only: bool = False) -> HelperRoute | None:
     """A pin helper of the enclosing class (or a base class) that applies every pin in `pins`."""
     cls = fn.cls
@@ -258,7 +258,7 @@ def helper_for(ctx, fn: FunctionInfo, pins: frozenset[Pin], *,
     return None
 
 
-def _local_mro(ctx, cls, remote_bases: list[str]):
+def _local_mro(ctx: FileContext, cls, remote_bases: list[str]):
     """The class and its base classes defined in this file (breadth-first); bases defined
     elsewhere are appended to `remote_bases` for the project index."""
     seen: set[int] = set()
@@ -299,7 +299,7 @@ def suggested_helper(config, pins: frozenset[Pin]) -> str:
     return best or "_pin_conversation_values"
 
 
-def fix_is_exact(ctx, fn: FunctionInfo, write: Write, helper: FunctionInfo,
+def fix_is_exact(ctx: FileContext, fn: FunctionInfo, write: Write, helper: FunctionInfo,
                  analysis: FileFacts) -> bool:
     """The helper's whole body is the same single write on its LLM parameter: calling it does
     exactly what the removed statement did."""
@@ -359,7 +359,7 @@ def _container_field(write: Write) -> str | None:
     return None if write.container is write.llm else "?alias"
 
 
-def _code(ctx, node: cst.CSTNode | None) -> str | None:
+def _code(ctx: FileContext, node: cst.CSTNode | None) -> str | None:
     return None if node is None else ctx.code(node).strip()
 
 
@@ -379,7 +379,7 @@ class StaleCopyPin:
     reason: str
 
 
-def stale_copy_pins(ctx, fn: FunctionInfo) -> list[StaleCopyPin]:
+def stale_copy_pins(ctx: FileContext, fn: FunctionInfo) -> list[StaleCopyPin]:
     """`llm.model_copy(update={"extra_headers": {key: v, **llm.extra_headers}})` and copy-pins
     under an "if not already set" guard, copied from an LLM that may be shared: the copy keeps
     the value the source carries (an earlier conversation's, once anything pinned it in place

@@ -15,6 +15,7 @@ class MethodSummary:
     self_calls: frozenset[str]  # names of methods called on `self`
     pins: frozenset[Pin]  # pins applied directly
     is_pin_helper: bool
+    returns_value: bool  # some `return` gives a value (a copy-on-write helper returns its copy)
 
 
 @dataclass(frozen=True)

@@ -4,17 +4,12 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.core.version import __version__
-from lint_rules.rules import all_rules
+from lint_rules.rules import documented_rules
 
 TOOL_NAME = "llm-affinity-lint"
 INFORMATION_URI = "https://github.com/llm-affinity-lint/llm-affinity-lint"
-
-# The engine reports parse failures under this code; no rule class describes it.
-SYNTAX_ERROR_SUMMARY = "syntax-error: the file does not parse"
-
 
 def fix_applies(fix: Fix | None, unsafe_fixes: bool) -> bool:
     """Would `--fix` apply this fix? Ruff's rule: safe fixes always, unsafe ones on request."""
@@ -24,16 +19,12 @@ def fix_applies(fix: Fix | None, unsafe_fixes: bool) -> bool:
 
 
 def registered_rules() -> tuple[type, ...]:
-    """The rule classes of the registry (tests replace this function)."""
-    return tuple(all_rules())
-
-
-def syntax_error_code() -> tuple[str, str]:
-    return SYNTAX_ERROR
+    """Every documented code's rule class, LLA000 included (tests replace this function)."""
+    return tuple(documented_rules())
 
 
 def rule_urls() -> dict[str, str]:
-    """Documentation URL of every registered rule, by code (LLA000 has none)."""
+    """Documentation URL of every documented code."""
     return {rule.code: rule.url() for rule in registered_rules()}
 
 

@@ -91,10 +91,8 @@ def _plain_descriptor(code: str, name: str, description: str) -> dict[str, Any]:
 
 
 def rule_descriptors(diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
-    """Every registered rule, LLA000, and any other code a diagnostic uses; sorted by code."""
+    """Every documented code (LLA000 included) and any other code a diagnostic uses; by code."""
     descriptors = {rule.code: _rule_descriptor(rule) for rule in _common.registered_rules()}
-    code, name = _common.syntax_error_code()
-    descriptors.setdefault(code, _plain_descriptor(code, name, _common.SYNTAX_ERROR_SUMMARY))
     for diagnostic in diagnostics:
         if diagnostic.code not in descriptors:
             descriptors[diagnostic.code] = _plain_descriptor(

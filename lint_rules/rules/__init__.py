@@ -13,7 +13,8 @@ from functools import lru_cache
 from lint_rules.core.codes import CODES, REMOVED, SYNTAX_ERROR
 from lint_rules.rules.base import Example, Rule
 
-__all__ = ["CODES", "Example", "Rule", "all_rules", "get_rule", "SYNTAX_ERROR", "REMOVED"]
+__all__ = ["CODES", "Example", "Rule", "all_rules", "documented_rules", "get_rule",
+           "SYNTAX_ERROR", "REMOVED"]
 
 
 @lru_cache(maxsize=1)
@@ -38,8 +39,14 @@ def _load() -> tuple[type[Rule], ...]:
 
 
 def all_rules() -> tuple[type[Rule], ...]:
+    """The rules the engine schedules."""
+    return tuple(r for r in _load() if not r.reported_by_engine)
+
+
+def documented_rules() -> tuple[type[Rule], ...]:
+    """Every row of the code table that has a rule class, LLA000 included, by code."""
     return _load()
 
 
 def get_rule(code: str) -> type[Rule] | None:
-    return next((r for r in all_rules() if r.code == code), None)
+    return next((r for r in documented_rules() if r.code == code), None)

@@ -71,6 +71,8 @@ class Rule:
     bad_examples: ClassVar[tuple[Example, ...]] = ()
     good_examples: ClassVar[tuple[Example, ...]] = ()
     ast_prefilter: ClassVar[bool] = False  # the engine calls `may_fire` before a libcst parse
+    # The engine reports this code itself (LLA000): documented like a rule, never scheduled.
+    reported_by_engine: ClassVar[bool] = False
 
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx

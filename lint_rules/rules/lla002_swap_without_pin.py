@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Iterable
-from functools import lru_cache
-from pathlib import Path
 
 import libcst as cst
 
@@ -513,33 +510,4 @@ def _parameter_receiving(fn: FunctionInfo, call: cst.Call, name: str) -> str | N
 
 def _returns_copy(unit: PinUnit) -> bool:
     """A copy-on-write helper returns the pinned copy: calling it as a statement pins nothing."""
-    if unit.method is None:
-        return False
-    fn = unit.local
-    if isinstance(fn, FunctionInfo):
-        found: list[bool] = []
-
-        def visit(node: cst.CSTNode) -> None:
-            if isinstance(node, cst.Return) and node.value is not None and not (
-                    isinstance(node.value, cst.Name) and node.value.value == "None"):
-                found.append(True)
-
-        walk(fn.node.body, visit, lambda _n: None)
-        return bool(found)
-    return _returns_value_on_disk(unit.path, unit.method)
-
-
-@lru_cache(maxsize=256)
-def _returns_value_on_disk(path: str, method: str) -> bool:
-    """Same question for a method in another module (read with `ast`, cheap); unknown -> True."""
-    try:
-        tree = ast.parse(Path(path).read_text(encoding="utf-8"), path)
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError, RecursionError):
-        return True
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == method:
-            return any(isinstance(n, ast.Return) and n.value is not None
-                       and not (isinstance(n.value, ast.Constant) and n.value.value is None)
-                       for n in ast.walk(node))
-    return True
-
+    return unit.method is not None and unit.returns_value

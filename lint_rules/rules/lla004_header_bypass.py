@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.request_headers import HeaderJudge, chain_object, pinned_header_tokens
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
@@ -142,10 +142,10 @@ def fetch(url, headers=None):
         # (A header keyword is necessary too, but far less selective: `http`, `email`, `urllib`.)
         return pinned_header_tokens(config)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
         self._judges: dict[int, HeaderJudge] = {}
-        self._llms = LLMFacts(ctx.config, ctx.model)
+        self._llms = ctx.facts.llms
         self._statement: cst.SimpleStatementLine | None = None
         self._tick = 0
         # Per function (None: module level): findings and the ticks of later scoped-key writes.
@@ -403,18 +403,18 @@ def fetch(url, headers=None):
 
 
 # ---------------------------------------------------------------------- helpers
-def _short(ctx, node: cst.CSTNode) -> str:
+def _short(ctx: FileContext, node: cst.CSTNode) -> str:
     text = " ".join(ctx.code(node).split())
     return text if len(text) <= 40 else text[:37] + "..."
 
 
-def _merge(ctx, call_site: cst.BaseExpression | str, pinned: cst.BaseExpression,
+def _merge(ctx: FileContext, call_site: cst.BaseExpression | str, pinned: cst.BaseExpression,
            judge: HeaderJudge) -> str:
     """`{**(call_site or {}), **(pinned or {})}`: the pinned headers last, so they win."""
     return f"{{**{_spread(ctx, call_site, judge)}, **{_spread(ctx, pinned, judge)}}}"
 
 
-def _spread(ctx, node: cst.BaseExpression | str, judge: HeaderJudge) -> str:
+def _spread(ctx: FileContext, node: cst.BaseExpression | str, judge: HeaderJudge) -> str:
     """A mapping expression safe to `**`-spread: copies unwrapped (the merge copies anyway),
     `None` guarded with `or {}`."""
     if isinstance(node, str):

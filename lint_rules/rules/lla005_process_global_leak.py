@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import libcst as cst
 
-from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.process_state import GlobalSinks, InstanceData, Sink, instance_data_tokens
 from lint_rules.analysis.process_state_ast import may_leak_into_globals
 from lint_rules.core.config import Config
@@ -141,9 +141,9 @@ class TenantLLMConfig:
         # credential identifier or no write into shared state in a function.
         return may_leak_into_globals(tree, source, config)
 
-    def __init__(self, ctx) -> None:
+    def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
-        self._llms = LLMFacts(ctx.config, ctx.model)
+        self._llms = ctx.facts.llms
         self._sinks = GlobalSinks(ctx.config, ctx.model, self._llms)
         self._candidates: list[_Candidate] = []
         self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
