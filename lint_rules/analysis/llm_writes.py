@@ -9,7 +9,7 @@ A write is one of:
   holds changes in place (`container` is that dict).
 
 Each write carries its *pins* (`Pin`: a header key or an attribute) when it stores a
-conversation-scoped value (see values.py), and the *guards* that hold when it runs (the tests of
+conversation-scoped value (see scoped_values.py), and the *guards* that hold when it runs (the tests of
 enclosing `if`s, and the negation of earlier `if ...: return` in enclosing blocks).
 """
 

@@ -1,7 +1,7 @@
 """Does the function own the object it writes onto? OWNED, BORROWED or UNKNOWN, on every path.
 
 An expression has one *origin* per definition that may reach it (flow-sensitive for locals, see
-dataflow.py; every assignment in the class for `self.<attr>`):
+local_bindings.py; every assignment in the class for `self.<attr>`):
 
 - OWNED: created in the function (or, for `self.<attr>`, by the class): a constructor call of an
   LLM class, `copy.deepcopy(x)`, `x.model_copy(deep=True)`, `Model.model_validate(...)` of a dump

@@ -1,7 +1,7 @@
 """Which pins a method applies, and whether it is a pin helper.
 
 A pin (`pin_values.Pin`) is a conversation-scoped header key or LLM attribute. A method *applies* a pin when it writes a conversation-scoped
-value onto an LLM (in place, see writes.py) or builds a pinned copy of one
+value onto an LLM (in place, see llm_writes.py) or builds a pinned copy of one
 (`llm.model_copy(update={"extra_headers": {..., "x-litellm-session-id": ...}})`,
 `LLM(..., extra_headers={...})`). Reading a scoped key is not a pin.
 

@@ -7,9 +7,8 @@ Used by LLA005. Two questions, both answered inside one function of one file:
   a module-level mutable container or a module global rebound under `global`, a class attribute
   (`LLM.x`, `type(self).x`, `self.__class__.x`, `cls.x` in a classmethod, or a container held
   by one), and configured library globals (`library-globals`, default `litellm.*`).
-- `InstanceData.describe(value, fn)`: is the value conversation-scoped (issue-3's
-  `ScopedValues`), a credential (`credential-names`, matched on the last identifier or a string
-  key: `self.api_key`, `tenant.openai_api_key`, `cfg["api_key"]`), or a field of an LLM object
+- `InstanceData.describe(value, fn)`: is the value conversation-scoped (`ScopedValues`), a
+  credential (`credential-names`, matched on the last identifier or a string key: `self.api_key`, `tenant.openai_api_key`, `cfg["api_key"]`), or a field of an LLM object
   (`self.<field>` inside an LLM class, `llm.model`) or of an LLM config object (`self.<field>`
   in a class whose name contains an LLM class name: `TenantLLMConfig`)? Local variables are
   followed.
@@ -343,7 +342,7 @@ def declared_global(fn: FunctionInfo) -> frozenset[str]:
     """Names a function declares `global` (nested scopes excluded); cached on the function."""
     cached = fn.derived.get("declared_globals")
     if cached is None:
-        # Statement lines only, like `dataflow`: a one-line body (`def f(): global X; ...`)
+        # Statement lines only, like `local_bindings`: a one-line body (`def f(): global X; ...`)
         # records neither locals nor globals.
         names = {n.name.value for small, line in small_statements(fn.node.body)
                  if isinstance(small, cst.Global) and isinstance(line, cst.SimpleStatementLine)

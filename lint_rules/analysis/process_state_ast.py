@@ -5,7 +5,7 @@ Stage one (the trigger tokens) lets a file through when it merely *mentions* a c
 finding needs two things in one function, both cheap to over-approximate on the `ast` (about a
 tenth of the cost of a libcst tree):
 
-1. instance data (`InstanceData` in `globals.py`): in the function itself, an identifier or
+1. instance data (`InstanceData` in `process_state.py`): in the function itself, an identifier or
    string that `describe` could take for a credential, a conversation id or a scoped attribute
    (read where `describe` reads them: an attribute by its own name, a call's receiver, not the
    function called); anywhere in the file, a scoped header key string or an LLM token (LLM
@@ -15,10 +15,10 @@ tenth of the cost of a libcst tree):
    `setattr` on a class).
 
 Every test here answers "maybe" whenever the libcst analysis could answer "yes": names count as
-local only where `dataflow.local_defs` records them too (so a one-line `def f(): x = 1` body
+local only where `local_bindings.local_defs` records them too (so a one-line `def f(): x = 1` body
 has no locals, `import a.b` binds nothing, `try/except*` bodies are not looked into), and
-imports count wherever they are in the file. Keep this module in step with `globals.py` and
-`values.py`: `tests/test_prefilter_ast.py` compares it with them sink by sink and value by
+imports count wherever they are in the file. Keep this module in step with `process_state.py` and
+`scoped_values.py`: `tests/test_prefilter_ast.py` compares it with them sink by sink and value by
 value, on the fixtures and on a standard library sample.
 """
 
@@ -388,7 +388,7 @@ def _bind(target: ast.AST, names: set[str]) -> None:
 
 
 def _scope_names(fn, lines: list[str], facts: _FileFacts):
-    """(locals, names declared `global`, locals bound to `os.environ`), as `dataflow` and
+    """(locals, names declared `global`, locals bound to `os.environ`), as `local_bindings` and
     `globals.declared_global` see them, or fewer locals / more globals."""
     args = fn.args
     local = {a.arg for a in (*args.posonlyargs, *args.args, *args.kwonlyargs)}

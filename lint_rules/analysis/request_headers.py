@@ -32,7 +32,7 @@ _LOOKUP_METHODS = frozenset({"get", "pop"})
 
 def pinned_header_tokens(config: Config) -> tuple[str, ...]:
     """Substrings of which one occurs in every file that has pinned headers: an LLM expression
-    (issue-3's tokens), a scoped header key spelled as `is_scoped_key` accepts it, or a call
+    (`llm_objects.trigger_tokens`), a scoped header key in any case, or a call
     context (`call_context.headers()`)."""
     contexts = set(config.call_context_keywords) | set(config.scoped_attributes)
     keys = set(header_key_tokens(config))
