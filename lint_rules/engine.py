@@ -66,7 +66,7 @@ class _Dispatcher:
         return handlers
 
     def visit(self, node: cst.CSTNode) -> None:
-        scope = self.model.scopes.get(id(node)) if isinstance(node, _SCOPES) else None
+        scope = self.model.scopes.get(id(node)) if type(node) in _SCOPES else None
         if scope is not None:
             self.model.scope_stack.append(scope)
         for handler in self._handlers(type(node), "visit_"):
@@ -75,7 +75,7 @@ class _Dispatcher:
     def leave(self, node: cst.CSTNode) -> None:
         for handler in self._handlers(type(node), "leave_"):
             handler(node)
-        if isinstance(node, _SCOPES) and id(node) in self.model.scopes:
+        if type(node) in _SCOPES and id(node) in self.model.scopes:
             self.scope_ended(self.model.scope_stack.pop())
 
     def scope_ended(self, scope: ClassInfo | FunctionInfo) -> None:
@@ -83,7 +83,7 @@ class _Dispatcher:
             check(scope)
 
 
-_SCOPES = (cst.FunctionDef, cst.ClassDef)
+_SCOPES = frozenset({cst.FunctionDef, cst.ClassDef})  # exact types: no ABC isinstance per node
 
 
 def _overrides(rule: Rule, hook: str) -> bool:

@@ -21,8 +21,10 @@ _SKIPPED_FIELDS = frozenset({
     "whitespace", "default_indent", "default_newline",
 })
 
-# Scopes whose bodies do not run when the enclosing code runs.
+# Scopes whose bodies do not run when the enclosing code runs (exact types: libcst's node
+# classes are final, and `type(x) in set` avoids the ABC isinstance machinery).
 NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
+_NESTED_SCOPE_TYPES = frozenset(NESTED_SCOPES)
 _STATEMENT_SCOPES = (cst.FunctionDef, cst.ClassDef)
 _BLOCK_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
 
@@ -35,6 +37,18 @@ def _child_fields(node_type: type) -> tuple[str, ...]:
     )
 
 
+_IS_NODE_TYPE: dict[type, bool] = {}
+
+
+def _is_node_type(kind: type) -> bool:
+    """`issubclass(kind, CSTNode)`, cached: libcst's node classes are ABCs, whose isinstance
+    checks go through `ABCMeta.__instancecheck__`, the largest single cost of a walk."""
+    known = _IS_NODE_TYPE.get(kind)
+    if known is None:
+        known = _IS_NODE_TYPE[kind] = issubclass(kind, cst.CSTNode)
+    return known
+
+
 def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     """The children `walk` visits (no whitespace or punctuation), in field order.
 
@@ -44,10 +58,11 @@ def child_nodes(node: cst.CSTNode) -> list[cst.CSTNode]:
     children: list[cst.CSTNode] = []
     for name in _child_fields(type(node)):
         value = getattr(node, name)
-        if isinstance(value, cst.CSTNode):
+        kind = type(value)
+        if kind is tuple or kind is list:
+            children.extend(v for v in value if _is_node_type(type(v)))
+        elif _is_node_type(kind):
             children.append(value)
-        elif isinstance(value, (tuple, list)):
-            children.extend(v for v in value if isinstance(v, cst.CSTNode))
     return children
 
 
@@ -62,6 +77,9 @@ def walk(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
     `nested=False` does not enter functions, classes and lambdas below `root` (they are still
     visited themselves, not their insides).
     """
+    if leave is _ignore:
+        _visit_only(root, visit, nested)
+        return
     stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
     pop, push = stack.pop, stack.append
     while stack:
@@ -71,16 +89,40 @@ def walk(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
             continue
         visit(node)
         push((node, True))
-        if not nested and node is not root and isinstance(node, NESTED_SCOPES):
+        if not nested and node is not root and type(node) in _NESTED_SCOPE_TYPES:
             continue
         for child in reversed(child_nodes(node)):
             push((child, False))
 
 
+def _visit_only(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object], nested: bool) -> None:
+    stack = [root]
+    pop, extend = stack.pop, stack.extend
+    while stack:
+        node = pop()
+        visit(node)
+        if not nested and node is not root and type(node) in _NESTED_SCOPE_TYPES:
+            continue
+        children = child_nodes(node)
+        children.reverse()
+        extend(children)
+
+
 def nodes_of(root: cst.CSTNode, kind: type | tuple[type, ...], *, nested: bool = True) -> list:
     """Every node of the given type(s) below `root`, in source order."""
     found: list = []
-    walk(root, lambda n: found.append(n) if isinstance(n, kind) else None, nested=nested)
+    append = found.append
+    matches: dict[type, bool] = {}
+
+    def visit(node: cst.CSTNode) -> None:
+        node_type = type(node)
+        hit = matches.get(node_type)
+        if hit is None:
+            hit = matches[node_type] = issubclass(node_type, kind)
+        if hit:
+            append(node)
+
+    _visit_only(root, visit, nested)
     return found
 
 
