@@ -1,4 +1,4 @@
-"""The fix engine (api.fix_source, check_file, the runner's writes, source.write_atomically),
+"""The fix engine (fixes.fix_source, check_file, the runner's writes, source.write_atomically),
 driven by the test-only rules of fix_rules.py so that each behaviour is pinned down exactly."""
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from fix_rules import (
     RenameCallWhole,
 )
 
-from lint_rules import api, runner
+from lint_rules import fixes, runner
 from lint_rules.analysis.project_index import ProjectIndex
-from lint_rules.api import MAX_FIX_ROUNDS, check_file, check_source, fix_source
+from lint_rules.api import check_file, check_source, fix_source
+from lint_rules.fixes import MAX_FIX_ROUNDS
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Edit
 from lint_rules.core.source import FileChangedError, decode_source, file_digest, write_atomically
@@ -69,17 +70,17 @@ def test_overlapping_fixes_wait_for_the_next_round():
 
 def test_non_overlapping_fixes_share_a_round():
     calls = []
-    original = api.check_text
+    original = fixes.check_text
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    api.check_text = counting
+    fixes.check_text = counting
     try:
         result = fix("x = 1\nif a:\n    pass\nelse:\n    pass\n", rules=[OneToTwo, PassToEllipsis])
     finally:
-        api.check_text = original
+        fixes.check_text = original
     assert result.source == "x = 2\nif a:\n    ...\nelse:\n    ...\n"
     assert len(calls) == 2  # one round of three fixes, then the check that finds nothing
 
