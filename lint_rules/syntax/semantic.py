@@ -14,7 +14,7 @@ from pathlib import Path
 import libcst as cst
 
 from lint_rules.syntax.parse import module_name_for
-from lint_rules.syntax.tree import walk
+from lint_rules.syntax.tree import walk_statements
 
 
 def dotted_name(node: cst.BaseExpression | None) -> str | None:
@@ -272,5 +272,6 @@ def build_model(module: cst.Module, path: str, module_name: str | None = None) -
         module_name, Path(path).name == "__init__.py")
     model = SemanticModel(module_name=name)
     builder = SemanticBuilder(model, is_package)
-    walk(module, builder.visit, builder.leave)
+    # Every node the builder reads (imports, classes, functions, assignments) is a statement.
+    walk_statements(module, builder.visit, builder.leave)
     return model

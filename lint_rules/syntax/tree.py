@@ -126,6 +126,34 @@ def nodes_of(root: cst.CSTNode, kind: type | tuple[type, ...], *, nested: bool =
     return found
 
 
+def walk_statements(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
+                    leave: Callable[[cst.CSTNode], object]) -> None:
+    """Pre/post-order walk over statements only (compound statements, their blocks, statement
+    lines and small statements), never into expressions: what is defined, imported and
+    assigned at statement level, at a fraction of a full walk's cost."""
+    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, leaving = pop()
+        if leaving:
+            leave(node)
+            continue
+        visit(node)
+        push((node, True))
+        children: list[cst.CSTNode] = []
+        for name in _BLOCK_FIELDS:
+            value = getattr(node, name, None)
+            if value is None:
+                continue
+            kind = type(value)
+            if kind is tuple or kind is list:
+                children.extend(v for v in value if _is_node_type(type(v)))
+            elif _is_node_type(kind):
+                children.append(value)
+        for child in reversed(children):
+            push((child, False))
+
+
 def small_statements(body: cst.CSTNode) -> Iterator[tuple[cst.BaseSmallStatement, cst.CSTNode]]:
     """Every small statement of a body in source order, with the line that holds it; statements
     of nested functions and classes are not the body's."""
