@@ -23,7 +23,7 @@ from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic, Location
 from lint_rules.core.source import DecodedSource, SourceDecodeError, decode_source
-from lint_rules.engine import check_text
+from lint_rules.engine import check_text, exhausted_stack
 from lint_rules.fixes import FixResult, fix_is_applicable, fix_source, rules_of
 from lint_rules.rules import SYNTAX_ERROR, Rule
 
@@ -87,10 +87,14 @@ def check_file(path: Path, display: str, config: Config, index: ProjectIndex, *,
         decoded = decode_source(data)
     except SourceDecodeError as exc:
         return FileResult(display, [read_error(display, f"cannot decode file: {exc}")])
-    if not fix:
-        return FileResult(display, check_text(decoded.text, display, config, index, rules=rules),
-                          original=decoded)
-    result = fix_source(decoded.text, display, config, unsafe=unsafe, index=index, rules=rules)
+    try:
+        if not fix:
+            return FileResult(display, check_text(decoded.text, display, config, index, rules=rules),
+                              original=decoded)
+        result = fix_source(decoded.text, display, config, unsafe=unsafe, index=index, rules=rules)
+    except Exception as exc:  # an engine bug (or code too deep even for the deep stack):
+        # this file is an internal error (exit 2); the run goes on with the others.
+        return FileResult(display, [], [], decoded, None, internal_error(display, exc))
     if result.error:
         return FileResult(display, result.initial, [], decoded, None, f"{display}: {result.error}")
     if not result.changed or result.source == decoded.text:
@@ -104,6 +108,28 @@ def check_file(path: Path, display: str, config: Config, index: ProjectIndex, *,
                           "encode; file left unchanged")
     return FileResult(display, result.remaining, result.fixed, decoded, result.source,
                       unfixed=result.initial)
+
+
+def describe_exception(exc: BaseException) -> str:
+    """A one-line description of an unexpected exception, cheap and safe to build: a KeyError
+    holding a libcst node would print the whole tree (hundreds of MB for deep code)."""
+    if exhausted_stack(exc):
+        return "RecursionError: the code is nested too deeply to analyse"
+    name = type(exc).__name__
+    if not all(isinstance(a, (str, int, float)) for a in exc.args):
+        return name
+    try:
+        text = str(exc)
+    except Exception:
+        return name
+    first = text.strip().splitlines()[0] if text.strip() else ""
+    if len(first) > 200:
+        first = first[:200] + "..."
+    return f"{name}: {first}" if first else name
+
+
+def internal_error(display: str, exc: BaseException) -> str:
+    return f"{display}: internal error: {describe_exception(exc)}; this file was not checked"
 
 
 def _kind(mode: int) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import io
+import json
 import sys
 from collections import Counter
 from dataclasses import replace
@@ -19,8 +20,10 @@ from lint_rules.api import (
     MAX_FILE_BYTES,
     FileResult,
     check_source,
+    describe_exception,
     fix_is_applicable,
     fix_source,
+    internal_error,
     read_error,
 )
 from lint_rules.cache import clean_cache, default_cache_dir
@@ -103,19 +106,60 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _StdinEcho:
+    """`--stdin-filename` with `--fix`: an editor replaces its buffer with stdout, so stdout
+    must be the input on every failure (bad config, internal error, interruption)."""
+
+    pending = False  # the input must still be written to stdout
+    data: bytes | None = None  # what was read from stdin so far
+
+    @classmethod
+    def read(cls, limit: int) -> bytes:
+        cls.data = sys.stdin.buffer.read(limit)
+        return cls.data
+
+    @classmethod
+    def write(cls, data: bytes) -> None:
+        cls.pending = False
+        try:
+            sys.stdout.buffer.write(data)
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+
+    @classmethod
+    def flush_input(cls) -> None:
+        if not cls.pending:
+            return
+        data = cls.data if cls.data is not None else b""
+        try:
+            data += sys.stdin.buffer.read()
+        except (OSError, ValueError):
+            pass
+        cls.write(data)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _StdinEcho.pending, _StdinEcho.data = False, None
     try:
         return _main(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
+        _StdinEcho.flush_input()
         print(f"llm-affinity-lint: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except ConfigError as exc:
+        _StdinEcho.flush_input()
         print(f"llm-affinity-lint: config error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        _StdinEcho.flush_input()
         print("llm-affinity-lint: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # a bug: one line, exit 2, and the editor keeps its buffer
+        _StdinEcho.flush_input()
+        print(f"llm-affinity-lint: internal error: {describe_exception(exc)}", file=sys.stderr)
         return EXIT_ERROR
 
 
@@ -169,6 +213,8 @@ def _settings(args: argparse.Namespace) -> tuple[Config, Path | None]:
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.stdin_filename and (args.fix or args.fix_only) and not args.diff:
+        _StdinEcho.pending = True
     if args.diff and args.fix_only:
         raise UsageError("--diff and --fix-only cannot be combined")
     if args.jobs is not None and args.jobs < 1:
@@ -195,7 +241,7 @@ def _check(args: argparse.Namespace) -> int:
         return EXIT_ERROR if result.errors else (EXIT_FINDINGS if changed else EXIT_CLEAN)
     if args.fix_only:
         _print_unchecked(result.diagnostics)
-    return _report(args, result.diagnostics, result.fixed, bool(result.errors))
+    return _report(args, result.diagnostics, result.fixed, result.errors)
 
 
 def _print_unchecked(diagnostics: list[Diagnostic]) -> None:
@@ -223,7 +269,7 @@ def _clean(args: argparse.Namespace) -> int:
 
 def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fix: bool) -> int:
     path = args.stdin_filename
-    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    data = _StdinEcho.read(MAX_FILE_BYTES + 1)
     echo = fix and not args.diff  # stdout must carry the (fixed) source: never drop the input
     problem = None
     decoded = None
@@ -237,13 +283,25 @@ def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fi
             problem = f"cannot decode input: {exc}"
     if decoded is None:
         if echo:
-            sys.stdout.buffer.write(data)
-            sys.stdout.flush()
-        return _report_to(args, [read_error(path, problem or "")], [], False, to_stderr=echo)
+            _StdinEcho.write(data)
+        return _report_to(args, [read_error(path, problem or "")], [], [], to_stderr=echo)
     index = ProjectIndex(config, [root] if root else [])
     if not fix:
-        return _report(args, check_source(decoded.text, path, config, index), [], False)
-    result = fix_source(decoded.text, path, config, unsafe=args.unsafe_fixes, index=index)
+        try:
+            found = check_source(decoded.text, path, config, index)
+        except Exception as exc:  # an internal error of this input: reported, exit 2
+            error = internal_error(path, exc)
+            print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
+            return _report(args, [], [], [error])
+        return _report(args, found, [], [])
+    try:
+        result = fix_source(decoded.text, path, config, unsafe=args.unsafe_fixes, index=index)
+    except Exception as exc:
+        error = internal_error(path, exc)
+        print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
+        if echo:
+            _StdinEcho.write(data)
+        return _report_to(args, [], [], [error], to_stderr=echo)
     error = result.error
     new_text = result.source if result.changed and result.source != decoded.text else None
     if new_text is not None:
@@ -252,46 +310,47 @@ def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fi
         except UnicodeEncodeError:
             error = f"fixed text cannot be encoded as {decoded.encoding}; input left unchanged"
             new_text = None
+    errors = [f"{path}: {error}"] if error else []
     if error:
         print(f"llm-affinity-lint: error: {path}: {error}", file=sys.stderr)
     fixed = result.fixed if new_text is not None else []
-    remaining = result.remaining if new_text is not None or not result.fixed else (
-        check_source(decoded.text, path, config, index))
+    remaining = result.remaining if new_text is not None or not result.fixed else result.initial
     if args.diff:
         changed = _print_diffs([FileResult(path, remaining, fixed, decoded, new_text)])
         _print_unchecked(remaining)
         _summary_diff(args, fixed)
         return EXIT_ERROR if error else (EXIT_FINDINGS if changed else EXIT_CLEAN)
     # ruff's convention: the fixed source goes to stdout, the report to stderr.
-    sys.stdout.buffer.write(decoded.encode(new_text) if new_text is not None else data)
-    sys.stdout.flush()
-    return _report_to(args, remaining, fixed, bool(error), to_stderr=True)
+    _StdinEcho.write(decoded.encode(new_text) if new_text is not None else data)
+    return _report_to(args, remaining, fixed, errors, to_stderr=True)
 
 
 def _report_to(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list[Diagnostic],
-               had_errors: bool, *, to_stderr: bool) -> int:
+               errors: list[str], *, to_stderr: bool) -> int:
     if not to_stderr:
-        return _report(args, diagnostics, fixed, had_errors)
+        return _report(args, diagnostics, fixed, errors)
     saved, sys.stdout = sys.stdout, sys.stderr
     try:
-        return _report(args, diagnostics, fixed, had_errors)
+        return _report(args, diagnostics, fixed, errors)
     finally:
         sys.stdout = saved
 
 
 def _report(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list[Diagnostic],
-            had_errors: bool) -> int:
+            errors: list[str]) -> int:
     unsafe = args.unsafe_fixes
+    had_errors = bool(errors)
     if not args.fix_only:
         if args.statistics:
-            _print_statistics(diagnostics, unsafe)
+            _print_statistics(diagnostics, unsafe, args.output_format)
         else:
-            write_diagnostics(diagnostics, args.output_format, sys.stdout, unsafe_fixes=unsafe)
+            write_diagnostics(diagnostics, args.output_format, sys.stdout, unsafe_fixes=unsafe,
+                              internal_errors=errors)
         sys.stdout.flush()
     if args.show_fixes and fixed:
         _print_fixed(fixed)
     if not args.quiet:
-        _summary(args, diagnostics, fixed)
+        _summary(args, diagnostics, fixed, len(errors))
     if had_errors:
         return EXIT_ERROR
     if args.exit_non_zero_on_fix and fixed:
@@ -301,13 +360,18 @@ def _report(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list
     return EXIT_FINDINGS if diagnostics else EXIT_CLEAN
 
 
-def _summary(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list[Diagnostic]) -> None:
+def _summary(args: argparse.Namespace, diagnostics: list[Diagnostic], fixed: list[Diagnostic],
+             errors: int = 0) -> None:
     err = sys.stderr
+    if errors:  # never "All checks passed!" when a file could not be checked or fixed
+        print(f"{errors} internal error{'s' if errors != 1 else ''}: the files named above were "
+              "not fully checked or fixed.", file=err)
     if args.fix_only:
         print(f"Fixed {len(fixed)} error{'s' if len(fixed) != 1 else ''}.", file=err)
         return
     if not diagnostics and not fixed:
-        print("All checks passed!", file=err)
+        if not errors:
+            print("All checks passed!", file=err)
         return
     if fixed:
         total = len(diagnostics) + len(fixed)
@@ -335,11 +399,22 @@ def _summary_diff(args: argparse.Namespace, fixed: list[Diagnostic]) -> None:
               file=sys.stderr)
 
 
-def _print_statistics(diagnostics: list[Diagnostic], unsafe: bool) -> None:
+def _print_statistics(diagnostics: list[Diagnostic], unsafe: bool, fmt: str = "concise") -> None:
     counts = Counter(d.code for d in diagnostics)
     names = {d.code: d.name for d in diagnostics}
     fixable = {d.code for d in diagnostics if fix_is_applicable(d, unsafe)}
-    for code, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    if fmt in ("json", "json-lines"):  # ruff's `--statistics --output-format json` shape
+        rows = [{"code": code, "name": names[code], "count": count,
+                 "fixable": code in fixable} for code, count in ordered]
+        if fmt == "json":
+            json.dump(rows, sys.stdout, indent=2)
+            sys.stdout.write("\n")
+        else:
+            for row in rows:
+                sys.stdout.write(json.dumps(row) + "\n")
+        return
+    for code, count in ordered:
         marker = "[*]" if code in fixable else "[ ]"
         print(f"{count:>5}\t{code}\t{marker} {names[code]}")
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lint_rules.analysis.project_index import ProjectIndex
-from lint_rules.api import FileResult, check_file, fix_is_applicable, read_error
+from lint_rules.api import FileResult, check_file, fix_is_applicable, internal_error, read_error
 from lint_rules.cache import (
     CachingIndex,
     ResultCache,
@@ -75,7 +75,7 @@ def _work(item: tuple[str, str]) -> FileResult:
                           _worker_state["index"], fix=options.fix,  # type: ignore[arg-type]
                           unsafe=options.unsafe_fixes)
     except Exception as exc:  # an engine bug must not take the whole run down
-        return FileResult(display, [], error=f"{display}: internal error: {type(exc).__name__}: {exc}")
+        return FileResult(display, [], error=internal_error(display, exc))
 
 
 def _init_pool_worker(*args) -> None:

@@ -51,6 +51,7 @@ def write_diagnostics(
     *,
     fix_mode_hint: bool = True,
     unsafe_fixes: bool = False,
+    internal_errors: Sequence[str] = (),
 ) -> None:
     """Write `diagnostics` to `stream` in format `fmt` (one of `FORMATS`).
 
@@ -66,4 +67,7 @@ def write_diagnostics(
         raise ValueError(
             f"unknown output format {fmt!r}; expected one of: {', '.join(FORMATS)}"
         ) from None
+    if fmt == "sarif":  # code scanning must see that some files were not checked
+        write_sarif(list(diagnostics), stream, internal_errors=list(internal_errors))
+        return
     writer(list(diagnostics), stream, fix_mode_hint=fix_mode_hint, unsafe_fixes=unsafe_fixes)

@@ -122,7 +122,19 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
     return result
 
 
-def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
+def _invocation(internal_errors: list[str]) -> dict[str, Any]:
+    """SARIF's place for "the tool failed on something": code scanning shows these
+    notifications, so a file that could not be checked is not mistaken for a clean one."""
+    return {
+        "executionSuccessful": not internal_errors,
+        "toolExecutionNotifications": [
+            {"level": "error", "message": {"text": error}, "descriptor": {"id": "internal-error"}}
+            for error in internal_errors
+        ],
+    }
+
+
+def sarif_log(diagnostics: list[Diagnostic], internal_errors: list[str] | None = None) -> dict[str, Any]:
     rules = rule_descriptors(diagnostics)
     index = {rule["id"]: i for i, rule in enumerate(rules)}
     run: dict[str, Any] = {
@@ -134,6 +146,7 @@ def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
                 "rules": rules,
             }
         },
+        "invocations": [_invocation(internal_errors or [])],
         "columnKind": "unicodeCodePoints",
         "results": [_result(d, index[d.code]) for d in diagnostics],
     }
@@ -144,6 +157,7 @@ def sarif_log(diagnostics: list[Diagnostic]) -> dict[str, Any]:
     return {"$schema": SCHEMA_URI, "version": SARIF_VERSION, "runs": [run]}
 
 
-def write_sarif(diagnostics: list[Diagnostic], stream: TextIO, **_flags: bool) -> None:
-    json.dump(sarif_log(diagnostics), stream, indent=2)
+def write_sarif(diagnostics: list[Diagnostic], stream: TextIO, *,
+                internal_errors: list[str] | None = None, **_flags: bool) -> None:
+    json.dump(sarif_log(diagnostics, internal_errors), stream, indent=2)
     stream.write("\n")
