@@ -53,6 +53,7 @@ import corpus  # noqa: E402
 
 WORK = HERE / ".work" / "mutants"
 DOC = REPO / "docs" / "mutation.md"
+HAND = "<!-- hand-written: kept by --write-docs -->"
 DEFAULT_PACKAGES = ["openhands-sdk", "openai-agents", "camel-ai"]
 # The attribute of an agent that holds its LLM, per package (default: `llm`, as in openhands).
 AGENT_LLM_ATTR = {"openai-agents": "model", "smolagents": "model", "camel-ai": "model_backend"}
@@ -182,16 +183,28 @@ def conversation_id(cls: ast.ClassDef | None, func) -> str | None:
     defines (`self.id`, `self._state.id`, ...), else a `session_id`/`conversation_id` parameter;
     None when it has none (then it is no conversation code, and no scoped value is injected)."""
     if cls is not None:
-        text = ast.unparse(cls)
-        defines_id = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "id"
-                         for n in cls.body) or re.search(r"^\s*id\s*:", text, re.M)
-        for expr in ID_EXPRS:
-            if re.search(re.escape(expr) + r"\b(?!\()", text) or (expr == "self.id" and defines_id):
-                return f"str({expr})"
+        if id(cls) not in _CLASS_ID:
+            _CLASS_ID[id(cls)] = (cls, _class_id(cls))  # keep cls alive: ids stay unique
+        found = _CLASS_ID[id(cls)][1]
+        if found is not None:
+            return found
     params = [a.arg for a in func.args.args + func.args.kwonlyargs]
     for p in ID_PARAMS:
         if p in params:
             return f"str({p})"
+    return None
+
+
+_CLASS_ID: dict[int, tuple] = {}
+
+
+def _class_id(cls: ast.ClassDef) -> str | None:
+    text = ast.unparse(cls)
+    defines_id = any(isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == "id"
+                     for n in cls.body) or re.search(r"^\s*id\s*:", text, re.M)
+    for expr in ID_EXPRS:
+        if re.search(re.escape(expr) + r"\b(?!\()", text) or (expr == "self.id" and defines_id):
+            return f"str({expr})"
     return None
 
 
@@ -747,6 +760,7 @@ def mutants_for(root: Path, ops: list[str], package: str = "") -> dict[str, list
         except (SyntaxError, UnicodeDecodeError, ValueError):
             continue
         ctx = FileCtx(path.relative_to(root).as_posix(), source, tree)
+        _CLASS_ID.clear()
         for name in ops:
             for m in OPERATORS[name][2](ctx):
                 by_op[name].append(_fix_owner(m))
@@ -865,7 +879,10 @@ def write_doc(lines: list[str], outcomes: list[Outcome], releases, args, seconds
     if errs:
         text += ["", "## Mutants that could not be built", ""]
         text += [f"- {o.mutant.operator} `{o.mutant.path}` `{o.mutant.site}`: {o.error}" for o in errs]
-    DOC.write_text("\n".join(text) + "\n")
+    keep = ""
+    if DOC.exists() and HAND in DOC.read_text():
+        keep = "\n" + HAND + DOC.read_text().split(HAND, 1)[1]  # hand-written notes survive
+    DOC.write_text("\n".join(text) + "\n" + keep)
 
 
 def main(argv: list[str] | None = None) -> int:
