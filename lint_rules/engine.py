@@ -30,7 +30,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from lint_rules.config import Config
 from lint_rules.diagnostics import Diagnostic, Edit, Fix, Location
-from lint_rules.noqa import file_is_exempt, suppressed
+from lint_rules.noqa import file_exemption, suppressed
 from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
 from lint_rules.semantic import SemanticBuilder, SemanticModel
 from lint_rules.source import LineIndex
@@ -495,8 +495,13 @@ def check_text(source: str, path: str, config: Config, index: ProjectIndex | Non
 def _check_text(source: str, path: str, config: Config, index: ProjectIndex | None = None,
                 *, prefilter: bool = True,
                 rules: Sequence[type[Rule]] | None = None) -> list[Diagnostic]:
-    if file_is_exempt(source):
-        return []
+    file_codes = file_exemption(source)
+    if file_codes is not None and not file_codes:
+        # Exempt: no rule runs, but a file that does not parse is still reported (LLA000).
+        failure = syntax_check(source, path) if config.rule_enabled(SYNTAX_ERROR[0], path) else None
+        if failure is None:
+            return []
+        return [failure_diagnostic(path, failure, LineIndex(source).line(failure.row))]
     rule_set = all_rules() if rules is None else tuple(rules)
     codes = tuple(config.enabled_codes([r.code for r in rule_set], path))
     syntax_enabled = config.rule_enabled(SYNTAX_ERROR[0], path)
@@ -513,7 +518,7 @@ def _check_text(source: str, path: str, config: Config, index: ProjectIndex | No
     if not found:
         return []
     lines = lines or LineIndex(source)
-    found = [d for d in found if not suppressed(d, lines)]
+    found = [d for d in found if not suppressed(d, lines, file_codes)]
     return sorted(set(found), key=Diagnostic.sort_key)
 
 

@@ -31,14 +31,16 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lint_rules import __version__
+from lint_rules.api import describe_exception
 from lint_rules.config import Config, ConfigError, apply_settings, find_config_file, load_config
 from lint_rules.diagnostics import Applicability, Diagnostic, Location
 from lint_rules.engine import (
-    FileContext, ParseFailure, check_parsed, gc_paused, module_name_for, parse_module,
-    rules_that_may_fire,
+    FileContext, ParseFailure, call_with_deep_stack, check_parsed, exhausted_stack, gc_paused,
+    module_name_for, parse_module, rules_that_may_fire,
 )
 from lint_rules.index import ProjectIndex
-from lint_rules.noqa import file_is_exempt
+from lint_rules.noqa import file_exemption, suppressed
+from lint_rules.source import LineIndex
 from lint_rules.rules import SYNTAX_ERROR, Rule, all_rules
 from lint_rules.semantic import SemanticModel
 
@@ -76,6 +78,7 @@ class Flake8Plugin:
     # The LLA codes flake8's --select/--ignore (and their extend- twins) let through, or None
     # when unknown: rules whose findings flake8 would drop are not run at all.
     _flake8_selected: ClassVar[frozenset[str] | None] = None
+    _disable_noqa: ClassVar[bool] = False
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
         self.tree = tree  # flake8's own `ast` of the file: the prefilter's second stage reads it
@@ -114,6 +117,7 @@ class Flake8Plugin:
                     overrides[table_key] = [v for v in value if v]
         config_path = getattr(options, "lla_config", None)
         cls._flake8_selected = _selected_by_flake8(options)
+        cls._disable_noqa = bool(getattr(options, "disable_noqa", False))
         cls._overrides = overrides
         cls._explicit_config = Path(config_path) if config_path else None
         cls._configs = {}
@@ -168,7 +172,8 @@ class Flake8Plugin:
         if self._flake8_selected is not None and not self._flake8_selected:
             return  # flake8 reports no LLA code in this run: nothing to do
         source = "".join(self.lines)
-        if not source or file_is_exempt(source):
+        file_codes = file_exemption(source) if source and not self._disable_noqa else None
+        if not source or file_codes == frozenset():
             return
         path = Path(self.filename)
         try:
@@ -187,14 +192,24 @@ class Flake8Plugin:
                 rules = rules_that_may_fire(source, config, codes, tree=self.tree)
                 if not rules:
                     return
-                diagnostics = _check(source, self.filename, rel, config,
-                                     self._index_for(config, root), rules,
-                                     lambda code: selected is None or code in selected)
+                check_args = (source, self.filename, rel, config, self._index_for(config, root),
+                              rules, lambda code: selected is None or code in selected)
+                try:
+                    diagnostics = _check(*check_args)
+                except Exception as exc:  # deep code: once more on a deep stack (engine.py)
+                    if not exhausted_stack(exc):
+                        raise
+                    diagnostics = call_with_deep_stack(_check, *check_args)
         except Exception as exc:  # an engine bug must not abort the whole flake8 run
             yield 1, 0, (f"{SYNTAX_ERROR[0]} internal error, LLA rules did not run: "
-                         f"{type(exc).__name__}: {exc}"), type(self)
+                         f"{describe_exception(exc)}"), type(self)
             return
+        # flake8 applies its own `# noqa` too; ours also reads `#noqa:LLA001`, lower-case codes
+        # and the file-level directive with codes, so the plugin and the CLI always agree.
+        lines = LineIndex(source)
         for diagnostic in diagnostics:
+            if not self._disable_noqa and suppressed(diagnostic, lines, file_codes):
+                continue
             yield (diagnostic.start.row, diagnostic.start.column - 1,
                    format_message(diagnostic), type(self))
 
