@@ -1,8 +1,14 @@
 """The result cache: findings of unchanged files, and index summaries of unchanged modules.
 
 Layout: `<project root or cwd>/.llm_affinity_lint_cache/` (or `--cache-dir`), holding a
-`.gitignore` with `*` (the folder ignores itself) and one pickle per (tool, Python, settings):
-`<tool fingerprint>/<settings key>.pickle`.
+`.gitignore` with `*` (the folder ignores itself) and one JSON file per (tool, Python, settings):
+`<tool fingerprint>/<settings key>.json`.
+
+The cache is data only. A cache folder may be committed, restored from a shared CI cache or
+planted in a repository, so nothing read from it may run code (a pickle would): the file is
+JSON, every entry is validated field by field as it is read, and an entry that does not
+validate is a miss, never a traceback. A cache folder (or its `CACHEDIR.TAG`/`.gitignore`)
+that is a symbolic link is refused: the run goes on uncached and writes nothing through it.
 
 What a cached result is keyed on (see docs/performance.md):
 - the tool: version, Python version, libcst version and the size/mtime of every module of the
@@ -24,8 +30,8 @@ write changes the signature. Otherwise the content is hashed and compared.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
 import shutil
 import stat
 import sys
@@ -37,15 +43,16 @@ from typing import NamedTuple
 
 import libcst
 
-from lint_rules.analysis.project_index import ModuleSummary, ProjectIndex
+from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.analysis.summaries import ModuleSummary, from_data, to_data
 from lint_rules.core.config import Config
-from lint_rules.core.diagnostics import Diagnostic
+from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
 from lint_rules.core.source import replace_file
 from lint_rules.core.version import __version__
 from lint_rules.syntax.parse import module_name_for
 
 CACHE_DIR_NAME = ".llm_affinity_lint_cache"
-FORMAT = 1
+FORMAT = 2  # 2: JSON (1 was a pickle, never read again)
 # A file modified less than this before it was read may change again within one timestamp tick
 # (coarse kernel clocks; 2 s on FAT): its stat signature is not trusted, its content is hashed.
 RACY_NS = 2_000_000_000
@@ -118,9 +125,23 @@ def default_cache_dir(project_root: Path | None) -> Path:
     return (project_root or Path.cwd()) / CACHE_DIR_NAME
 
 
+class UnsafeCacheDir(OSError):
+    """The cache folder, or a file the tool writes in it, is a symbolic link."""
+
+
+def check_cache_dir(cache_dir: Path) -> None:
+    """Refuse a cache folder that is a symlink, or holds a symlink where the tool writes:
+    a repository could otherwise make the tool write wherever the link points (r11)."""
+    for path in (cache_dir, cache_dir / ".gitignore", cache_dir / "CACHEDIR.TAG"):
+        if path.is_symlink():
+            raise UnsafeCacheDir(f"{path}: is a symbolic link; the cache is not used")
+
+
 def ensure_cache_dir(cache_dir: Path) -> None:
     """Create the folder with a `.gitignore` of `*`, so it never shows up in `git status`."""
+    check_cache_dir(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
+    check_cache_dir(cache_dir)
     ignore = cache_dir / ".gitignore"
     if not ignore.exists():
         ignore.write_text("# Created by llm-affinity-lint automatically.\n*\n", encoding="utf-8")
@@ -133,6 +154,7 @@ def ensure_cache_dir(cache_dir: Path) -> None:
 
 def clean_cache(cache_dir: Path) -> bool:
     """Remove the cache folder; True when there was one. Refuses folders that are not ours."""
+    check_cache_dir(cache_dir)
     if not cache_dir.is_dir():
         return False
     if not (cache_dir / ".gitignore").exists() and any(cache_dir.iterdir()):
@@ -243,13 +265,14 @@ class ResultCache:
     def open(cls, cache_dir: Path, config: Config) -> ResultCache:
         settings = hashlib.blake2b(
             f"{config.fingerprint()}\0{os.getcwd()}".encode(), digest_size=8).hexdigest()
-        path = cache_dir / tool_fingerprint() / f"{settings}.pickle"
+        path = cache_dir / tool_fingerprint() / f"{settings}.json"
+        data = None
         try:
-            with open(path, "rb") as fh:
-                data = pickle.load(fh)
-            if not isinstance(data, dict) or data.get("format") != FORMAT:
-                data = None
-        except Exception:  # missing, truncated, from another version: start empty
+            check_cache_dir(cache_dir)
+            if not path.parent.is_symlink() and not path.is_symlink():
+                with open(path, "rb") as fh:
+                    data = decode_cache(fh.read())
+        except Exception:  # missing, unreadable, truncated, a symlink: start empty
             data = None
         return cls(path, data)
 
@@ -330,13 +353,14 @@ class ResultCache:
         for key in [k for k in self.entries if k not in self._seen]:
             if not os.path.exists(key.split("\0", 1)[0]):
                 del self.entries[key]
-        data = {"format": FORMAT, "entries": self.entries, "summaries": self.summaries,
-                "digests": self.digests}
         try:
+            payload = encode_cache(self.entries, self.summaries, self.digests)
             ensure_cache_dir(self.path.parent.parent)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            replace_file(self.path, pickle.dumps(data, protocol=pickle.HIGHEST_PROTOCOL))
-        except Exception:  # unwritable folder, full disk, an unpicklable summary: run uncached
+            if self.path.parent.is_symlink() or self.path.is_symlink():
+                raise UnsafeCacheDir(f"{self.path}: is a symbolic link")
+            replace_file(self.path, payload)
+        except Exception:  # unwritable or unsafe folder, full disk: run uncached
             pass
         self.dirty = False
 
@@ -362,3 +386,158 @@ def unchanged(path: str, entry: Entry) -> tuple[os.stat_result, int] | None:
     except OSError:
         return None
     return (st, read_at) if digest(data) == entry.digest else None
+
+
+# ---------------------------------------------------------------------------- JSON codec
+# Data only: every value is rebuilt from plain JSON types and checked; whatever does not fit
+# raises _Bad, and the entry (or the whole file, for a bad top level) is dropped.
+class _Bad(ValueError):
+    pass
+
+
+def _need(cond: bool) -> None:
+    if not cond:
+        raise _Bad
+
+
+def _int(v: object) -> int:
+    _need(type(v) is int)
+    return v  # type: ignore[return-value]
+
+
+def _str(v: object) -> str:
+    _need(type(v) is str)
+    return v  # type: ignore[return-value]
+
+
+def _hex(v: object) -> bytes:
+    try:
+        return bytes.fromhex(_str(v))
+    except ValueError:
+        raise _Bad from None
+
+
+def _dep_digest(v: object) -> bytes | None:
+    if v is None:
+        return None
+    if v == "exists":
+        return EXISTS
+    return _hex(v)
+
+
+def _enc_dep_digest(v: bytes | None) -> str | None:
+    return None if v is None else "exists" if v == EXISTS else v.hex()
+
+
+def _loc(v: object):
+    _need(isinstance(v, list) and len(v) == 2)
+    return Location(_int(v[0]), _int(v[1]))  # type: ignore[index]
+
+
+def _enc_diag(d: Diagnostic) -> dict:
+    fix = None
+    if d.fix is not None:
+        fix = {"m": d.fix.message, "a": d.fix.applicability.value,
+               "e": [[e.start, e.end, e.content,
+                      None if e.location is None else [e.location.row, e.location.column],
+                      None if e.end_location is None else [e.end_location.row, e.end_location.column]]
+                     for e in d.fix.edits]}
+    return {"c": d.code, "n": d.name, "m": d.message, "p": d.path,
+            "s": [d.start.row, d.start.column], "e": [d.end.row, d.end.column],
+            "f": fix, "l": d.line_text}
+
+
+def _dec_diag(v: object) -> Diagnostic:
+    _need(isinstance(v, dict))
+    assert isinstance(v, dict)
+    fix = None
+    raw = v.get("f")
+    if raw is not None:
+        _need(isinstance(raw, dict) and isinstance(raw.get("e"), list))
+        edits = []
+        for e in raw["e"]:
+            _need(isinstance(e, list) and len(e) == 5)
+            edits.append(Edit(_int(e[0]), _int(e[1]), _str(e[2]),
+                              None if e[3] is None else _loc(e[3]),
+                              None if e[4] is None else _loc(e[4])))
+        try:
+            applicability = Applicability(raw.get("a"))
+        except ValueError:
+            raise _Bad from None
+        fix = Fix(_str(raw.get("m")), tuple(edits), applicability)
+    return Diagnostic(_str(v.get("c")), _str(v.get("n")), _str(v.get("m")), _str(v.get("p")),
+                      _loc(v.get("s")), _loc(v.get("e")), fix, _str(v.get("l")))
+
+
+def _sig(v: object) -> StatSig:
+    _need(isinstance(v, list) and len(v) == 4)
+    return tuple(_int(x) for x in v)  # type: ignore[return-value,union-attr]
+
+
+def _enc_summary(m: ModuleSummary | None) -> object:
+    return None if m is None else to_data(m)
+
+
+def _dec_summary(v: object) -> ModuleSummary | None:
+    if v is None:
+        return None
+    try:
+        return from_data(ModuleSummary, v)  # type: ignore[return-value]
+    except (ValueError, TypeError):
+        raise _Bad from None
+
+
+def encode_cache(entries: dict[str, Entry], summaries: dict, digests: dict[str, Digested]) -> bytes:
+    data = {
+        "format": FORMAT,
+        "entries": {key: {"sig": list(e.sig), "settled": e.settled, "digest": e.digest.hex(),
+                          "diagnostics": [_enc_diag(d) for d in e.diagnostics],
+                          "deps": [[p, _enc_dep_digest(x)] for p, x in e.deps]}
+                    for key, e in entries.items()},
+        "summaries": [[p, d.hex(), m, _enc_summary(s)] for (p, d, m), s in summaries.items()],
+        "digests": {p: [list(d.sig), d.settled, None if d.digest is None else d.digest.hex()]
+                    for p, d in digests.items()},
+    }
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+def decode_cache(raw: bytes) -> dict | None:
+    """The cache's content, validated; None when the file is not a cache of this format.
+    Entries that do not validate are dropped one by one (each is a miss)."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(data, dict) or data.get("format") != FORMAT:
+        return None
+    entries: dict[str, Entry] = {}
+    raw_entries = data.get("entries")
+    for key, e in (raw_entries.items() if isinstance(raw_entries, dict) else ()):
+        try:
+            _need(isinstance(e, dict) and type(e.get("settled")) is bool)
+            _need(isinstance(e.get("diagnostics"), list) and isinstance(e.get("deps"), list))
+            deps = []
+            for dep in e["deps"]:
+                _need(isinstance(dep, list) and len(dep) == 2)
+                deps.append((_str(dep[0]), _dep_digest(dep[1])))
+            entries[_str(key)] = Entry(_sig(e.get("sig")), e["settled"], _hex(e.get("digest")),
+                                       tuple(_dec_diag(d) for d in e["diagnostics"]), tuple(deps))
+        except _Bad:
+            continue
+    summaries: dict = {}
+    raw_summaries = data.get("summaries")
+    for item in (raw_summaries if isinstance(raw_summaries, list) else ()):
+        try:
+            _need(isinstance(item, list) and len(item) == 4)
+            summaries[(_str(item[0]), _hex(item[1]), _str(item[2]))] = _dec_summary(item[3])
+        except _Bad:
+            continue
+    digests: dict[str, Digested] = {}
+    raw_digests = data.get("digests")
+    for path, d in (raw_digests.items() if isinstance(raw_digests, dict) else ()):
+        try:
+            _need(isinstance(d, list) and len(d) == 3 and type(d[1]) is bool)
+            digests[_str(path)] = Digested(_sig(d[0]), d[1], None if d[2] is None else _hex(d[2]))
+        except _Bad:
+            continue
+    return {"format": FORMAT, "entries": entries, "summaries": summaries, "digests": digests}

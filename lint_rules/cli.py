@@ -26,11 +26,12 @@ from lint_rules.api import (
     internal_error,
     read_error,
 )
-from lint_rules.cache import clean_cache, default_cache_dir
+from lint_rules.cache import check_cache_dir, clean_cache, default_cache_dir
 from lint_rules.core.config import Config, ConfigError, apply_settings, discover_config
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.core.version import __version__
+from lint_rules.discovery import is_excluded
 from lint_rules.docs import _toml, render_rule
 from lint_rules.output import FORMATS, write_diagnostics
 from lint_rules.rules import SYNTAX_ERROR, documented_rules, get_rule
@@ -69,13 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     fixing.add_argument("--exit-non-zero-on-fix", action="store_true",
                         help="exit 1 when anything was fixed, even if nothing remains")
     selection = check.add_argument_group("rule selection")
-    selection.add_argument("--select", type=_codes, metavar="CODES", help="only these codes/prefixes")
-    selection.add_argument("--ignore", type=_codes, metavar="CODES", help="skip these codes/prefixes")
-    selection.add_argument("--extend-select", type=_codes, metavar="CODES", help="add to the selection")
-    selection.add_argument("--extend-ignore", type=_codes, metavar="CODES", help="add to the ignores")
+    selection.add_argument("--select", action="extend", type=_codes, metavar="CODES", help="only these codes/prefixes")
+    selection.add_argument("--ignore", action="extend", type=_codes, metavar="CODES", help="skip these codes/prefixes")
+    selection.add_argument("--extend-select", action="extend", type=_codes, metavar="CODES", help="add to the selection")
+    selection.add_argument("--extend-ignore", action="extend", type=_codes, metavar="CODES", help="add to the ignores")
     files = check.add_argument_group("file selection")
-    files.add_argument("--exclude", type=_codes, metavar="GLOBS", help="replace the exclude globs")
-    files.add_argument("--extend-exclude", type=_codes, metavar="GLOBS", help="add exclude globs")
+    files.add_argument("--exclude", action="extend", type=_codes, metavar="GLOBS", help="replace the exclude globs")
+    files.add_argument("--extend-exclude", action="extend", type=_codes, metavar="GLOBS", help="add exclude globs")
     files.add_argument("--force-exclude", action="store_true", default=None,
                        help="apply excludes to paths passed explicitly too (for pre-commit)")
     files.add_argument("--no-respect-gitignore", action="store_true", help="do not read .gitignore files")
@@ -229,6 +230,12 @@ def _check(args: argparse.Namespace) -> int:
 
     paths = args.paths or [Path(".")]
     cache_dir = None if args.no_cache else (args.cache_dir or default_cache_dir(root))
+    if cache_dir is not None:
+        try:
+            check_cache_dir(cache_dir)
+        except OSError as exc:  # a symlinked cache folder: never write through it (r11)
+            print(f"llm-affinity-lint: warning: {exc}", file=sys.stderr)
+            cache_dir = None
     options = RunOptions(fix=fix, unsafe_fixes=args.unsafe_fixes, write=not args.diff, jobs=args.jobs,
                          cache_dir=cache_dir)
     result = run(paths, config, options, project_root=root)
@@ -271,6 +278,11 @@ def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fi
     path = args.stdin_filename
     data = _StdinEcho.read(MAX_FILE_BYTES + 1)
     echo = fix and not args.diff  # stdout must carry the (fixed) source: never drop the input
+    if config.force_exclude and is_excluded(Path(path), config, project_root=root):
+        # ruff's rule: an excluded file is not checked, even from stdin; the editor keeps it.
+        if echo:
+            _StdinEcho.flush_input()
+        return EXIT_CLEAN
     problem = None
     decoded = None
     if len(data) > MAX_FILE_BYTES:

@@ -5,8 +5,8 @@
   `force-exclude` is set and an exclusion matches it (then it is skipped silently).
 * `exclude` + `extend-exclude` are gitignore-style patterns. A pattern without a slash matches
   the name of any file or folder at any depth (`build`, `*_pb2.py`, `gen/` for folders only);
-  a pattern with a slash is anchored to the project root (or to the walked path when there is
-  no project root), e.g. `tests/fixtures/*`; `./x` and absolute paths under the project root
+  a pattern with a slash is anchored to the project root (or to the working directory when
+  there is no project root), e.g. `tests/fixtures/*`; `./x` and absolute paths under the project root
   are anchored too. Outside the project root only the patterns without a slash apply. A path
   is excluded when a pattern of either kind excludes it (`!` re-includes only within a kind).
   Excluded folders are not entered.
@@ -66,6 +66,13 @@ class DiscoveryError:
     path: Path
     display: str
     message: str
+
+
+def is_excluded(path: Path, config: Config, *, project_root: Path | None = None) -> bool:
+    """Whether `force-exclude` would skip this path if it were given explicitly (for
+    `--stdin-filename`, whose path need not exist)."""
+    walker = _Walker(config, project_root)
+    return walker._force_excluded(os.path.abspath(os.fspath(path)), os.path.isdir(path))
 
 
 def iter_source_files(
@@ -287,7 +294,7 @@ class _Walker:
         self.respect_gitignore = config.respect_gitignore
         self.cwd = os.getcwd()
         self.project_root = os.path.abspath(project_root) if project_root is not None else None
-        self.exclude = _Spec.from_lines(_exclude_lines(config, self.project_root))
+        self.exclude = _Spec.from_lines(_exclude_lines(config, self.project_root or self.cwd))
         self.exclude_floating = self.exclude.split(None)[0] if self.exclude is not None else None
         self.seen_files: set[tuple[int, int]] = set()
         self.seen_dirs: set[tuple[int, int]] = set()
@@ -390,12 +397,12 @@ class _Walker:
         """The anchored exclusions for a walk of `root`, and `root` relative to their anchor."""
         if self.exclude is None:
             return None, ""
-        if self.project_root is None:
-            rel: str | None = ""  # the walked folder is the anchor
-        else:
-            rel = _relative(root, self.project_root)
-            if rel is None:  # outside the project: only patterns without a slash apply
-                return None, ""
+        # Anchored to the project root, or to the working directory without one (ruff's rule):
+        # `check src --extend-exclude src/gen/*` excludes `src/gen` whatever PATH is given.
+        anchor = self.project_root if self.project_root is not None else self.cwd
+        rel = _relative(root, anchor)
+        if rel is None:  # outside the project: only patterns without a slash apply
+            return None, ""
         prefix = rel + "/" if rel else ""
         return self.exclude.split(prefix)[1], prefix
 

@@ -29,7 +29,7 @@ from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location
-from lint_rules.core.noqa import file_is_exempt, suppressed
+from lint_rules.core.noqa import file_exemption, suppressed
 from lint_rules.core.source import LineIndex
 from lint_rules.rules import Rule, all_rules
 from lint_rules.syntax.parse import (
@@ -316,8 +316,6 @@ def _check_text(source: str, path: str, config: Config, index: ProjectIndex | No
                 prefilter: bool, rules: Sequence[type[Rule]] | None,
                 codes: Iterable[str] | None, tree: ast.Module | None,
                 noqa: bool) -> list[Diagnostic]:
-    if noqa and file_is_exempt(source):
-        return []
     rule_set = all_rules() if rules is None else tuple(rules)
     if codes is None:
         enabled = set(config.enabled_codes([r.code for r in rule_set], path))
@@ -326,6 +324,13 @@ def _check_text(source: str, path: str, config: Config, index: ProjectIndex | No
         enabled = set(codes)
         syntax_enabled = SYNTAX_ERROR[0] in enabled
     selected = tuple(r.code for r in rule_set if r.code in enabled)
+    file_codes = file_exemption(source) if noqa else None
+    if file_codes is not None and not file_codes:
+        # Exempt: no rule runs, but a file that does not parse is still reported (LLA000).
+        failure = syntax_check(source, path) if syntax_enabled else None
+        if failure is None:
+            return []
+        return [failure_diagnostic(path, failure, LineIndex(source).line(failure.row))]
     if not selected and not syntax_enabled:
         return []
     with gc_paused():
@@ -341,7 +346,7 @@ def _check_text(source: str, path: str, config: Config, index: ProjectIndex | No
         return []
     if noqa:
         lines = lines or LineIndex(source)
-        found = [d for d in found if not suppressed(d, lines)]
+        found = [d for d in found if not suppressed(d, lines, file_codes)]
     return sorted(set(found), key=Diagnostic.sort_key)
 
 

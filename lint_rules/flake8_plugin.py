@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from lint_rules.analysis.project_index import ProjectIndex
-from lint_rules.api import check_source
+from lint_rules.api import check_source, describe_exception
 from lint_rules.core.codes import CODES, SYNTAX_ERROR
 from lint_rules.core.config import (
     Config,
@@ -41,7 +41,7 @@ from lint_rules.core.config import (
     load_config,
 )
 from lint_rules.core.diagnostics import Applicability, Diagnostic
-from lint_rules.core.noqa import file_is_exempt
+from lint_rules.core.noqa import file_exemption
 from lint_rules.core.version import __version__
 
 # The settings that differ between code bases (domain.md, "Names differ between code bases"):
@@ -78,6 +78,7 @@ class Flake8Plugin:
     # The LLA codes flake8's --select/--ignore (and their extend- twins) let through, or None
     # when unknown: rules whose findings flake8 would drop are not run at all.
     _flake8_selected: ClassVar[frozenset[str] | None] = None
+    _disable_noqa: ClassVar[bool] = False
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
         self.tree = tree  # flake8's own `ast` of the file: the prefilter's second stage reads it
@@ -116,6 +117,7 @@ class Flake8Plugin:
                     overrides[table_key] = [v for v in value if v]
         config_path = getattr(options, "lla_config", None)
         cls._flake8_selected = _selected_by_flake8(options)
+        cls._disable_noqa = bool(getattr(options, "disable_noqa", False))
         cls._overrides = overrides
         cls._explicit_config = Path(config_path) if config_path else None
         cls._configs = {}
@@ -170,7 +172,7 @@ class Flake8Plugin:
         if self._flake8_selected is not None and not self._flake8_selected:
             return  # flake8 reports no LLA code in this run: nothing to do
         source = "".join(self.lines)
-        if not source or file_is_exempt(source):
+        if not source or (not self._disable_noqa and file_exemption(source) == frozenset()):
             return
         path = Path(self.filename)
         try:
@@ -185,12 +187,14 @@ class Flake8Plugin:
         if not codes:
             return
         try:
+            # flake8 applies its own `# noqa` too; ours also reads `#noqa:LLA001`, lower-case
+            # codes and the file-level directive with codes, so the plugin and the CLI agree.
             diagnostics = check_source(source, self.filename, config,
                                        self._index_for(config, root), codes=codes,
-                                       tree=self.tree, noqa=False)
+                                       tree=self.tree, noqa=not self._disable_noqa)
         except Exception as exc:  # an engine bug must not abort the whole flake8 run
             yield 1, 0, (f"{SYNTAX_ERROR[0]} internal error, LLA rules did not run: "
-                         f"{type(exc).__name__}: {exc}"), type(self)
+                         f"{describe_exception(exc)}"), type(self)
             return
         for diagnostic in diagnostics:
             yield (diagnostic.start.row, diagnostic.start.column - 1,

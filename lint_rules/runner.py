@@ -25,7 +25,7 @@ from lint_rules.cache import (
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.source import FileChangedError, file_digest, write_atomically
-from lint_rules.discovery import DiscoveryError, SourceFile, iter_source_files
+from lint_rules.discovery import DiscoveryError, iter_source_files
 
 # Below this many files, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 64

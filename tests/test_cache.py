@@ -119,8 +119,8 @@ def test_no_cache_writes_nothing_and_a_corrupt_cache_is_ignored(tmp_path) -> Non
     expected = findings(lint(tmp_path, cache=False))
     assert not (tmp_path / CACHE_DIR_NAME).exists()
     assert findings(lint(tmp_path)) == expected
-    for pickle_file in (tmp_path / CACHE_DIR_NAME).rglob("*.pickle"):
-        pickle_file.write_bytes(b"not a pickle")
+    for pickle_file in (tmp_path / CACHE_DIR_NAME).rglob("*.json"):
+        pickle_file.write_bytes(b"not a cache")
     assert findings(lint(tmp_path)) == expected
 
 
@@ -203,9 +203,9 @@ def test_recorded_dependencies_cover_found_and_missing_modules(tmp_path) -> None
     assert deps[str(base)] == digest(base.read_bytes())
     missing = [p for p, d in deps.items() if "nowhere" in p]
     assert missing and all(deps[p] is None for p in missing)
-    cache = ResultCache(tmp_path / "c.pickle")
+    cache = ResultCache(tmp_path / "c.json")
     assert cache.deps_valid(tuple(deps.items()))
-    fresh = ResultCache(tmp_path / "c.pickle")
+    fresh = ResultCache(tmp_path / "c.json")
     Path(missing[0]).write_text("class Thing: pass\n")
     assert not fresh.deps_valid(tuple(deps.items()))
 

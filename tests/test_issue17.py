@@ -121,3 +121,161 @@ def test_stdin_fix_echoes_input_on_config_error(tmp_path):
                stdin=source)
     assert proc.returncode == 2 and proc.stdout == source
     assert "config error" in err(proc)
+
+
+# ---------------------------------------------------------------------------- the cache (r11)
+def test_r11_symlinked_cache_folder_is_refused(tmp_path):
+    project, outside = tmp_path / "p", tmp_path / "outside"
+    project.mkdir(), outside.mkdir()
+    (project / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")
+    (project / "a.py").write_text("x = 1\n")
+    (project / ".llm_affinity_lint_cache").symlink_to(outside)
+    proc = lla("check", ".", cwd=project)
+    assert proc.returncode == 0
+    assert "symbolic link" in err(proc)
+    assert list(outside.iterdir()) == []
+
+
+def test_r11_symlinked_cachedir_tag_is_refused(tmp_path):
+    project = tmp_path / "p"
+    (project / ".llm_affinity_lint_cache").mkdir(parents=True)
+    (project / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")
+    (project / "a.py").write_text("x = 1\n")
+    target = tmp_path / "victim"
+    (project / ".llm_affinity_lint_cache" / "CACHEDIR.TAG").symlink_to(target)
+    proc = lla("check", ".", cwd=project)
+    assert proc.returncode == 0 and "symbolic link" in err(proc)
+    assert not target.exists()
+
+
+def test_cache_is_json_and_never_runs_code(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")
+    (tmp_path / "leak.py").write_text(PIN)
+    first = lla("check", ".", cwd=tmp_path)
+    assert first.returncode == 1
+    files = list((tmp_path / ".llm_affinity_lint_cache").rglob("*.json"))
+    assert len(files) == 1 and not list((tmp_path / ".llm_affinity_lint_cache").rglob("*.pickle"))
+    data = json.loads(files[0].read_text())
+    assert data["format"] == 2 and data["entries"]
+    # A pickle planted where an old version kept its cache is never loaded.
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, (f"touch {tmp_path / 'pwned'}",))
+
+    files[0].with_suffix(".pickle").write_bytes(pickle.dumps(Evil()))
+    # Entries that do not validate are misses, not tracebacks; the finding is recomputed.
+    for key in data["entries"]:
+        data["entries"][key]["diagnostics"] = [{"c": 1}]
+        data["entries"][key]["sig"] = "bad"
+    files[0].write_text(json.dumps(data))
+    again = lla("check", ".", cwd=tmp_path)
+    assert again.returncode == 1 and "leak.py:2:5: LLA001" in text(again)
+    assert not (tmp_path / "pwned").exists()
+    files[0].write_text("{not json")
+    assert lla("check", ".", cwd=tmp_path).returncode == 1
+
+
+# ---------------------------------------------------------------------------- anchoring (r03, r06)
+def test_r03_per_file_ignores_are_relative_to_the_config_folder(tmp_path):
+    (tmp_path / "src/pkg/sub").mkdir(parents=True)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llm-affinity-lint]\nper-file-ignores = { "src/pkg/sub/*" = ["LLA001"] }\n')
+    (tmp_path / "src/pkg/sub/leak.py").write_text(PIN)
+    (tmp_path / "src/other.py").write_text(PIN)
+    for cwd, arg in ((tmp_path, "."), (tmp_path / "src", "."), (tmp_path / "src/pkg/sub", "leak.py")):
+        proc = lla("check", "--no-cache", "-q", arg, cwd=cwd)
+        assert "leak.py" not in text(proc), (cwd, text(proc))
+    proc = lla("check", "--no-cache", "-q", "--stdin-filename", "pkg/sub/leak.py",
+               cwd=tmp_path / "src", stdin=PIN.encode())
+    assert proc.returncode == 0, text(proc)
+    assert "src/other.py" in text(lla("check", "--no-cache", "-q", ".", cwd=tmp_path))
+
+
+def test_per_file_ignores_negation(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llm-affinity-lint]\nper-file-ignores = { "!src/*" = ["LLA001"] }\n')
+    (tmp_path / "src/a.py").write_text(PIN)
+    (tmp_path / "b.py").write_text(PIN)
+    out = text(lla("check", "--no-cache", "-q", ".", cwd=tmp_path))
+    assert "src/a.py" in out and "b.py" not in out.replace("src/a.py", "")
+
+
+def test_r06_anchored_exclude_without_table_is_relative_to_cwd(tmp_path):
+    (tmp_path / "src/gen").mkdir(parents=True)
+    (tmp_path / "src/gen/out.py").write_text(PIN)
+    excl = ("--extend-exclude", "src/gen/*")
+    assert lla("check", "--no-cache", "-q", *excl, "src", cwd=tmp_path).returncode == 0
+    assert lla("check", "--no-cache", "-q", *excl, ".", cwd=tmp_path).returncode == 0
+    assert lla("check", "--no-cache", "-q", "--extend-exclude", "gen/*", "src",
+               cwd=tmp_path).returncode == 1
+
+
+# ---------------------------------------------------------------------------- flags (r07)
+def test_r07_repeated_selection_flags_accumulate(tmp_path):
+    (tmp_path / "a.py").write_text(PIN + "import os\n\nclass T:\n    def f(self):\n"
+                                   "        os.environ['K'] = self.api_key\n")
+    codes = lambda proc: {line.split()[1] for line in text(proc).splitlines()}  # noqa: E731
+    both = lla("check", "--no-cache", "-q", "--select", "LLA001", "--select", "LLA005", ".",
+               cwd=tmp_path)
+    assert codes(both) == {"LLA001", "LLA005"}
+    none = lla("check", "--no-cache", "-q", "--ignore", "LLA001", "--ignore", "LLA005", ".",
+               cwd=tmp_path)
+    assert none.returncode == 0
+    ext = lla("check", "--no-cache", "-q", "--select", "LLA001", "--extend-select", "LLA002",
+              "--extend-select", "LLA005", ".", cwd=tmp_path)
+    assert codes(ext) == {"LLA001", "LLA005"}
+
+
+# ---------------------------------------------------------------------------- noqa (r13)
+@pytest.mark.parametrize("name, source, rc", [
+    ("in_string", 'HELP = """\n# llm-affinity-lint: noqa\n"""\n\n' + PIN, 1),
+    ("upper", "# LLM-AFFINITY-LINT: NOQA\n\n" + PIN, 0),
+    ("with_code", "# llm-affinity-lint: noqa: LLA001\n\n" + PIN, 0),
+    ("other_code", "# llm-affinity-lint: noqa: LLA005\n\n" + PIN, 1),
+])
+def test_r13_file_level_noqa(tmp_path, name, source, rc):
+    (tmp_path / f"{name}.py").write_text(source)
+    assert lla("check", "--no-cache", "-q", f"{name}.py", cwd=tmp_path).returncode == rc
+
+
+@pytest.mark.parametrize("comment", ["#noqa:LLA001", "# NOQA: lla001", "# noqa: LLA001"])
+def test_noqa_spellings_cli(tmp_path, comment):
+    (tmp_path / "a.py").write_text(PIN.rstrip("\n") + f"  {comment}\n")
+    assert lla("check", "--no-cache", "-q", "a.py", cwd=tmp_path).returncode == 0
+
+
+def test_bare_noqa_does_not_hide_a_syntax_error(tmp_path):
+    (tmp_path / "a.py").write_text("def f(:  # noqa\n    pass\n")
+    (tmp_path / "b.py").write_text("# llm-affinity-lint: noqa\ndef f(:\n    pass\n")
+    proc = lla("check", "--no-cache", "-q", ".", cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "a.py:1" in text(proc) and "b.py:2" in text(proc)
+    (tmp_path / "a.py").write_text("def f(:  # noqa: LLA000\n    pass\n")
+    (tmp_path / "b.py").unlink()
+    assert lla("check", "--no-cache", "-q", ".", cwd=tmp_path).returncode == 0
+
+
+@pytest.mark.parametrize("comment", ["#noqa:LLA001", "# NOQA: lla001"])
+def test_noqa_spellings_flake8_agrees_with_cli(tmp_path, comment):
+    (tmp_path / "a.py").write_text(PIN.rstrip("\n") + f"  {comment}\n")
+    proc = subprocess.run([sys.executable, "-m", "flake8", "--select", "LLA", "a.py"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_flake8_plugin_checks_deep_code(tmp_path):
+    """flake8's own pyflakes fails on such a file; the LLA plugin itself must not."""
+    import argparse
+
+    from lint_rules.flake8_plugin import Flake8Plugin
+
+    source = elif_chain(600)
+    (tmp_path / "a.py").write_text(source)
+    Flake8Plugin.parse_options(argparse.Namespace())
+    plugin = Flake8Plugin(None, source.splitlines(keepends=True), str(tmp_path / "a.py"))
+    messages = [(row, msg.split()[0]) for row, _, msg, _ in plugin.run()]
+    assert messages == [(2, "LLA001")], messages

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import types
+import typing
 from dataclasses import dataclass, field
 
 from lint_rules.analysis.pin_values import Pin
@@ -34,3 +37,68 @@ class ModuleSummary:
     path: str
     classes: dict[str, ClassSummary]
     imports: dict[str, str]
+
+
+# ---------------------------------------------------------------------------- plain data
+# The result cache stores summaries as JSON and must never run code on load, so a summary is
+# turned into plain JSON values and rebuilt field by field from its dataclass's type hints;
+# anything that does not fit raises ValueError (the cache then treats the entry as a miss).
+# New summary fields need no codec of their own, only types this codec knows.
+def to_data(value: object) -> object:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_data(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_data(v) for k, v in value.items()}
+    if isinstance(value, (frozenset, set)):
+        return sorted((to_data(v) for v in value), key=repr)
+    if isinstance(value, (tuple, list)):
+        return [to_data(v) for v in value]
+    if value is None or isinstance(value, (str, int, float)):
+        return value
+    raise ValueError(f"not plain data: {type(value).__name__}")
+
+
+def from_data(kind: object, data: object) -> object:
+    """Rebuild a value of type `kind` (a dataclass or a typing form over plain types)."""
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if kind is type(None) or kind is None:
+        _need(data is None)
+        return None
+    if origin in (typing.Union, types.UnionType):
+        for option in args:
+            try:
+                return from_data(option, data)
+            except ValueError:
+                continue
+        raise ValueError("no union member fits")
+    if origin is typing.Literal:
+        _need(data in args)
+        return data
+    if kind in (str, int, bool, float):
+        _need(type(data) is kind or (kind is float and type(data) is int))
+        return data
+    if origin in (tuple, frozenset, list, set):
+        _need(isinstance(data, list))
+        item = args[0] if args else object
+        items = [from_data(item, v) for v in data]  # type: ignore[union-attr]
+        return frozenset(items) if origin is frozenset else tuple(items) if origin is tuple \
+            else items
+    if origin is dict:
+        _need(isinstance(data, dict))
+        key, val = args
+        return {from_data(key, k): from_data(val, v) for k, v in data.items()}  # type: ignore[union-attr]
+    if dataclasses.is_dataclass(kind):
+        _need(isinstance(data, dict))
+        hints = typing.get_type_hints(kind)
+        values = {}
+        for f in dataclasses.fields(kind):
+            _need(f.name in data)  # type: ignore[operator]
+            values[f.name] = from_data(hints[f.name], data[f.name])  # type: ignore[index]
+        return kind(**values)
+    raise ValueError(f"cannot rebuild {kind!r}")
+
+
+def _need(condition: bool) -> None:
+    if not condition:
+        raise ValueError("does not fit its summary type")

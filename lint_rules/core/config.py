@@ -9,6 +9,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field, fields, replace
@@ -95,30 +96,48 @@ class Config:
     )
     # Where this config came from (for messages and --show-settings); not a TOML key.
     source: str = field(default="<defaults>", compare=False)
+    # The folder `per-file-ignores` patterns are relative to: the config file's folder (ruff's
+    # rule), or the working directory when no file was found. Not a TOML key.
+    anchor: str | None = None
 
     # ------------------------------------------------------------------ selection
     def rule_enabled(self, code: str, path: str | None = None) -> bool:
         if not _matches_any(code, self.select) or _matches_any(code, self.ignore):
             return False
         if path is not None and self.per_file_ignores:
-            posix = Path(path).as_posix()
-            for pattern, codes in self.per_file_ignores:
-                if _path_matches(posix, pattern) and _matches_any(code, codes):
-                    return False
+            return not self._per_file_ignored(code, anchored_path(path, self.anchor))
         return True
 
+    def _per_file_ignored(self, code: str, posix: str) -> bool:
+        """Ruff's per-file-ignores: every pattern whose glob matches the path ignores its codes;
+        a pattern starting with `!` applies to the files it does *not* match."""
+        for pattern, codes in self.per_file_ignores:
+            if pattern.startswith("!"):
+                hit = not _path_matches(posix, pattern[1:])
+            else:
+                hit = _path_matches(posix, pattern)
+            if hit and _matches_any(code, codes):
+                return True
+        return False
+
     def enabled_codes(self, all_codes: list[str], path: str | None = None) -> list[str]:
-        return [c for c in all_codes if self.rule_enabled(c, path)]
+        if path is None or not self.per_file_ignores:
+            return [c for c in all_codes if self.rule_enabled(c)]
+        posix = anchored_path(path, self.anchor)
+        return [c for c in all_codes
+                if self.rule_enabled(c) and not self._per_file_ignored(c, posix)]
 
     def fingerprint(self) -> str:
         """A stable hash of every setting that can change findings (the cache keys on it)."""
         data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        if data["anchor"] is None:  # patterns are relative to the working directory then
+            data["anchor"] = os.getcwd()
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
     def as_toml_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for f in fields(self):
-            if f.name == "source":
+            if f.name in ("source", "anchor"):
                 continue
             value = getattr(self, f.name)
             if f.name == "per_file_ignores":
@@ -127,6 +146,20 @@ class Config:
                 value = list(value)
             out[f.name.replace("_", "-")] = value
         return out
+
+
+def anchored_path(path: str, anchor: str | None) -> str:
+    """`path` relative to `anchor` (default: the working directory), with `/` separators; as
+    given when it lies outside. Per-file-ignores match this, wherever the tool was started."""
+    base = anchor or os.getcwd()
+    absolute = os.path.abspath(path)
+    for p, b in ((absolute, os.path.abspath(base)),
+                 (os.path.join(os.path.realpath(os.path.dirname(absolute)),
+                               os.path.basename(absolute)), os.path.realpath(base))):
+        prefix = b if b.endswith(os.sep) else b + os.sep
+        if p.startswith(prefix):
+            return Path(p[len(prefix):]).as_posix()
+    return Path(path).as_posix()
 
 
 def _matches_any(code: str, prefixes: tuple[str, ...]) -> bool:
@@ -182,7 +215,7 @@ def apply_settings(base: Config, table: dict[str, Any], origin: str) -> Config:
                 raise ConfigError(f"{where}: expected true or false, got {_typename(value)}")
             changes[target] = value
             continue
-        if target not in _LIST_KEYS or target == "source":
+        if target not in _LIST_KEYS or target in ("source", "anchor"):
             raise ConfigError(f"{where}: unknown key")
         if not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
             raise ConfigError(f"{where}: expected a list of strings, got {_typename(value)}")
@@ -254,11 +287,12 @@ def load_config(path: Path | None) -> Config:
     if path is None:
         return Config()
     table = read_pyproject(path)
+    anchor = str(path.resolve().parent)
     if table is None:
         if path.name != "pyproject.toml":
             raise ConfigError(f"{path}: has no [tool.{TABLE}] table")
-        return replace(Config(), source=str(path))
-    return apply_settings(Config(), table, str(path))
+        return replace(Config(), source=str(path), anchor=anchor)
+    return replace(apply_settings(Config(), table, str(path)), anchor=anchor)
 
 
 def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Config, Path | None]:
