@@ -98,7 +98,7 @@ class EffectSummaries:
         self.path = path
         self.lines_of = lines_of
         self.index = index
-        self._done: dict[int, FunctionSummary] = {}
+        self._done: dict[object, FunctionSummary] = {}
         self._busy: set[int] = set()
 
     # ------------------------------------------------------------------ summaries
@@ -107,27 +107,32 @@ class EffectSummaries:
         done = self._done.get(key)
         if done is not None:
             return done
-        if key in self._busy:  # recursion: the function's own writes are counted by its frame
-            return self._bare(fn)
+        if key in self._busy:  # recursion: the function's own writes, without its calls
+            return self._direct(fn)
         self._busy.add(key)
         try:
             result = self._compute(fn)
         except RecursionError:
-            result = self._bare(fn)
+            result = self._direct(fn)
         finally:
             self._busy.discard(key)
         self._done[key] = result
         return result
 
-    def _bare(self, fn: FunctionInfo) -> FunctionSummary:
-        return FunctionSummary(fn.name, self._qualname(fn), self.path, 0,
-                               tuple(p.name for p in fn.params), fn.self_name is not None)
+    def _direct(self, fn: FunctionInfo) -> FunctionSummary:
+        """What a cycle sees of a function being summarised: its own writes only."""
+        key = ("direct", id(fn))
+        done = self._done.get(key)  # type: ignore[call-overload]
+        if done is None:
+            done = self._compute(fn, follow_calls=False)
+            self._done[key] = done  # type: ignore[index]
+        return done
 
     def _qualname(self, fn: FunctionInfo) -> str:
         module = self.facts.model.module_name
         return f"{module}.{fn.qualname}" if module else fn.qualname
 
-    def _compute(self, fn: FunctionInfo) -> FunctionSummary:
+    def _compute(self, fn: FunctionInfo, follow_calls: bool = True) -> FunctionSummary:
         facts = self.facts
         params = tuple(p.name for p in fn.params)
         own = {p for p in params if p != fn.self_name}
@@ -147,10 +152,10 @@ class EffectSummaries:
                                                 and not origin.via_call))
                 writes.append(ParamWrite(origin.param, write.pins, self.path,
                                          self.lines_of(write.node), _spelled(facts, write),
-                                         reported))
+                                         reported, onto_llm=seen))
                 break
         # Writes made further down, through a call that passes a parameter on.
-        for statement, call in calls_with_statement(fn):
+        for statement, call in calls_with_statement(fn) if follow_calls else ():
             resolved = self.resolve(call, fn)
             if resolved is None:
                 continue
@@ -163,7 +168,8 @@ class EffectSummaries:
                         continue
                     chain = resolved.summary.name + (f" -> {w.via}" if w.via else "")
                     writes.append(ParamWrite(origin.param, w.pins, w.path, w.line, w.spelled,
-                                             w.reported_in_callee, chain))
+                                             w.reported_in_callee, chain,
+                                             w.onto_llm or facts.llms.is_llm(arg, fn)))
                     break
         returns_params: set[str] = set()
         fresh = []
@@ -386,7 +392,7 @@ def borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
             if w.reported_in_callee:
                 continue
             arg = resolved.args.get(w.param)
-            if arg is None:
+            if arg is None or not (w.onto_llm or facts.llms.is_llm(arg, fn)):
                 continue
             verdict = facts.ownership.verdict(arg, fn, statement)
             if verdict.kind is Ownership.BORROWED and not verdict.via_call:

@@ -274,7 +274,8 @@ class OwnershipAnalysis:
             if verdict.kind is Ownership.BORROWED:
                 out.append(Origin(
                     Ownership.BORROWED,
-                    f"the parameter `{name}`, which `{caller.name}` passes {verdict.source}",
+                    f"the parameter `{name}`, which `{caller.name}` fills with an object it does "
+                    f"not own: {verdict.source}",
                     param=name, via_call=True,
                     steps=verdict.steps + ((f"`{caller.name}` passes it to `{fn.name}` as `{name}`",
                                             statement),)))

@@ -52,6 +52,9 @@ class ParamWrite:
     # a call site passing a borrowed object adds nothing.
     reported_in_callee: bool = False
     via: str = ""  # the chain of callees for a write made further down (`_a -> _b`)
+    # The callee knows the object is an LLM (annotation, name, source); else only a call site
+    # that passes an LLM makes the write one onto an LLM.
+    onto_llm: bool = False
 
 
 @dataclass(frozen=True)
