@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache
 
 import libcst as cst
@@ -28,7 +29,7 @@ from lint_rules.analysis.header_keys import AnyCase
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.config import Config
-from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location
+from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location, RelatedLocation
 from lint_rules.core.noqa import file_exemption, suppressed
 from lint_rules.core.source import LineIndex
 from lint_rules.rules import Rule, all_rules
@@ -211,7 +212,10 @@ def check_parsed(ctx: FileContext, rule_classes: Iterable[type[Rule]]) -> list[D
     out: list[Diagnostic] = []
     for rule in rules:
         for report in rule.reports:
-            out.append(_to_diagnostic(ctx, rule, report.node, report.message, report.fix))
+            diagnostic = _to_diagnostic(ctx, rule, report.node, report.message, report.fix)
+            if report.related:
+                diagnostic = replace(diagnostic, related=_related(ctx, report.related))
+            out.append(diagnostic)
     return out
 
 
@@ -224,6 +228,17 @@ def _to_diagnostic(ctx: FileContext, rule: Rule, node: cst.CSTNode, message: str
         fix = Fix(fix.message, tuple(_locate(ctx, e) for e in fix.edits), fix.applicability)
     return Diagnostic(rule.code, rule.name, message, ctx.path, start, end, fix,
                       line_text=ctx.lines.line(start.row))
+
+
+def _related(ctx: FileContext, steps) -> tuple[RelatedLocation, ...]:
+    out = []
+    for step in steps:
+        if step.node is not None:
+            rng = ctx.position(step.node)
+            out.append(RelatedLocation(step.message, ctx.path, rng.start.line, rng.start.column + 1))
+        elif step.path is not None and step.row > 0:
+            out.append(RelatedLocation(step.message, step.path, step.row))
+    return tuple(out)
 
 
 def _locate(ctx: FileContext, edit: Edit) -> Edit:

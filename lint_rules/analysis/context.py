@@ -39,6 +39,7 @@ class FileFacts:
         self.writes = WriteFinder(self.llms, self.scoped)
         self.helpers: dict[int, bool] = {}  # id(FunctionInfo) -> is a pin helper
         self.pins: dict[int, frozenset] = {}  # id(FunctionInfo) -> pins it applies
+        self.effects: object | None = None  # function summaries (call_effects.effects_of)
 
 
 class FileContext:

@@ -43,6 +43,7 @@ from lint_rules.syntax.semantic import (
 _FACTORY_PREFIXES = ("create", "build", "new", "make", "copy", "clone", "fork")
 COPY_METHODS = frozenset({"model_copy", "copy"})
 VALIDATE_METHODS = frozenset({"model_validate", "model_construct", "parse_obj", "construct"})
+_ELEMENT_WRAPPERS = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
 _REGISTRY_HINTS = ("registry", "Registry", "REGISTRY", "llms", "Llms", "LLMs", "LLMS")
 
 
@@ -205,6 +206,31 @@ class LLMFacts:
             return bool(node.elements) and all(
                 not isinstance(el, cst.StarredElement) and self.is_llm(el.value, fn)
                 for el in node.elements)
+        return self._wrapped_iterates_llms(node, fn)
+
+    def _wrapped_iterates_llms(self, node: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
+        """`list(src)`, `sorted(src)`, `itertools.chain(src, ...)`, `[x for x in src]`, or a
+        local bound to one of these: the elements are still the source's (issue 13)."""
+        if isinstance(node, cst.Call):
+            name = self.model.resolve(dotted_name(node.func))
+            args = [a.value for a in node.args if a.keyword is None and not a.star]
+            if name in _ELEMENT_WRAPPERS and args:
+                return self.iterates_llms(args[0], fn)
+            if name in ("itertools.chain", "chain") and args:
+                return any(self.iterates_llms(a, fn) for a in args)
+            return False
+        if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
+            comp = node.for_in
+            return (comp.inner_for_in is None and isinstance(comp.target, cst.Name)
+                    and isinstance(node.elt, cst.Name) and node.elt.value == comp.target.value
+                    and self.iterates_llms(comp.iter, fn))
+        if isinstance(node, cst.Name) and fn is not None and id(node) not in self._visiting:
+            self._visiting.add(id(node))
+            try:
+                return any(d.kind == ASSIGN and self.iterates_llms(d.value, fn)
+                           for d in local_defs(fn, node.value))
+            finally:
+                self._visiting.discard(id(node))
         return False
 
     def _call_is_llm(self, node: cst.Call, fn: FunctionInfo | None) -> bool:

@@ -194,6 +194,21 @@ class WriteFinder:
             if self.llms.is_llm(node.value, fn) and not self.llms.is_llm_attribute(node.attr.value):
                 return node.value, node.attr.value
             return None
+        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and len(node.slice) == 1 \
+                and isinstance(node.slice[0].slice, cst.Index):
+            # `d = {"h": llm.extra_headers}; d["h"][k] = v`: a fresh dict whose values are the
+            # LLM's own dicts, written one level down.
+            key = string_value(node.slice[0].slice.value)
+            for d in local_defs(fn, node.value.value):
+                if key is None or d.kind != ASSIGN or not isinstance(d.value, cst.Dict):
+                    continue
+                for el in d.value.elements:
+                    if isinstance(el, cst.DictElement) and string_value(el.key) == key:
+                        inner = el.value
+                        if isinstance(inner, cst.Attribute) and self.llms.is_llm(inner.value, fn) \
+                                and not self.llms.is_llm_attribute(inner.attr.value):
+                            return inner.value, inner.attr.value
+            return None
         if isinstance(node, cst.Name):
             for d in local_defs(fn, node.value):
                 if d.kind != ASSIGN:

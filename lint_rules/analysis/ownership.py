@@ -53,11 +53,22 @@ class Origin:
     members: dict[str, list[Origin]] = field(default_factory=dict)  # known fields (update=, kwargs)
     base: list[Origin] | None = None  # a shallow copy: fields not in `members` are base's
     opaque_fields: bool = False  # an `update=` we cannot read: any field may have been replaced
+    # A fresh container's items (`list(agent.get_all_llms())`, `{"h": llm.extra_headers}`):
+    # iterating or indexing it yields these, so elements keep their origin.
+    items: list[Origin] | None = None
+    # The parameter of the analysed function this object is (or is reached from), for summaries.
+    param: str | None = None
+    # A private method's parameter whose borrowed value comes from a caller in this file: the
+    # call site is where the sharing happens (LLA001 reports the call, LLA006 names it).
+    via_call: bool = False
+    # Evidence: the steps that make the object what it is, oldest first: (text, node or None).
+    steps: tuple[tuple[str, object], ...] = ()
 
     def attribute(self, name: str) -> list[Origin]:
         """Origins of `<this object>.name`."""
         if self.kind is not Ownership.OWNED:
-            return [Origin(self.kind, self.source)]
+            return [Origin(self.kind, self.source, param=self.param, via_call=self.via_call,
+                           steps=self.steps)]
         if self.deep:
             return [self]
         if name in self.members:
@@ -66,21 +77,38 @@ class Origin:
             return [Origin(Ownership.UNKNOWN, "an update we cannot read")]
         if self.base is not None:
             out = [o for b in self.base for o in b.attribute(name)]
-            return [Origin(o.kind, f"{self.source} still shares `{name}` with {o.source}")
+            return [Origin(o.kind, f"{self.source} still shares `{name}` with {o.source}",
+                           param=o.param, via_call=o.via_call,
+                           steps=o.steps + ((f"{self.source} keeps `{name}` of the original", None),))
                     if o.kind is Ownership.BORROWED else o for o in out] or [
                 Origin(Ownership.UNKNOWN, "unknown")]
         return [Origin(Ownership.UNKNOWN, "unknown")]
+
+
+    def with_step(self, text: str, node: object) -> Origin:
+        """The same origin, one step further along the evidence chain."""
+        if self.kind is Ownership.UNKNOWN or len(self.steps) > 12:
+            return self
+        return Origin(self.kind, self.source, self.deep, self.members, self.base, self.opaque_fields,
+                      self.items, self.param, self.via_call, self.steps + ((text, node),))
 
 
 @dataclass(frozen=True)
 class Verdict:
     kind: Ownership
     source: str  # for BORROWED: the borrowed source; else a short description
+    steps: tuple[tuple[str, object], ...] = ()  # evidence of the borrowed origin
+    via_call: bool = False  # every borrowed origin is a private method's parameter (see Origin)
 
 
 def combine(origins: list[Origin]) -> Verdict:
     if not origins:
         return Verdict(Ownership.UNKNOWN, "unknown")
+    borrowed = [o for o in origins if o.kind is Ownership.BORROWED]
+    if borrowed:
+        direct = [o for o in borrowed if not o.via_call]
+        first = (direct or borrowed)[0]
+        return Verdict(Ownership.BORROWED, first.source, first.steps, via_call=not direct)
     for o in origins:
         if o.kind is Ownership.BORROWED:
             return Verdict(Ownership.BORROWED, o.source)
@@ -91,6 +119,31 @@ def combine(origins: list[Origin]) -> Verdict:
 
 _FRESH_CONTAINERS = frozenset({"dict", "list", "set", "tuple", "frozenset", "collections.OrderedDict",
                                "collections.defaultdict"})
+# Calls whose result yields the elements of their first argument, unchanged.
+_ELEMENT_WRAPPERS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "reversed", "iter"})
+
+
+_CONSTRUCTION_METHODS = frozenset({"__init__", "__post_init__", "model_post_init", "__new__",
+                                   "__setstate__", "__copy__", "__deepcopy__", "__enter__",
+                                   "__aenter__", "__init_subclass__"})
+_CONSTRUCTION_DECORATORS = frozenset({"model_validator", "field_validator", "validator",
+                                      "root_validator", "staticmethod", "classmethod",
+                                      "cached_property", "computed_field"})
+
+
+def _items_of(origins: list[Origin], keep_unknown: bool = True) -> list[Origin]:
+    """Origins of an item of a container with these origins: a borrowed container's items are
+    borrowed, a deep copy's are owned, a fresh container's are what was put in it (unknown when
+    we did not see it; left out with `keep_unknown=False`, for `{**x}` spreads)."""
+    out: list[Origin] = []
+    for o in origins:
+        if o.kind is not Ownership.OWNED or o.deep:
+            out.append(o)
+        elif o.items:
+            out.extend(o.items)
+        elif keep_unknown:
+            out.append(Origin(Ownership.UNKNOWN, "an item of a container"))
+    return out
 
 
 class OwnershipAnalysis:
@@ -130,16 +183,21 @@ class OwnershipAnalysis:
             return [o for base in self.origins(owner, fn, statement)
                     for o in base.attribute(expr.attr.value)]
         if isinstance(expr, cst.Subscript):
-            return [o if o.kind is not Ownership.OWNED or o.deep
-                    else Origin(Ownership.UNKNOWN, "an item of a container")
-                    for o in self.origins(expr.value, fn, statement)]
+            return _items_of(self.origins(expr.value, fn, statement))
         if isinstance(expr, (cst.BooleanOperation,)):
             return self.origins(expr.left, fn, statement) + self.origins(expr.right, fn, statement)
         if isinstance(expr, cst.IfExp):
             return self.origins(expr.body, fn, statement) + self.origins(expr.orelse, fn, statement)
-        if isinstance(expr, (cst.Dict, cst.List, cst.Set, cst.Tuple, cst.DictComp, cst.ListComp,
-                             cst.SetComp, cst.SimpleString, cst.Integer, cst.FormattedString)):
-            return [Origin(Ownership.OWNED, "a new container")]
+        if isinstance(expr, (cst.List, cst.Set, cst.Tuple, cst.Dict)):
+            return [Origin(Ownership.OWNED, "a new container",
+                           items=self._display_items(expr, fn, statement))]
+        if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
+            return [Origin(Ownership.OWNED, "a new container",
+                           items=self._comprehension_items(expr, fn, statement))]
+        if isinstance(expr, (cst.SimpleString, cst.Integer, cst.FormattedString)):
+            return [Origin(Ownership.OWNED, "a new value")]
+        if isinstance(expr, cst.Await):
+            return self.origins(expr.expression, fn, statement)
         if isinstance(expr, cst.Call):
             return self._call(expr, fn, statement)
         if isinstance(expr, cst.NamedExpr):
@@ -148,7 +206,7 @@ class OwnershipAnalysis:
 
     def _name(self, name: str, fn: FunctionInfo, statement: cst.CSTNode | None) -> list[Origin]:
         if name == fn.self_name:
-            return [Origin(Ownership.UNKNOWN, f"`{name}`")]
+            return self._self_object(fn)
         defs = function_defs(fn)
         reaching = defs.reaching(statement, name) if statement is not None else None
         candidates = list(reaching) if reaching is not None else defs.may_be(name)
@@ -159,17 +217,38 @@ class OwnershipAnalysis:
             if d.kind == PARAM:
                 out.extend(self._parameter(name, fn))
             elif d.kind == ASSIGN:
-                out.extend(self.origins(d.value, fn, d.node))
+                out.extend(o.with_step(f"`{name}` is bound to it", d.node)
+                           for o in self.origins(d.value, fn, d.node))
             elif d.kind == LOOP:
-                out.extend(self._iteration(d.value, fn, d.node))
+                out.extend(o.with_step(f"`{name}` is an element of the loop", d.node)
+                           for o in self._iteration(d.value, fn, d.node))
             else:
                 out.append(Origin(Ownership.UNKNOWN, f"`{name}`"))
         return out
 
+    def _self_object(self, fn: FunctionInfo) -> list[Origin]:
+        """`self` inside a method of an LLM class (a router, a wrapper, a provider model) is
+        a shared LLM: applications hand one instance to many agents and conversations. Not
+        while it is being built (`__init__`, `model_post_init`, validators) nor in a method
+        that only runs on a fresh object."""
+        me = fn.self_name
+        if not self.llms.class_is_llm(fn.cls) or fn.name in _CONSTRUCTION_METHODS:
+            return [Origin(Ownership.UNKNOWN, f"`{me}`")]
+        for deco in fn.node.decorators:
+            spelled = dotted_name(deco.decorator.func if isinstance(deco.decorator, cst.Call)
+                                  else deco.decorator) or ""
+            if spelled.rsplit(".", 1)[-1] in _CONSTRUCTION_DECORATORS:
+                return [Origin(Ownership.UNKNOWN, f"`{me}`")]
+        return [Origin(Ownership.BORROWED,
+                       f"`{me}`, an instance of the LLM class `{fn.cls.name}` that every agent "  # type: ignore[union-attr]
+                       "and conversation given it shares",
+                       steps=((f"`{me}` is the `{fn.cls.name}` the method runs on; LLM "  # type: ignore[union-attr]
+                               "objects are shared", None),))]
+
     def _parameter(self, name: str, fn: FunctionInfo) -> list[Origin]:
         """A parameter is borrowed, except for a private method whose every caller in this file
         passes an object it owns (`self._stamp(copy.deepcopy(llm))`)."""
-        borrowed = [Origin(Ownership.BORROWED, f"the parameter `{name}`")]
+        borrowed = [Origin(Ownership.BORROWED, f"the parameter `{name}`", param=name)]
         if fn.cls is None or fn.self_name is None or not fn.name.startswith("_") \
                 or fn.name.startswith("__"):
             return borrowed
@@ -182,25 +261,92 @@ class OwnershipAnalysis:
             return borrowed
         self._busy.add(key)
         try:
-            verdicts = [combine(self.origins(arg, caller, statement)).kind
-                        for caller, statement, arg in _callers(self.model, fn, name, position)]
+            calls = [(caller, statement, arg, combine(self.origins(arg, caller, statement)))
+                     for caller, statement, arg in _callers(self.model, fn, name, position)]
         finally:
             self._busy.discard(key)
+        verdicts = [v.kind for *_, v in calls]
         if verdicts and all(v is Ownership.OWNED for v in verdicts):
-            return [Origin(Ownership.OWNED, f"every caller of `{fn.name}` passes a copy it owns")]
+            return [Origin(Ownership.OWNED, f"every caller of `{fn.name}` passes a copy it owns",
+                           param=name)]
+        out = []
+        for caller, statement, _arg, verdict in calls:
+            if verdict.kind is Ownership.BORROWED:
+                out.append(Origin(
+                    Ownership.BORROWED,
+                    f"the parameter `{name}`, which `{caller.name}` fills with an object it does "
+                    f"not own: {verdict.source}",
+                    param=name, via_call=True,
+                    steps=verdict.steps + ((f"`{caller.name}` passes it to `{fn.name}` as `{name}`",
+                                            statement),)))
+        if out:
+            return out
         return borrowed
 
     def _iteration(self, iterable: cst.BaseExpression, fn: FunctionInfo,
                    statement: cst.CSTNode | None) -> list[Origin]:
+        """Origins of the elements `for x in iterable` binds."""
         source = self.llms.source_call(iterable)
         if source is not None:
             return self._source(iterable, source, fn, statement)  # type: ignore[arg-type]
-        if isinstance(iterable, (cst.List, cst.Tuple, cst.Set)):
-            return [o for el in iterable.elements if not isinstance(el, cst.StarredElement)
-                    for o in self.origins(el.value, fn, statement)]
-        return [o if o.kind is not Ownership.OWNED or o.deep
-                else Origin(Ownership.UNKNOWN, "an item of a container")
-                for o in self.origins(iterable, fn, statement)]
+        if isinstance(iterable, cst.Call):
+            # `enumerate(x)`/`zip(x, ...)` yield tuples whose parts are x's elements; a tuple
+            # target is opaque to local_bindings, so only the plain wrappers matter here.
+            wrapped = self._wrapped_iterable(iterable)
+            if wrapped is not None:
+                return [o for part in wrapped for o in self._iteration(part, fn, statement)]
+        return _items_of(self.origins(iterable, fn, statement))
+
+    def _wrapped_iterable(self, call: cst.Call) -> list[cst.BaseExpression] | None:
+        """`list(x)`, `tuple(x)`, `sorted(x)`, `reversed(x)`, `set(x)`, `iter(x)`,
+        `itertools.chain(a, b)`, `filter(f, x)`: the iterables whose elements they yield."""
+        name = dotted_name(call.func)
+        resolved = self.model.resolve(name) if name else None
+        positional = [a.value for a in call.args if a.keyword is None and not a.star]
+        if resolved in _ELEMENT_WRAPPERS and positional:
+            return positional[:1]
+        if resolved == "filter" and len(positional) == 2:
+            return positional[1:]
+        if resolved in ("itertools.chain", "chain") and positional:
+            return positional
+        if resolved in ("itertools.chain.from_iterable",):
+            return None
+        return None
+
+    def _display_items(self, expr: cst.BaseExpression, fn: FunctionInfo,
+                       statement: cst.CSTNode | None) -> list[Origin]:
+        out: list[Origin] = []
+        for el in expr.elements:  # type: ignore[attr-defined]
+            if isinstance(el, cst.DictElement):
+                out.extend(self.origins(el.value, fn, statement))
+            elif isinstance(el, cst.StarredDictElement):
+                out.extend(_items_of(self.origins(el.value, fn, statement), keep_unknown=False))
+            elif isinstance(el, cst.StarredElement):
+                out.extend(self._iteration(el.value, fn, statement))
+            elif isinstance(el, cst.Element):
+                out.extend(self.origins(el.value, fn, statement))
+        return out
+
+    def _comprehension_items(self, expr: cst.BaseExpression, fn: FunctionInfo,
+                             statement: cst.CSTNode | None) -> list[Origin]:
+        """`[x for x in src if ...]`, `{k: v for k, v in ...}`: the element is the loop
+        variable (or an attribute of it) of a single `for`; anything else is unknown."""
+        comp = expr.for_in  # type: ignore[attr-defined]
+        element = expr.value if isinstance(expr, cst.DictComp) else expr.elt  # type: ignore[attr-defined]
+        if comp.inner_for_in is not None or not isinstance(comp.target, cst.Name):
+            return [Origin(Ownership.UNKNOWN, "an element of a comprehension")]
+        var = comp.target.value
+        path: list[str] = []
+        node = element
+        while isinstance(node, cst.Attribute):
+            path.append(node.attr.value)
+            node = node.value
+        if not (isinstance(node, cst.Name) and node.value == var):
+            return [Origin(Ownership.UNKNOWN, "an element of a comprehension")]
+        out = self._iteration(comp.iter, fn, statement)
+        for attr in reversed(path):
+            out = [o for base in out for o in base.attribute(attr)]
+        return out
 
     def _source(self, call: cst.Call, spelled: str, fn: FunctionInfo,
                 statement: cst.CSTNode | None) -> list[Origin]:
@@ -208,7 +354,15 @@ class OwnershipAnalysis:
         receivers = self.origins(receiver, fn, statement)
         if receivers and all(o.kind is Ownership.OWNED and o.deep for o in receivers):
             return [Origin(Ownership.OWNED, f"`{spelled}` of a deep copy", deep=True)]
-        return [Origin(Ownership.BORROWED, f"`{spelled}`")]
+        steps: tuple[tuple[str, object], ...] = ()
+        param = None
+        for o in receivers:
+            if o.kind is Ownership.BORROWED:
+                steps, param = o.steps, o.param
+                break
+        return [Origin(Ownership.BORROWED, f"`{spelled}`", param=param,
+                       steps=steps + ((f"an element of `{spelled}`, which hands out the "
+                                       "agent's own LLMs, not copies", statement),))]
 
     def _call(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> list[Origin]:
         func = call.func
@@ -221,8 +375,21 @@ class OwnershipAnalysis:
         if resolved == "copy.copy" and call.args:
             return [Origin(Ownership.OWNED, "a shallow `copy.copy(...)`",
                            base=self.origins(call.args[0].value, fn, statement))]
-        if resolved in _FRESH_CONTAINERS:
-            return [Origin(Ownership.OWNED, f"`{name}(...)`")]
+        if resolved in _FRESH_CONTAINERS or resolved in _ELEMENT_WRAPPERS \
+                or resolved in ("itertools.chain", "filter"):
+            # A new top-level container; its items are still the originals (`dict(x)`,
+            # `list(agent.get_all_llms())`): shallow.
+            parts = self._wrapped_iterable(call) if resolved != "dict" else None
+            items: list[Origin] = []
+            if resolved == "dict":
+                for a in call.args:
+                    if a.keyword is not None:
+                        items.extend(self.origins(a.value, fn, statement))
+                    else:
+                        items.extend(_items_of(self.origins(a.value, fn, statement), keep_unknown=False))
+            elif parts:
+                items = [o for part in parts for o in self._iteration(part, fn, statement)]
+            return [Origin(Ownership.OWNED, f"`{name}(...)`", items=items)]
         source = self.llms.source_call(call)
         if source is not None:
             return self._source(call, source, fn, statement)
@@ -230,7 +397,15 @@ class OwnershipAnalysis:
             method = func.attr.value
             registry = self.llms.registry_lookup(call)
             if registry is not None:
-                return [Origin(Ownership.BORROWED, f"`{registry}`, a registry lookup")]
+                return [Origin(Ownership.BORROWED, f"`{registry}`, a registry lookup",
+                               steps=((f"`{registry}` hands out the object it holds, the same "
+                                       "one on every lookup", statement),))]
+            if method == "copy" and not call.args:
+                receivers = self.origins(func.value, fn, statement)
+                if receivers and not self.llms.is_llm(func.value, fn):
+                    # `d.copy()` of a dict: a new top-level dict, its values still shared.
+                    return [Origin(Ownership.OWNED, "a shallow `.copy()`",
+                                   items=_items_of(receivers, keep_unknown=False))]
             if method in ("model_copy", "copy"):
                 return [self._model_copy(call, fn, statement)]
             if method in ("model_validate", "parse_obj", "model_validate_json", "parse_raw"):
@@ -308,11 +483,14 @@ class OwnershipAnalysis:
                 continue
             for statement, value in _self_assignments(method, me, attr):
                 for o in self.origins(value, method, statement):
-                    if o.kind is Ownership.BORROWED and o.source.startswith("the parameter"):
-                        param = o.source.split("`")[1]
+                    if o.kind is Ownership.BORROWED and o.param is not None and not o.via_call:
                         o = Origin(Ownership.BORROWED,
                                    f"`self.{attr}`, which `{method.name}` stores by reference from "
-                                   f"its parameter `{param}`")
+                                   f"its parameter `{o.param}`",
+                                   steps=((f"`self.{attr}` <- `{method.name}` stores its parameter "
+                                           f"`{o.param}` by reference", statement),))
+                    elif o.kind is Ownership.BORROWED:
+                        o = o.with_step(f"`self.{attr}` <- `{method.name}` stores it", statement)
                     out.append(o)
         for statement in cls.node.body.body:
             if not isinstance(statement, cst.SimpleStatementLine):

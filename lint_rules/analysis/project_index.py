@@ -12,14 +12,16 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
+from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
 from lint_rules.analysis.pins import summarize_method
-from lint_rules.analysis.summaries import ClassSummary, ModuleSummary
+from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.syntax.parse import ParseFailure, parse_module
@@ -27,21 +29,38 @@ from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
 
 def summarize_model(model: SemanticModel, path: str, config: Config,
-                    lines_of: Callable[[cst.CSTNode], int]) -> ModuleSummary:
-    """A module's summary from its semantic model (`lines_of(node)` gives a node's start line)."""
+                    lines_of: Callable[[cst.CSTNode], int],
+                    index: ProjectIndex | None = None) -> ModuleSummary:
+    """A module's summary from its semantic model (`lines_of(node)` gives a node's start line).
+    With `index`, function summaries follow calls into other modules too."""
     facts = FileFacts(config, model)
+    effects = EffectSummaries(facts, path, lines_of, index)
     classes: dict[str, ClassSummary] = {}
     for cls in model.classes:
         if "." in cls.qualname:
             continue  # nested classes are not inherited across modules in practice
         methods = {
-            name: summarize_method(fn, facts, lines_of(fn.node))
+            name: replace(summarize_method(fn, facts, lines_of(fn.node)),
+                          effects=_worth_keeping(effects.summary(fn)))
             for name, fn in cls.methods.items()
         }
         qual = f"{model.module_name}.{cls.name}" if model.module_name else cls.name
         classes[cls.name] = ClassSummary(cls.name, qual, path, lines_of(cls.node), cls.bases,
                                          methods)
-    return ModuleSummary(model.module_name, path, classes, dict(model.imports))
+    functions: dict[str, FunctionSummary] = {}
+    for fn in model.functions:
+        if fn.cls is None and fn.parent is None:
+            kept = _worth_keeping(effects.summary(fn))
+            if kept is not None:
+                functions[fn.name] = kept
+    return ModuleSummary(model.module_name, path, classes, dict(model.imports), functions)
+
+
+def _worth_keeping(summary: FunctionSummary) -> FunctionSummary | None:
+    """Only summaries that say something are stored (the cache stays small)."""
+    if summary.writes or summary.returns_params or summary.returns_fresh or summary.is_pin_helper:
+        return summary
+    return None
 
 
 class ProjectIndex:
@@ -91,6 +110,8 @@ class ProjectIndex:
             return None
         model = build_model(parsed, str(path))
         lines = _lazy_lines(parsed)
+        # No index here: a module's summary depends on its own text only, so the cache can
+        # keep it until that file changes (calls into other modules resolve at the call site).
         return summarize_model(model, str(path), self.config, lines)
 
     # --- classes ---

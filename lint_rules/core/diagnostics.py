@@ -55,6 +55,17 @@ class Fix:
 
 
 @dataclass(frozen=True)
+class RelatedLocation:
+    """One step of a finding's evidence: where the object became shared, or where the value is
+    written (possibly in another file). Row and column are 1-based; column 1 when unknown."""
+
+    message: str
+    path: str
+    row: int
+    column: int = 1
+
+
+@dataclass(frozen=True)
 class Diagnostic:
     code: str
     name: str
@@ -65,6 +76,8 @@ class Diagnostic:
     fix: Fix | None = None
     # Source text of the reported line, kept for the `full` output format and for noqa.
     line_text: str = field(default="", compare=False)
+    # The evidence, oldest step first (`full` text, JSON `related`, SARIF relatedLocations).
+    related: tuple[RelatedLocation, ...] = field(default=(), compare=False)
 
     def sort_key(self) -> tuple:
         return (self.path, self.start.row, self.start.column, self.code, self.message)

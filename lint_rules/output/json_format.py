@@ -38,7 +38,7 @@ def json_object(diagnostic: Diagnostic, urls: dict[str, str] | None = None) -> d
     """One finding as ruff writes it (keys in ruff's order); `urls` maps codes to docs URLs."""
     if urls is None:
         urls = _common.rule_urls()
-    return {
+    out = {
         "cell": None,
         "code": diagnostic.code,
         "end_location": _location(diagnostic.end),
@@ -49,6 +49,11 @@ def json_object(diagnostic: Diagnostic, urls: dict[str, str] | None = None) -> d
         "noqa_row": diagnostic.start.row,
         "url": urls.get(diagnostic.code),
     }
+    related = getattr(diagnostic, "related", ())
+    if related:  # an extra key, only on findings that carry evidence (ruff's readers ignore it)
+        out["related"] = [{"message": r.message, "filename": os.path.abspath(r.path),
+                           "location": {"column": r.column, "row": r.row}} for r in related]
+    return out
 
 
 def write_json(diagnostics: list[Diagnostic], stream: TextIO, **_flags: bool) -> None:

@@ -101,6 +101,19 @@ def rule_descriptors(diagnostics: list[Diagnostic]) -> list[dict[str, Any]]:
     return [descriptors[code] for code in sorted(descriptors)]
 
 
+def _related(step, ident: int | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "physicalLocation": {
+            "artifactLocation": artifact_location(step.path),
+            "region": {"startLine": step.row, "startColumn": step.column},
+        },
+        "message": {"text": step.message},
+    }
+    if ident is not None:
+        out["id"] = ident
+    return out
+
+
 def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": diagnostic.code,
@@ -116,6 +129,13 @@ def _result(diagnostic: Diagnostic, rule_index: int) -> dict[str, Any]:
             }
         ],
     }
+    related = getattr(diagnostic, "related", ())
+    if related:
+        result["relatedLocations"] = [_related(r, i) for i, r in enumerate(related, 1)]
+        steps = [{"location": _related(r, None)} for r in related]
+        steps.append({"location": {"physicalLocation": result["locations"][0]["physicalLocation"],
+                                   "message": {"text": diagnostic.message}}})
+        result["codeFlows"] = [{"threadFlows": [{"locations": steps}]}]
     # SARIF requires at least one replacement per artifact change: an empty fix is not a fix.
     if diagnostic.fix is not None and diagnostic.fix.edits:
         result["fixes"] = [_fix(diagnostic.fix, diagnostic.path)]

@@ -70,6 +70,8 @@ def render_full(diagnostic: Diagnostic, *, fix_mode_hint: bool, unsafe_fixes: bo
     ]
     if diagnostic.fix is not None:
         lines.append(f"{pad} = help: {diagnostic.fix.message}")
+    for step in getattr(diagnostic, "related", ()):
+        lines.append(f"{pad} = note: {step.message} ({step.path}:{step.row})")
     return "\n".join(lines) + "\n"
 
 

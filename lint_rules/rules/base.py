@@ -56,10 +56,21 @@ class Example:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """A step of a finding's evidence: at `node` of this file, or at `path:row` elsewhere."""
+
+    message: str
+    node: cst.CSTNode | None = None
+    path: str | None = None
+    row: int = 0
+
+
+@dataclass(frozen=True)
 class Report:
     node: cst.CSTNode
     message: str
     fix: Fix | None
+    related: tuple[Evidence, ...] = ()
 
 
 class Rule:
@@ -101,8 +112,9 @@ class Rule:
     def check_module(self) -> None:
         """The whole module has been walked."""
 
-    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None) -> None:
-        self.reports.append(Report(node, message, fix))
+    def report(self, node: cst.CSTNode, message: str, fix: Fix | None = None,
+               related: tuple[Evidence, ...] = ()) -> None:
+        self.reports.append(Report(node, message, fix, related))
 
     @classmethod
     def url(cls) -> str:

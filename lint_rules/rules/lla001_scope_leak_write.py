@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lint_rules.analysis.call_effects import borrowed_call_hops
 from lint_rules.analysis.llm_objects import trigger_tokens
 from lint_rules.analysis.scoped_writes import (
     acts_as_pin_helper,
@@ -16,6 +17,7 @@ from lint_rules.analysis.scoped_writes import (
 )
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
+from lint_rules.rules._hops import hop_evidence, hop_message, origin_evidence
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
 
@@ -153,7 +155,19 @@ def configure(llm: LLM):
 
     def check_function(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
-        if not writes or acts_as_pin_helper(self.ctx, fn):
+        # A private method's parameter that a caller here fills with a borrowed object: the
+        # call site is reported (below, in the caller), not the write.
+        writes = [w for w in writes if not w.verdict.via_call]
+        helper = None
+        for hop in borrowed_call_hops(self.ctx, fn):
+            if hop.summary.is_pin_helper:
+                continue  # LLA006's: the helper mutates what its caller hands it
+            if helper is None:
+                helper = acts_as_pin_helper(self.ctx, fn)
+            if helper:
+                continue  # inside a pin helper: LLA006's
+            self.report(hop.call, hop_message(self.ctx, hop), related=hop_evidence(self.ctx, hop))
+        if not writes or (helper if helper is not None else acts_as_pin_helper(self.ctx, fn)):
             return
         for item in writes:
             write = item.write
@@ -177,4 +191,4 @@ def configure(llm: LLM):
                 helper = suggested_helper(self.ctx.config, write.pins)
                 message += (f"; add a pin helper (e.g. `{helper}`) that pins a copy the "
                             "conversation owns or injects the value per call, and call it here")
-            self.report(write.node, message, fix)
+            self.report(write.node, message, fix, related=origin_evidence(item.verdict))

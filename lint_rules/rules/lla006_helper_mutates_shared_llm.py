@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from lint_rules.analysis.call_effects import borrowed_call_hops
 from lint_rules.analysis.llm_objects import trigger_tokens
 from lint_rules.analysis.scoped_writes import (
     acts_as_pin_helper,
@@ -12,6 +13,7 @@ from lint_rules.analysis.scoped_writes import (
     written_spelling,
 )
 from lint_rules.core.config import Config
+from lint_rules.rules._hops import hop_evidence, hop_message, origin_evidence
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
 
@@ -77,6 +79,22 @@ class Conversation:
 
     def check_function(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)
+        hops = borrowed_call_hops(self.ctx, fn)
+        if hops:
+            helper = None
+            for hop in hops:
+                if hop.summary.is_pin_helper and not hop.local:
+                    # A helper in another module, reached here with a borrowed object.
+                    self.report(hop.call, "pin helper " + hop_message(self.ctx, hop),
+                                related=hop_evidence(self.ctx, hop))
+                    continue
+                if hop.summary.is_pin_helper:
+                    continue  # reported in the helper, naming this caller
+                if helper is None:
+                    helper = acts_as_pin_helper(self.ctx, fn)
+                if helper:
+                    self.report(hop.call, f"pin helper `{fn.name}` calls " + hop_message(self.ctx, hop),
+                                related=hop_evidence(self.ctx, hop))
         if not writes or not acts_as_pin_helper(self.ctx, fn):
             return
         for item in writes:
@@ -87,4 +105,4 @@ class Conversation:
                 f"(`{written_spelling(self.ctx, write)}`) on an LLM the conversation borrowed "
                 f"({item.verdict.source}): the last conversation to pin wins; pin a copy the "
                 "conversation owns (copy-on-write) or pass the value with each call "
-                "(call-time injection)")
+                "(call-time injection)", related=origin_evidence(item.verdict))
