@@ -229,7 +229,8 @@ def test_messages_say_why() -> None:
         """)
     by_code = {d.code: d.message for d in found}
     assert set(by_code) == {"LLA003", "LLA006"}
-    assert "a value left by an earlier conversation is kept" in by_code["LLA003"]
+    assert "a value left by an earlier conversation wins" in by_code["LLA003"]
+    assert "the write at line 10" in by_code["LLA003"]
     assert "the parameter `llm`" in by_code["LLA006"]
     assert "copy-on-write" in by_code["LLA006"] and "call-time injection" in by_code["LLA006"]
 

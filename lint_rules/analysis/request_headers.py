@@ -12,6 +12,10 @@ LLA004 needs two judgements about an expression inside one function:
 
 Both are decided syntactically and locally (one function, its parameters and its plain
 assignments), so the answers are cheap and never depend on other files.
+
+It also holds the request path of one builder (`RequestPath`): its statements in source order
+and where a scoped header is written again with the conversation's value winning, which makes an
+earlier replace of the pinned headers harmless.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.tree import nodes_of, small_statements
 
 _COPY_FUNCTIONS = frozenset({"dict", "copy.copy", "copy.deepcopy", "collections.OrderedDict"})
 _COPY_METHODS = frozenset({"copy"})
@@ -184,3 +189,96 @@ def _is_empty(node: cst.BaseExpression) -> bool:
     if isinstance(node, cst.Call):
         return dotted_name(node.func) == "dict" and not node.args
     return isinstance(node, cst.Name) and node.value == "None"
+
+
+# ---------------------------------------------------------------------------- the request path
+def reinjects(small: cst.CSTNode, judge: HeaderJudge) -> bool:
+    """Does the small statement write a scoped header key with the conversation's value winning?
+    `headers[KEY] = v`, `headers.update({KEY: v})`, `{**headers, KEY: v}` (the key after every
+    spread), `{**headers, **call_context.headers()}` (the context's headers last). Not
+    `headers.setdefault(KEY, v)` nor `{KEY: v, **headers}`: there the old value wins."""
+    if isinstance(small, cst.Assign):
+        for target in small.targets:
+            t = target.target
+            if isinstance(t, cst.Subscript) and len(t.slice) == 1:
+                index = t.slice[0].slice
+                if isinstance(index, cst.Index) and judge.is_scoped_key(index.value):
+                    return True
+    for node in nodes_of(small, (cst.Call, cst.Dict)):
+        if isinstance(node, cst.Dict):
+            if _key_last(node, judge):
+                return True
+        elif isinstance(node.func, cst.Attribute) and node.func.attr.value == "update" and any(
+                isinstance(a.value, cst.Dict) and any(
+                    isinstance(e, cst.DictElement) and judge.is_scoped_key(e.key) for e in a.value.elements)
+                for a in node.args):
+            return True
+    return False
+
+
+def _key_last(node: cst.Dict, judge: HeaderJudge) -> bool:
+    """A merge whose last word is the conversation's: a scoped key after every spread, or the
+    call context's headers spread last."""
+    elements = list(node.elements)
+    starred = [i for i, e in enumerate(elements) if isinstance(e, cst.StarredDictElement)]
+    if not starred:
+        return False
+    last_spread = starred[-1]
+    if any(isinstance(e, cst.DictElement) and judge.is_scoped_key(e.key) for e in elements[last_spread + 1:]):
+        return True
+    return judge._context_headers(elements[last_spread].value)  # type: ignore[union-attr]
+
+
+class RequestPath:
+    """One builder's body in source order (`tree.small_statements`), and where a scoped header
+    is re-injected on it: by a statement of its own (`reinjects`) or by a call, later in the
+    body, of a function of the same module or a method of the same class whose body re-injects
+    (followed one level). A replace of the pinned headers before a re-injection loses nothing."""
+
+    def __init__(self, body: cst.CSTNode, judge: HeaderJudge, helper_of) -> None:
+        self.index: dict[int, int] = {}  # id(small statement or its line) -> position
+        self.injections: list[int] = []
+        for i, (small, line) in enumerate(small_statements(body)):
+            self.index[id(small)] = i
+            self.index[id(line)] = i  # the last small statement of the line
+            if reinjects(small, judge) or any(helper_of(call) for call in nodes_of(small, cst.Call)):
+                self.injections.append(i)
+
+    def reinjected_after(self, node: cst.CSTNode) -> bool:
+        at = self.index.get(id(node))
+        return at is not None and any(i > at for i in self.injections)
+
+
+class Helpers:
+    """Which same-module functions and same-class methods re-inject a scoped header in their
+    own body (one level: what they call is not followed). Cached per file."""
+
+    def __init__(self, model: SemanticModel, config: Config, llms: LLMFacts) -> None:
+        self.model = model
+        self.config = config
+        self.llms = llms
+        self._module_functions: dict[str, FunctionInfo] | None = None
+        self._verdicts: dict[int, bool] = {}
+
+    def callee(self, call: cst.Call, caller: FunctionInfo | None) -> FunctionInfo | None:
+        func = call.func
+        if isinstance(func, cst.Name):
+            if self._module_functions is None:
+                self._module_functions = {f.name: f for f in self.model.functions
+                                          if f.cls is None and f.parent is None}
+            return self._module_functions.get(func.value)
+        if (isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and caller is not None
+                and caller.cls is not None and func.value.value == caller.self_name):
+            return caller.cls.methods.get(func.attr.value)
+        return None
+
+    def reinjects(self, call: cst.Call, caller: FunctionInfo | None) -> bool:
+        fn = self.callee(call, caller)
+        if fn is None or fn is caller:
+            return False
+        verdict = self._verdicts.get(id(fn))
+        if verdict is None:
+            judge = HeaderJudge(self.model, self.config, fn, self.llms)
+            verdict = any(reinjects(small, judge) for small, _ in small_statements(fn.node.body))
+            self._verdicts[id(fn)] = verdict
+        return verdict

@@ -179,6 +179,9 @@ class ScopedValues:
                     found |= self.scoped_keys(el.value, fn)
         elif isinstance(node, cst.Call) and dotted_name(node.func) == "dict":
             for arg in node.args:
+                if arg.keyword is not None:  # `dict(session_id=v)`: the keyword is the key
+                    if self.keys.is_scoped(arg.keyword.value) and not is_constant(arg.value):
+                        found.add(arg.keyword.value.lower())
                 found |= self.scoped_keys(arg.value, fn)
         elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
             found |= self.scoped_keys(node.left, fn) | self.scoped_keys(node.right, fn)

@@ -44,6 +44,13 @@ LLM (`update={"condenser": condenser.model_copy(update={"llm": new})}`), `self.a
 `self.agent.llm = new`, `self._state.agent = ...`, `setattr(self.agent, "llm", new)`, or a
 configured install method called on an object the conversation holds (`self.agent.set_llm(new)`).
 
+A pin counts as re-applied when it is applied inline to the copy being installed
+(`update={"llm": llm.model_copy(update={"extra_headers": {**h, KEY: conversation_id}})}`, a
+copy-on-write helper's result `self._with_affinity(llm)`), or to the new LLM before the install
+on every path to it, before any component is copied from it: `self._pin_x(new)`,
+`new.extra_headers[KEY] = cid`, `new = new.model_copy(update={...pinned...})`, a name bound to
+a pinned copy. A header key bound to a module constant is the same key as the literal.
+
 The rule is path-sensitive: every path from the install to the function's exit must apply the
 pin: early `return`, explicit `raise`, `if`/`else`, `try`/`except`/`finally`, `with`, loops
 and `match` are followed. A pin applied inside `with` or `finally`, or by a method the swap
@@ -295,12 +302,22 @@ class _SwapCheck:
         self.rule.report(install.statement, message, self.fix_for(install, chosen, missing))
 
     def pinned_before(self, install: Install) -> frozenset[Pin]:
-        """Pins applied to the new LLM object itself on every path to the install
-        (`self._pin_x(new)` then `self.agent = ...(update={"llm": new})`): the object carries them."""
+        """Pins the new LLM object carries when it is installed, applied on every path to the
+        install: `self._pin_x(new)`, a scoped write onto it (`new.extra_headers[KEY] = cid`), or
+        binding it to a pinned copy (`new = new.model_copy(update={"extra_headers": {...}})`,
+        `new = self._pinned(new)` for a copy-on-write helper). Pins of the last two kinds count
+        only while no component has been copied from the new LLM yet: a copy made earlier misses
+        them (a helper call after such a copy is reported at the copy instead)."""
         if not isinstance(install.new_llm, cst.Name) or install.through_dict:
             return frozenset()
         new = install.new_llm.value
-        out: set[str] = set()
+        analysis = self.ctx.facts
+        writes_by_statement: dict[int, list] = {}
+        for write in analysis.writes.writes(self.fn):
+            if write.pins:
+                writes_by_statement.setdefault(id(write.statement), []).append(write)
+        out: set[Pin] = set()
+        copied = False  # a component was copied from the new LLM
         for statement in dominating_statements(self.fn.node.body, install.statement):
             smalls = statement.body if isinstance(statement, cst.SimpleStatementLine) else [statement]
             for small in smalls:
@@ -311,12 +328,41 @@ class _SwapCheck:
                     # `_repin(llm)` may also pin the agent's current LLMs, which the install replaces.
                     if method and self.pins.is_pin_helper(method) and any(
                             isinstance(a.value, cst.Name) and a.value.value == new for a in call.args):
-                        out |= self.pins.pins_of(method) or frozenset()
-                elif isinstance(small, (cst.Assign, cst.AugAssign)):
-                    targets = small.targets if isinstance(small, cst.Assign) else []
-                    if any(isinstance(t.target, cst.Name) and t.target.value == new for t in targets):
-                        out.clear()  # rebound: earlier pins were on another object
+                        out |= self.pins_of_helper(method)
+                        continue
+                target = _assigned_name(small)
+                if target == new:
+                    # Rebound: pins on the old object stay only when the new one copies it.
+                    value = small.value  # type: ignore[union-attr]
+                    carried = out if _copies(value, new) else set()
+                    out = set(carried) | (set() if copied else set(self.rebinding_pins(small, value, new)))
+                    continue
+                if not copied:
+                    for write in writes_by_statement.get(id(small), ()):
+                        if dotted_name(write.llm) == new:
+                            out |= write.pins
+            if any(_assigned_name(small) != new for _, small, _ in copies_of(new, statement)):
+                copied = True
         return frozenset(out)
+
+    def pins_of_helper(self, method: str) -> frozenset[Pin]:
+        return self.pins.pins_of(method) or frozenset()
+
+    def rebinding_pins(self, small: cst.CSTNode, value: cst.BaseExpression | None,
+                       new: str) -> frozenset[Pin]:
+        """What `new = <value>` pins on the object bound: a pinned copy (`statement_pins` of the
+        statement, when the value is itself the copy), or a copy-on-write helper's result."""
+        if not isinstance(value, cst.Call):
+            return frozenset()
+        method = self.called_method(value)
+        if method is not None:
+            if self.pins.is_pin_helper(method):
+                return self.pins_of_helper(method)
+            return frozenset()
+        if isinstance(value.func, cst.Attribute) and value.func.attr.value in ("model_copy", "copy") \
+                or self.ctx.facts.llms.is_llm_class(dotted_name(value.func)):
+            return statement_pins(small, self.fn, self.ctx.facts)
+        return frozenset()
 
     @staticmethod
     def install_target(install: Install) -> str | None:
@@ -506,6 +552,27 @@ def _parameter_receiving(fn: FunctionInfo, call: cst.Call, name: str) -> str | N
         if arg.keyword is not None and isinstance(arg.value, cst.Name) and arg.value.value == name:
             return arg.keyword.value if arg.keyword.value in params else None
     return None
+
+
+def _assigned_name(small: cst.CSTNode) -> str | None:
+    """The plain name a one-target assignment binds."""
+    if isinstance(small, cst.Assign) and len(small.targets) == 1 \
+            and isinstance(small.targets[0].target, cst.Name):
+        return small.targets[0].target.value
+    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) and small.value is not None:
+        return small.target.value
+    return None
+
+
+def _copies(value: cst.BaseExpression | None, name: str) -> bool:
+    """`name.model_copy(...)`, `name.copy()`, `copy.copy(name)`, `self._pin(name)`: the value
+    starts from the object `name` holds (so what was pinned on it is carried over)."""
+    if not isinstance(value, cst.Call):
+        return False
+    func = value.func
+    if isinstance(func, cst.Attribute) and isinstance(func.value, cst.Name) and func.value.value == name:
+        return func.attr.value in ("model_copy", "copy")
+    return any(isinstance(a.value, cst.Name) and a.value.value == name for a in value.args)
 
 
 def _returns_copy(unit: PinUnit) -> bool:

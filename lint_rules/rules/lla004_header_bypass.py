@@ -8,7 +8,14 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext
-from lint_rules.analysis.request_headers import HeaderJudge, chain_object, pinned_header_tokens
+from lint_rules.analysis.pins import calls_with_statement, copy_pins
+from lint_rules.analysis.request_headers import (
+    HeaderJudge,
+    Helpers,
+    RequestPath,
+    chain_object,
+    pinned_header_tokens,
+)
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
@@ -23,7 +30,7 @@ class _Finding:
     node: cst.CSTNode
     message: str
     fix: Fix | None
-    tick: int
+    at: cst.CSTNode | None  # the statement (or its line) on the request path
 
 
 class HeaderBypass(Rule):
@@ -50,12 +57,22 @@ carries a conversation-scoped header key, or the call context's `call_context.he
   `kwargs.get("extra_headers", llm.extra_headers)`, `a if cond else b` choosing one of the two;
 - a merge in which the call-site headers come last and so win:
   `{**llm.extra_headers, **kwargs.get("extra_headers", {})}`, `dict(pinned, **call_site)`,
-  `pinned | call_site`, `merged = dict(pinned); merged.update(call_site)`.
+  `pinned | call_site`, `merged = dict(pinned); merged.update(call_site)`;
+- a merge that writes the scoped key first and lets a later spread override it:
+  `{"x-litellm-session-id": conversation_id, **kwargs.get("extra_headers", {})}`,
+  `{KEY: v, **llm.extra_headers}` in a request (the caller's, or a stale value the LLM carries,
+  wins over the conversation's).
 
-Not reported: merges in which the pinned headers come last, code that writes the
-conversation-scoped key again after the merge, in the same function
-(`headers["x-litellm-session-id"] = ...`, `headers.update({"x-litellm-session-id": ...})`,
-`{**headers, "x-litellm-session-id": ...}`), and header code that has
+The verdict is taken on the request path, once the function's body is complete: a replace is
+harmless when a later statement of the same builder writes the scoped key again with the
+conversation's value winning (`headers[KEY] = ...`, `headers.update({KEY: ...})`,
+`{**headers, KEY: ...}`, `{**headers, **call_context.headers()}`), or calls a function of the
+same module (or a method of the same class) whose body does. `setdefault(KEY, ...)` and
+`{KEY: v, **headers}` do not re-inject: the old value wins there. Calls into other modules are
+not followed (the replace is reported).
+
+Not reported: merges in which the pinned headers come last, a dict written back onto an LLM or
+into its copy (who wins there is LLA003's question), and header code that has
 nothing to do with an LLM (`http.client`, `email`, `urllib` keep their `headers` alone).
 The header keyword names come from `header-keywords`, the LLM classes and attributes from
 `llm-classes` and `llm-attributes`.
@@ -67,7 +84,8 @@ guard whose only job was to choose one side. The pinned headers then win on ever
 key, including non-scoped ones such as `X-Title`: a caller that relied on overriding an
 LLM-level header must now change the LLM instead (or the builder can re-inject just the
 scoped key after a call-site-wins merge, which this rule accepts). No fix is offered when the
-result of `setdefault` is used, for `.update()` merges, or when the guard has an `else`.
+result of `setdefault` is used, for `.update()` merges, or when the guard has an `else`. A merge
+that overrides the scoped key is fixed by moving the scoped entries after the last spread.
 """
     bad_examples = (
         Example(
@@ -147,10 +165,10 @@ def fetch(url, headers=None):
         self._judges: dict[int, HeaderJudge] = {}
         self._llms = ctx.facts.llms
         self._statement: cst.SimpleStatementLine | None = None
-        self._tick = 0
-        # Per function (None: module level): findings and the ticks of later scoped-key writes.
+        # Per function (id of its FunctionInfo, or of None at module level): the findings, kept
+        # until the body is complete and its request path is known.
         self._pending: dict[int, list[_Finding]] = {}
-        self._injections: dict[int, list[int]] = {}
+        self._helpers = Helpers(ctx.model, ctx.config, self._llms)
         self._reported: set[int] = set()
         self._elifs: set[int] = set()
 
@@ -166,30 +184,35 @@ def fetch(url, headers=None):
     def _scope_key(self) -> int:
         return id(self.ctx.model.current_function)
 
-    def _found(self, node: cst.CSTNode, message: str, fix: Fix | None) -> None:
+    def _found(self, node: cst.CSTNode, message: str, fix: Fix | None,
+               at: cst.CSTNode | None = None) -> None:
         if id(node) in self._reported:
             return
         self._reported.add(id(node))
-        self._tick += 1
-        self._pending.setdefault(self._scope_key(), []).append(_Finding(node, message, fix, self._tick))
+        at = at if at is not None else self._statement
+        self._pending.setdefault(self._scope_key(), []).append(_Finding(node, message, fix, at))
 
-    def _injected(self) -> None:
-        self._tick += 1
-        self._injections.setdefault(self._scope_key(), []).append(self._tick)
-
-    def _flush(self, key: int) -> None:
-        injections = self._injections.pop(key, [])
-        for finding in self._pending.pop(key, []):
-            if not any(t > finding.tick for t in injections):
+    def _flush(self, fn: FunctionInfo | None, body: cst.CSTNode) -> None:
+        """Report what is not made harmless later on the request path of the body."""
+        findings = self._pending.pop(id(fn), [])
+        if not findings:
+            return
+        judge = self._judges.get(id(fn)) or HeaderJudge(self.ctx.model, self.ctx.config, fn, self._llms)
+        path = RequestPath(body, judge, lambda call: self._helpers.reinjects(call, fn))
+        for finding in findings:
+            if finding.at is None or not path.reinjected_after(finding.at):
                 self.report(finding.node, finding.message, finding.fix)
 
     def check_function(self, fn: FunctionInfo | None) -> None:
-        self._flush(id(fn))
+        if fn is not None:
+            self._flush(fn, fn.node.body)
         self._judges.pop(id(fn), None)
 
     def check_module(self) -> None:
-        for key in list(self._pending):
-            self._flush(key)
+        self._flush(None, self.ctx.module)
+        for key in list(self._pending):  # functions the walk did not close (none expected)
+            for finding in self._pending.pop(key):
+                self.report(finding.node, finding.message, finding.fix)
 
     def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
         self._statement = node
@@ -205,15 +228,6 @@ def fetch(url, headers=None):
         keys = ", ".join(f"`{k}`" for k in self.ctx.config.scoped_header_keys) or "the pinned keys"
         return (f"{how}: when a caller passes headers of its own, `{_short(self.ctx, pinned)}` "
                 f"is dropped and with it {keys}; merge them so the pinned headers win")
-
-    # ------------------------------------------------------------------ re-injection
-    def visit_Assign(self, node: cst.Assign) -> None:
-        for target in node.targets:
-            t = target.target
-            if isinstance(t, cst.Subscript) and len(t.slice) == 1:
-                index = t.slice[0].slice
-                if isinstance(index, cst.Index) and self._judge().is_scoped_key(index.value):
-                    self._injected()
 
     # ------------------------------------------------------------------ shape 1: guarded default
     def visit_If(self, node: cst.If) -> None:
@@ -237,7 +251,7 @@ def fetch(url, headers=None):
                         continue
                     fix = self._guard_fix(node, small, slot, in_body, judge)
                     message = self._message(small.value, "the pinned headers are only a default")
-                    self._found(small, message, fix)
+                    self._found(small, message, fix, stmt)
 
     def _guard_fix(self, if_node: cst.If, assign: cst.Assign, slot: tuple[str, str],
                    in_body: bool, judge: HeaderJudge) -> Fix | None:
@@ -300,8 +314,7 @@ def fetch(url, headers=None):
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             if method == "update" and any(self._carries_scoped_key(a.value) for a in node.args):
-                self._injected()  # `headers.update({"x-litellm-session-id": ...})` re-pins
-                return
+                return  # `headers.update({"x-litellm-session-id": ...})` re-pins (RequestPath)
             if method in ("get", "pop", "setdefault") and len(node.args) >= 2:
                 self._default_lookup(node, method)
             elif method == "update" and len(node.args) == 1 and node.args[0].keyword is None:
@@ -349,13 +362,7 @@ def fetch(url, headers=None):
     def visit_Dict(self, node: cst.Dict) -> None:
         judge = self._judge()
         elements = list(node.elements)
-        seen_starred = False
-        for element in elements:
-            if isinstance(element, cst.StarredDictElement):
-                seen_starred = True
-            elif seen_starred and judge.is_scoped_key(element.key):
-                self._injected()  # `{**headers, "x-litellm-session-id": ...}` re-pins after a merge
-                break
+        self._key_overridden(node, elements, judge)
         pinned_at: int | None = None
         call_site_after: int | None = None
         for i, element in enumerate(elements):
@@ -380,6 +387,47 @@ def fetch(url, headers=None):
         pinned = elements[pinned_at].value  # type: ignore[union-attr]
         self._found(self._where(node), self._message(pinned, MERGED_LAST), fix)
 
+    def _key_overridden(self, node: cst.Dict, elements: list, judge: HeaderJudge) -> None:
+        """`{KEY: v, **caller}` / `{KEY: v, **llm.extra_headers}` in a request: the scoped key
+        is written first and the caller's or the LLM's (possibly stale) value wins. A dict
+        written back onto an LLM or into its copy is LLA003's."""
+        key_at = next((i for i, e in enumerate(elements)
+                       if isinstance(e, cst.DictElement) and judge.is_scoped_key(e.key)), None)
+        if key_at is None:
+            return
+        later = [i for i in range(key_at + 1, len(elements))
+                 if isinstance(elements[i], cst.StarredDictElement)
+                 and (judge.is_call_site(elements[i].value) or judge.is_pinned(elements[i].value))
+                 and not judge._context_headers(elements[i].value)]
+        if not later or self._pins_an_llm():
+            return
+        if any(isinstance(e, cst.DictElement) and judge.is_scoped_key(e.key)
+               for e in elements[later[-1] + 1:]):
+            return  # written again after the merge
+        # Move the scoped entries after the last spread that overrides them; commas stay put.
+        keys = [i for i in range(key_at, later[-1])
+                if isinstance(elements[i], cst.DictElement) and judge.is_scoped_key(elements[i].key)]
+        moved = ([e for i, e in enumerate(elements[: later[-1] + 1]) if i not in keys]
+                 + [elements[i] for i in keys] + elements[later[-1] + 1:])
+        moved = [e.with_changes(comma=elements[i].comma) for i, e in enumerate(moved)]
+        fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, self.ctx.code(node.with_changes(elements=moved))),),
+                  Applicability.UNSAFE)
+        spread = elements[later[-1]].value
+        keys_text = ", ".join(f"`{k}`" for k in self.ctx.config.scoped_header_keys) or "the pinned keys"
+        self._found(self._where(node), (
+            f"the scoped header is written before `**{_short(self.ctx, spread)}`, which overrides "
+            f"it: a caller's or a stale value of {keys_text} wins over the conversation's; "
+            "spread the other headers first"), fix)
+
+    def _pins_an_llm(self) -> bool:
+        """The current statement writes a scoped value onto an LLM or pins a copy of one."""
+        fn = self.ctx.model.current_function
+        statement = self._statement
+        if fn is None or statement is None:
+            return False
+        smalls = {id(small) for small in statement.body}
+        return any(id(s) in smalls for s in _pin_statements(self.ctx, fn))
+
     def _dict_call(self, node: cst.Call) -> None:
         positional = [a for a in node.args if a.keyword is None and not a.star]
         spread = [a for a in node.args if a.star == "**"]
@@ -403,6 +451,17 @@ def fetch(url, headers=None):
 
 
 # ---------------------------------------------------------------------- helpers
+def _pin_statements(ctx: FileContext, fn: FunctionInfo) -> list[cst.CSTNode]:
+    """Small statements of `fn` that pin onto an LLM or into a copy of one (LLA003's ground)."""
+    cached = fn.derived.get("lla004_pin_statements")
+    if cached is None:
+        facts = ctx.facts
+        cached = [w.statement for w in facts.writes.writes(fn) if w.pins]
+        cached += [small for small, call in calls_with_statement(fn) if copy_pins(call, fn, facts)]
+        fn.derived["lla004_pin_statements"] = cached
+    return cached  # type: ignore[return-value]
+
+
 def _short(ctx: FileContext, node: cst.CSTNode) -> str:
     text = " ".join(ctx.code(node).split())
     return text if len(text) <= 40 else text[:37] + "..."
