@@ -176,7 +176,7 @@ class Config:
     request_extra_fields: tuple[str, ...] = (
         "extra_headers", "default_headers", "extra_body", "extra_query", "default_query",
         "model_kwargs", "model_settings", "additional_kwargs", "generate_kwargs",
-        "generation_config",
+        "generation_kwargs", "generation_config", "model_config_dict",
     )
     # Opt-in: classes (qualified or bare names) whose instances are shared like LLMs (agents,
     # memory blocks, tool sets); the scope-leak and stale-guard rules treat them like LLMs.
