@@ -28,10 +28,13 @@ file without any of them has no LLM expression (the prefilter relies on it).
 
 from __future__ import annotations
 
+import re
+from fnmatch import fnmatchcase
+
 import libcst as cst
 
 from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, local_defs
-from lint_rules.core.config import Config
+from lint_rules.core.config import GENERIC_CLASS_NAMES, Config
 from lint_rules.syntax.semantic import (
     ClassInfo,
     FunctionInfo,
@@ -39,6 +42,7 @@ from lint_rules.syntax.semantic import (
     dotted_name,
     string_value,
 )
+from lint_rules.syntax.tree import small_statements
 
 _FACTORY_PREFIXES = ("create", "build", "new", "make", "copy", "clone", "fork")
 COPY_METHODS = frozenset({"model_copy", "copy"})
@@ -46,6 +50,19 @@ VALIDATE_METHODS = frozenset({"model_validate", "model_construct", "parse_obj", 
 _ELEMENT_WRAPPERS = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
 _REGISTRY_HINTS = ("registry", "Registry", "REGISTRY", "llms", "Llms", "LLMs", "LLMS")
 
+
+# Structural recognition: a class whose instances make model calls has a method of these names
+# and a model-name field; a config object has a model-name field and a request-extras field.
+MODEL_CALL_METHODS = frozenset({
+    "completion", "acompletion", "generate", "agenerate", "_generate", "_agenerate", "invoke",
+    "ainvoke", "stream", "astream", "responses", "aresponses", "chat", "achat", "request",
+    "request_stream", "generate_content_async", "forward", "aforward", "create",
+    "create_stream", "get_response", "stream_response",
+})
+MODEL_NAME_FIELDS = frozenset({
+    "model", "_model", "model_name", "_model_name", "model_id", "model_type", "model_str",
+})
+_MODEL_FIELD_TOKEN = "model"  # a substring of every name in MODEL_NAME_FIELDS
 
 # Characters that can precede an identifier in Python source: an identifier spelled `llm` (not
 # `fullmatch`) is always preceded by one of these (a function body never starts a file).
@@ -55,12 +72,21 @@ _BEFORE_IDENTIFIER = " \t\n\r\f([{,.:;=+-*/%&|^~<>!@\\"
 def trigger_tokens(config: Config) -> tuple[str, ...]:
     """Substrings of which one must occur in a file that contains an LLM expression inside a
     function: an LLM class name (also the only way a generic `registry.get()` counts, see
-    `LLMFacts._mentions_llm_class`), a configured attribute or name as a whole identifier, or a
-    specific source method."""
-    tokens = {c.rsplit(".", 1)[-1] for c in config.llm_classes}
+    `LLMFacts._mentions_llm_class`), a shared class name, `model` (every class recognised from
+    what it does has a model-name field, and all of those are spelled with `model`), a configured
+    attribute or name as a whole identifier, or a specific source method."""
+    tokens = {_literal_part(c.rsplit(".", 1)[-1])
+              for c in (*config.llm_classes, *config.shared_classes)}
+    tokens.add(_MODEL_FIELD_TOKEN)
     tokens |= {before + a for a in config.llm_attributes for before in _BEFORE_IDENTIFIER}
     tokens |= {s for s in config.llm_sources if _specific_source(s)}
     return tuple(sorted(t for t in tokens if t.strip(_BEFORE_IDENTIFIER)))
+
+
+def _literal_part(name: str) -> str:
+    """The longest run of a class-name pattern without wildcards (`*ChatGenerator` ->
+    `ChatGenerator`): every name the pattern matches contains it."""
+    return max(re.split(r"[*?\[\]]", name), key=len)
 
 
 def _specific_source(method: str) -> bool:
@@ -84,8 +110,19 @@ class LLMFacts:
     def __init__(self, config: Config, model: SemanticModel) -> None:
         self.config = config
         self.model = model
-        self.qualified = frozenset(c for c in config.llm_classes if "." in c)
-        self.bare = frozenset(c.rsplit(".", 1)[-1] for c in config.llm_classes)
+        classes = (*config.llm_classes, *config.shared_classes)
+        # `pydantic_ai.models.*Model`: a family of provider classes, by qualified name only.
+        self.patterns = tuple(c for c in classes if "*" in c)
+        classes = tuple(c for c in classes if "*" not in c)
+        self.qualified = frozenset(c for c in classes if "." in c)
+        # Bare names: unqualified entries, and the last segment of a qualified one unless it is
+        # a generic word (`pydantic_ai.models.Model` does not make every `Model` an LLM).
+        self.bare = frozenset(c.rsplit(".", 1)[-1] for c in classes
+                              if "." not in c or c.rsplit(".", 1)[-1] not in GENERIC_CLASS_NAMES)
+        self.call_methods = MODEL_CALL_METHODS | frozenset(config.llm_call_methods)
+        self.extra_fields = frozenset(config.request_extra_fields)
+        self._class_verdicts: dict[int, bool] = {}
+        self._typed_attrs: dict[int, frozenset[str]] = {}
         self.attributes = frozenset(config.llm_attributes)
         self.sources = frozenset(config.llm_sources)
         self._visiting: set[int] = set()
@@ -101,19 +138,111 @@ class LLMFacts:
 
     # ------------------------------------------------------------------ classes
     def is_llm_class(self, name: str | None) -> bool:
-        """A (dotted, possibly unresolved) class name that denotes a configured LLM class."""
+        """A (dotted, possibly unresolved) class name that denotes an LLM class: a configured
+        one (qualified through the imports, or bare), or a class of this module that is one."""
         if not name:
             return False
         resolved = self.model.resolve(name) or name
         if resolved in self.qualified or name in self.qualified:
             return True
-        return resolved.rsplit(".", 1)[-1] in self.bare
+        if resolved.rsplit(".", 1)[-1] in self.bare:
+            return True
+        if self.patterns and "." in resolved and any(fnmatchcase(resolved, p) for p in self.patterns):
+            return True
+        if "." not in name and resolved == name:
+            local = self.model.class_named(name)
+            if local is not None:
+                return self.class_is_llm(local)
+        return False
 
     def is_llm_annotation(self, text: str | None) -> bool:
         return bool(text) and self.is_llm_class(text.strip().strip("'\""))  # type: ignore[union-attr]
 
+    def annotation_is_llm(self, node: cst.BaseExpression | None) -> bool:
+        """An annotation naming an LLM class, alone or as a member of a union: `Model`,
+        `Model | str | None`, `Optional[BaseChatModel]`, `Union[str, Model]`, `"Model"`."""
+        stack = [node] if node is not None else []
+        seen = 0
+        while stack and seen < 32:  # annotations are small; bounded all the same
+            seen += 1
+            expr = stack.pop()
+            if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
+                stack.extend((expr.left, expr.right))
+            elif isinstance(expr, cst.Subscript):
+                head = dotted_name(expr.value) or ""
+                if head.rsplit(".", 1)[-1] in ("Optional", "Union", "Annotated"):
+                    elements = expr.slice if head.rsplit(".", 1)[-1] != "Annotated" else expr.slice[:1]
+                    stack.extend(el.slice.value for el in elements if isinstance(el.slice, cst.Index))
+            else:
+                text = string_value(expr)
+                if self.is_llm_class(text.strip() if text is not None else dotted_name(expr)):
+                    return True
+        return False
+
     def class_is_llm(self, cls: ClassInfo | None) -> bool:
-        return cls is not None and (cls.name in self.bare or any(self.is_llm_class(b) for b in cls.bases))
+        """A class of this module is an LLM class when its name is a configured one, a base is
+        one (through the imports, or another class of this module), or it is one by what it
+        does: a model-call method (`completion`, `invoke`, `generate`, ...) or a request-extras
+        field (`extra_body`, `model_kwargs`, ...), together with a model-name field."""
+        if cls is None:
+            return False
+        key = id(cls)
+        verdict = self._class_verdicts.get(key)
+        if verdict is not None:
+            return verdict
+        self._class_verdicts[key] = False  # a cycle of local bases is not an LLM
+        qual = f"{self.model.module_name}.{cls.qualname}" if self.model.module_name else cls.qualname
+        verdict = (cls.name in self.bare or qual in self.qualified
+                   or any(self.is_llm_class(b) for b in cls.bases) or self._acts_as_llm(cls))
+        self._class_verdicts[key] = verdict
+        return verdict
+
+    def _acts_as_llm(self, cls: ClassInfo) -> bool:
+        fields = _declared_fields(cls)
+        if not fields & MODEL_NAME_FIELDS:
+            return False
+        return bool(self.call_methods & cls.methods.keys()) or bool(fields & self.extra_fields)
+
+    def typed_attributes(self, cls: ClassInfo | None) -> frozenset[str]:
+        """Attributes of a class declared to hold an LLM: a class-level annotation
+        (`llm: BaseChatModel`, `model: Model | str`), an annotated `self.x: Model = ...`, or
+        `self.x = param` where the parameter is annotated with an LLM class."""
+        if cls is None:
+            return frozenset()
+        cached = self._typed_attrs.get(id(cls))
+        if cached is not None:
+            return cached
+        self._typed_attrs[id(cls)] = frozenset()
+        found: set[str] = set()
+        body = cls.node.body
+        for statement in body.body if isinstance(body, cst.IndentedBlock) else ():
+            if isinstance(statement, cst.SimpleStatementLine):
+                for small in statement.body:
+                    if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name) \
+                            and self.annotation_is_llm(small.annotation.annotation):
+                        found.add(small.target.value)
+        for fn in cls.methods.values():
+            found |= self._self_typed_stores(fn)
+        result = frozenset(found)
+        self._typed_attrs[id(cls)] = result
+        return result
+
+    def _self_typed_stores(self, fn: FunctionInfo) -> set[str]:
+        found: set[str] = set()
+        if fn.self_name is None:
+            return found
+        for small, _line in small_statements(fn.node):
+            if isinstance(small, cst.AnnAssign) and _is_self_attr(small.target, fn.self_name) \
+                    and self.annotation_is_llm(small.annotation.annotation):
+                found.add(small.target.attr.value)  # type: ignore[union-attr]
+            elif isinstance(small, cst.Assign) and isinstance(small.value, cst.Name):
+                param = fn.param(small.value.value)
+                if param is None or not self.annotation_is_llm(_param_annotation(param.node)):
+                    continue
+                for target in small.targets:
+                    if _is_self_attr(target.target, fn.self_name):
+                        found.add(target.target.attr.value)  # type: ignore[union-attr]
+        return found
 
     def is_llm_attribute(self, name: str | None) -> bool:
         return name is not None and name in self.attributes
@@ -167,7 +296,12 @@ class LLMFacts:
         if isinstance(node, cst.Name):
             return self._name_is_llm(node.value, fn)
         if isinstance(node, cst.Attribute):
-            return self.is_llm_attribute(node.attr.value)
+            if self.is_llm_attribute(node.attr.value):
+                return True
+            # `self.model` where the class declares `model: Model` (or stores an LLM parameter)
+            return (fn is not None and fn.cls is not None and fn.self_name is not None
+                    and isinstance(node.value, cst.Name) and node.value.value == fn.self_name
+                    and node.attr.value in self.typed_attributes(fn.cls))
         if isinstance(node, cst.Call):
             return self._call_is_llm(node, fn)
         if isinstance(node, (cst.Await, cst.NamedExpr)):
@@ -188,7 +322,8 @@ class LLMFacts:
         for d in local_defs(fn, name):
             if d.kind == PARAM:
                 param = fn.param(name)
-                if param is not None and self.is_llm_annotation(param.annotation):
+                if param is not None and (self.is_llm_annotation(param.annotation)
+                                          or self.annotation_is_llm(_param_annotation(param.node))):
                     return True
             elif d.kind == ASSIGN and self.is_llm(d.value, fn):
                 return True
@@ -269,3 +404,36 @@ def _return_annotation(fn: FunctionInfo) -> str | None:
     expr = returns.annotation
     text = string_value(expr)
     return text if text is not None else dotted_name(expr)
+
+
+def _param_annotation(node: cst.Param) -> cst.BaseExpression | None:
+    return node.annotation.annotation if node.annotation is not None else None
+
+
+def _is_self_attr(target: cst.BaseExpression, self_name: str) -> bool:
+    return (isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name)
+            and target.value.value == self_name)
+
+
+def _declared_fields(cls: ClassInfo) -> set[str]:
+    """Field names a class declares: class-level assignments and annotations, and the
+    attributes its `__init__` sets on `self`."""
+    found = set(cls.attributes)
+    body = cls.node.body
+    for statement in body.body if isinstance(body, cst.IndentedBlock) else ():
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.AnnAssign) and isinstance(small.target, cst.Name):
+                    found.add(small.target.value)
+    init = cls.methods.get("__init__")
+    if init is not None and init.self_name is not None:
+        for small, _line in small_statements(init.node):
+            targets: list[cst.BaseExpression] = []
+            if isinstance(small, cst.Assign):
+                targets = [t.target for t in small.targets]
+            elif isinstance(small, cst.AnnAssign):
+                targets = [small.target]
+            for target in targets:
+                if _is_self_attr(target, init.self_name):
+                    found.add(target.attr.value)  # type: ignore[union-attr]
+    return found

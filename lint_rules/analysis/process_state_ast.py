@@ -320,7 +320,8 @@ class _InstanceDataSpellings:
         return any(len(parts) >= len(e) and parts[-len(e):] == e for e in self.id_chains)
 
     def string(self, value: str) -> bool:
-        return self.is_credential(value) or self.header_key(value)
+        # `config["configurable"]["thread_id"]` reads a conversation id by its name
+        return self.name(value) or self.header_key(value)
 
     def header_key(self, value: str) -> bool:
         return self.keys.is_scoped(value)

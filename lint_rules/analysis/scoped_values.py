@@ -34,7 +34,7 @@ import libcst as cst
 from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs, local_item_stores, local_names
 from lint_rules.core.config import Config
-from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name
+from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 from lint_rules.syntax.tree import walk
 
 _STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})
@@ -63,6 +63,7 @@ class ScopedValues:
         self.keys = HeaderKeys(config, model)
         self.attributes = frozenset(config.scoped_attributes)
         self._id_chains = tuple(tuple(e.split(".")) for e in config.conversation_id_expressions if e)
+        self._id_names = frozenset(e for e in config.conversation_id_expressions if e and "." not in e)
         self._visiting: set[int] = set()
         # Per function: which locals are scoped, which header keys each local carries. Computed
         # for all locals at once, as a least fixed point (a local is scoped when one of its
@@ -127,9 +128,12 @@ class ScopedValues:
             return bool(self.scoped_keys(node, fn)) or any(
                 self.is_scoped(el.value, fn) for el in node.elements)
         if isinstance(node, cst.Subscript):
-            # `headers["x-litellm-session-id"]`: reading a scoped header's value.
-            return any(isinstance(el.slice, cst.Index) and self.header_key(el.slice.value, fn)
-                       for el in node.slice)
+            # `headers["x-litellm-session-id"]`: reading a scoped header's value;
+            # `config["configurable"]["thread_id"]`: reading a conversation id by its name.
+            return any(isinstance(el.slice, cst.Index) and (
+                self.header_key(el.slice.value, fn)
+                or (string_value(el.slice.value) or "") in self._id_names)
+                for el in node.slice)
         if isinstance(node, cst.Call):
             return self._scoped_call(node, fn)
         return False

@@ -39,6 +39,83 @@ DEFAULT_EXCLUDE = (
 )
 
 
+# Published LLM base classes of the popular agent SDKs (looked up in their releases), by the
+# qualified names users import them under. Subclasses are recognised through the class's bases.
+SDK_LLM_CLASSES: tuple[str, ...] = (
+    "LLM", "openhands.sdk.LLM", "openhands.sdk.llm.LLM",
+    # pydantic-ai
+    "pydantic_ai.models.Model",
+    # openai-agents
+    "agents.Model", "agents.models.interface.Model", "agents.OpenAIChatCompletionsModel",
+    "agents.OpenAIResponsesModel", "agents.extensions.models.litellm_model.LitellmModel",
+    # smolagents
+    "smolagents.Model", "smolagents.models.Model", "smolagents.ApiModel",
+    "smolagents.models.ApiModel",
+    # LangChain
+    "langchain_core.language_models.BaseChatModel",
+    "langchain_core.language_models.chat_models.BaseChatModel",
+    "langchain_core.language_models.BaseLanguageModel",
+    "langchain_core.language_models.base.BaseLanguageModel",
+    "langchain_core.language_models.BaseLLM", "langchain_core.language_models.llms.BaseLLM",
+    "langchain_openai.ChatOpenAI", "langchain_openai.AzureChatOpenAI",
+    "langchain_openai.chat_models.base.BaseChatOpenAI",
+    # LiteLLM
+    "litellm.Router", "litellm.router.Router",
+    # LlamaIndex
+    "llama_index.core.llms.LLM", "llama_index.core.base.llms.base.BaseLLM",
+    # Haystack
+    "haystack.components.generators.chat.OpenAIChatGenerator",
+    # DSPy
+    "dspy.LM", "dspy.BaseLM", "dspy.clients.lm.LM", "dspy.clients.base_lm.BaseLM",
+    # Google ADK
+    "google.adk.models.BaseLlm", "google.adk.models.base_llm.BaseLlm",
+    "google.adk.models.lite_llm.LiteLlm", "google.adk.models.LiteLlm",
+    # CAMEL
+    "camel.models.BaseModelBackend", "camel.models.base_model.BaseModelBackend",
+    # CrewAI
+    "crewai.LLM", "crewai.llm.LLM", "crewai.llms.base_llm.BaseLLM",
+    # AutoGen
+    "autogen_core.models.ChatCompletionClient",
+    # Letta
+    "letta.llm_api.llm_client_base.LLMClientBase",
+    # Provider families, by qualified-name pattern (`*` and `?` as in fnmatch)
+    "pydantic_ai.models.*Model", "agents.models.*Model", "agents.extensions.models.*Model",
+    "smolagents.*Model", "camel.models.*Model", "langchain_*.Chat*", "langchain_*.*LLM",
+    "haystack.components.generators.*Generator",
+    "haystack_integrations.components.generators.*Generator", "google.adk.models.*Llm",
+    "google.adk.models.*Gemini", "autogen_ext.models.*Client", "crewai.llms.*LLM",
+    "crewai.llms.*Completion", "dspy.clients.*LM",
+)
+
+# Last segments of qualified LLM classes too generic to match as bare names: `Model` of an
+# unrelated library (or a database model) is not an LLM; these match only through the imports.
+GENERIC_CLASS_NAMES = frozenset({
+    "Model", "LM", "BaseLM", "Router", "Client", "Agent", "Generator", "Instructor",
+})
+
+# Named presets: settings an SDK needs beyond the defaults, where its LLM objects live under a
+# generic attribute name that is not an LLM in other code bases. `preset = "pydantic-ai"` extends
+# the defaults; the table's own keys apply after it.
+PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
+    "openhands": {},
+    "pydantic-ai": {"llm_attributes": ("model",)},
+    "openai-agents": {"llm_attributes": ("model",), "conversation_id_expressions": ("group_id",)},
+    "smolagents": {"llm_attributes": ("model",)},
+    "langchain": {"llm_attributes": ("model", "chat_model")},
+    "langgraph": {"llm_attributes": ("model", "chat_model")},
+    "litellm": {"llm_attributes": ("router", "llm_router")},
+    "llama-index": {"llm_attributes": ("_llm",)},
+    "haystack": {"llm_attributes": ("chat_generator", "generator")},
+    "dspy": {"llm_attributes": ("lm",)},
+    "google-adk": {"llm_attributes": ("model", "canonical_model"),
+                   "conversation_id_expressions": ("invocation_id", "session.id")},
+    "camel": {"llm_attributes": ("model_backend", "model")},
+    "crewai": {"llm_attributes": ("function_calling_llm",)},
+    "autogen": {"llm_attributes": ("model_client", "_model_client")},
+    "letta": {"llm_attributes": ("llm_client",)},
+}
+
+
 @dataclass(frozen=True)
 class Config:
     """The resolved settings a check runs with. Field names are the TOML keys with `_`."""
@@ -61,11 +138,19 @@ class Config:
         "self.id", "self._state.id", "self.state.id", "state.id", "conversation_id",
         "conversation.id", "self.conversation_id", "session_id", "self.session_id",
         "self._conversation_id",
+        # Other agent SDKs: one id per run (LangChain callbacks, pydantic-ai, Letta), per thread
+        # (LangGraph `config["configurable"]["thread_id"]`, OpenAI Assistants), per session (ADK).
+        "run_id", "thread_id",
     )
     # Qualified names (or bare class names) of LLM classes.
-    llm_classes: tuple[str, ...] = ("LLM", "openhands.sdk.LLM", "openhands.sdk.llm.LLM")
+    # A qualified entry matches through the imports; its last segment also matches as a bare
+    # name unless it is a generic word (`Model`, `LM`, `Router`: see `GENERIC_CLASS_NAMES`).
+    llm_classes: tuple[str, ...] = SDK_LLM_CLASSES
     # Attributes that hold an LLM (`x.llm`, `x.condenser_llm`, ...).
-    llm_attributes: tuple[str, ...] = ("llm",)
+    llm_attributes: tuple[str, ...] = (
+        "llm", "_llm", "chat_model", "model_backend", "model_client", "_model_client",
+        "llm_client", "function_calling_llm",
+    )
     # Methods that yield the LLMs of an agent or registry by reference.
     llm_sources: tuple[str, ...] = ("get_all_llms", "get_llm", "get", "values")
     # Pin helpers by name (they are also recognised from what they do).
@@ -86,7 +171,19 @@ class Config:
         "_ensure_plugins_loaded",
     )
     # Keyword names of request headers.
-    header_keywords: tuple[str, ...] = ("extra_headers", "headers")
+    header_keywords: tuple[str, ...] = ("extra_headers", "headers", "default_headers")
+    # Fields of an LLM object that hold extra request parameters (a dict sent with every call):
+    # structural evidence that a class with a model-name field is an LLM config object.
+    request_extra_fields: tuple[str, ...] = (
+        "extra_headers", "default_headers", "extra_body", "extra_query", "default_query",
+        "model_kwargs", "model_settings", "additional_kwargs", "generate_kwargs",
+        "generation_kwargs", "generation_config", "model_config_dict",
+    )
+    # Opt-in: classes (qualified or bare names) whose instances are shared like LLMs (agents,
+    # memory blocks, tool sets); the scope-leak and stale-guard rules treat them like LLMs.
+    shared_classes: tuple[str, ...] = ()
+    # Named presets of the settings for one SDK (`PRESETS`); applied under the table's own keys.
+    preset: tuple[str, ...] = ()
     # Module attributes that are process-global settings of a library.
     library_globals: tuple[str, ...] = ("litellm.*",)
     # Names that mark a value as a credential or tenant secret.
@@ -198,7 +295,12 @@ def apply_settings(base: Config, table: dict[str, Any], origin: str) -> Config:
     changes: dict[str, Any] = {}
     extends: dict[str, tuple[str, ...]] = {}
     for raw_key, value in table.items():
+        if raw_key.replace("-", "_") in ("preset", "extend_preset"):
+            base = _apply_preset(base, value, f"{origin}: key '{raw_key}'")
+    for raw_key, value in table.items():
         key = raw_key.replace("-", "_")
+        if key in ("preset", "extend_preset"):
+            continue
         extend = key.startswith("extend_")
         target = key[len("extend_"):] if extend else key
         where = f"{origin}: key '{raw_key}'"
@@ -230,6 +332,21 @@ def apply_settings(base: Config, table: dict[str, Any], origin: str) -> Config:
     for target, extra in extends.items():
         config = replace(config, **{target: tuple(getattr(config, target)) + extra})
     return replace(config, source=origin)
+
+
+def _apply_preset(base: Config, value: Any, where: str) -> Config:
+    """`preset = "langchain"` (or a list of names): extend the settings by each preset's lists."""
+    names = [value] if isinstance(value, str) else value
+    if not (isinstance(names, list) and all(isinstance(v, str) for v in names)):
+        raise ConfigError(f"{where}: expected a preset name or a list of them, got {_typename(value)}")
+    for name in names:
+        preset = PRESETS.get(name)
+        if preset is None:
+            raise ConfigError(f"{where}: unknown preset '{name}' (known: {', '.join(sorted(PRESETS))})")
+        extra = {k: tuple(getattr(base, k)) + tuple(v for v in vs if v not in getattr(base, k))
+                 for k, vs in preset.items()}
+        base = replace(base, preset=tuple(base.preset) + (name,), **extra)
+    return base
 
 
 def _per_file_ignores(value: Any, where: str, codes: list[str]) -> tuple[tuple[str, tuple[str, ...]], ...]:
