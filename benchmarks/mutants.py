@@ -63,7 +63,7 @@ SID = "str(self.id)"  # documentation only: each site uses the id expression its
 
 
 def _config():
-    from lint_rules.config import Config
+    from lint_rules.core.config import Config
 
     return Config()
 
@@ -680,9 +680,9 @@ def _fix_owner(m: Mutant) -> Mutant:
 # ---------------------------------------------------------------------------- checking
 def findings(source: str, path: Path, root: Path) -> list[tuple[str, int, str]]:
     """(code, line, stripped line text) of every finding, with a fresh index over the copy."""
-    from lint_rules.config import Config
+    from lint_rules.core.config import Config
     from lint_rules.engine import check_text
-    from lint_rules.index import ProjectIndex
+    from lint_rules.analysis.project_index import ProjectIndex
 
     config = Config()
     diags = check_text(source, str(path), config, ProjectIndex(config, [root]))
