@@ -85,7 +85,7 @@ SAFE = {
 LLM_DEFECT = ("self_of_shared_llm", ["self._prompt_cache_key = run_id"], 0)
 LLM_SAFE = ("llm_copy_then_write", ["mine = _mut_copy.deepcopy(self)",
                                      "mine._prompt_cache_key = run_id", "return mine"])
-LLM_CLASS_NAMES = ("LLM", "BaseLLM", "Model", "BaseChatModel", "ModelBackend", "LiteLLMModel")
+LLM_CLASS_NAMES = ("LLM",)  # the default `llm-classes`; other names need configuring
 
 
 def _stored_params(cls: ast.ClassDef) -> list[str]:
