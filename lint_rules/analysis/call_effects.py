@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
-from lint_rules.analysis.llm_objects import LLMFacts
+from lint_rules.analysis.llm_objects import LLMFacts, trigger_tokens
 from lint_rules.analysis.llm_writes import WriteFinder
 from lint_rules.analysis.local_bindings import PARAM, local_defs
 from lint_rules.analysis.ownership import Ownership, Verdict
@@ -384,6 +384,10 @@ def borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
     facts = ctx.facts
     effects = effects_of(ctx)
     out: list[CallHop] = []
+    # A callee that knows it writes an LLM (`agent.llm.extra_headers[...]`) needs no LLM
+    # expression at the call site; the file must still hold an LLM token, so the prefilter
+    # (which skips files without one) never hides such a finding.
+    trusted = any(token in ctx.source for token in trigger_tokens(ctx.config))
     for statement, call in calls_with_statement(fn):
         resolved = effects.resolve(call, fn)
         if resolved is None or not resolved.summary.writes:
@@ -392,7 +396,7 @@ def borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
             if w.reported_in_callee:
                 continue
             arg = resolved.args.get(w.param)
-            if arg is None or not (w.onto_llm or facts.llms.is_llm(arg, fn)):
+            if arg is None or not ((w.onto_llm and trusted) or facts.llms.is_llm(arg, fn)):
                 continue
             verdict = facts.ownership.verdict(arg, fn, statement)
             if verdict.kind is Ownership.BORROWED and not verdict.via_call:

@@ -65,6 +65,26 @@ original's). It stays silent when the function owns the object on every path
 `self.<attr>` assigned only in a base class in another module), it says nothing: a finding must
 point at a borrowed source it can name in the message.
 
+**Across calls, containers and aliases.** A conversation often hands the borrowed LLM to a
+function that does the write: a method of the same class, a module function, a method of another
+class, a constructor. The rule reports the *call site* that passes a borrowed object to a callee
+whose summary says it writes a conversation-scoped value onto that parameter in place (directly,
+through a field or alias, or further down through its own calls), naming the callee's write with
+its file and line. Callees are resolved in the same module, in other modules through the project
+index, and through the class hierarchy; an unresolved callee gives no fact and no finding. A
+private method whose callers in this file all pass copies stays silent; one borrowed caller among
+owned ones is reported at that caller, not in the method. Elements keep their origin through
+`list(...)`, `tuple(...)`, `sorted(...)`, `itertools.chain(...)` and comprehensions; a local bound
+to a dict field of a borrowed LLM, a fresh dict whose values are the LLM's own dicts, and a
+shallow copy whose dict field was not replaced are still the shared dicts. `self` inside a method
+of an LLM class (a router, a wrapper) is a shared LLM, except while it is being built
+(`__init__`, `model_post_init`, validators).
+
+Every finding carries its evidence: the steps that make the object shared (`self.agent` <-
+`__init__` stores the parameter `agent` by reference; an element of `get_all_llms()`) and the
+callee's write, printed by `--output-format full`, in JSON's `related` and in SARIF's
+`relatedLocations` and `codeFlows`.
+
 Writes inside a pin helper are LLA006's business, and "only if not already set" writes are
 also LLA003's.
 """
@@ -119,6 +139,22 @@ class Conversation:
             options={"select": ["LLA001"]},
             title="a write that bypasses the class's pin helper, fixed by calling it (the helper "
                   "itself still mutates a borrowed LLM: LLA006 reports that separately)",
+        ),
+        Example(
+            """\
+def stamp(target, session_id):
+    target.extra_headers["x-litellm-session-id"] = session_id
+
+
+class Conversation:
+    def __init__(self, agent):
+        self.agent = agent
+
+    def start(self):
+        for llm in list(self.agent.get_all_llms()):
+            stamp(llm, str(self.id))  # LLA001
+""",
+            title="a call that hands the agent's own LLM to a function writing onto it in place",
         ),
     )
     good_examples = (

@@ -40,6 +40,11 @@ registry lookups are borrowed; writes onto a copy the helper made (`llm.model_co
 `copy.deepcopy`) are fine, and so is a write whose target the analysis cannot trace (unknown is
 never reported).
 
+When the borrowed object comes from a caller (a private helper called as
+`self._pin(self.agent.llm)` in one place and with owned copies elsewhere), the message names that
+caller; a helper whose every caller in this file passes a copy is silent. A pin helper in another
+module reached with a borrowed object is reported at the call site.
+
 Two safe shapes: **copy-on-write** (pin a copy the conversation owns and install that copy:
 `pinned = llm.model_copy(update={"extra_headers": {..., key: str(self.id)}})`) or **call-time
 injection** (keep the value on the conversation and pass it with each call:
