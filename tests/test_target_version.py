@@ -174,3 +174,11 @@ def test_deep_nesting_behind_an_earlier_312_construct_never_reaches_libcst(tmp_p
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "['LLA000']"
+
+
+def test_compiler_stage_errors_stay_reported_for_a_newer_target(tmp_path):
+    """libcst checks the grammar only: an error of CPython's compiler stage (valid grammar) is
+    an error for every version and keeps CPython's verdict."""
+    for text in ("x = 1\nfrom __future__ import annotations\n", "return 1\n"):
+        found = check_text(text, str(tmp_path / "x.py"), Config(target_version="3.13"))
+        assert [d.code for d in found] == ["LLA000"]

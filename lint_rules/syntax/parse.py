@@ -65,6 +65,10 @@ def judge_for_target(source: str, failure: ParseFailure, target: Version,
     interpreter and the text is shallow enough for libcst, whose tree or verdict then stands."""
     if not _libcst_decides(failure, target, source):
         return failure
+    if ast_tree(source) is not None:
+        # CPython's grammar accepts it, its compiler does not (a misplaced `from __future__`,
+        # `return` outside a function): an error in every version, which libcst cannot see.
+        return failure
     parsed = (parse or libcst_parse)(source)
     return _for_target(parsed, failure, target) if isinstance(parsed, ParseFailure) else parsed
 
