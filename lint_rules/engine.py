@@ -32,14 +32,17 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location, RelatedLocation
 from lint_rules.core.noqa import file_exemption, suppressed
 from lint_rules.core.source import LineIndex
+from lint_rules.core.target import target_for
 from lint_rules.rules import Rule, all_rules
 from lint_rules.syntax.parse import (
     LIBCST_PREFIX,
     ParseFailure,
     ast_tree,
+    judge_for_target,
     libcst_parse,
     module_name_for,
     syntax_check,
+    syntax_verdict,
 )
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, SemanticModel, build_model
 from lint_rules.syntax.tree import walk
@@ -384,10 +387,15 @@ def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | Non
                to_run: Sequence[type[Rule]], syntax_enabled: bool
                ) -> tuple[list[Diagnostic], ParseFailure | None, LineIndex | None]:
     lines: LineIndex | None = None  # line offsets cost a pass: built only when needed
+    # Valid means valid for the project's target Python, not for the interpreter running us.
+    target = target_for(path, config.target_version)
     if to_run:
         # CPython first: its messages are better, and libcst must never see what CPython
-        # rejects (see parse_module).
-        parsed = syntax_check(source, path) or libcst_parse(source)
+        # rejects at its nesting limits (see parse_module); libcst decides only for a target
+        # newer than the interpreter.
+        cpython = syntax_check(source, path)
+        parsed = libcst_parse(source) if cpython is None else judge_for_target(
+            source, cpython, target, libcst_parse)
         if isinstance(parsed, ParseFailure) and parsed.message.startswith(LIBCST_PREFIX):
             # Valid for CPython, not for libcst (its grammar lags behind): not the user's
             # syntax error, but the rules could not run, so it is still reported.
@@ -404,6 +412,6 @@ def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | Non
             found = check_parsed(ctx, to_run)
             failure, lines = None, ctx.lines
     else:
-        failure = syntax_check(source, path) if syntax_enabled else None
+        failure = syntax_verdict(source, path, target) if syntax_enabled else None
         found = []
     return found, failure, lines

@@ -191,6 +191,9 @@ class Config:
         "api_key", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "api_token",
         "access_token", "secret", "password", "token", "tenant_id", "api_base", "base_url",
     )
+    # The Python whose grammar judges files (`"py312"` or `"3.12"`); empty: the closest
+    # pyproject's `requires-python` lower bound, else the newest grammar (see core/target.py).
+    target_version: str = ""
     # Where this config came from (for messages and --show-settings); not a TOML key.
     source: str = field(default="<defaults>", compare=False)
     # The folder `per-file-ignores` patterns are relative to: the config file's folder (ruff's
@@ -275,6 +278,7 @@ _LIST_KEYS = {
 }
 _BOOL_KEYS = {"respect_gitignore", "force_exclude"}
 _CODE_KEYS = {"select", "ignore", "extend_select"}
+_TARGET_VERSION = re.compile(r"^(py3\d{1,2}|3\.\d{1,2})$")
 _CODE_PATTERN = re.compile(r"^(ALL|LLA\d{0,3})$")
 
 
@@ -316,6 +320,12 @@ def apply_settings(base: Config, table: dict[str, Any], origin: str) -> Config:
             if not isinstance(value, bool):
                 raise ConfigError(f"{where}: expected true or false, got {_typename(value)}")
             changes[target] = value
+            continue
+        if target == "target_version" and not extend:
+            if not isinstance(value, str) or not _TARGET_VERSION.match(value.strip()):
+                raise ConfigError(f"{where}: expected a Python version such as \"py312\" or "
+                                  f"\"3.12\", got {value!r}")
+            changes[target] = value.strip()
             continue
         if target not in _LIST_KEYS or target in ("source", "anchor"):
             raise ConfigError(f"{where}: unknown key")

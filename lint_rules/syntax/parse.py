@@ -3,16 +3,25 @@
 CPython judges the text first: its messages are better, and libcst's native parser overflows
 the C stack (a segfault, not an exception) on nesting that CPython rejects, e.g. 3000
 parentheses. A failure is a value (`ParseFailure`), never an exception.
+
+The verdict belongs to the project's target Python (`core.target`), not to the interpreter
+that runs the tool: when the target is newer than the interpreter and CPython rejects the text
+for a reason other than one of its nesting limits, libcst's parser (which reads the 3.12 and
+3.13 grammar: PEP 695 generics, PEP 701 f-strings, PEP 696 defaults) decides instead.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import libcst as cst
+
+from lint_rules.core.target import NEWEST, RUNNING, Version, describe
 
 
 @dataclass(frozen=True)
@@ -20,14 +29,106 @@ class ParseFailure:
     row: int
     column: int  # 1-based
     message: str
+    # CPython stopped at one of its nesting limits (parentheses, indentation, recursion):
+    # libcst must never see the text.
+    at_limit: bool = False
 
 
 LIBCST_PREFIX = "libcst: "
+_LIBCST_AT = re.compile(r"error at (\d+):(\d+): ")
+# CPython's messages for text past its nesting limits (3.10 to 3.13).
+_LIMIT_MESSAGES = ("too many nested parentheses", "too many levels of indentation",
+                   "too deeply nested", "too complex", "maximum recursion depth")
 
 
-def parse_module(source: str) -> cst.Module | ParseFailure:
-    """CPython's verdict, then the libcst tree."""
-    return syntax_check(source, "<unknown>") or libcst_parse(source)
+def parse_module(source: str, path: str = "<unknown>",
+                 target: Version = NEWEST) -> cst.Module | ParseFailure:
+    """The libcst tree of a file valid for `target` (default: the newest grammar), or why not."""
+    failure = syntax_check(source, path)
+    return libcst_parse(source) if failure is None else judge_for_target(source, failure, target)
+
+
+def syntax_verdict(source: str, path: str, target: Version = NEWEST) -> ParseFailure | None:
+    """Why the text is invalid for `target`, or None. Parses with libcst only when CPython's
+    verdict cannot stand (the target is newer than the interpreter)."""
+    failure = syntax_check(source, path)
+    if failure is None:
+        return None
+    judged = judge_for_target(source, failure, target)
+    return judged if isinstance(judged, ParseFailure) else None
+
+
+def judge_for_target(source: str, failure: ParseFailure, target: Version,
+                     parse: Callable[[str], cst.Module | ParseFailure] | None = None
+                     ) -> cst.Module | ParseFailure:
+    """CPython rejected the text (`failure`): its verdict, unless the target is newer than the
+    interpreter and the text is shallow enough for libcst, whose tree or verdict then stands."""
+    if not _libcst_decides(failure, target, source):
+        return failure
+    if ast_tree(source) is not None:
+        # CPython's grammar accepts it, its compiler does not (a misplaced `from __future__`,
+        # `return` outside a function): an error in every version, which libcst cannot see.
+        return failure
+    parsed = (parse or libcst_parse)(source)
+    return _for_target(parsed, failure, target) if isinstance(parsed, ParseFailure) else parsed
+
+
+def _libcst_decides(failure: ParseFailure, target: Version, source: str) -> bool:
+    return target > RUNNING and not failure.at_limit and _shallow(source)
+
+
+# libcst's native parser overflows the C stack on deep nesting, and CPython may stop at an
+# earlier error before reaching its own limit: text deeper than these keeps CPython's verdict.
+_MAX_BRACKETS = 100
+_MAX_INDENT_LEVELS = 90
+_MAX_LINE = 20_000
+
+
+def _shallow(source: str) -> bool:
+    """Cheap over-approximation of nesting: brackets counted everywhere (strings included),
+    indentation levels from leading whitespace, and line length (long operator chains)."""
+    depth = 0
+    for ch in source:
+        if ch in "([{":
+            depth += 1
+            if depth > _MAX_BRACKETS:
+                return False
+        elif ch in ")]}" and depth:
+            depth -= 1
+    indents: list[int] = [0]
+    for line in source.splitlines():
+        if len(line) > _MAX_LINE:
+            return False
+        stripped = line.lstrip(" \t")
+        if not stripped or stripped.startswith("#"):
+            continue
+        width = len(line) - len(stripped)
+        while width < indents[-1]:
+            indents.pop()
+        if width > indents[-1]:
+            indents.append(width)
+            if len(indents) > _MAX_INDENT_LEVELS:
+                return False
+    return True
+
+
+def _for_target(libcst_failure: ParseFailure, cpython: ParseFailure, target: Version) -> ParseFailure:
+    """Invalid for the target too. libcst's positions are approximate (its PEG parser reports
+    one of the alternatives it tried), so CPython's position stands; where the two stop on
+    different lines, the message names both verdicts and the grammar each judged by."""
+    detail = libcst_failure.message.removeprefix(LIBCST_PREFIX).removeprefix("parser error: ")
+    row = libcst_failure.row
+    at = _LIBCST_AT.match(detail)
+    if at is not None:
+        row = int(at.group(1))
+        detail = detail[at.end():]
+    if row == cpython.row:
+        return cpython
+    if len(detail) > 80:
+        detail = detail[:77] + "..."
+    return ParseFailure(cpython.row, cpython.column,
+                        f"{cpython.message} ({describe(RUNNING)}); libcst, for the project's "
+                        f"target {describe(target)}, stops on line {row}: {detail}")
 
 
 def libcst_parse(source: str) -> cst.Module | ParseFailure:
@@ -55,9 +156,10 @@ def syntax_check(source: str, path: str) -> ParseFailure | None:
             compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
         column = (exc.offset or 1)
-        return ParseFailure(exc.lineno or 1, max(column, 1), f"{type(exc).__name__}: {exc.msg}")
+        limit = any(m in str(exc.msg) for m in _LIMIT_MESSAGES)
+        return ParseFailure(exc.lineno or 1, max(column, 1), f"{type(exc).__name__}: {exc.msg}", limit)
     except (RecursionError, MemoryError):
-        return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse")
+        return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse", True)
     except (ValueError, OverflowError, SystemError) as exc:
         # ValueError: "source code string cannot contain null bytes"
         return ParseFailure(1, 1, f"SyntaxError: {exc}")
