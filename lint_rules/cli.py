@@ -140,8 +140,26 @@ class _StdinEcho:
         cls.write(data)
 
 
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    """SIGTERM ends the run like Ctrl-C does: workers are terminated first, so none is left
+    waiting forever on a pool whose parent is gone (r09)."""
+    import multiprocessing
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     _StdinEcho.pending, _StdinEcho.data = False, None
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        try:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):
+            pass
     try:
         return _main(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
@@ -153,6 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llm-affinity-lint: config error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        import multiprocessing
+
+        for child in multiprocessing.active_children():
+            child.terminate()
         _StdinEcho.flush_input()
         print("llm-affinity-lint: interrupted", file=sys.stderr)
         return 130

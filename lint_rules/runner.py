@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -78,7 +79,25 @@ def _work(item: tuple[str, str]) -> FileResult:
         return FileResult(display, [], error=internal_error(display, exc))
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to a worker when the CLI process dies, however it dies
+    (even SIGKILL), so no worker outlives its run."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl: do not linger
+            os._exit(1)
+    except Exception:
+        pass
+
+
 def _init_pool_worker(*args) -> None:
+    _die_with_parent()
     # Worker processes only (the API may run in a caller's process: leave its GC alone).
     # Objects inherited from the parent never become garbage: freezing them keeps full
     # collections short (and pages shared); libcst trees are acyclic and freed by refcount,
