@@ -10,7 +10,10 @@ import argparse
 import difflib
 import io
 import json
+import multiprocessing
+import signal
 import sys
+import threading
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -143,8 +146,6 @@ class _StdinEcho:
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
     """SIGTERM ends the run like Ctrl-C does: workers are terminated first, so none is left
     waiting forever on a pool whose parent is gone (r09)."""
-    import multiprocessing
-
     for child in multiprocessing.active_children():
         child.terminate()
     raise KeyboardInterrupt
@@ -152,9 +153,6 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
 
 def main(argv: list[str] | None = None) -> int:
     _StdinEcho.pending, _StdinEcho.data = False, None
-    import signal
-    import threading
-
     if threading.current_thread() is threading.main_thread():
         try:
             signal.signal(signal.SIGTERM, _on_sigterm)
@@ -171,8 +169,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llm-affinity-lint: config error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        import multiprocessing
-
         for child in multiprocessing.active_children():
             child.terminate()
         _StdinEcho.flush_input()
