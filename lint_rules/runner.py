@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -85,9 +87,6 @@ def _die_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
-        import ctypes
-        import signal
-
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent died before prctl: do not linger
@@ -148,8 +147,12 @@ def run(paths: list[Path], config: Config, options: RunOptions,
         project_root: Path | None = None) -> RunResult:
     result = RunResult()
     items: list[tuple[str, str]] = []
+    failed: set[str] = set()  # `check sub .` with `sub` unreadable: one finding, not two
     for found in iter_source_files(paths, config, project_root=project_root):
         if isinstance(found, DiscoveryError):
+            if found.display in failed:
+                continue
+            failed.add(found.display)
             result.files.append(FileResult(found.display, [read_error(found.display, found.message)]))
         else:
             items.append((str(found.path), found.display))

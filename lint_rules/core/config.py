@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -272,12 +273,23 @@ def read_pyproject(path: Path) -> dict[str, Any] | None:
     return table
 
 
+def _kind(path: Path) -> str | None:
+    """'dir', 'file', 'other', or None when `path` cannot be seen: missing, or inside a folder
+    this user may not search (Path.is_file() raises PermissionError there: r05)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
 def find_config_file(start: Path) -> Path | None:
-    """The closest pyproject.toml with our table, walking up from `start` (ruff: closest wins)."""
+    """The closest pyproject.toml with our table, walking up from `start` (ruff: closest wins).
+    A folder this user cannot search is passed over, as if it held no pyproject.toml."""
     start = start.resolve()
-    for folder in [start, *start.parents] if start.is_dir() else start.parents:
+    for folder in [start, *start.parents] if _kind(start) == "dir" else start.parents:
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and read_pyproject(candidate) is not None:
+        if _kind(candidate) == "file" and read_pyproject(candidate) is not None:
             return candidate
     return None
 
@@ -298,13 +310,13 @@ def load_config(path: Path | None) -> Config:
 def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Config, Path | None]:
     """`--config` wins; otherwise the closest table above the first path that has one."""
     if explicit is not None:
-        if not explicit.is_file():
+        if _kind(explicit) != "file":
             raise ConfigError(f"{explicit}: no such config file")
         return load_config(explicit), explicit.resolve().parent
     # Closest to the checked paths (cwd only when no path is given); a path outside any
     # project gets the defaults rather than whatever project the shell happens to be in.
     for start in paths or [Path.cwd()]:
-        found = find_config_file(start if start.exists() else start.parent if start.parent.exists() else Path.cwd())
+        found = find_config_file(start if _kind(start) else start.parent if _kind(start.parent) else Path.cwd())
         if found is not None:
             return load_config(found), found.parent
     return Config(), None
