@@ -42,3 +42,39 @@ def test_r05_unreadable_folder_is_one_line_and_the_run_goes_on(tmp_path, args):
         assert "ok.py:2:" in out, out  # the run went on
     assert "skipme" not in out  # the table above the unreadable folder was found
 
+
+# ---------------------------------------------------------------------------- SARIF schema
+SCHEMA = Path(__file__).parent / "data" / "sarif-schema-2.1.0.json"
+
+
+def test_sarif_schema_is_the_official_one():
+    schema = json.loads(SCHEMA.read_text())
+    assert schema["id"].startswith("https://docs.oasis-open.org/sarif/sarif/v2.1.0/")
+    assert schema["properties"]["version"]["enum"] == ["2.1.0"]
+
+
+def test_cli_sarif_validates_against_the_official_schema(tmp_path):
+    """Real CLI output with a finding that has a fix, a syntax error (LLA000), an unreadable
+    input and an internal error (toolExecutionNotifications) against the OASIS schema."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from test_issue17 import BOOM
+
+    (tmp_path / "leak.py").write_text(PIN)
+    fixable = Path(__file__).parent / "fixtures" / "rules" / "LLA004_header_bypass.py"
+    (tmp_path / "fixable.py").write_text(fixable.read_text())
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    (tmp_path / "boom.py").write_text("x = 1\n")
+    (tmp_path / "sub dir").mkdir()
+    (tmp_path / "sub dir" / "ünï.py").write_text(PIN)
+    proc = lla("check", "--no-cache", "--unsafe-fixes", "--output-format", "sarif", ".",
+               cwd=tmp_path, prelude=BOOM)
+    assert proc.returncode == 2
+    log = json.loads(text(proc))
+    schema = json.loads(SCHEMA.read_text())
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(log), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors[:10])
+    results = log["runs"][0]["results"]
+    assert {r["ruleId"] for r in results} >= {"LLA000"} and len(results) >= 3
+    assert any(r.get("fixes") for r in results)  # the fix objects are validated too
+    assert log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
