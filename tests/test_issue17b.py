@@ -78,3 +78,41 @@ def test_cli_sarif_validates_against_the_official_schema(tmp_path):
     assert {r["ruleId"] for r in results} >= {"LLA000"} and len(results) >= 3
     assert any(r.get("fixes") for r in results)  # the fix objects are validated too
     assert log["runs"][0]["invocations"][0]["toolExecutionNotifications"]
+
+
+# ---------------------------------------------------------------------------- r14
+RUFF_JSON_KEYS = ["cell", "code", "end_location", "filename", "fix", "location", "message",
+                  "name", "noqa_row", "severity", "url"]  # ruff 0.15+ `--output-format json`
+
+
+def test_r14_json_has_ruffs_current_keys(tmp_path):
+    (tmp_path / "l.py").write_text(PIN)
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    proc = lla("check", "--no-cache", "--output-format", "json", ".", cwd=tmp_path)
+    found = json.loads(text(proc))
+    by_code = {obj["code"]: obj for obj in found}
+    for obj in found:
+        assert list(obj) == RUFF_JSON_KEYS
+        assert obj["severity"] == "error"
+    assert by_code["LLA001"]["name"] and by_code["LLA001"]["noqa_row"] == by_code["LLA001"]["location"]["row"]
+    assert by_code["LLA000"]["noqa_row"] is None  # ruff: null for invalid-syntax
+    lines = lla("check", "--no-cache", "--output-format", "json-lines", "l.py", cwd=tmp_path)
+    assert list(json.loads(text(lines).splitlines()[0])) == RUFF_JSON_KEYS
+
+
+def test_r14_json_keys_match_installed_ruff(tmp_path):
+    """When ruff is installed (`pip install ruff`), our keys are exactly its keys."""
+    import shutil
+    import subprocess
+    import sys
+
+    beside = Path(sys.executable).parent / "ruff"  # the test extra installs it in the venv
+    ruff = str(beside) if beside.exists() else shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed")
+    (tmp_path / "r.py").write_text("import os\n")
+    (tmp_path / "l.py").write_text(PIN)
+    theirs = subprocess.run([ruff, "check", "--no-cache", "--isolated", "--select", "F401",
+                             "--output-format", "json", "r.py"], cwd=tmp_path, capture_output=True)
+    ours = lla("check", "--no-cache", "--output-format", "json", "l.py", cwd=tmp_path)
+    assert sorted(json.loads(theirs.stdout)[0]) == sorted(json.loads(text(ours))[0])

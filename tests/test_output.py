@@ -226,7 +226,9 @@ RUFF_KEYS = [
     "fix",
     "location",
     "message",
+    "name",
     "noqa_row",
+    "severity",
     "url",
 ]
 
@@ -254,6 +256,7 @@ def test_json_objects_have_ruffs_shape(
         assert obj["filename"] == str(tmp_path / "pkg" / "mod.py")
         assert os.path.isabs(obj["filename"])
         assert obj["noqa_row"] == obj["location"]["row"]
+        assert obj["severity"] == "error" and isinstance(obj["name"], str) and obj["name"]
         assert obj["fix"] is None or isinstance(obj["fix"], dict)
     no_fix, safe, unsafe = data
     assert no_fix["code"] == "LLA002" and no_fix["fix"] is None
