@@ -15,7 +15,6 @@ import signal
 import sys
 import threading
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 from lint_rules.analysis.project_index import ProjectIndex
@@ -30,7 +29,7 @@ from lint_rules.api import (
     read_error,
 )
 from lint_rules.cache import check_cache_dir, clean_cache, default_cache_dir
-from lint_rules.core.config import Config, ConfigError, apply_settings, discover_config
+from lint_rules.core.config import Config, ConfigError, ConfigResolver, discover_config
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.core.version import __version__
@@ -211,9 +210,10 @@ def _rule(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _settings(args: argparse.Namespace) -> tuple[Config, Path | None]:
-    anchor = [Path(args.stdin_filename)] if args.stdin_filename else list(args.paths)
-    config, root = discover_config(anchor, args.config)
+def _settings(args: argparse.Namespace) -> tuple[Config, Path | None, ConfigResolver]:
+    """The resolver of per-file settings (closest table, then the command line's overrides),
+    and the settings of the first path (or stdin's name): what --show-settings prints and
+    where the cache lives."""
     table: dict[str, object] = {}
     for key in ("select", "ignore", "extend_select", "exclude", "extend_exclude"):
         value = getattr(args, key)
@@ -225,10 +225,10 @@ def _settings(args: argparse.Namespace) -> tuple[Config, Path | None]:
         table["respect-gitignore"] = False
     if args.force_exclude:
         table["force-exclude"] = True
-    if table:
-        source = config.source
-        config = replace(apply_settings(config, table, "command line"), source=source)
-    return config, root
+    resolver = ConfigResolver(table, args.config)
+    anchor = Path(args.stdin_filename) if args.stdin_filename else (args.paths or [Path.cwd()])[0]
+    config, root = resolver.for_path(anchor)
+    return config, root, resolver
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -238,7 +238,7 @@ def _check(args: argparse.Namespace) -> int:
         raise UsageError("--diff and --fix-only cannot be combined")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    config, root = _settings(args)
+    config, root, resolver = _settings(args)
     if args.show_settings:
         _show_settings(config, root)
         return EXIT_CLEAN
@@ -256,7 +256,7 @@ def _check(args: argparse.Namespace) -> int:
             cache_dir = None
     options = RunOptions(fix=fix, unsafe_fixes=args.unsafe_fixes, write=not args.diff, jobs=args.jobs,
                          cache_dir=cache_dir)
-    result = run(paths, config, options, project_root=root)
+    result = run(paths, config, options, project_root=root, resolver=resolver)
     for error in result.errors:
         print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
     if args.diff:

@@ -116,3 +116,64 @@ def test_r14_json_keys_match_installed_ruff(tmp_path):
                              "--output-format", "json", "r.py"], cwd=tmp_path, capture_output=True)
     ours = lla("check", "--no-cache", "--output-format", "json", "l.py", cwd=tmp_path)
     assert sorted(json.loads(theirs.stdout)[0]) == sorted(json.loads(text(ours))[0])
+
+
+# ---------------------------------------------------------------------------- config per file
+LEAK_TABLE = '[tool.llm-affinity-lint]\nselect = ["{}"]\n'
+
+
+def _two_projects(root: Path) -> None:
+    """`outer` selects LLA003 only (so LLA001 is off); `outer/inner` is a nested project that
+    selects LLA001 and excludes `gen/`."""
+    (root / "outer" / "inner" / "gen").mkdir(parents=True)
+    (root / "outer" / "pyproject.toml").write_text(LEAK_TABLE.format("LLA003"))
+    (root / "outer" / "inner" / "pyproject.toml").write_text(
+        LEAK_TABLE.format("LLA001") + 'extend-exclude = ["gen"]\n')
+    (root / "outer" / "top.py").write_text(PIN)
+    (root / "outer" / "inner" / "deep.py").write_text(PIN)
+    (root / "outer" / "inner" / "gen" / "made.py").write_text(PIN)
+
+
+def _rows(proc) -> set[str]:
+    return {line.split(":")[0] for line in text(proc).splitlines() if line and ":" in line}
+
+
+@pytest.mark.parametrize("args", [["outer"], ["outer/top.py", "outer/inner"],
+                                  ["outer/inner", "outer/top.py"], ["outer/inner/deep.py", "outer"]])
+def test_each_file_gets_its_closest_table_whatever_the_argument_order(tmp_path, args):
+    """ruff's rule: the closest pyproject.toml with a table configures each file. Before, the
+    first path's table configured the whole run: `outer/inner` ignored its own table under
+    `check outer`, and swapping the arguments changed the findings."""
+    _two_projects(tmp_path)
+    proc = lla("check", "--no-cache", *args, cwd=tmp_path)
+    assert _rows(proc) == {"outer/inner/deep.py"}, text(proc)  # top.py: LLA001 is off there
+    assert proc.returncode == 1
+
+
+def test_command_line_overrides_apply_to_every_table(tmp_path):
+    _two_projects(tmp_path)
+    proc = lla("check", "--no-cache", "--extend-select", "LLA001", "outer", cwd=tmp_path)
+    assert _rows(proc) == {"outer/inner/deep.py", "outer/top.py"}, text(proc)
+    proc = lla("check", "--no-cache", "--ignore", "LLA001", "outer/inner", cwd=tmp_path)
+    assert proc.returncode == 0 and text(proc) == ""
+
+
+def test_explicit_config_applies_to_every_file(tmp_path):
+    _two_projects(tmp_path)
+    (tmp_path / "all.toml").write_text(LEAK_TABLE.format("LLA001"))
+    proc = lla("check", "--no-cache", "--config", "all.toml", "outer", cwd=tmp_path)
+    assert _rows(proc) == {"outer/inner/deep.py", "outer/inner/gen/made.py", "outer/top.py"}
+
+
+def test_stdin_gets_the_table_of_its_name(tmp_path):
+    _two_projects(tmp_path)
+    for name, found in [("outer/inner/x.py", True), ("outer/x.py", False)]:
+        proc = lla("check", "--no-cache", "--stdin-filename", name, cwd=tmp_path, stdin=PIN.encode())
+        assert (proc.returncode == 1) is found, (name, text(proc))
+
+
+def test_cached_run_keeps_per_file_settings(tmp_path):
+    _two_projects(tmp_path)
+    for _ in range(2):  # the second run is served from the cache
+        proc = lla("check", "--cache-dir", str(tmp_path / "c"), "outer", cwd=tmp_path)
+        assert _rows(proc) == {"outer/inner/deep.py"}, text(proc)

@@ -320,3 +320,63 @@ def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Co
         if found is not None:
             return load_config(found), found.parent
     return Config(), None
+
+
+class ConfigResolver:
+    """The settings of each file, as ruff resolves them: the closest pyproject.toml with our
+    table above the file wins (no merging), then the command line's overrides on top; with
+    `--config`, that one file for every path. Cached per folder: one lookup per folder a run
+    touches, whatever the number of files."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None, explicit: Path | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self._by_file: dict[Path, tuple[Config, Path | None]] = {}
+        self._by_folder: dict[Path, Path | None] = {}
+        self._by_parent: dict[str, tuple[Config, Path | None]] = {}
+        self._fixed: tuple[Config, Path | None] | None = None
+        if explicit is not None:
+            config, root = discover_config([], explicit)
+            self._fixed = (self._override(config), root)
+
+    def _override(self, config: Config) -> Config:
+        if not self.overrides:
+            return config
+        return replace(apply_settings(config, self.overrides, "command line"), source=config.source)
+
+    def _config_file(self, folder: Path) -> Path | None:
+        if folder in self._by_folder:
+            return self._by_folder[folder]
+        candidate = folder / "pyproject.toml"
+        if _kind(candidate) == "file" and read_pyproject(candidate) is not None:
+            found: Path | None = candidate
+        elif folder.parent == folder:
+            found = None
+        else:
+            found = self._config_file(folder.parent)
+        self._by_folder[folder] = found
+        return found
+
+    def for_path(self, path: Path, *, is_file: bool = False) -> tuple[Config, Path | None]:
+        """(settings, project root) for a file or folder, existing or not (stdin's name).
+        `is_file`: the caller knows it is a file (discovery): no stat, one lookup per folder."""
+        if self._fixed is not None:
+            return self._fixed
+        if is_file:
+            parent = os.path.dirname(os.path.abspath(path))
+            known = self._by_parent.get(parent)
+            if known is None:
+                known = self._by_parent[parent] = self.for_path(Path(parent))
+            return known
+        absolute = Path(os.path.abspath(path))
+        folder = absolute if _kind(absolute) == "dir" else absolute.parent
+        while _kind(folder) is None and folder.parent != folder:  # a path that does not exist
+            folder = folder.parent
+        try:
+            folder = folder.resolve()
+        except (OSError, RuntimeError):
+            pass
+        found = self._config_file(folder)
+        if found not in self._by_file:
+            config = load_config(found) if found is not None else Config()
+            self._by_file[found] = (self._override(config), found.parent if found else None)
+        return self._by_file[found]
