@@ -238,3 +238,63 @@ def test_generated_extreme_code_never_crashes_and_keeps_its_findings(tmp_path):
     got = {(Path(d["filename"]).name, d["location"]["row"]) for d in found if d["code"] == "LLA001"}
     assert got == expected
     assert proc.returncode == 1
+
+
+# ---------------------------------------------------------------------------- ruff's other formats
+def _leaky_tree(root: Path) -> None:
+    (root / "sub").mkdir()
+    (root / "a.py").write_text(PIN + "\n" + PIN.replace("def pin", "def pin2"))
+    (root / "sub" / "b.py").write_text(PIN)
+
+
+def test_gitlab_format_is_ruffs_code_quality_report(tmp_path):
+    _leaky_tree(tmp_path)
+    proc = lla("check", "--no-cache", "--output-format", "gitlab", ".", cwd=tmp_path,
+               env={"CI_PROJECT_DIR": str(tmp_path)})
+    assert proc.returncode == 1
+    report = json.loads(text(proc))
+    assert [(r["location"]["path"], r["location"]["positions"]["begin"]["line"]) for r in report] == [
+        ("a.py", 2), ("a.py", 5), ("sub/b.py", 2)]
+    for r in report:
+        assert list(r) == ["check_name", "description", "severity", "fingerprint", "location"]
+        assert r["check_name"] == "LLA001" and r["description"].startswith("LLA001: ")
+        assert r["severity"] == "major"
+    assert len({r["fingerprint"] for r in report}) == 3  # unique, even for equal messages
+    # a line added above keeps every fingerprint (GitLab would see fixed + new otherwise)
+    (tmp_path / "a.py").write_text("import os\n" + (tmp_path / "a.py").read_text())
+    again = json.loads(text(lla("check", "--no-cache", "--output-format", "gitlab", ".", cwd=tmp_path,
+                                env={"CI_PROJECT_DIR": str(tmp_path)})))
+    assert [r["fingerprint"] for r in again] == [r["fingerprint"] for r in report]
+    clean = lla("check", "--no-cache", "--output-format", "gitlab", "sub", "--ignore", "LLA001",
+                cwd=tmp_path)
+    assert json.loads(text(clean)) == [] and clean.returncode == 0
+
+
+def test_junit_format(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    _leaky_tree(tmp_path)
+    (tmp_path / "q&a.py").write_text(PIN)  # escaping
+    proc = lla("check", "--no-cache", "--output-format", "junit", ".", cwd=tmp_path)
+    root = ET.fromstring(text(proc))
+    assert root.tag == "testsuites" and root.get("failures") == "4" and root.get("tests") == "4"
+    suites = {Path(s.get("name")).name: s for s in root}
+    assert set(suites) == {"a.py", "b.py", "q&a.py"}
+    cases = list(suites["a.py"])
+    assert [c.get("line") for c in cases] == ["2", "5"]
+    failure = cases[0].find("failure")
+    assert failure.get("message").startswith("`llm.extra_headers")
+    assert failure.text.startswith("line 2, col 5, ")
+    clean = lla("check", "--no-cache", "--output-format", "junit", "--ignore", "LLA001", ".", cwd=tmp_path)
+    empty = ET.fromstring(text(clean))
+    assert empty.get("failures") == "0" and empty[0][0].get("name") == "No errors found"
+
+
+def test_grouped_format(tmp_path):
+    _leaky_tree(tmp_path)
+    proc = lla("check", "--no-cache", "--output-format", "grouped", ".", cwd=tmp_path)
+    lines = text(proc).splitlines()
+    assert lines[0] == "a.py:" and lines[1].startswith("  2:5 LLA001 ") and lines[2].startswith("  5:5 LLA001 ")
+    assert lines[3] == "" and lines[4] == "sub/b.py:" and lines[5].startswith("  2:5 LLA001 ")
+    assert lines[6] == "" and len(lines) == 7
+    assert "Found 3 errors." in err(proc)

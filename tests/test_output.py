@@ -102,7 +102,8 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_formats_lists_every_format() -> None:
-    assert FORMATS == ("concise", "full", "json", "json-lines", "github", "sarif")
+    assert FORMATS == ("concise", "full", "json", "json-lines", "github", "sarif", "gitlab",
+                       "junit", "grouped")
 
 
 def test_unknown_format_is_rejected_with_the_choices() -> None:
