@@ -232,6 +232,11 @@ def _settings(args: argparse.Namespace) -> tuple[Config, Path | None, ConfigReso
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.paths == [Path("-")]:  # ruff's `check -`: the source comes from stdin
+        args.paths = []
+        args.stdin_filename = args.stdin_filename or "-"
+    elif Path("-") in args.paths:
+        raise UsageError("'-' (read stdin) cannot be combined with other paths")
     if args.stdin_filename and (args.fix or args.fix_only) and not args.diff:
         _StdinEcho.pending = True
     if args.diff and args.fix_only:

@@ -298,3 +298,16 @@ def test_grouped_format(tmp_path):
     assert lines[3] == "" and lines[4] == "sub/b.py:" and lines[5].startswith("  2:5 LLA001 ")
     assert lines[6] == "" and len(lines) == 7
     assert "Found 3 errors." in err(proc)
+
+
+# ---------------------------------------------------------------------------- check -
+def test_check_dash_reads_stdin(tmp_path):
+    proc = lla("check", "--no-cache", "-", cwd=tmp_path, stdin=PIN.encode())
+    assert proc.returncode == 1 and text(proc).startswith("-:2:5: LLA001 "), text(proc)
+    named = lla("check", "--no-cache", "--stdin-filename", "x.py", "-", cwd=tmp_path, stdin=PIN.encode())
+    assert named.returncode == 1 and text(named).startswith("x.py:2:5: LLA001 ")
+    fixed = lla("check", "--no-cache", "--fix", "-", cwd=tmp_path, stdin=b"x = 1\n")
+    assert fixed.returncode == 0 and fixed.stdout == b"x = 1\n"  # the source goes back out
+    (tmp_path / "ok.py").write_text("x = 1\n")
+    mixed = lla("check", "--no-cache", "-", "ok.py", cwd=tmp_path, stdin=PIN.encode())
+    assert mixed.returncode == 2 and "cannot be combined" in err(mixed)
