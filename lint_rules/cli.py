@@ -11,6 +11,7 @@ import difflib
 import io
 import json
 import multiprocessing
+import os
 import signal
 import sys
 import threading
@@ -64,10 +65,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check files or directories (default: .)")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     fixing = check.add_argument_group("fixing")
-    fixing.add_argument("--fix", action="store_true", help="apply safe fixes")
-    fixing.add_argument("--unsafe-fixes", action="store_true", help="also apply (and show) unsafe fixes")
+    fixing.add_argument("--fix", action="store_true", default=None, help="apply safe fixes")
+    fixing.add_argument("--no-fix", dest="fix", action="store_false", help="do not fix (overrides `fix = true`)")
+    fixing.add_argument("--unsafe-fixes", action="store_true", default=None,
+                        help="also apply (and show) unsafe fixes")
+    fixing.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false",
+                        help="overrides `unsafe-fixes = true`")
     fixing.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
-    fixing.add_argument("--show-fixes", action="store_true", help="list what was fixed")
+    fixing.add_argument("--show-fixes", action="store_true", default=None, help="list what was fixed")
+    fixing.add_argument("--no-show-fixes", dest="show_fixes", action="store_false",
+                        help="overrides `show-fixes = true`")
     fixing.add_argument("--fix-only", action="store_true", help="apply fixes, do not report what remains")
     fixing.add_argument("--exit-non-zero-on-fix", action="store_true",
                         help="exit 1 when anything was fixed, even if nothing remains")
@@ -84,7 +91,8 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--no-respect-gitignore", action="store_true", help="do not read .gitignore files")
     files.add_argument("--stdin-filename", metavar="PATH", help="read source from stdin, report it as PATH")
     out = check.add_argument_group("output")
-    out.add_argument("--output-format", choices=FORMATS, default="concise")
+    out.add_argument("--output-format", choices=FORMATS, default=None,
+                     help="default: `output-format` from the settings, else concise")
     out.add_argument("--statistics", action="store_true", help="count findings per rule")
     out.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
@@ -238,12 +246,15 @@ def _check(args: argparse.Namespace) -> int:
     elif Path("-") in args.paths:
         raise UsageError("'-' (read stdin) cannot be combined with other paths")
     if args.stdin_filename and (args.fix or args.fix_only) and not args.diff:
-        _StdinEcho.pending = True
+        _StdinEcho.pending = True  # a config error below must still echo the input
     if args.diff and args.fix_only:
         raise UsageError("--diff and --fix-only cannot be combined")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
     config, root, resolver = _settings(args)
+    _front_end_defaults(args, config)
+    if args.stdin_filename and args.fix and not args.diff:  # `fix = true` in the table
+        _StdinEcho.pending = True
     if args.show_settings:
         _show_settings(config, root)
         return EXIT_CLEAN
@@ -274,6 +285,22 @@ def _check(args: argparse.Namespace) -> int:
     return _report(args, result.diagnostics, result.fixed, result.errors)
 
 
+def _front_end_defaults(args: argparse.Namespace, config: Config) -> None:
+    """The command line's own settings from the first path's table (`output-format`, `fix`,
+    ...), where no flag was given: flags win, then $LLM_AFFINITY_LINT_CACHE_DIR for the cache,
+    then the table, then the defaults (ruff's order)."""
+    front = dict(config.front_end)
+    if args.output_format is None:
+        args.output_format = front.get("output-format", "concise")
+    for key in ("fix", "unsafe-fixes", "show-fixes"):
+        dest = key.replace("-", "_")
+        if getattr(args, dest) is None:
+            setattr(args, dest, bool(front.get(key, False)))
+    if (args.cache_dir is None and "cache-dir" in front
+            and not os.environ.get("LLM_AFFINITY_LINT_CACHE_DIR")):
+        args.cache_dir = Path(front["cache-dir"])
+
+
 def _print_unchecked(diagnostics: list[Diagnostic]) -> None:
     """--diff and --fix-only report no findings, but a file that could not be read or parsed
     was not fixed either: say so on stderr (as ruff does), one line per file."""
@@ -286,8 +313,12 @@ def _clean(args: argparse.Namespace) -> int:
     if args.cache_dir is not None:
         cache_dir = args.cache_dir
     else:
-        _, root = discover_config(list(args.paths), args.config)
-        cache_dir = default_cache_dir(root)
+        config, root = discover_config(list(args.paths), args.config)
+        front = dict(config.front_end)
+        if "cache-dir" in front and not os.environ.get("LLM_AFFINITY_LINT_CACHE_DIR"):
+            cache_dir = Path(front["cache-dir"])  # where `check` puts it
+        else:
+            cache_dir = default_cache_dir(root)
     try:
         removed = clean_cache(cache_dir)
     except OSError as exc:

@@ -311,3 +311,42 @@ def test_check_dash_reads_stdin(tmp_path):
     (tmp_path / "ok.py").write_text("x = 1\n")
     mixed = lla("check", "--no-cache", "-", "ok.py", cwd=tmp_path, stdin=PIN.encode())
     assert mixed.returncode == 2 and "cannot be combined" in err(mixed)
+
+
+# ---------------------------------------------------------------------------- front-end settings
+def test_front_end_settings_in_pyproject(tmp_path):
+    """ruff's `output-format`, `cache-dir`, `fix` (and `unsafe-fixes`, `show-fixes`) in the
+    table; flags win (`--output-format`, `--no-fix`)."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llm-affinity-lint]\noutput-format = "json"\ncache-dir = "build/lla-cache"\n')
+    (tmp_path / "l.py").write_text(PIN)
+    proc = lla("check", "l.py", cwd=tmp_path)
+    assert proc.returncode == 1 and json.loads(text(proc))[0]["code"] == "LLA001"
+    assert (tmp_path / "build" / "lla-cache").is_dir()  # relative to the table's folder
+    assert lla("check", "--output-format", "concise", "l.py", cwd=tmp_path).stdout.startswith(b"l.py:2:5:")
+    cleaned = lla("clean", cwd=tmp_path)
+    assert cleaned.returncode == 0 and not (tmp_path / "build" / "lla-cache").exists()
+
+    fixable = Path(__file__).parent / "fixtures" / "rules" / "LLA004_header_bypass.py"
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.llm-affinity-lint]\nfix = true\nunsafe-fixes = true\nshow-fixes = true\n')
+    (tmp_path / "f.py").write_text(fixable.read_text())
+    dry = lla("check", "--no-cache", "--no-fix", "f.py", cwd=tmp_path)
+    assert dry.returncode == 1 and (tmp_path / "f.py").read_text() == fixable.read_text()
+    proc = lla("check", "--no-cache", "f.py", cwd=tmp_path)
+    assert (tmp_path / "f.py").read_text() != fixable.read_text()  # `fix = true` fixed it
+    assert "Fixed " in err(proc)  # `show-fixes = true`
+    settings = text(lla("check", "--show-settings", cwd=tmp_path))
+    assert "fix = true" in settings and "show-fixes = true" in settings
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ('output-format = "xml"', "key 'output-format': expected one of concise"),
+    ("fix = 1", "key 'fix': expected true or false"),
+    ("cache-dir = []", "key 'cache-dir': expected a string"),
+])
+def test_front_end_settings_are_validated(tmp_path, line, message):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.llm-affinity-lint]\n{line}\n")
+    (tmp_path / "l.py").write_text(PIN)
+    proc = lla("check", "l.py", cwd=tmp_path)
+    assert proc.returncode == 2 and message in err(proc), err(proc)

@@ -100,6 +100,10 @@ class Config:
     # The folder `per-file-ignores` patterns are relative to: the config file's folder (ruff's
     # rule), or the working directory when no file was found. Not a TOML key.
     anchor: str | None = None
+    # Front-end settings (`output-format`, `cache-dir`, `fix`, `unsafe-fixes`, `show-fixes`) as
+    # (key, value) pairs: the command line reads them; they never change findings, so the
+    # cache key leaves them out.
+    front_end: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     # ------------------------------------------------------------------ selection
     def rule_enabled(self, code: str, path: str | None = None) -> bool:
@@ -130,7 +134,8 @@ class Config:
 
     def fingerprint(self) -> str:
         """A stable hash of every setting that can change findings (the cache keys on it)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        data = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("source", "front_end")}
         if data["anchor"] is None:  # patterns are relative to the working directory then
             data["anchor"] = os.getcwd()
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
@@ -139,6 +144,9 @@ class Config:
         out: dict[str, Any] = {}
         for f in fields(self):
             if f.name in ("source", "anchor"):
+                continue
+            if f.name == "front_end":
+                out.update(dict(self.front_end))
                 continue
             value = getattr(self, f.name)
             if f.name == "per_file_ignores":
@@ -294,6 +302,38 @@ def find_config_file(start: Path) -> Path | None:
     return None
 
 
+# The command line's own settings, as ruff has them at the top of its table: key -> (type, the
+# values allowed or None). `cache-dir` is relative to the file's folder.
+FRONT_END_KEYS: dict[str, tuple[type, tuple[str, ...] | None]] = {
+    "output-format": (str, ("concise", "full", "json", "json-lines", "github", "sarif", "gitlab",
+                            "junit", "grouped")),
+    "cache-dir": (str, None),
+    "fix": (bool, None),
+    "unsafe-fixes": (bool, None),
+    "show-fixes": (bool, None),
+}
+
+
+def _front_end(table: dict[str, Any], path: Path) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """Split the front-end keys off `table` (validated); the rest goes to `apply_settings`."""
+    rest, front = {}, []
+    for key, value in table.items():
+        if key not in FRONT_END_KEYS:
+            rest[key] = value
+            continue
+        kind, allowed = FRONT_END_KEYS[key]
+        where = f"{path}: key '{key}'"
+        if not isinstance(value, kind):
+            expected = "true or false" if kind is bool else "a string"
+            raise ConfigError(f"{where}: expected {expected}, got {_typename(value)}")
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"{where}: expected one of {', '.join(allowed)}, got '{value}'")
+        if key == "cache-dir":
+            value = str(path.resolve().parent / os.path.expanduser(value))
+        front.append((key, value))
+    return rest, tuple(front)
+
+
 def load_config(path: Path | None) -> Config:
     """Defaults laid under the given pyproject's table (no file: the defaults)."""
     if path is None:
@@ -304,7 +344,8 @@ def load_config(path: Path | None) -> Config:
         if path.name != "pyproject.toml":
             raise ConfigError(f"{path}: has no [tool.{TABLE}] table")
         return replace(Config(), source=str(path), anchor=anchor)
-    return replace(apply_settings(Config(), table, str(path)), anchor=anchor)
+    table, front = _front_end(table, path)
+    return replace(apply_settings(Config(), table, str(path)), anchor=anchor, front_end=front)
 
 
 def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Config, Path | None]:
