@@ -12,9 +12,11 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import threading
+import tokenize
 from collections import Counter
 from pathlib import Path
 
@@ -32,7 +34,8 @@ from lint_rules.api import (
 from lint_rules.cache import check_cache_dir, clean_cache, default_cache_dir
 from lint_rules.core.config import Config, ConfigError, ConfigResolver, discover_config
 from lint_rules.core.diagnostics import Diagnostic
-from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.core.noqa import noqa_codes
+from lint_rules.core.source import FileChangedError, SourceDecodeError, decode_source, file_digest, write_atomically
 from lint_rules.core.version import __version__
 from lint_rules.discovery import is_excluded
 from lint_rules.docs import _toml, render_rule
@@ -76,6 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     fixing.add_argument("--no-show-fixes", dest="show_fixes", action="store_false",
                         help="overrides `show-fixes = true`")
     fixing.add_argument("--fix-only", action="store_true", help="apply fixes, do not report what remains")
+    fixing.add_argument("--add-noqa", action="store_true",
+                        help="append `# noqa: CODE` to every line with a finding (LLA000 aside)")
     fixing.add_argument("--exit-non-zero-on-fix", action="store_true",
                         help="exit 1 when anything was fixed, even if nothing remains")
     selection = check.add_argument_group("rule selection")
@@ -259,6 +264,10 @@ def _check(args: argparse.Namespace) -> int:
         _show_settings(config, root)
         return EXIT_CLEAN
     fix = args.fix or args.fix_only or args.diff
+    if args.add_noqa:
+        if fix or args.stdin_filename:
+            raise UsageError("--add-noqa cannot be combined with --fix, --diff or stdin")
+        return _add_noqa(args, config, root, resolver)
     if args.stdin_filename:
         return _check_stdin(args, config, root, fix)
 
@@ -299,6 +308,84 @@ def _front_end_defaults(args: argparse.Namespace, config: Config) -> None:
     if (args.cache_dir is None and "cache-dir" in front
             and not os.environ.get("LLM_AFFINITY_LINT_CACHE_DIR")):
         args.cache_dir = Path(front["cache-dir"])
+
+
+def _add_noqa(args: argparse.Namespace, config: Config, root: Path | None,
+              resolver: ConfigResolver) -> int:
+    """ruff's `--add-noqa`: silence what is found today, so that only new findings fail. A
+    directive goes on the reported row (where it is read); a row whose end lies inside a
+    multi-line string or after a backslash cannot take a comment: reported, left alone."""
+    result = run(list(args.paths) or [Path(".")], config, RunOptions(jobs=args.jobs),
+                 project_root=root, resolver=resolver)
+    for error in result.errors:
+        print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
+    by_file: dict[str, dict[int, set[str]]] = {}
+    for d in result.diagnostics:
+        if d.code != SYNTAX_ERROR[0]:  # ruff: invalid-syntax has no noqa row
+            by_file.setdefault(d.path, {}).setdefault(d.start.row, set()).add(d.code)
+    added = 0
+    errors = list(result.errors)
+    for path, rows in sorted(by_file.items()):
+        try:
+            done, skipped = _add_noqa_to_file(path, rows)
+        except (OSError, FileChangedError, SourceDecodeError, UnicodeEncodeError) as exc:
+            message = f"{path}: cannot add noqa directives: {exc}"
+            print(f"llm-affinity-lint: error: {message}", file=sys.stderr)
+            errors.append(message)
+            continue
+        added += done
+        for row in skipped:
+            print(f"llm-affinity-lint: warning: {path}:{row}: no noqa directive added: the line "
+                  "ends inside a multi-line string or a continuation", file=sys.stderr)
+    print(f"Added {added} noqa directive{'s' if added != 1 else ''}.", file=sys.stderr)
+    return EXIT_ERROR if errors else EXIT_CLEAN
+
+
+def _add_noqa_to_file(path: str, rows: dict[int, set[str]]) -> tuple[int, list[int]]:
+    data = Path(path).read_bytes()
+    decoded = decode_source(data)
+    text = decoded.text
+    blocked = _rows_without_comments(text)
+    lines = text.split("\n")
+    added, skipped = 0, []
+    for row, codes in sorted(rows.items()):
+        if row > len(lines) or row in blocked:
+            skipped.append(row)
+            continue
+        line = lines[row - 1]
+        body, cr = (line[:-1], "\r") if line.endswith("\r") else (line, "")
+        present = noqa_codes(body)
+        if present is not None and (not present or codes <= present):
+            continue  # already silenced (a bare noqa, or the codes are listed)
+        if present:
+            merged = ", ".join(sorted(present | codes))
+            body = _NOQA_CODES.sub(lambda m: f"{m.group(1)}{merged}", body, count=1)
+        else:
+            body = f"{body.rstrip()}  # noqa: {', '.join(sorted(codes))}"
+        lines[row - 1] = body + cr
+        added += 1
+    if added:
+        write_atomically(path, decoded.encode("\n".join(lines)), file_digest(data))
+    return added, skipped
+
+
+_NOQA_CODES = re.compile(r"(#\s*noqa\s*:\s*)[A-Z][0-9A-Z]*(?:[,\s]+[A-Z][0-9A-Z]*)*", re.IGNORECASE)
+
+
+def _rows_without_comments(text: str) -> set[int]:
+    """Rows whose end is inside a string token (a triple-quoted string spanning lines) or
+    continued by a backslash: a comment appended there would change the code."""
+    blocked = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.start[0] < token.end[0] and token.type != tokenize.NL and token.type != tokenize.NEWLINE:
+                blocked.update(range(token.start[0], token.end[0]))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    for row, line in enumerate(text.split("\n"), 1):
+        if line.rstrip("\r").endswith("\\"):
+            blocked.add(row)
+    return blocked
 
 
 def _print_unchecked(diagnostics: list[Diagnostic]) -> None:

@@ -350,3 +350,32 @@ def test_front_end_settings_are_validated(tmp_path, line, message):
     (tmp_path / "l.py").write_text(PIN)
     proc = lla("check", "l.py", cwd=tmp_path)
     assert proc.returncode == 2 and message in err(proc), err(proc)
+
+
+# ---------------------------------------------------------------------------- --add-noqa
+def test_add_noqa_silences_todays_findings_only(tmp_path):
+    (tmp_path / "plain.py").write_text(PIN)
+    (tmp_path / "merge.py").write_text(PIN.replace("conversation_id\n", "conversation_id  # noqa: LLA004\n"))
+    (tmp_path / "comment.py").write_text(PIN.replace("conversation_id\n", "conversation_id  # why\n"))
+    (tmp_path / "crlf.py").write_bytes(PIN.replace("\n", "\r\n").encode())
+    multiline = ('def pin(llm, conversation_id):\n'
+                 '    llm.extra_headers["x-litellm-session-id"] = conversation_id + """\n'
+                 '    tail"""\n')
+    (tmp_path / "multi.py").write_text(multiline)
+    (tmp_path / "broken.py").write_text("def f(:\n")
+    proc = lla("check", "--no-cache", "--add-noqa", ".", cwd=tmp_path)
+    assert proc.returncode == 0, err(proc)
+    assert "Added 4 noqa directives." in err(proc)
+    assert "multi.py:2: no noqa directive added" in err(proc)
+    assert (tmp_path / "plain.py").read_text().splitlines()[1].endswith("conversation_id  # noqa: LLA001")
+    assert (tmp_path / "merge.py").read_text().splitlines()[1].endswith("# noqa: LLA001, LLA004")
+    assert (tmp_path / "comment.py").read_text().splitlines()[1].endswith("# why  # noqa: LLA001")
+    assert (tmp_path / "crlf.py").read_bytes().split(b"\r\n")[1].endswith(b"# noqa: LLA001")
+    assert (tmp_path / "multi.py").read_text() == multiline  # a string is never edited
+    assert (tmp_path / "broken.py").read_text() == "def f(:\n"  # LLA000 gets no directive
+    after = lla("check", "--no-cache", ".", cwd=tmp_path)
+    assert {line.split(":")[0] for line in text(after).splitlines()} == {"multi.py", "broken.py"}
+    again = lla("check", "--no-cache", "--add-noqa", ".", cwd=tmp_path)
+    assert "Added 0 noqa directives." in err(again)
+    mixed = lla("check", "--no-cache", "--add-noqa", "--fix", ".", cwd=tmp_path)
+    assert mixed.returncode == 2 and "cannot be combined" in err(mixed)
