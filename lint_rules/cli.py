@@ -10,9 +10,14 @@ import argparse
 import difflib
 import io
 import json
+import multiprocessing
+import os
+import re
+import signal
 import sys
+import threading
+import tokenize
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
 
 from lint_rules.analysis.project_index import ProjectIndex
@@ -27,9 +32,10 @@ from lint_rules.api import (
     read_error,
 )
 from lint_rules.cache import check_cache_dir, clean_cache, default_cache_dir
-from lint_rules.core.config import Config, ConfigError, apply_settings, discover_config
+from lint_rules.core.config import Config, ConfigError, ConfigResolver, discover_config
 from lint_rules.core.diagnostics import Diagnostic
-from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.core.noqa import noqa_codes
+from lint_rules.core.source import FileChangedError, SourceDecodeError, decode_source, file_digest, write_atomically
 from lint_rules.core.version import __version__
 from lint_rules.discovery import is_excluded
 from lint_rules.docs import _toml, render_rule
@@ -62,11 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="check files or directories (default: .)")
     check.add_argument("paths", nargs="*", type=Path, metavar="PATH")
     fixing = check.add_argument_group("fixing")
-    fixing.add_argument("--fix", action="store_true", help="apply safe fixes")
-    fixing.add_argument("--unsafe-fixes", action="store_true", help="also apply (and show) unsafe fixes")
+    fixing.add_argument("--fix", action="store_true", default=None, help="apply safe fixes")
+    fixing.add_argument("--no-fix", dest="fix", action="store_false", help="do not fix (overrides `fix = true`)")
+    fixing.add_argument("--unsafe-fixes", action="store_true", default=None,
+                        help="also apply (and show) unsafe fixes")
+    fixing.add_argument("--no-unsafe-fixes", dest="unsafe_fixes", action="store_false",
+                        help="overrides `unsafe-fixes = true`")
     fixing.add_argument("--diff", action="store_true", help="print the fixes as a unified diff; write nothing")
-    fixing.add_argument("--show-fixes", action="store_true", help="list what was fixed")
+    fixing.add_argument("--show-fixes", action="store_true", default=None, help="list what was fixed")
+    fixing.add_argument("--no-show-fixes", dest="show_fixes", action="store_false",
+                        help="overrides `show-fixes = true`")
     fixing.add_argument("--fix-only", action="store_true", help="apply fixes, do not report what remains")
+    fixing.add_argument("--add-noqa", action="store_true",
+                        help="append `# noqa: CODE` to every line with a finding (LLA000 aside)")
     fixing.add_argument("--exit-non-zero-on-fix", action="store_true",
                         help="exit 1 when anything was fixed, even if nothing remains")
     selection = check.add_argument_group("rule selection")
@@ -82,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("--no-respect-gitignore", action="store_true", help="do not read .gitignore files")
     files.add_argument("--stdin-filename", metavar="PATH", help="read source from stdin, report it as PATH")
     out = check.add_argument_group("output")
-    out.add_argument("--output-format", choices=FORMATS, default="concise")
+    out.add_argument("--output-format", choices=FORMATS, default=None,
+                     help="default: `output-format` from the settings, else concise")
     out.add_argument("--statistics", action="store_true", help="count findings per rule")
     out.add_argument("-q", "--quiet", action="store_true", help="print findings only, no summary")
     out.add_argument("--exit-zero", action="store_true", help="exit 0 even when findings remain")
@@ -140,8 +155,21 @@ class _StdinEcho:
         cls.write(data)
 
 
+def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
+    """SIGTERM ends the run like Ctrl-C does: workers are terminated first, so none is left
+    waiting forever on a pool whose parent is gone (r09)."""
+    for child in multiprocessing.active_children():
+        child.terminate()
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     _StdinEcho.pending, _StdinEcho.data = False, None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            signal.signal(signal.SIGTERM, _on_sigterm)
+        except (ValueError, OSError):
+            pass
     try:
         return _main(sys.argv[1:] if argv is None else argv)
     except UsageError as exc:
@@ -153,6 +181,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llm-affinity-lint: config error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
+        for child in multiprocessing.active_children():
+            child.terminate()
         _StdinEcho.flush_input()
         print("llm-affinity-lint: interrupted", file=sys.stderr)
         return 130
@@ -193,9 +223,10 @@ def _rule(args: argparse.Namespace) -> int:
     return EXIT_CLEAN
 
 
-def _settings(args: argparse.Namespace) -> tuple[Config, Path | None]:
-    anchor = [Path(args.stdin_filename)] if args.stdin_filename else list(args.paths)
-    config, root = discover_config(anchor, args.config)
+def _settings(args: argparse.Namespace) -> tuple[Config, Path | None, ConfigResolver]:
+    """The resolver of per-file settings (closest table, then the command line's overrides),
+    and the settings of the first path (or stdin's name): what --show-settings prints and
+    where the cache lives."""
     table: dict[str, object] = {}
     for key in ("select", "ignore", "extend_select", "exclude", "extend_exclude"):
         value = getattr(args, key)
@@ -207,24 +238,36 @@ def _settings(args: argparse.Namespace) -> tuple[Config, Path | None]:
         table["respect-gitignore"] = False
     if args.force_exclude:
         table["force-exclude"] = True
-    if table:
-        source = config.source
-        config = replace(apply_settings(config, table, "command line"), source=source)
-    return config, root
+    resolver = ConfigResolver(table, args.config)
+    anchor = Path(args.stdin_filename) if args.stdin_filename else (args.paths or [Path.cwd()])[0]
+    config, root = resolver.for_path(anchor)
+    return config, root, resolver
 
 
 def _check(args: argparse.Namespace) -> int:
+    if args.paths == [Path("-")]:  # ruff's `check -`: the source comes from stdin
+        args.paths = []
+        args.stdin_filename = args.stdin_filename or "-"
+    elif Path("-") in args.paths:
+        raise UsageError("'-' (read stdin) cannot be combined with other paths")
     if args.stdin_filename and (args.fix or args.fix_only) and not args.diff:
-        _StdinEcho.pending = True
+        _StdinEcho.pending = True  # a config error below must still echo the input
     if args.diff and args.fix_only:
         raise UsageError("--diff and --fix-only cannot be combined")
     if args.jobs is not None and args.jobs < 1:
         raise UsageError("--jobs must be at least 1")
-    config, root = _settings(args)
+    config, root, resolver = _settings(args)
+    _front_end_defaults(args, config)
+    if args.stdin_filename and args.fix and not args.diff:  # `fix = true` in the table
+        _StdinEcho.pending = True
     if args.show_settings:
         _show_settings(config, root)
         return EXIT_CLEAN
     fix = args.fix or args.fix_only or args.diff
+    if args.add_noqa:
+        if fix or args.stdin_filename:
+            raise UsageError("--add-noqa cannot be combined with --fix, --diff or stdin")
+        return _add_noqa(args, config, root, resolver)
     if args.stdin_filename:
         return _check_stdin(args, config, root, fix)
 
@@ -238,7 +281,7 @@ def _check(args: argparse.Namespace) -> int:
             cache_dir = None
     options = RunOptions(fix=fix, unsafe_fixes=args.unsafe_fixes, write=not args.diff, jobs=args.jobs,
                          cache_dir=cache_dir)
-    result = run(paths, config, options, project_root=root)
+    result = run(paths, config, options, project_root=root, resolver=resolver)
     for error in result.errors:
         print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
     if args.diff:
@@ -249,6 +292,100 @@ def _check(args: argparse.Namespace) -> int:
     if args.fix_only:
         _print_unchecked(result.diagnostics)
     return _report(args, result.diagnostics, result.fixed, result.errors)
+
+
+def _front_end_defaults(args: argparse.Namespace, config: Config) -> None:
+    """The command line's own settings from the first path's table (`output-format`, `fix`,
+    ...), where no flag was given: flags win, then $LLM_AFFINITY_LINT_CACHE_DIR for the cache,
+    then the table, then the defaults (ruff's order)."""
+    front = dict(config.front_end)
+    if args.output_format is None:
+        args.output_format = front.get("output-format", "concise")
+    for key in ("fix", "unsafe-fixes", "show-fixes"):
+        dest = key.replace("-", "_")
+        if getattr(args, dest) is None:
+            setattr(args, dest, bool(front.get(key, False)))
+    if (args.cache_dir is None and "cache-dir" in front
+            and not os.environ.get("LLM_AFFINITY_LINT_CACHE_DIR")):
+        args.cache_dir = Path(front["cache-dir"])
+
+
+def _add_noqa(args: argparse.Namespace, config: Config, root: Path | None,
+              resolver: ConfigResolver) -> int:
+    """ruff's `--add-noqa`: silence what is found today, so that only new findings fail. A
+    directive goes on the reported row (where it is read); a row whose end lies inside a
+    multi-line string or after a backslash cannot take a comment: reported, left alone."""
+    result = run(list(args.paths) or [Path(".")], config, RunOptions(jobs=args.jobs),
+                 project_root=root, resolver=resolver)
+    for error in result.errors:
+        print(f"llm-affinity-lint: error: {error}", file=sys.stderr)
+    by_file: dict[str, dict[int, set[str]]] = {}
+    for d in result.diagnostics:
+        if d.code != SYNTAX_ERROR[0]:  # ruff: invalid-syntax has no noqa row
+            by_file.setdefault(d.path, {}).setdefault(d.start.row, set()).add(d.code)
+    added = 0
+    errors = list(result.errors)
+    for path, rows in sorted(by_file.items()):
+        try:
+            done, skipped = _add_noqa_to_file(path, rows)
+        except (OSError, FileChangedError, SourceDecodeError, UnicodeEncodeError) as exc:
+            message = f"{path}: cannot add noqa directives: {exc}"
+            print(f"llm-affinity-lint: error: {message}", file=sys.stderr)
+            errors.append(message)
+            continue
+        added += done
+        for row in skipped:
+            print(f"llm-affinity-lint: warning: {path}:{row}: no noqa directive added: the line "
+                  "ends inside a multi-line string or a continuation", file=sys.stderr)
+    print(f"Added {added} noqa directive{'s' if added != 1 else ''}.", file=sys.stderr)
+    return EXIT_ERROR if errors else EXIT_CLEAN
+
+
+def _add_noqa_to_file(path: str, rows: dict[int, set[str]]) -> tuple[int, list[int]]:
+    data = Path(path).read_bytes()
+    decoded = decode_source(data)
+    text = decoded.text
+    blocked = _rows_without_comments(text)
+    lines = text.split("\n")
+    added, skipped = 0, []
+    for row, codes in sorted(rows.items()):
+        if row > len(lines) or row in blocked:
+            skipped.append(row)
+            continue
+        line = lines[row - 1]
+        body, cr = (line[:-1], "\r") if line.endswith("\r") else (line, "")
+        present = noqa_codes(body)
+        if present is not None and (not present or codes <= present):
+            continue  # already silenced (a bare noqa, or the codes are listed)
+        if present:
+            merged = ", ".join(sorted(present | codes))
+            body = _NOQA_CODES.sub(lambda m: f"{m.group(1)}{merged}", body, count=1)
+        else:
+            body = f"{body.rstrip()}  # noqa: {', '.join(sorted(codes))}"
+        lines[row - 1] = body + cr
+        added += 1
+    if added:
+        write_atomically(path, decoded.encode("\n".join(lines)), file_digest(data))
+    return added, skipped
+
+
+_NOQA_CODES = re.compile(r"(#\s*noqa\s*:\s*)[A-Z][0-9A-Z]*(?:[,\s]+[A-Z][0-9A-Z]*)*", re.IGNORECASE)
+
+
+def _rows_without_comments(text: str) -> set[int]:
+    """Rows whose end is inside a string token (a triple-quoted string spanning lines) or
+    continued by a backslash: a comment appended there would change the code."""
+    blocked = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(text).readline):
+            if token.start[0] < token.end[0] and token.type != tokenize.NL and token.type != tokenize.NEWLINE:
+                blocked.update(range(token.start[0], token.end[0]))
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        pass
+    for row, line in enumerate(text.split("\n"), 1):
+        if line.rstrip("\r").endswith("\\"):
+            blocked.add(row)
+    return blocked
 
 
 def _print_unchecked(diagnostics: list[Diagnostic]) -> None:
@@ -263,8 +400,12 @@ def _clean(args: argparse.Namespace) -> int:
     if args.cache_dir is not None:
         cache_dir = args.cache_dir
     else:
-        _, root = discover_config(list(args.paths), args.config)
-        cache_dir = default_cache_dir(root)
+        config, root = discover_config(list(args.paths), args.config)
+        front = dict(config.front_end)
+        if "cache-dir" in front and not os.environ.get("LLM_AFFINITY_LINT_CACHE_DIR"):
+            cache_dir = Path(front["cache-dir"])  # where `check` puts it
+        else:
+            cache_dir = default_cache_dir(root)
     try:
         removed = clean_cache(cache_dir)
     except OSError as exc:

@@ -75,6 +75,12 @@ def is_excluded(path: Path, config: Config, *, project_root: Path | None = None)
     return walker._force_excluded(os.path.abspath(os.fspath(path)), os.path.isdir(path))
 
 
+def walker(config: Config, *, project_root: Path | None = None) -> _Walker:
+    """A reusable walker: `.visit(path)` yields what `iter_source_files` yields for one path
+    (files seen by an earlier visit are not yielded again); `.excluded(path)` is `is_excluded`."""
+    return _Walker(config, project_root)
+
+
 def iter_source_files(
     paths: list[Path], config: Config, *, project_root: Path | None = None
 ) -> Iterator[SourceFile | DiscoveryError]:
@@ -441,6 +447,9 @@ class _Walker:
             if floating is not None:
                 chain.append((floating, ""))
         return tuple(chain)
+
+    def excluded(self, path: Path | str) -> bool:
+        return self._force_excluded(os.path.abspath(os.fspath(path)), os.path.isdir(path))
 
     def _force_excluded(self, path: str, is_dir: bool) -> bool:
         """Whether an explicitly given path matches an exclusion (for `force-exclude`)."""

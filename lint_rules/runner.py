@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -22,10 +25,10 @@ from lint_rules.cache import (
     stat_signature,
     unchanged,
 )
-from lint_rules.core.config import Config
+from lint_rules.core.config import Config, ConfigResolver
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.source import FileChangedError, file_digest, write_atomically
-from lint_rules.discovery import DiscoveryError, iter_source_files
+from lint_rules.discovery import DiscoveryError, walker
 
 # Below this many files, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 64
@@ -78,7 +81,22 @@ def _work(item: tuple[str, str]) -> FileResult:
         return FileResult(display, [], error=internal_error(display, exc))
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel sends SIGTERM to a worker when the CLI process dies, however it dies
+    (even SIGKILL), so no worker outlives its run."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
+        if os.getppid() == 1:  # the parent died before prctl: do not linger
+            os._exit(1)
+    except Exception:
+        pass
+
+
 def _init_pool_worker(*args) -> None:
+    _die_with_parent()
     # Worker processes only (the API may run in a caller's process: leave its GC alone).
     # Objects inherited from the parent never become garbage: freezing them keeps full
     # collections short (and pages shared); libcst trees are acyclic and freed by refcount,
@@ -126,15 +144,62 @@ def _work_cached(item: tuple[str, str, object]) -> tuple[FileResult, WorkerYield
 
 
 def run(paths: list[Path], config: Config, options: RunOptions,
-        project_root: Path | None = None) -> RunResult:
+        project_root: Path | None = None, resolver: ConfigResolver | None = None) -> RunResult:
+    """Check `paths`. With a `resolver` (the CLI), each path is walked with its own settings and
+    each file is checked with the settings of its closest table (ruff's rule: argument order
+    does not matter, a nested project's table applies inside it); otherwise `config` for all."""
     result = RunResult()
-    items: list[tuple[str, str]] = []
-    for found in iter_source_files(paths, config, project_root=project_root):
-        if isinstance(found, DiscoveryError):
-            result.files.append(FileResult(found.display, [read_error(found.display, found.message)]))
-        else:
-            items.append((str(found.path), found.display))
-    roots = [project_root] if project_root else []
+    groups: dict[tuple, tuple[Config, Path | None, list[tuple[str, str]]]] = {}
+    walkers: dict[tuple, object] = {}  # one walker per distinct settings
+    failed: set[str] = set()  # `check sub .` with `sub` unreadable: one finding, not two
+    taken: set[str] = set()  # a file reached from two arguments is checked once
+    keys: dict[int, tuple] = {}  # id(config) -> key: the resolver hands out one object per table
+
+    def key_of(c: Config, root: Path | None) -> tuple:
+        if id(c) not in keys:
+            keys[id(c)] = _config_key(c, root)
+        return keys[id(c)]
+
+    for given in paths:
+        walk_config, walk_root = resolver.for_path(given) if resolver else (config, project_root)
+        walk_key = key_of(walk_config, walk_root)
+        if walk_key not in walkers:
+            walkers[walk_key] = walker(walk_config, project_root=walk_root)
+        for found in walkers[walk_key].visit(given):  # type: ignore[attr-defined]
+            if isinstance(found, DiscoveryError):
+                if found.display in failed:
+                    continue
+                failed.add(found.display)
+                result.files.append(FileResult(found.display, [read_error(found.display, found.message)]))
+                continue
+            if len(paths) > 1:  # one argument: its walker never yields a file twice
+                real = os.path.realpath(found.path)
+                if real in taken:
+                    continue
+                taken.add(real)
+            file_config, file_root = walk_config, walk_root
+            if resolver is not None:
+                file_config, file_root = resolver.for_path(found.path, is_file=True)
+                key = key_of(file_config, file_root)
+                if key != walk_key:  # a nested project: its own excludes apply inside it
+                    if key not in walkers:
+                        walkers[key] = walker(file_config, project_root=file_root)
+                    if walkers[key].excluded(found.path):  # type: ignore[attr-defined]
+                        continue
+            else:
+                key = walk_key
+            groups.setdefault(key, (file_config, file_root, []))[2].append((str(found.path), found.display))
+    for group_config, group_root, items in groups.values():
+        _run_group(items, group_config, [group_root] if group_root else [], options, result)
+    return result
+
+
+def _config_key(config: Config, root: Path | None) -> tuple:
+    return (config.fingerprint(), config.anchor, str(root))
+
+
+def _run_group(items: list[tuple[str, str]], config: Config, roots: list[Path], options: RunOptions,
+               result: RunResult) -> None:
     real_paths = {display: path for path, display in items}
     cache = ResultCache.open(options.cache_dir, config) if options.cache_dir is not None else None
     checked = (_check_all(items, config, roots, options) if cache is None
@@ -147,7 +212,6 @@ def run(paths: list[Path], config: Config, options: RunOptions,
             _write(file_result, real_paths[file_result.path], result)
     if cache is not None:
         cache.save()
-    return result
 
 
 def _check_all(items: list, config: Config, roots: list[Path], options: RunOptions,

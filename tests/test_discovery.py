@@ -394,6 +394,7 @@ def test_fifos_are_never_opened(tmp_path, monkeypatch):
     assert failures(results) == [("pkg/x.py", "not a regular file (FIFO)")]
 
 
+@pytest.mark.unprivileged
 def test_unreadable_folder_is_reported_and_the_walk_goes_on(tmp_path, monkeypatch):
     touch(tmp_path, "a/one.py", "locked/secret.py", "z/two.py")
     locked = tmp_path / "locked"

@@ -275,6 +275,7 @@ def test_fix_that_cannot_be_encoded_is_not_written(tmp_path):
     assert path.read_text(encoding="utf-8") == 'greeting = "hi →"\n'
 
 
+@pytest.mark.unprivileged
 def test_read_only_file_is_not_replaced(tmp_path):
     if os.geteuid() == 0:
         pytest.skip("root may write read-only files")

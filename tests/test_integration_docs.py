@@ -1,7 +1,7 @@
 """Every snippet of docs/integrations.md, run for real in a temporary repository.
 
 A snippet is the fenced block after a `<!-- snippet: NAME -->` marker. Install steps
-(`pip install llm-affinity-lint`) are not run: the package under test is already installed in
+(`pip install "git+URL@SHA"`) are not run: the package under test is already installed in
 this interpreter's environment, whose `bin` folder leads PATH for the commands.
 """
 
@@ -29,7 +29,6 @@ from integration_helpers import (
     write_tree,
 )
 
-from lint_rules import __version__
 from lint_rules.core.config import Config, apply_settings, tomllib
 from lint_rules.flake8_plugin import FIX_HINT, OVERRIDABLE_KEYS, UNSAFE_FIX_HINT
 
@@ -37,7 +36,9 @@ DOC = REPO_ROOT / "docs" / "integrations.md"
 _SNIPPET = re.compile(r"<!-- snippet: (?P<name>[\w-]+) -->\n```(?P<lang>\w*)\n(?P<body>.*?)\n```",
                       re.DOTALL)
 PROJECT_URL = "https://github.com/llm-affinity-lint/llm-affinity-lint"
-INSTALL = "pip install llm-affinity-lint"
+# Not on a package index and no release tags: the docs pin a commit of the repository.
+PINNED = re.compile(r"[0-9a-f]{40}")
+INSTALL = re.compile(r'pip install "git\+' + re.escape(PROJECT_URL) + r'@(?P<sha>[0-9a-f]{40})"')
 BIN = str(Path(sys.executable).parent)
 
 yaml = pytest.importorskip("yaml")
@@ -83,7 +84,7 @@ def _pointed_at(snippet_text: str, hooks: HookRepo) -> str:
     config = yaml.safe_load(snippet_text)
     (repo,) = config["repos"]
     assert repo["repo"] == PROJECT_URL
-    assert repo["rev"] == f"v{__version__}", "the docs should pin the current release"
+    assert PINNED.fullmatch(str(repo["rev"])), "the docs should pin a full commit sha (no tags yet)"
     repo["repo"], repo["rev"] = str(hooks.path), hooks.rev
     return yaml.safe_dump(config)
 
@@ -207,8 +208,17 @@ def _ci_repo(root: Path, leaky: bool) -> Path:
 
 def _commands(lines: list[str]) -> list[str]:
     """The shell lines to run; the install line is checked, not run."""
-    assert lines.count(INSTALL) == 1, "the job must install the tool"
-    return [line for line in lines if line != INSTALL]
+    installs = [line for line in lines if INSTALL.fullmatch(line)]
+    assert len(installs) == 1, "the job must install the tool from a pinned commit"
+    return [line for line in lines if not INSTALL.fullmatch(line)]
+
+
+def test_every_pin_is_the_same_commit() -> None:
+    """The pre-commit `rev` and every `pip install git+URL@sha` name one commit."""
+    text = DOC.read_text(encoding="utf-8")
+    shas = set(re.findall(r"rev: ([0-9a-f]{40})", text)) | {m["sha"] for m in INSTALL.finditer(text)}
+    assert len(shas) == 1, shas
+    assert "rev: v" not in text and "pip install llm-affinity-lint\n" not in text
 
 
 def test_github_actions_job(tmp_path: Path) -> None:

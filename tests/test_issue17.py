@@ -279,3 +279,94 @@ def test_flake8_plugin_checks_deep_code(tmp_path):
     plugin = Flake8Plugin(None, source.splitlines(keepends=True), str(tmp_path / "a.py"))
     messages = [(row, msg.split()[0]) for row, _, msg, _ in plugin.run()]
     assert messages == [(2, "LLA001")], messages
+
+
+# ---------------------------------------------------------------------------- writing (r08, r10)
+RO = ('def ask(llm, messages, call_context):\n    llm.completion(messages, call_context=call_context)\n'
+      '    c = llm.model_copy(update={"caching_prompt": False})\n    return c.completion(messages)\n')
+
+
+def test_r10_read_only_file_is_not_rewritten_even_as_root(tmp_path):
+    path = tmp_path / "ro.py"
+    path.write_text(RO)
+    path.chmod(0o444)
+    proc = lla("check", "--no-cache", "--fix", "ro.py", cwd=tmp_path)
+    assert proc.returncode == 2 and "read-only" in err(proc)
+    assert path.read_text() == RO
+
+
+def test_r08_edit_during_fix_is_never_lost(tmp_path):
+    """An append that lands after the digest check, while the fixed text is being flushed,
+    must refuse the write instead of being overwritten."""
+    path = tmp_path / "t.py"
+    path.write_text(RO)
+    prelude = ("import os\n_fsync = os.fsync\n"
+               "def _racing_fsync(fd):\n"
+               f"    open({str(path)!r}, 'a').write('# edit\\n')\n"
+               "    return _fsync(fd)\n"
+               "os.fsync = _racing_fsync\n")
+    proc = lla("check", "--no-cache", "--fix", "t.py", cwd=tmp_path, prelude=prelude)
+    assert path.read_text().endswith("# edit\n")
+    assert proc.returncode == 2 and "changed on disk" in err(proc)
+
+
+# ---------------------------------------------------------------------------- signals (r09)
+def test_r09_sigterm_leaves_no_worker_behind(tmp_path):
+    import signal
+    import time
+
+    (tmp_path / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")
+    body = ''.join(f'def h{i}(llm, messages, call_context):\n'
+                   '    r = llm.completion(messages, call_context=call_context)\n'
+                   f'    alt = llm.model_copy(update={{"temperature": {i}}})\n'
+                   '    return alt.completion(messages)\n' for i in range(40))
+    (tmp_path / "pkg").mkdir()
+    for i in range(400):
+        (tmp_path / "pkg" / f"f{i}.py").write_text(body)
+    code = "import sys\nfrom lint_rules.cli import main\nraise SystemExit(main(sys.argv[1:]))\n"
+    proc = subprocess.Popen([sys.executable, "-c", code, "check", "--no-cache", "--jobs", "2",
+                             "-q", "."], cwd=tmp_path, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+
+    def session_pids() -> list[int]:
+        out = subprocess.run(["pgrep", "-s", str(proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    while proc.poll() is None and len(session_pids()) < 3:  # the CLI and its two workers
+        time.sleep(0.05)
+    if proc.poll() is not None:
+        pytest.skip("the run ended before its workers could be seen")
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    deadline = time.monotonic() + 60
+    while session_pids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = session_pids()
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left, left
+    assert b"Traceback" not in proc.stderr.read()
+
+
+# ---------------------------------------------------------------------------- stdin (r12)
+def test_r12_force_exclude_applies_to_stdin(tmp_path):
+    (tmp_path / "gen").mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.llm-affinity-lint]\nextend-exclude = ["gen"]\n')
+    (tmp_path / "gen/x.py").write_text(PIN)
+    assert lla("check", "--no-cache", "--force-exclude", "gen/x.py", cwd=tmp_path).returncode == 0
+    proc = lla("check", "--no-cache", "--force-exclude", "--stdin-filename", "gen/x.py",
+               cwd=tmp_path, stdin=PIN.encode())
+    assert proc.returncode == 0 and text(proc) == ""
+    fixed = lla("check", "--no-cache", "--fix", "--force-exclude", "--stdin-filename", "gen/x.py",
+                cwd=tmp_path, stdin=PIN.encode())
+    assert fixed.returncode == 0 and fixed.stdout == PIN.encode()
+    assert lla("check", "--no-cache", "--stdin-filename", "gen/x.py", cwd=tmp_path,
+               stdin=PIN.encode()).returncode == 1
+
+
+def test_statistics_honours_json(tmp_path):
+    (tmp_path / "a.py").write_text(PIN)
+    proc = lla("check", "--no-cache", "--statistics", "--output-format", "json", ".", cwd=tmp_path)
+    assert json.loads(text(proc)) == [
+        {"code": "LLA001", "name": "scope-leak-write", "count": 1, "fixable": False}]

@@ -102,7 +102,8 @@ def fake_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_formats_lists_every_format() -> None:
-    assert FORMATS == ("concise", "full", "json", "json-lines", "github", "sarif")
+    assert FORMATS == ("concise", "full", "json", "json-lines", "github", "sarif", "gitlab",
+                       "junit", "grouped")
 
 
 def test_unknown_format_is_rejected_with_the_choices() -> None:
@@ -226,7 +227,9 @@ RUFF_KEYS = [
     "fix",
     "location",
     "message",
+    "name",
     "noqa_row",
+    "severity",
     "url",
 ]
 
@@ -254,6 +257,7 @@ def test_json_objects_have_ruffs_shape(
         assert obj["filename"] == str(tmp_path / "pkg" / "mod.py")
         assert os.path.isabs(obj["filename"])
         assert obj["noqa_row"] == obj["location"]["row"]
+        assert obj["severity"] == "error" and isinstance(obj["name"], str) and obj["name"]
         assert obj["fix"] is None or isinstance(obj["fix"], dict)
     no_fix, safe, unsafe = data
     assert no_fix["code"] == "LLA002" and no_fix["fix"] is None

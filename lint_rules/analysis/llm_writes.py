@@ -230,12 +230,7 @@ class WriteFinder:
         if write.kind == "attr":
             if s.is_scoped_attribute(write.name):
                 return frozenset({Pin.attr(write.name)})
-            keys = s.scoped_keys(value, fn)
-            if keys:
-                return frozenset(Pin.header(k) for k in keys)
-            if s.is_scoped(value, fn):
-                return frozenset({Pin.attr(write.name or "?")})
-            return frozenset()
+            return self._value_pins(fn, write)
         if write.kind in ("item", "setdefault"):
             key = s.header_key(write.key, fn)
             if key:
@@ -244,11 +239,14 @@ class WriteFinder:
                 literal = string_value(write.key)
                 return frozenset({Pin.header(literal) if literal else Pin.attr(write.name or "?")})
             return frozenset()
-        # update / merge
-        keys = s.scoped_keys(value, fn)
+        return self._value_pins(fn, write)  # update / merge
+
+    def _value_pins(self, fn: FunctionInfo, write: Write) -> frozenset[Pin]:
+        """The scoped header keys a written value carries, else the field if it is scoped."""
+        keys = self.scoped.scoped_keys(write.value, fn)
         if keys:
             return frozenset(Pin.header(k) for k in keys)
-        if s.is_scoped(value, fn):
+        if self.scoped.is_scoped(write.value, fn):
             return frozenset({Pin.attr(write.name or "?")})
         return frozenset()
 

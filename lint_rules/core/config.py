@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -199,6 +200,10 @@ class Config:
     # The folder `per-file-ignores` patterns are relative to: the config file's folder (ruff's
     # rule), or the working directory when no file was found. Not a TOML key.
     anchor: str | None = None
+    # Front-end settings (`output-format`, `cache-dir`, `fix`, `unsafe-fixes`, `show-fixes`) as
+    # (key, value) pairs: the command line reads them; they never change findings, so the
+    # cache key leaves them out.
+    front_end: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     # ------------------------------------------------------------------ selection
     def rule_enabled(self, code: str, path: str | None = None) -> bool:
@@ -229,7 +234,8 @@ class Config:
 
     def fingerprint(self) -> str:
         """A stable hash of every setting that can change findings (the cache keys on it)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
+        data = {f.name: getattr(self, f.name) for f in fields(self)
+                if f.name not in ("source", "front_end")}
         if data["anchor"] is None:  # patterns are relative to the working directory then
             data["anchor"] = os.getcwd()
         return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
@@ -238,6 +244,9 @@ class Config:
         out: dict[str, Any] = {}
         for f in fields(self):
             if f.name in ("source", "anchor"):
+                continue
+            if f.name == "front_end":
+                out.update(dict(self.front_end))
                 continue
             value = getattr(self, f.name)
             if f.name == "per_file_ignores":
@@ -399,14 +408,57 @@ def read_pyproject(path: Path) -> dict[str, Any] | None:
     return table
 
 
+def _kind(path: Path) -> str | None:
+    """'dir', 'file', 'other', or None when `path` cannot be seen: missing, or inside a folder
+    this user may not search (Path.is_file() raises PermissionError there: r05)."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+    return "dir" if stat.S_ISDIR(mode) else "file" if stat.S_ISREG(mode) else "other"
+
+
 def find_config_file(start: Path) -> Path | None:
-    """The closest pyproject.toml with our table, walking up from `start` (ruff: closest wins)."""
+    """The closest pyproject.toml with our table, walking up from `start` (ruff: closest wins).
+    A folder this user cannot search is passed over, as if it held no pyproject.toml."""
     start = start.resolve()
-    for folder in [start, *start.parents] if start.is_dir() else start.parents:
+    for folder in [start, *start.parents] if _kind(start) == "dir" else start.parents:
         candidate = folder / "pyproject.toml"
-        if candidate.is_file() and read_pyproject(candidate) is not None:
+        if _kind(candidate) == "file" and read_pyproject(candidate) is not None:
             return candidate
     return None
+
+
+# The command line's own settings, as ruff has them at the top of its table: key -> (type, the
+# values allowed or None). `cache-dir` is relative to the file's folder.
+FRONT_END_KEYS: dict[str, tuple[type, tuple[str, ...] | None]] = {
+    "output-format": (str, ("concise", "full", "json", "json-lines", "github", "sarif", "gitlab",
+                            "junit", "grouped")),
+    "cache-dir": (str, None),
+    "fix": (bool, None),
+    "unsafe-fixes": (bool, None),
+    "show-fixes": (bool, None),
+}
+
+
+def _front_end(table: dict[str, Any], path: Path) -> tuple[dict[str, Any], tuple[tuple[str, Any], ...]]:
+    """Split the front-end keys off `table` (validated); the rest goes to `apply_settings`."""
+    rest, front = {}, []
+    for key, value in table.items():
+        if key not in FRONT_END_KEYS:
+            rest[key] = value
+            continue
+        kind, allowed = FRONT_END_KEYS[key]
+        where = f"{path}: key '{key}'"
+        if not isinstance(value, kind):
+            expected = "true or false" if kind is bool else "a string"
+            raise ConfigError(f"{where}: expected {expected}, got {_typename(value)}")
+        if allowed is not None and value not in allowed:
+            raise ConfigError(f"{where}: expected one of {', '.join(allowed)}, got '{value}'")
+        if key == "cache-dir":
+            value = str(path.resolve().parent / os.path.expanduser(value))
+        front.append((key, value))
+    return rest, tuple(front)
 
 
 def load_config(path: Path | None) -> Config:
@@ -419,19 +471,80 @@ def load_config(path: Path | None) -> Config:
         if path.name != "pyproject.toml":
             raise ConfigError(f"{path}: has no [tool.{TABLE}] table")
         return replace(Config(), source=str(path), anchor=anchor)
-    return replace(apply_settings(Config(), table, str(path)), anchor=anchor)
+    table, front = _front_end(table, path)
+    return replace(apply_settings(Config(), table, str(path)), anchor=anchor, front_end=front)
 
 
 def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Config, Path | None]:
     """`--config` wins; otherwise the closest table above the first path that has one."""
     if explicit is not None:
-        if not explicit.is_file():
+        if _kind(explicit) != "file":
             raise ConfigError(f"{explicit}: no such config file")
         return load_config(explicit), explicit.resolve().parent
     # Closest to the checked paths (cwd only when no path is given); a path outside any
     # project gets the defaults rather than whatever project the shell happens to be in.
     for start in paths or [Path.cwd()]:
-        found = find_config_file(start if start.exists() else start.parent if start.parent.exists() else Path.cwd())
+        found = find_config_file(start if _kind(start) else start.parent if _kind(start.parent) else Path.cwd())
         if found is not None:
             return load_config(found), found.parent
     return Config(), None
+
+
+class ConfigResolver:
+    """The settings of each file, as ruff resolves them: the closest pyproject.toml with our
+    table above the file wins (no merging), then the command line's overrides on top; with
+    `--config`, that one file for every path. Cached per folder: one lookup per folder a run
+    touches, whatever the number of files."""
+
+    def __init__(self, overrides: dict[str, Any] | None = None, explicit: Path | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self._by_file: dict[Path, tuple[Config, Path | None]] = {}
+        self._by_folder: dict[Path, Path | None] = {}
+        self._by_parent: dict[str, tuple[Config, Path | None]] = {}
+        self._fixed: tuple[Config, Path | None] | None = None
+        if explicit is not None:
+            config, root = discover_config([], explicit)
+            self._fixed = (self._override(config), root)
+
+    def _override(self, config: Config) -> Config:
+        if not self.overrides:
+            return config
+        return replace(apply_settings(config, self.overrides, "command line"), source=config.source)
+
+    def _config_file(self, folder: Path) -> Path | None:
+        if folder in self._by_folder:
+            return self._by_folder[folder]
+        candidate = folder / "pyproject.toml"
+        if _kind(candidate) == "file" and read_pyproject(candidate) is not None:
+            found: Path | None = candidate
+        elif folder.parent == folder:
+            found = None
+        else:
+            found = self._config_file(folder.parent)
+        self._by_folder[folder] = found
+        return found
+
+    def for_path(self, path: Path, *, is_file: bool = False) -> tuple[Config, Path | None]:
+        """(settings, project root) for a file or folder, existing or not (stdin's name).
+        `is_file`: the caller knows it is a file (discovery): no stat, one lookup per folder."""
+        if self._fixed is not None:
+            return self._fixed
+        if is_file:
+            parent = os.path.dirname(os.path.abspath(path))
+            known = self._by_parent.get(parent)
+            if known is None:
+                known = self._by_parent[parent] = self.for_path(Path(parent))
+            return known
+        absolute = Path(os.path.abspath(path))
+        folder = absolute if _kind(absolute) == "dir" else absolute.parent
+        while _kind(folder) is None and folder.parent != folder:  # a path that does not exist
+            folder = folder.parent
+        try:
+            folder = folder.resolve()
+        except (OSError, RuntimeError):
+            pass
+        found = self._config_file(folder)
+        if found not in self._by_file:
+            config = load_config(found) if found is not None else Config()
+            self._by_file[found] = (self._override(config), found.parent if found else None)
+        return self._by_file[found]

@@ -104,24 +104,49 @@ def write_atomically(path: str | os.PathLike[str], data: bytes, expected_digest:
     Readers see the old file or the new one, never a mix. Keeps the file's permission bits
     (and owner, where allowed). Writes through a symlink to its target, never replacing the
     link. Raises `FileChangedError` (and writes nothing) when the file on disk no longer has
-    the digest of the bytes the fix was computed from, or is not writable. The check and the
-    rename are not one atomic step: an edit landing in that window (microseconds) is lost, as
-    with every editor's atomic save.
+    the digest of the bytes the fix was computed from, or is read-only (no write permission
+    bit: root is refused too, although it could write).
+
+    The window in which a concurrent edit could be lost is kept to a stat and a rename: the
+    new content is written and flushed to the temporary file first, then, just before the
+    rename, the file's stat signature (inode, size, mtime, ctime) is compared with the one
+    taken when its digest was verified; any difference re-verifies the digest, and a changed
+    file is not written (the temporary file is removed).
     """
     path = os.path.realpath(path)
     st = os.stat(path)
     if not stat.S_ISREG(st.st_mode):
         raise FileChangedError(f"{path}: no longer a regular file; not written")
-    if not os.access(path, os.W_OK):
+    if not os.access(path, os.W_OK) or not st.st_mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH):
         raise FileChangedError(f"{path}: file is read-only; fixes not written")
     with open(path, "rb") as fh:
+        verified = _signature(os.fstat(fh.fileno()))
         if file_digest(fh.read()) != expected_digest:
             raise FileChangedError(f"{path}: changed on disk while being fixed; not written")
-    replace_file(path, data, like=st)
+
+    def unchanged() -> bool:
+        try:
+            now = os.stat(path)
+        except OSError:
+            return False
+        if _signature(now) == verified:
+            return True
+        try:
+            with open(path, "rb") as fh:
+                return file_digest(fh.read()) == expected_digest and _signature(
+                    os.fstat(fh.fileno())) == _signature(os.stat(path))
+        except OSError:
+            return False
+
+    replace_file(path, data, like=st, verify=unchanged)
+
+
+def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def replace_file(path: str | os.PathLike[str], data: bytes,
-                 like: os.stat_result | None = None) -> None:
+                 like: os.stat_result | None = None, verify=None) -> None:
     """Replace `path` with `data`: a temporary file in the same folder, flushed to disk, renamed
     over it, so readers see the old file or the new one, never a mix. `like`: the stat of the
     file replaced, whose permission bits (and owner, where allowed) the new one keeps."""
@@ -138,6 +163,8 @@ def replace_file(path: str | os.PathLike[str], data: bytes,
                     os.chown(tmp, like.st_uid, like.st_gid)
                 except OSError:
                     pass  # only root may give a file away; the mode is what matters
+        if verify is not None and not verify():
+            raise FileChangedError(f"{path}: changed on disk while being fixed; not written")
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -10,6 +10,9 @@ document; summaries and hints are the caller's business.
 - `json-lines`: the same objects, one per line.
 - `github`: GitHub Actions `::error` workflow commands (annotations on the pull request).
 - `sarif`: a SARIF 2.1.0 log for code-scanning dashboards.
+- `gitlab`: a GitLab Code Quality report (merge-request widget).
+- `junit`: a JUnit XML report (test-report views of CI systems).
+- `grouped`: the findings grouped by file, for people (ruff's `grouped`).
 """
 
 from __future__ import annotations
@@ -20,9 +23,11 @@ from typing import TextIO
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.output._common import fix_applies
 from lint_rules.output.github import write_github
+from lint_rules.output.gitlab import write_gitlab
 from lint_rules.output.json_format import json_object, write_json, write_json_lines
+from lint_rules.output.junit import write_junit
 from lint_rules.output.sarif import sarif_log, write_sarif
-from lint_rules.output.text import write_concise, write_full
+from lint_rules.output.text import write_concise, write_full, write_grouped
 
 __all__ = [
     "FORMATS",
@@ -32,7 +37,8 @@ __all__ = [
     "write_diagnostics",
 ]
 
-FORMATS: tuple[str, ...] = ("concise", "full", "json", "json-lines", "github", "sarif")
+FORMATS: tuple[str, ...] = ("concise", "full", "json", "json-lines", "github", "sarif", "gitlab",
+                            "junit", "grouped")
 
 _WRITERS: dict[str, Callable[..., None]] = {
     "concise": write_concise,
@@ -41,6 +47,9 @@ _WRITERS: dict[str, Callable[..., None]] = {
     "json-lines": write_json_lines,
     "github": write_github,
     "sarif": write_sarif,
+    "gitlab": write_gitlab,
+    "junit": write_junit,
+    "grouped": write_grouped,
 }
 
 

@@ -7,6 +7,7 @@ import os
 from typing import Any, TextIO
 
 from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location
+from lint_rules.core.noqa import SYNTAX_ERROR_CODE
 from lint_rules.output import _common
 
 
@@ -35,7 +36,9 @@ def _fix(fix: Fix | None) -> dict[str, Any] | None:
 
 
 def json_object(diagnostic: Diagnostic, urls: dict[str, str] | None = None) -> dict[str, Any]:
-    """One finding as ruff writes it (keys in ruff's order); `urls` maps codes to docs URLs."""
+    """One finding as ruff writes it (keys in ruff's order, ruff 0.15+ adds `name` and
+    `severity`); `urls` maps codes to docs URLs. `noqa_row` is null for LLA000, as it is for
+    ruff's invalid-syntax: a file that cannot be read or parsed is not a line to silence."""
     if urls is None:
         urls = _common.rule_urls()
     out = {
@@ -46,7 +49,9 @@ def json_object(diagnostic: Diagnostic, urls: dict[str, str] | None = None) -> d
         "fix": _fix(diagnostic.fix),
         "location": _location(diagnostic.start),
         "message": diagnostic.message,
-        "noqa_row": diagnostic.start.row,
+        "name": diagnostic.name,
+        "noqa_row": None if diagnostic.code == SYNTAX_ERROR_CODE else diagnostic.start.row,
+        "severity": "error",
         "url": urls.get(diagnostic.code),
     }
     related = getattr(diagnostic, "related", ())

@@ -83,3 +83,22 @@ def write_full(
         text = render_full(diagnostic, fix_mode_hint=fix_mode_hint, unsafe_fixes=unsafe_fixes)
         stream.write(text)
         stream.write("\n")
+
+
+def write_grouped(
+    diagnostics: list[Diagnostic], stream: TextIO, *, fix_mode_hint: bool, unsafe_fixes: bool
+) -> None:
+    """ruff's `grouped`: the file once, then `  row:col CODE [*] message` per finding, rows
+    right-aligned and columns padded within the file, a blank line after each file."""
+    groups: dict[str, list[Diagnostic]] = {}
+    for d in diagnostics:
+        groups.setdefault(d.path, []).append(d)
+    for path, found in groups.items():
+        stream.write(f"{path}:\n")
+        row_width = max(len(str(d.start.row)) for d in found)
+        col_width = max(len(str(d.start.column)) for d in found)
+        for d in found:
+            marker = "[*] " if fix_mode_hint and fix_applies(d.fix, unsafe_fixes) else ""
+            stream.write(f"  {d.start.row:>{row_width}}:{str(d.start.column):<{col_width}} "
+                         f"{d.code} {marker}{d.message}\n")
+        stream.write("\n")

@@ -80,6 +80,18 @@ def walk(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
     if leave is _ignore:
         _visit_only(root, visit, nested)
         return
+    def children(node: cst.CSTNode) -> list[cst.CSTNode]:
+        if not nested and node is not root and type(node) in _NESTED_SCOPE_TYPES:
+            return []
+        return child_nodes(node)
+
+    _pre_post(root, visit, leave, children)
+
+
+def _pre_post(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
+              leave: Callable[[cst.CSTNode], object],
+              children: Callable[[cst.CSTNode], list[cst.CSTNode]]) -> None:
+    """The iterative pre/post-order walk both `walk` and `walk_statements` are made of."""
     stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
     pop, push = stack.pop, stack.append
     while stack:
@@ -89,9 +101,7 @@ def walk(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
             continue
         visit(node)
         push((node, True))
-        if not nested and node is not root and type(node) in _NESTED_SCOPE_TYPES:
-            continue
-        for child in reversed(child_nodes(node)):
+        for child in reversed(children(node)):
             push((child, False))
 
 
@@ -131,27 +141,21 @@ def walk_statements(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
     """Pre/post-order walk over statements only (compound statements, their blocks, statement
     lines and small statements), never into expressions: what is defined, imported and
     assigned at statement level, at a fraction of a full walk's cost."""
-    stack: list[tuple[cst.CSTNode, bool]] = [(root, False)]
-    pop, push = stack.pop, stack.append
-    while stack:
-        node, leaving = pop()
-        if leaving:
-            leave(node)
+    _pre_post(root, visit, leave, _block_children)
+
+
+def _block_children(node: cst.CSTNode) -> list[cst.CSTNode]:
+    children: list[cst.CSTNode] = []
+    for name in _BLOCK_FIELDS:
+        value = getattr(node, name, None)
+        if value is None:
             continue
-        visit(node)
-        push((node, True))
-        children: list[cst.CSTNode] = []
-        for name in _BLOCK_FIELDS:
-            value = getattr(node, name, None)
-            if value is None:
-                continue
-            kind = type(value)
-            if kind is tuple or kind is list:
-                children.extend(v for v in value if _is_node_type(type(v)))
-            elif _is_node_type(kind):
-                children.append(value)
-        for child in reversed(children):
-            push((child, False))
+        kind = type(value)
+        if kind is tuple or kind is list:
+            children.extend(v for v in value if _is_node_type(type(v)))
+        elif _is_node_type(kind):
+            children.append(value)
+    return children
 
 
 def small_statements(body: cst.CSTNode) -> Iterator[tuple[cst.BaseSmallStatement, cst.CSTNode]]:
