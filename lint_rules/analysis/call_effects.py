@@ -387,7 +387,9 @@ def borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
     # A callee that knows it writes an LLM (`agent.llm.extra_headers[...]`) needs no LLM
     # expression at the call site; the file must still hold an LLM token, so the prefilter
     # (which skips files without one) never hides such a finding.
-    trusted = any(token in ctx.source for token in trigger_tokens(ctx.config))
+    if facts.llm_token_in_source is None:
+        facts.llm_token_in_source = any(token in ctx.source for token in trigger_tokens(ctx.config))
+    trusted = facts.llm_token_in_source
     for statement, call in calls_with_statement(fn):
         resolved = effects.resolve(call, fn)
         if resolved is None or not resolved.summary.writes:

@@ -11,6 +11,7 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -109,7 +110,7 @@ class ProjectIndex:
         if isinstance(parsed, ParseFailure):
             return None
         model = build_model(parsed, str(path))
-        lines = _lazy_lines(parsed)
+        lines = _lazy_lines(parsed, source)
         # No index here: a module's summary depends on its own text only, so the cache can
         # keep it until that file changes (calls into other modules resolve at the call site).
         return summarize_model(model, str(path), self.config, lines)
@@ -149,16 +150,67 @@ class ProjectIndex:
         return out
 
 
-def _lazy_lines(module: cst.Module) -> Callable[[cst.CSTNode], int]:
-    """Start line of a node, resolving libcst positions on first use only."""
+def _lazy_lines(module: cst.Module, source: str) -> Callable[[cst.CSTNode], int]:
+    """Start line of a node. Summaries ask it for every class and method: those come from one
+    `ast` parse (a fraction of libcst's position pass, which costs a codegen of the module); any
+    other node resolves libcst positions on first use."""
     state: dict[str, object] = {}
 
     def line_of(node: cst.CSTNode) -> int:
+        if "defs" not in state:
+            state["defs"] = _definition_lines(module, source)
+        line = state["defs"].get(id(node))  # type: ignore[attr-defined]
+        if line is not None:
+            return line
         if "positions" not in state:
             state["positions"] = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         return state["positions"][node].start.line  # type: ignore[index]
 
     return line_of
+
+
+_DEFS_CST = (cst.FunctionDef, cst.ClassDef)
+_DEFS_AST = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_BLOCKS_AST = (ast.stmt, ast.excepthandler, ast.match_case)
+# Block fields in source order (`try`: body, handlers, else, finally), whatever the node.
+_SOURCE_ORDER_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
+_BLOCKS_CST = (cst.BaseStatement, cst.BaseSuite, cst.ExceptHandler, cst.ExceptStarHandler,
+               cst.Else, cst.Finally, cst.MatchCase)
+
+
+def _definition_lines(module: cst.Module, source: str) -> dict[int, int]:
+    """id(def or class node) -> its `def`/`class` line, pairing libcst's and `ast`'s
+    definitions in source order; empty when they do not pair (the interpreter's `ast` cannot
+    read the file, e.g. newer syntax), and positions answer instead."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return {}
+    ast_defs: list[ast.AST] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _DEFS_AST):
+            ast_defs.append(node)
+        stack.extend(reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, _BLOCKS_AST)]))
+    cst_defs: list[cst.CSTNode] = []
+    todo: list[cst.CSTNode] = [module]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _DEFS_CST):
+            cst_defs.append(node)
+        children: list[cst.CSTNode] = []
+        for name in _SOURCE_ORDER_BLOCKS:
+            value = getattr(node, name, None)
+            if isinstance(value, (tuple, list)):
+                children.extend(value)
+            elif isinstance(value, cst.CSTNode):
+                children.append(value)
+        todo.extend(reversed([c for c in children if isinstance(c, _BLOCKS_CST)]))
+    if len(cst_defs) != len(ast_defs) or any(
+            a.name != c.name.value for a, c in zip(ast_defs, cst_defs)):  # type: ignore[attr-defined]
+        return {}
+    return {id(c): a.lineno for a, c in zip(ast_defs, cst_defs)}  # type: ignore[attr-defined]
 
 
 def local_summary(ctx: FileContext, cls: ClassInfo) -> ClassSummary:
