@@ -94,6 +94,13 @@ def test_a_file_outside_any_package_is_reported_as_before(tmp_path) -> None:
     ("keys.py", 'def session_headers(cid):\n    return {"x-litellm-session-id": cid}\n',
      "pins.py", "from agentpkg.keys import session_headers\n\n"
                 "def pin(llm, cid):\n    llm.extra_headers = session_headers(cid)\n"),
+    # a method of a context class that builds the header dict, stored by another module
+    ("context.py", 'class Ctx:\n    def session_headers(self):\n        return {"x-litellm-session-id": self.sid}\n',
+     "pins.py", "def pin(llm, ctx):\n    llm.extra_headers = ctx.session_headers()\n"),
+    # a class constant, and a pydantic field default
+    ("pins.py", 'class Conv:\n    HEADER = "x-litellm-session-id"\n\n    def pin(self, llm):\n'
+                '        llm.extra_headers[self.HEADER] = self.id\n', None, None),
+    ("pins.py", 'class MyLLM:\n    extra_headers: dict = {"x-litellm-session-id": "fixed"}\n', None, None),
     # a pinned copy and a constructor
     ("pins.py", 'def pin(llm, cid):\n    return llm.model_copy(update={"extra_headers": '
                 '{"x-litellm-session-id": cid}})\n', None, None),
@@ -106,7 +113,7 @@ def test_a_file_outside_any_package_is_reported_as_before(tmp_path) -> None:
      None, None),
     ("pins.py", 'def pin(llm, cid):\n    setattr(llm, "extra_headers", {"x-litellm-session-id": cid})\n',
      None, None),
-], ids=["constant", "helper", "model_copy", "constructor", "alias", "update", "setattr"])
+], ids=["constant", "helper", "method", "class-constant", "field-default", "model_copy", "constructor", "alias", "update", "setattr"])
 def test_every_spelling_of_a_header_pin_makes_the_replace_reported(tmp_path, spelling) -> None:
     project = tmp_path / "p"
     shutil.copytree(CENSUS / "v120_like", project)
@@ -198,3 +205,39 @@ def test_cache_follows_a_new_sub_package(tmp_path) -> None:
     (sub / "__init__.py").write_text("")
     (sub / "affinity.py").write_text(PIN)
     assert ("chat_options.py", "LLA004") in _lint(root)
+
+
+def test_a_key_named_in_comments_and_messages_only_is_no_pin(tmp_path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(CENSUS / "v120_like", project)
+    (project / "agentpkg" / "notes.py").write_text(
+        '# the x-litellm-session-id header is injected per call\n'
+        'def f(llm):\n'
+        '    """Never stores x-litellm-session-id."""\n'
+        '    llm.extra_headers = {"X-Title": "app (no x-litellm-session-id here)"}\n')
+    options = project / OPTIONS
+    assert check_source(options.read_text(), str(options), Config(), ProjectIndex(Config())) == []
+
+
+def test_a_request_builder_writing_the_key_into_its_options_is_no_pin(tmp_path) -> None:
+    """1.58.2's `apply_llm_call_context` (a local dict, a mapping parameter) pins nothing, and a
+    local named like it elsewhere (`out`) is no carrier."""
+    project = tmp_path / "p"
+    shutil.copytree(CENSUS / "v158_like", project)
+    (project / "agentpkg" / "other.py").write_text(
+        'def build(llm, kw):\n    out = dict(kw)\n    out["extra_headers"] = {"x-litellm-session-id": "s"}\n'
+        '    return out\n\ndef unrelated(obj, out):\n    obj.headers = out\n')
+    census = take_census(package_root(project / OPTIONS), Config(), _read)
+    assert census is not None and not census.may_hold_scoped_header
+
+
+def test_a_carrier_user_in_a_newer_grammar_counts_when_it_names_a_header_field(tmp_path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(CENSUS / "v120_like", project)
+    (project / "agentpkg" / "keys.py").write_text('SESSION_HEADER = "x-litellm-session-id"\n')
+    newer = project / "agentpkg" / "newer.py"
+    newer.write_text("from agentpkg.keys import SESSION_HEADER\n\ntype Alias = int\n\n"
+                     "def pin(llm, cid):\n    llm.extra_headers[SESSION_HEADER] = cid\n")
+    assert take_census(package_root(project / OPTIONS), Config(), _read).may_hold_scoped_header
+    newer.write_text("from agentpkg.keys import SESSION_HEADER\n\ntype Alias = int\nX = SESSION_HEADER\n")
+    assert not take_census(package_root(project / OPTIONS), Config(), _read).may_hold_scoped_header

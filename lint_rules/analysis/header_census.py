@@ -12,12 +12,14 @@ The census decides it over the package tree of the file being checked (the top f
 chain of `__init__.py` folders around it), cheaply and on the safe side:
 
 1. text: only files whose text holds a scoped key token (any case) can spell the key
-   (header_keys.header_key_tokens); they are the *key files*;
-2. each key file is parsed with `ast`; the names it exports that carry the key (a module
-   constant bound to it, a top-level function or class whose body spells it) are *carriers*;
-3. a key file that also touches a header field anywhere (see `touches_header_field`), or any
-   other package file that names a carrier and touches a header field, *may* put a scoped
-   header into an LLM's header field.
+   (header_keys.header_key_tokens); those that spell it as a string of its own (not only in a
+   comment or a longer text) are the *key files*;
+2. each key file is parsed with `ast`; the names that carry the key out of it (a module or
+   class constant bound to it, a function or method that returns a value while its body spells
+   it) are *carriers*; package files whose text names a carrier are parsed too;
+3. a scope of those files (a function with its closures, a class body, the module's own
+   statements) that spells a key or names a carrier, and touches a header field (see
+   `touches_header_field`), *may* put a scoped header into an LLM's header field.
 
 "Touches a header field" is syntactic and wide on purpose: a store into or through an attribute
 named by `header-keywords` (`x.extra_headers = ...`, `x.extra_headers[k] = ...`,
@@ -142,9 +144,9 @@ def take_census(root: Path, config: Config,
             texts[path] = decode_source(data).text
         except SourceDecodeError:
             return None
-    pinned: list[str] = []
-    carriers: set[str] = set()
+    # Pass 1: key files (they spell a key as a string of its own) and their carriers.
     trees: dict[str, ast.Module] = {}
+    carriers: set[str] = set()
     for path, text in texts.items():
         lowered = text.lower()
         if not any(t in lowered for t in tokens):
@@ -152,11 +154,11 @@ def take_census(root: Path, config: Config,
         tree = _parse(text)
         if tree is None:
             return None  # a key file the census cannot read: no fact
-        trees[path] = tree
-        carriers |= _carriers(tree, keys)
-        line = touches_header_field(tree, keywords, requests)
-        if line is not None:
-            pinned.append(f"{path}:{line}")
+        if any(_is_key(n, keys) for n in ast.walk(tree)):
+            trees[path] = tree
+            carriers |= _carriers(tree, keys)
+    # Pass 2: files that name a carrier (text first, then parsed).
+    pinned: list[str] = []
     if carriers:
         word = re.compile(r"\b(?:%s)\b" % "|".join(sorted(map(re.escape, carriers))))
         for path, text in texts.items():
@@ -164,11 +166,54 @@ def take_census(root: Path, config: Config,
                 continue
             tree = _parse(text)
             if tree is None:
-                return None
-            line = touches_header_field(tree, keywords, requests)
+                # (a newer grammar than this Python's `ast`): it can touch a header field only
+                # where its text names a header keyword.
+                if any(re.search(r"\b%s\b" % re.escape(k), text) for k in keywords):
+                    pinned.append(f"{path}:0")
+                continue
+            trees[path] = tree
+    # A scope that spells a key or names a carrier, and touches a header field.
+    for path, tree in trees.items():
+        for scope, in_class in _scopes(tree):
+            if not any(_is_key(n, keys) or _names(n, carriers) for n in scope):
+                continue
+            line = touches_header_field(scope, keywords, requests, in_class)
             if line is not None:
                 pinned.append(f"{path}:{line}")
-    return HeaderCensus(str(root), tuple(sorted(pinned)))
+    return HeaderCensus(str(root), tuple(sorted(set(pinned))))
+
+
+def _names(node: ast.AST, carriers: set[str]) -> bool:
+    return (isinstance(node, ast.Name) and node.id in carriers) or \
+        (isinstance(node, ast.Attribute) and node.attr in carriers)
+
+
+_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+
+
+def _scopes(tree: ast.Module) -> list[tuple[list[ast.AST], bool]]:
+    """The nodes of each scope: every function with everything below it (a closure is judged
+    with its function too), and the module's and each class's own statements (without the
+    bodies of their functions and classes). True for a class body."""
+    out: list[tuple[list[ast.AST], bool]] = []
+    pending: list[tuple[list[ast.stmt], bool]] = [(tree.body, False)]
+    while pending:
+        body, in_class = pending.pop()
+        own: list[ast.AST] = []
+        for stmt in body:
+            if isinstance(stmt, ast.ClassDef):
+                pending.append((stmt.body, True))
+                own.extend(stmt.decorator_list)
+                own.extend(stmt.bases)
+                own.extend(n for k in stmt.keywords for n in ast.walk(k))
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                nodes = list(ast.walk(stmt))
+                out.append((nodes, False))
+                pending.extend((n.body, True) for n in nodes if isinstance(n, ast.ClassDef))
+            else:
+                own.extend(ast.walk(stmt))
+        out.append((own, in_class))
+    return out
 
 
 def _parse(text: str) -> ast.Module | None:
@@ -183,18 +228,28 @@ def _is_key(node: ast.AST, keys: frozenset[str]) -> bool:
 
 
 def _carriers(tree: ast.Module, keys: frozenset[str]) -> set[str]:
-    """Names the module exports that carry a scoped key: module constants bound to one, and
-    top-level functions and classes whose body spells one."""
+    """Names that carry a key out of its scope: a module or class constant, or an attribute
+    (`self._headers = {KEY: ...}`), bound to a value that spells one; a function or method that
+    returns a value while its body spells one (a header-dict builder). A local variable, or a
+    function that only writes the key, is judged in its own scope."""
     out: set[str] = set()
-    for stmt in tree.body:
-        if isinstance(stmt, (ast.Assign, ast.AnnAssign)):
-            value = stmt.value
-            if value is not None and any(_is_key(n, keys) for n in ast.walk(value)):
-                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-                out.update(n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name))
-        elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            if any(_is_key(n, keys) for n in ast.walk(stmt)):
-                out.add(stmt.name)
+    top = {id(n) for n in tree.body} | {id(n) for c in ast.walk(tree) if isinstance(c, ast.ClassDef)
+                                        for n in c.body}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            if any(_is_key(n, keys) for n in ast.walk(node.value)):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                for t in targets:
+                    for part in ast.walk(t) if isinstance(t, (ast.Tuple, ast.List)) else [t]:
+                        if isinstance(part, ast.Name) and id(node) in top:
+                            out.add(part.id)
+                        elif isinstance(part, ast.Attribute):
+                            out.add(part.attr)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            inside = list(ast.walk(node))
+            if any(_is_key(n, keys) for n in inside) and any(
+                    isinstance(n, (ast.Return, ast.Yield)) and n.value is not None for n in inside):
+                out.add(node.name)
     return out
 
 
@@ -205,13 +260,17 @@ def _field(node: ast.AST, keywords: frozenset[str]) -> bool:
     return isinstance(node, ast.Attribute) and node.attr in keywords
 
 
-def touches_header_field(tree: ast.Module, keywords: frozenset[str],
-                         requests: frozenset[str]) -> int | None:
-    """The first line that writes into, aliases, or builds an object with a header field."""
-    for node in ast.walk(tree):
+def touches_header_field(nodes: ast.AST | list[ast.AST], keywords: frozenset[str],
+                         requests: frozenset[str], in_class: bool = False) -> int | None:
+    """The first line, among `nodes` (a tree, or the nodes of one scope), that writes into,
+    aliases, or builds an object with a header field. In a class body, a field declared
+    with a value (`extra_headers: dict = {...}`) counts too."""
+    for node in (ast.walk(nodes) if isinstance(nodes, ast.AST) else nodes):
         if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign)):
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
+                if in_class and isinstance(target, ast.Name) and target.id in keywords:
+                    return node.lineno
                 for part in ast.walk(target):
                     if isinstance(part, (ast.Attribute, ast.Subscript)) and _field(part, keywords):
                         return node.lineno
