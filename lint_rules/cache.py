@@ -262,6 +262,10 @@ class CachingIndex(ProjectIndex):
             self._census_recording.add(key)
         return super().header_census(near)
 
+    def callers_reinject(self, near, name: str) -> bool:
+        self.header_census(near)  # records the whole tree as dependencies of this check
+        return super().callers_reinject(near, name)
+
     def _census_read(self, path: str) -> bytes | None:
         data = super()._census_read(path)
         self._census_file_deps[path] = None if data is None else digest(data)

@@ -241,3 +241,67 @@ def test_a_carrier_user_in_a_newer_grammar_counts_when_it_names_a_header_field(t
     assert take_census(package_root(project / OPTIONS), Config(), _read).may_hold_scoped_header
     newer.write_text("from agentpkg.keys import SESSION_HEADER\n\ntype Alias = int\nX = SESSION_HEADER\n")
     assert not take_census(package_root(project / OPTIONS), Config(), _read).may_hold_scoped_header
+
+
+# ---------------------------------------------------------------------------- callers re-inject
+COMMON = Path("agentpkg") / "llm" / "options" / "common.py"
+
+
+def _common_codes(project: Path) -> list[str]:
+    path = project / COMMON
+    return [d.code for d in check_source(path.read_text(), str(path), Config(), ProjectIndex(Config()))]
+
+
+def test_every_caller_reinjecting_makes_a_pinned_replace_harmless() -> None:
+    assert _common_codes(CENSUS / "v158_pinned") == []
+
+
+@pytest.mark.parametrize("extra", [
+    # a caller that sends the replaced headers as they are
+    ("agentpkg/llm/options/raw.py", "from agentpkg.llm.options.common import apply_extra_headers\n\n"
+     "def raw(llm, kw):\n    out = apply_extra_headers(kw, llm)\n    return out\n"),
+    # the step used as a value, under an alias, exported by name
+    ("agentpkg/llm/options/table.py", "from agentpkg.llm.options.common import apply_extra_headers\n\n"
+     "STEPS = [apply_extra_headers]\n"),
+    ("agentpkg/llm/options/alias.py", "from agentpkg.llm.options.common import apply_extra_headers as ah\n"),
+    ("agentpkg/llm/options/__init__.py", '__all__ = ["apply_extra_headers"]\n'),
+    # a re-injection that lets the old value win
+    ("agentpkg/llm/options/keep.py", "from agentpkg.llm.options.common import apply_extra_headers\n\n"
+     "def keep(llm, kw, sid):\n    out = apply_extra_headers(kw, llm)\n"
+     '    out["extra_headers"] = {"x-litellm-session-id": sid, **out["extra_headers"]}\n    return out\n'),
+], ids=["plain-caller", "as-value", "alias", "__all__", "old-wins"])
+def test_one_unresolved_or_plain_caller_keeps_the_replace_reported(tmp_path, extra) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(CENSUS / "v158_pinned", project)
+    rel, text = extra
+    (project / rel).write_text(text)
+    assert _common_codes(project) == ["LLA004"]
+
+
+def test_a_replacing_step_nobody_calls_is_reported(tmp_path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(CENSUS / "v158_pinned", project)
+    for rel in ("chat_options.py", "responses_options.py"):
+        (project / "agentpkg" / "llm" / "options" / rel).unlink()
+    assert _common_codes(project) == ["LLA004"]
+
+
+def test_an_inline_reinjection_in_the_caller_counts(tmp_path) -> None:
+    project = tmp_path / "p"
+    shutil.copytree(CENSUS / "v158_pinned", project)
+    (project / "agentpkg" / "llm" / "options" / "inline.py").write_text(
+        "from agentpkg.llm.options.common import apply_extra_headers\n\n"
+        "def inline(llm, kw, sid):\n    out = apply_extra_headers(kw, llm)\n"
+        '    out["extra_headers"] = {**(out.get("extra_headers") or {}), "x-litellm-session-id": sid}\n'
+        "    return out\n")
+    assert _common_codes(project) == []
+
+
+def test_cache_follows_a_new_caller_that_does_not_reinject(tmp_path) -> None:
+    root = tmp_path / "p"
+    shutil.copytree(CENSUS / "v158_pinned", root)
+    assert ("common.py", "LLA004") not in _lint(root)
+    (root / "agentpkg" / "llm" / "options" / "raw.py").write_text(
+        "from agentpkg.llm.options.common import apply_extra_headers\n\n"
+        "def raw(llm, kw):\n    out = apply_extra_headers(kw, llm)\n    return out\n")
+    assert ("common.py", "LLA004") in _lint(root)

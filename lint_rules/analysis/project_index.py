@@ -20,7 +20,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
-from lint_rules.analysis.header_census import HeaderCensus, package_root, take_census
+from lint_rules.analysis.header_census import HeaderCensus, package_root, take_census, walk_package
+from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.pins import summarize_method
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
@@ -127,6 +128,15 @@ class ProjectIndex:
         if key not in self._censuses:
             self._censuses[key] = take_census(root, self.config, self._census_read)
         return self._censuses[key]
+
+    def callers_reinject(self, near: str | Path, name: str) -> bool:
+        """Every use of the module-level function `name` of `near` in its package tree is a call
+        whose result is re-injected later (request_callers.py); False when unresolved."""
+        root = package_root(near) if str(near) not in ("", "-", "<stdin>") else None
+        walked = walk_package(root) if root is not None else None
+        if root is None or walked is None:
+            return False
+        return callers_reinject(root, str(near), name, self.config, self._census_read, walked.files)
 
     def _census_read(self, path: str) -> bytes | None:
         try:

@@ -20,6 +20,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name
+from lint_rules.syntax.tree import nodes_of
 
 FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
 MERGED_LAST = "the call-site headers are merged last and override the pinned ones"
@@ -88,6 +89,15 @@ parsed gives no census, and the replace is reported as before. Merges that spell
 or spread the call context's headers are judged without the census. The census cannot see code
 outside the package tree (an application, another distribution of a namespace package) that
 writes the key into an LLM it got from the package, nor a key spelled dynamically.
+
+A header-replacing step, a module-level function that writes the replace into a dict and returns
+that dict (`out["extra_headers"] = dict(llm.extra_headers); ... return out`), is harmless when
+every use of it in the package tree is a call `x = step(...)` followed, later in the same block,
+by a re-injection into `x`: a statement of the caller (`x["extra_headers"] = {**..., KEY: v}`) or
+a call passing `x` to a function of the package whose body does that to its parameter
+(`apply_llm_call_context(out, context)`). The callers are found by a census of the package tree
+(`analysis/request_callers.py`); no caller, an alias, a use as a value, a name in `__all__` or a
+file that cannot be parsed leaves the step reported.
 
 Not reported: merges in which the pinned headers come last, a dict written back onto an LLM or
 into its copy (who wins there is LLA003's question), and header code that has
@@ -233,7 +243,27 @@ def fetch(url, headers=None):
             if finding.field_only and self._no_scoped_header_in_llm_fields():
                 continue
             if finding.at is None or not path.reinjected_after(finding.at):
-                self.report(finding.node, finding.message, finding.fix)
+                if not self._callers_reinject(fn, finding):
+                    self.report(finding.node, finding.message, finding.fix)
+
+    def _callers_reinject(self, fn: FunctionInfo | None, finding: _Finding) -> bool:
+        """A header-replacing step (`out[kw] = <pinned>` in a module-level function that returns
+        `out`) whose every caller in the package re-injects the scoped key into the result later
+        on its request path (request_callers.py)."""
+        node = finding.node
+        index = self.ctx.index
+        if (index is None or fn is None or fn.cls is not None or fn.parent is not None
+                or not isinstance(node, cst.Assign)):
+            return False
+        target = node.targets[0].target
+        if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)):
+            return False
+        mapping = target.value.value
+        returned = [r for r in nodes_of(fn.node.body, cst.Return, nested=False)]
+        if not returned or any(not (isinstance(r.value, cst.Name) and r.value.value == mapping)
+                               for r in returned):
+            return False
+        return index.callers_reinject(self.ctx.path, fn.name)
 
     def check_function(self, fn: FunctionInfo | None) -> None:
         if fn is not None:
