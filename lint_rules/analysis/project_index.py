@@ -73,6 +73,7 @@ class ProjectIndex:
         self.roots = [r.resolve() for r in roots or []]
         self._modules: dict[str, ModuleSummary | None] = {}
         self._censuses: dict[str, HeaderCensus | None] = {}
+        self._callers: dict[str, bool] = {}
 
     # --- finding modules on disk ---
     def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
@@ -136,7 +137,11 @@ class ProjectIndex:
         walked = walk_package(root) if root is not None else None
         if root is None or walked is None:
             return False
-        return callers_reinject(root, str(near), name, self.config, self._census_read, walked.files)
+        key = f"{Path(near).resolve()}\0{name}"
+        if key not in self._callers:
+            self._callers[key] = callers_reinject(root, str(near), name, self.config,
+                                                  self._census_read, walked.files)
+        return self._callers[key]
 
     def _census_read(self, path: str) -> bytes | None:
         try:
