@@ -20,6 +20,11 @@ For each pinned openhands-sdk release (wheels from `/work/sdk-cache`, else `pip 
   replace sites must stay silent (a false alarm is a reported site).
 
 The tool runs on the replace-site files in place (the census sees the whole mutated tree).
+
+Expected: every site reported under a pin, except a site in a header-replacing step whose every
+caller re-injects the key later (openhands-sdk 1.58.2's `apply_extra_headers`: both callers run
+`apply_llm_call_context(out, context)` afterwards, read in the code); there silence is right,
+so recall is printed per release.
 """
 
 from __future__ import annotations
@@ -189,6 +194,11 @@ def main() -> int:
     print("| --- | --- | --- | ---: |")
     for release, name, positive, reported, total in rows:
         print(f"| {release} | {name} | {'defect' if positive else 'safe'} | {reported}/{total} |")
+    for release in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == release]
+        print(f"{release}: reported under a pin {sum(r[3] for r in mine if r[2])}/"
+              f"{sum(r[4] for r in mine if r[2])}, under a safe shape "
+              f"{sum(r[3] for r in mine if not r[2])}/{sum(r[4] for r in mine if not r[2])}")
     positives = [r for r in rows if r[2]]
     safes = [r for r in rows if not r[2]]
     hit = sum(r[3] for r in positives)
