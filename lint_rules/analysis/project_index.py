@@ -21,6 +21,8 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
+from lint_rules.analysis.header_census import HeaderCensus, package_root, take_census, walk_package
+from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.pins import summarize_method
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
@@ -71,6 +73,8 @@ class ProjectIndex:
         self.config = config
         self.roots = [r.resolve() for r in roots or []]
         self._modules: dict[str, ModuleSummary | None] = {}
+        self._censuses: dict[str, HeaderCensus | None] = {}
+        self._callers: dict[str, bool] = {}
 
     # --- finding modules on disk ---
     def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
@@ -114,6 +118,38 @@ class ProjectIndex:
         # No index here: a module's summary depends on its own text only, so the cache can
         # keep it until that file changes (calls into other modules resolve at the call site).
         return summarize_model(model, str(path), self.config, lines)
+
+    # --- project facts ---
+    def header_census(self, near: str | Path) -> HeaderCensus | None:
+        """Can a scoped header be in an LLM's header field anywhere in the package tree of
+        `near` (header_census.py)? None: not in a package, or the tree cannot be read."""
+        root = package_root(near) if str(near) not in ("", "-", "<stdin>") else None
+        if root is None:
+            return None
+        key = str(root)
+        if key not in self._censuses:
+            self._censuses[key] = take_census(root, self.config, self._census_read)
+        return self._censuses[key]
+
+    def callers_reinject(self, near: str | Path, name: str) -> bool:
+        """Every use of the module-level function `name` of `near` in its package tree is a call
+        whose result is re-injected later (request_callers.py); False when unresolved."""
+        root = package_root(near) if str(near) not in ("", "-", "<stdin>") else None
+        walked = walk_package(root) if root is not None else None
+        if root is None or walked is None:
+            return False
+        key = f"{Path(near).resolve()}\0{name}"
+        if key not in self._callers:
+            self._callers[key] = callers_reinject(root, str(near), name, self.config,
+                                                  self._census_read, walked.files)
+        return self._callers[key]
+
+    def _census_read(self, path: str) -> bytes | None:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return None
 
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
