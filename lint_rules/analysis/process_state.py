@@ -30,6 +30,7 @@ from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.header_keys import header_key_tokens
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.provenance import Provenance
 from lint_rules.analysis.scoped_values import ScopedValues
 from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
@@ -78,6 +79,7 @@ def credential_matcher(config: Config) -> Callable[[str], bool]:
 class Sink:
     description: str  # for the message: "`os.environ`", "the module-level dict `CACHE`"
     global_name: str | None = None  # a module global that must not be a local of the function
+    library: str | None = None  # the library global written (`litellm.api_key`)
 
 
 class GlobalSinks:
@@ -110,7 +112,7 @@ class GlobalSinks:
             imported = self.model.imports[node.value]  # `from litellm import headers`
             shadowed = fn is not None and _is_local(fn, node.value)
             if not shadowed and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
-                return Sink(f"the library global `{imported}`")
+                return Sink(f"the library global `{imported}`", library=imported)
             return None
         if isinstance(node, cst.Name):
             # Whether the module binds a mutable object to it is only known at the end of the
@@ -126,7 +128,7 @@ class GlobalSinks:
         """`litellm.api_key` (a library global) or `LLM.x` / `type(self).x` (a class attribute)."""
         library = self.library_global(node)
         if library is not None:
-            return Sink(f"the library global `{library}`")
+            return Sink(f"the library global `{library}`", library=library)
         owner = self.class_expr(node.value, fn)
         if owner is not None:
             return Sink(f"the class attribute `{owner}.{node.attr.value}`")
@@ -160,7 +162,7 @@ class GlobalSinks:
             owner, name = node.args[0].value, string_value(node.args[1].value)
             library = self._library_name(owner, name)
             if library is not None:
-                return Sink(f"the library global `{library}`"), [node.args[2].value]
+                return Sink(f"the library global `{library}`", library=library), [node.args[2].value]
             cls = self.class_expr(owner, fn)
             if cls is not None:
                 return Sink(f"the class attribute `{cls}.{name or '...'}`"), [node.args[2].value]
@@ -225,11 +227,12 @@ class InstanceData:
         self.llms = llms
         self.scoped = _PlainlySpelledScopedValues(ctx)
         self.is_credential = credential_matcher(ctx.config)
+        self.provenance = Provenance(ctx.model)
 
     def describe(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int = 0,
                  expanded: set[str] | None = None) -> str | None:
         """`None`, or a phrase naming the instance data the value carries."""
-        if self.scoped.is_scoped(value, fn):
+        if self.scoped.is_scoped(value, fn) and self.provenance.from_caller(value, fn):
             return f"`{_short(self.ctx, value)}`, a conversation-scoped value,"
         return self._walk(value, fn, depth, set() if expanded is None else expanded)
 
@@ -248,6 +251,11 @@ class InstanceData:
                 stack.extend(self._carried_by_call(node))
                 continue
             if isinstance(node, cst.Attribute):
+                # Instance data only when read from the caller's data or the instance
+                # (`self.api_key`, `tenant.api_key`), not from the process's own settings
+                # (`settings.api_key`, `os.environ`).
+                if not self.provenance.from_caller(node.value, fn):
+                    continue
                 if self.is_credential(node.attr.value):
                     return f"`{_short(self.ctx, node)}`, a credential,"
                 if self.llms.is_llm(node.value, fn) and not self.llms.is_llm(node, fn):
@@ -256,7 +264,9 @@ class InstanceData:
                     return f"`{_short(self.ctx, node)}`, a field of one LLM config object,"
                 continue
             if isinstance(node, cst.Name):
-                if self.is_credential(node.value):
+                # A name is a credential by its name only when its value may be the caller's:
+                # a parameter, or a local defined from one (`token = os.getenv(...)` is not).
+                if self.is_credential(node.value) and self.provenance.from_caller(node, fn):
                     return f"`{node.value}`, a credential,"
                 # Each variable is expanded once per value: a module that rebinds one name
                 # hundreds of times would otherwise cost (definitions ** depth).
@@ -270,7 +280,8 @@ class InstanceData:
                 continue
             if isinstance(node, cst.Subscript):
                 key = _string_key(node)
-                if key is not None and self.is_credential(key):
+                if key is not None and self.is_credential(key) \
+                        and self.provenance.from_caller(node.value, fn):
                     return f"`{_short(self.ctx, node)}`, a credential,"
                 continue  # an element of a container is judged by its key only
             if isinstance(node, (cst.Comparison, cst.UnaryOperation)):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import re
+from pathlib import PurePath
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -12,6 +13,7 @@ import libcst as cst
 from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.process_state import GlobalSinks, InstanceData, Sink, instance_data_tokens
 from lint_rules.analysis.process_state_ast import may_leak_into_globals
+from lint_rules.analysis.provenance import UNKNOWN
 from lint_rules.core.config import Config
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
@@ -22,8 +24,12 @@ STARTUP_FUNCTION = re.compile(
     r"^_*(main|cli|\w+_main|main_\w+"
     r"|(create|make|build|init)_(app|application|server)|app_factory|application_factory"
     r"|(configure|setup|bootstrap|startup)(_(process|logging|environment|env|app|application))?"
-    r"|on_startup|lifespan)$"
+    r"|initiali[sz]e|on_startup|\w*_?lifespan)$"
 )
+
+
+# Names of whom a cache slot belongs to (`user_id`, `tenant`, `account_id`, `org_id`...).
+IDENTITY = re.compile(r"(^|_)(user|tenant|account|org|organization|customer|principal|owner)(_?id)?$")
 
 
 @dataclass
@@ -32,6 +38,36 @@ class _Candidate:
     sink: Sink
     values: list[cst.BaseExpression]
     fn: FunctionInfo | None
+    key: cst.BaseExpression | None = None  # the slot written: `CACHE[key] = v`, `setdefault(key, v)`
+
+
+def _subscript_key(target: cst.Subscript) -> cst.BaseExpression | None:
+    if len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
+        return None
+    return target.slice[0].slice.value
+
+
+def _owned_slot(data: InstanceData, key: cst.BaseExpression, value: cst.BaseExpression,
+                fn: FunctionInfo | None) -> bool:
+    """A slot of a shared cache or registry that only its owner reads: keyed by a fresh
+    unguessable token (`uuid4()`, `secrets.token_urlsafe()`), by the conversation or the
+    credential itself (the key holds conversation or tenant data), or by everything the value
+    is computed from (a memo: `_cache[sa_config] = fetch_token(sa_config)` hands a caller only
+    what its own key yields)."""
+    provenance = data.provenance
+    if provenance.unguessable(key, fn):
+        return True
+    if data.describe(key, fn) is not None:
+        return True
+    key_roots = provenance.roots(key, fn)
+    # Built (through any helper: `_cache_key(user_id, api_key)`) from the caller's credential
+    # or identity: one slot per tenant.
+    if any(data.is_credential(r.rsplit(".", 1)[-1]) or IDENTITY.search(r.rsplit(".", 1)[-1])
+           or data.scoped.is_conversation_id(cst.parse_expression(r))
+           for r in key_roots if r != UNKNOWN):
+        return True
+    value_roots = provenance.roots(value, fn)
+    return UNKNOWN not in value_roots and bool(key_roots) and value_roots <= key_roots
 
 
 class ProcessGlobalLeak(Rule):
@@ -171,7 +207,8 @@ class TenantLLMConfig:
         for target in targets:
             sink = self._sinks.target(target, fn)
             if sink is not None:
-                self._candidates.append(_Candidate(node, sink, [value], fn))
+                key = _subscript_key(target) if isinstance(target, cst.Subscript) else None
+                self._candidates.append(_Candidate(node, sink, [value], fn, key))
                 return
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -190,19 +227,46 @@ class TenantLLMConfig:
             return
         found = self._sinks.call(node, fn)
         if found is not None and found[1]:
-            self._candidates.append(_Candidate(node, found[0], found[1], fn))
+            key = None
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("setdefault", "__setitem__") \
+                    and node.args and node.args[0].keyword is None:
+                key = node.args[0].value
+            self._candidates.append(_Candidate(node, found[0], found[1], fn, key))
+
+    def _own_library_global(self, sink: Sink) -> bool:
+        """A library configuring its own module globals (`litellm.cache = ...` inside
+        `litellm`): that is the library's configuration API, not a caller's leak; the callers
+        that hand it tenant data are reported where they call it."""
+        if sink.library is None:
+            return False
+        top = sink.library.split(".")[0]
+        if (self.ctx.model.module_name or "").split(".")[0] == top:
+            return True
+        # A namespace folder (no `__init__.py`) inside the library's tree: its folder names.
+        return top in PurePath(self.ctx.path).parts[:-1]
 
     # ------------------------------------------------------------------ judging them
     def check_module(self) -> None:
         # At the end: module globals bound after the function (lower in the file) count too.
         data = InstanceData(self.ctx, self._llms)
+        reported: set[int] = set()  # one finding per write event (statement line)
         for candidate in self._candidates:
             sink, fn = candidate.sink, candidate.fn
             if sink.global_name is not None and not self._sinks.is_module_container(sink.global_name, fn):
                 continue
+            if self._own_library_global(sink):
+                continue
+            line = self.ctx.position(candidate.node).start.line
+            if line in reported:
+                continue
             for value in candidate.values:
                 what = data.describe(value, fn)
+                if what is not None and candidate.key is not None \
+                        and _owned_slot(data, candidate.key, value, fn):
+                    break
                 if what is not None:
+                    reported.add(line)
                     self.report(candidate.node, f"{what} is written into {sink.description}, which "
                                                 "every conversation in the process shares; pass it "
                                                 "with each call instead")
