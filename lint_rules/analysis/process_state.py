@@ -20,6 +20,7 @@ Used by LLA005. Two questions, both answered inside one function of one file:
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,7 +34,12 @@ from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.provenance import Provenance
 from lint_rules.analysis.scoped_values import ScopedValues
 from lint_rules.core.config import Config
-from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.semantic import (
+    FunctionInfo,
+    SemanticModel,
+    dotted_name,
+    string_value,
+)
 from lint_rules.syntax.tree import child_nodes, small_statements
 
 ENVIRON = frozenset({"os.environ", "os.environb"})
@@ -55,7 +61,20 @@ def instance_data_tokens(config: Config) -> tuple[str, ...]:
     tokens |= set(config.conversation_id_expressions)  # matched only when spelled plainly
     tokens |= set(header_key_tokens(config))
     tokens |= set(llm_analysis.trigger_tokens(config))
+    tokens |= set(library_tokens(config))  # any caller data written into a library global
     return tuple(sorted(t for t in tokens if t))
+
+
+def library_tokens(config: Config) -> tuple[str, ...]:
+    """A library global is reached through an import that spells the library's top-level
+    name (`import litellm`); a pattern with a wildcard there needs some import."""
+    heads = {p.split(".")[0] for p in config.library_globals if p}
+    return tuple(sorted("import" if any(c in h for c in "*?[") else h for h in heads))
+
+
+# Library functions that set the library's process-wide state (`sdk.init(credentials=...)`,
+# `litellm.register_model(...)`, `lib.set_default_headers(...)`).
+LIBRARY_CONFIG_CALL = re.compile(r"^_*(init|initialize|configure|setup|set_\w+|register\w*|add_\w+|enable\w*)$")
 
 
 def credential_matcher(config: Config) -> Callable[[str], bool]:
@@ -158,6 +177,11 @@ class GlobalSinks:
                 keywords = [a.value for a in node.args if a.keyword is not None]
                 return sink, positional[first:] + keywords
             return None
+        if isinstance(func, cst.Attribute) and LIBRARY_CONFIG_CALL.match(func.attr.value):
+            library = self._library_name(func.value, func.attr.value)
+            if library is not None:
+                return Sink(f"the process-wide settings of the library (`{library}(...)`)",
+                            library=library), values
         if resolved == "setattr" and len(node.args) == 3:
             owner, name = node.args[0].value, string_value(node.args[1].value)
             library = self._library_name(owner, name)
@@ -235,6 +259,16 @@ class InstanceData:
         if self.scoped.is_scoped(value, fn) and self.provenance.from_caller(value, fn):
             return f"`{_short(self.ctx, value)}`, a conversation-scoped value,"
         return self._walk(value, fn, depth, set() if expanded is None else expanded)
+
+    def caller_data(self, value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
+        """Any value of the caller (not a literal, constant or function), or of the instance
+        when it is one LLM or LLM config object (a `Settings` object may be the process's own
+        start-up configuration)."""
+        per_tenant = fn is not None and fn.cls is not None and (
+            self.llms.is_llm_class(fn.cls.name) or any(b in fn.cls.name for b in self.llms.bare))
+        if self.provenance.from_caller(value, fn, instance=per_tenant):
+            return f"`{_short(self.ctx, value)}`, data of the caller or of this instance,"
+        return None
 
     def _walk(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int,
               expanded: set[str]) -> str | None:
@@ -373,6 +407,9 @@ def _is_local(fn: FunctionInfo, name: str) -> bool:
             return True
         scope = scope.parent
     return False
+
+
+is_local_name = _is_local
 
 
 def _is_classmethod(fn: FunctionInfo) -> bool:

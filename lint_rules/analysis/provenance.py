@@ -28,7 +28,14 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.local_bindings import ASSIGN, LOOP, OPAQUE, PARAM, WITH, local_defs
+from lint_rules.analysis.local_bindings import (
+    ASSIGN,
+    LOOP,
+    OPAQUE,
+    PARAM,
+    WITH,
+    local_defs,
+)
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name
 from lint_rules.syntax.tree import child_nodes
 
@@ -49,7 +56,10 @@ class Provenance:
         self.model = model
 
     # ------------------------------------------------------------------ narrow: may it be the caller's?
-    def from_caller(self, expr: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
+    def from_caller(self, expr: cst.BaseExpression, fn: FunctionInfo | None,
+                    instance: bool = True) -> bool:
+        """`instance=False`: fields of `self` do not count (the instance may be the process's
+        own settings object)."""
         if fn is None:
             return False
         stack: list[tuple[cst.CSTNode, FunctionInfo]] = [(expr, fn)]
@@ -65,6 +75,9 @@ class Provenance:
                                  cst.UnaryOperation)):
                 continue
             if isinstance(node, cst.Name):
+                if not instance and scope.self_name == node.value \
+                        and scope.param(node.value) is not None:
+                    continue
                 verdict = self._name(node.value, scope, seen, stack)
                 if verdict:
                     return True
@@ -102,9 +115,7 @@ class Provenance:
                 for d in defs:
                     if d.kind == PARAM:
                         return True  # `self` included: a field of the instance
-                    if d.kind == ASSIGN and d.value is not None:
-                        stack.append((d.value, scope))
-                    elif d.kind in (LOOP, WITH) and d.value is not None:
+                    if d.kind == ASSIGN and d.value is not None or d.kind in (LOOP, WITH) and d.value is not None:
                         stack.append((d.value, scope))
                     elif d.kind == OPAQUE and _unpacked_from(d.node) is not None:
                         stack.append((_unpacked_from(d.node), scope))  # `a, b = value`
