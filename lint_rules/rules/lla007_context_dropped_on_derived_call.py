@@ -314,10 +314,20 @@ def ask_without_context(llm, messages, call_context=None):
                 return True  # positional spread: may hold it
             if arg.star != "**":
                 continue
-            if from_own_kwargs(arg.value, fn, keywords):
+            if from_own_kwargs(arg.value, fn, keywords) or self._built_from_own_kwargs(fn, arg.value, keywords):
                 continue  # built from our own **kwargs, which cannot hold a named parameter
             return True
         return False
+
+    @staticmethod
+    def _built_from_own_kwargs(fn: FunctionInfo, value: cst.BaseExpression, keywords: frozenset[str]) -> bool:
+        """`**self._options(llm, kwargs)`: a mapping built from the function's own `**kwargs`
+        when a call-context keyword is a named parameter (so `kwargs` cannot hold it)."""
+        star = fn.node.params.star_kwarg
+        if not isinstance(star, cst.Param) or not any(fn.param(k) is not None for k in keywords):
+            return False
+        mentions = {n.value for n in _body_nodes(value) if isinstance(n, cst.Name)}
+        return star.name.value in mentions
 
     # --- report and fix ---
     def _report(self, fn: FunctionInfo, bindings, call: _LLMCall, related: list[_LLMCall],
