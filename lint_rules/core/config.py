@@ -162,6 +162,9 @@ class Config:
     llm_install_methods: tuple[str, ...] = ("switch_llm", "switch_profile", "set_llm", "update_llm")
     # Keyword names that carry a call context into an LLM call.
     call_context_keywords: tuple[str, ...] = ("call_context",)
+    # Classes (qualified or bare names) of the per-conversation call context: a parameter or
+    # local typed as one of them (or built by its constructor) is the context in scope (LLA007).
+    call_context_classes: tuple[str, ...] = ("LLMCallContext", "CallContext")
     # Methods on an LLM object that send a request (what LLA007 calls an "LLM call").
     llm_call_methods: tuple[str, ...] = (
         "completion", "acompletion", "responses", "aresponses", "generate", "agenerate",
