@@ -235,7 +235,8 @@ class WriteFinder:
         if write.kind == "attr":
             if s.is_scoped_attribute(write.name):
                 return frozenset({Pin.attr(write.name)})
-            if write.name in self.hook_attributes and not is_fresh_empty(value):
+            if write.name in self.hook_attributes and not is_fresh_empty(value) \
+                    and not _reads_only(value, fn.self_name):
                 return frozenset({Pin.attr(write.name)})  # a hook installed on the LLM itself
             return self._value_pins(fn, write)
         if write.kind in ("item", "setdefault"):
@@ -256,9 +257,35 @@ class WriteFinder:
         keys = self.scoped.scoped_keys(write.value, fn)
         if keys:
             return frozenset(Pin.header(k) for k in keys)
+        if isinstance(write.value, cst.Dict):  # `llm.kwargs.update(rollout_id=rid)`
+            ids = {string_value(el.key) for el in write.value.elements
+                   if isinstance(el, cst.DictElement) and not is_constant(el.value)}
+            ids = {k for k in ids if k in self.id_keys}
+            if ids:
+                return frozenset(Pin.attr(k) for k in ids)
         if self.scoped.is_scoped(write.value, fn):
             return frozenset({Pin.attr(write.name or "?")})
         return frozenset()
+
+
+def _reads_only(node: cst.BaseExpression | None, name: str | None) -> bool:
+    """The value reads no variable but `name` (`self._callback_manager`): the holder applying
+    its own configuration (LlamaIndex's process-wide `Settings` wiring its callback manager
+    into its own LLM), not one caller's hook."""
+    if node is None or not name:
+        return False
+    names: list[cst.Name] = []
+    attrs: set[int] = set()
+
+    def visit(n: cst.CSTNode) -> None:
+        if isinstance(n, cst.Attribute):
+            attrs.add(id(n.attr))
+        elif isinstance(n, cst.Name):
+            names.append(n)
+
+    walk(node, visit, lambda _n: None)
+    read = {n.value for n in names if id(n) not in attrs} - {"None", "True", "False"}
+    return read == {name}
 
 
 def is_fresh_empty(node: cst.BaseExpression | None) -> bool:
