@@ -90,8 +90,10 @@ def _literal_part(name: str) -> str:
 
 
 def _specific_source(method: str) -> bool:
-    """`get_all_llms` names LLMs itself; `get`/`values` need a registry-like receiver."""
-    return "llm" in method.lower()
+    """`get_all_llms`, `get_lm` name LLMs themselves; `get`/`values` need a registry-like
+    receiver."""
+    lower = method.lower()
+    return "llm" in lower or lower.endswith(("_lm", "_lms"))
 
 
 def _registry_like(receiver: cst.BaseExpression) -> bool:
