@@ -22,7 +22,13 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.core.config import Config
-from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.semantic import (
+    FunctionInfo,
+    SemanticModel,
+    annotation_names,
+    dotted_name,
+    string_value,
+)
 from lint_rules.syntax.tree import child_nodes
 
 _SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
@@ -53,29 +59,7 @@ def is_context_class(name: str | None, config: Config, model: SemanticModel) -> 
 
 def annotation_is_context(node: cst.BaseExpression | None, config: Config, model: SemanticModel) -> bool:
     """`LLMCallContext`, `LLMCallContext | None`, `Optional["LLMCallContext"]`."""
-    stack = [node] if node is not None else []
-    seen = 0
-    while stack and seen < 32:  # annotations are small; bounded all the same
-        seen += 1
-        expr = stack.pop()
-        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
-            stack.extend((expr.left, expr.right))
-        elif isinstance(expr, cst.Subscript):
-            head = (dotted_name(expr.value) or "").rsplit(".", 1)[-1]
-            if head in ("Optional", "Union", "Annotated"):
-                stack.extend(el.slice.value for el in expr.slice if isinstance(el.slice, cst.Index))
-        else:
-            text = string_value(expr)
-            if text is not None:
-                text = text.strip()
-                if "|" in text or "[" in text:
-                    parts = text.replace("Optional[", "").replace("]", "").split("|")
-                    if any(is_context_class(p.strip(), config, model) for p in parts):
-                        return True
-                    continue
-            if is_context_class(text if text is not None else dotted_name(expr), config, model):
-                return True
-    return False
+    return any(is_context_class(name, config, model) for name in annotation_names(node))
 
 
 def _param_nodes(params: cst.Parameters) -> list[cst.Param]:

@@ -21,9 +21,14 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
-from lint_rules.analysis.header_census import HeaderCensus, package_root, take_census, walk_package
-from lint_rules.analysis.request_callers import callers_reinject
+from lint_rules.analysis.header_census import (
+    HeaderCensus,
+    package_root,
+    take_census,
+    walk_package,
+)
 from lint_rules.analysis.pins import summarize_method
+from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
