@@ -26,6 +26,8 @@ argument of every call counted (`_get_cache_key(sa_config)` depends on `sa_confi
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 from lint_rules.analysis.local_bindings import (
@@ -198,25 +200,39 @@ class Provenance:
 
     def unguessable(self, expr: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
         """The value is (built from) a fresh random token: `uuid4()`, `secrets.token_urlsafe()`."""
-        stack: list[cst.CSTNode] = [expr]
-        seen: set[str] = set()
-        steps = 0
-        while stack and steps < _MAX_STEPS:
-            steps += 1
-            node = stack.pop()
-            if isinstance(node, cst.Call) and self.model.resolve_expr(node.func) in UNGUESSABLE:
-                return True
-            if isinstance(node, cst.Name) and fn is not None and node.value not in seen:
-                seen.add(node.value)
-                stack.extend(d.value for d in local_defs(fn, node.value)
-                             if d.kind == ASSIGN and d.value is not None)
-                continue
-            if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-                continue
-            stack.extend(c for c in child_nodes(node)
-                         if isinstance(c, (cst.BaseExpression, cst.Element, cst.DictElement,
-                                           cst.FormattedStringExpression, cst.Arg)))
-        return False
+        return any_part(expr, fn, lambda node: isinstance(node, cst.Call)
+                        and self.model.resolve_expr(node.func) in UNGUESSABLE,
+                        into=_VALUE_PARTS)
+
+
+_VALUE_PARTS = (cst.BaseExpression, cst.Element, cst.DictElement, cst.FormattedStringExpression,
+                cst.Arg)
+
+
+def any_part(expr: cst.BaseExpression, fn: FunctionInfo | None,
+             found: Callable[[cst.CSTNode], bool], *, into: tuple[type, ...] | None = None,
+             limit: int = _MAX_STEPS) -> bool:
+    """Some node of the value satisfies `found`, the local names it reads followed to their
+    assignments (not into lambdas, functions or classes); `into` limits the child kinds
+    entered. Bounded: `limit` nodes at most."""
+    stack: list[cst.CSTNode] = [expr]
+    seen: set[str] = set()
+    steps = 0
+    while stack and steps < limit:
+        steps += 1
+        node = stack.pop()
+        if found(node):
+            return True
+        if isinstance(node, cst.Name) and fn is not None and node.value not in seen:
+            seen.add(node.value)
+            stack.extend(d.value for d in local_defs(fn, node.value)
+                         if d.kind == ASSIGN and d.value is not None)
+            continue
+        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
+            continue
+        children = child_nodes(node)
+        stack.extend(children if into is None else (c for c in children if isinstance(c, into)))
+    return False
 
 
 def _unpacked_from(node: cst.CSTNode | None) -> cst.BaseExpression | None:

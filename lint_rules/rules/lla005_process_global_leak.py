@@ -11,7 +11,6 @@ from pathlib import PurePath
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext
-from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.process_state import (
     GlobalSinks,
     InstanceData,
@@ -22,11 +21,11 @@ from lint_rules.analysis.process_state import (
     is_local_name as _is_local,
 )
 from lint_rules.analysis.process_state_ast import may_leak_into_globals
-from lint_rules.analysis.provenance import UNKNOWN
+from lint_rules.analysis.provenance import UNKNOWN, any_part
 from lint_rules.core.config import Config
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
-from lint_rules.syntax.tree import child_nodes, nodes_of
+from lint_rules.syntax.tree import nodes_of
 
 # Module-level functions that run once when the process starts: they may set process-wide
 # values from constants, command-line arguments or their own config.
@@ -90,23 +89,8 @@ def _setter_parameter(value: cst.BaseExpression, fn: FunctionInfo | None) -> boo
 def _names_a_conversation(data: InstanceData, key: cst.BaseExpression,
                           fn: FunctionInfo | None) -> bool:
     """A key holding a conversation id anywhere (`(app, ctx.session_id)`), locals followed."""
-    stack: list[cst.CSTNode] = [key]
-    seen: set[str] = set()
-    steps = 0
-    while stack and steps < 200:
-        steps += 1
-        node = stack.pop()
-        if isinstance(node, (cst.Attribute, cst.Name)) and data.scoped.is_conversation_id(node):
-            return True
-        if isinstance(node, cst.Name) and fn is not None and node.value not in seen:
-            seen.add(node.value)
-            stack.extend(d.value for d in local_defs(fn, node.value)
-                         if d.kind == ASSIGN and d.value is not None)
-            continue
-        if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef)):
-            continue
-        stack.extend(child_nodes(node))
-    return False
+    return any_part(key, fn, lambda node: isinstance(node, (cst.Attribute, cst.Name))
+                    and data.scoped.is_conversation_id(node), limit=200)
 
 
 class ProcessGlobalLeak(Rule):
