@@ -36,8 +36,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
+
+import corpus  # benchmarks/ is on sys.path when a script here runs
 
 RELEASES = {
     "openhands_sdk-1.20.0": "openhands-sdk==1.20.0",
@@ -90,23 +91,7 @@ _options["extra_headers"] = {{**(_options.get("extra_headers") or {{}}), {KEY}: 
 
 
 def unpack(wheels: Path, into: Path) -> dict[str, Path]:
-    roots: dict[str, Path] = {}
-    for name, requirement in RELEASES.items():
-        found = sorted(wheels.glob(f"{name}-*.whl"))
-        if not found:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
-                            str(into / "_dl"), requirement], check=False)
-            found = sorted((into / "_dl").glob(f"{name}-*.whl"))
-        if not found:
-            print(f"skipped {name}: no wheel", file=sys.stderr)
-            continue
-        root = into / name
-        with zipfile.ZipFile(found[0]) as zf:
-            for member in zf.namelist():
-                if member.endswith(".py") and ".dist-info/" not in member:
-                    zf.extract(member, root)
-        roots[name] = root
-    return roots
+    return corpus.unpack_sources(RELEASES, wheels, into, skip_tests=False)
 
 
 def lla004(paths: list[Path], cwd: Path) -> set[tuple[str, int]]:
