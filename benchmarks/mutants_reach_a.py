@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import corpus  # noqa: E402
 import mutants_guards_swaps_bypass as base  # noqa: E402
 
 WHEELS = {
@@ -64,11 +65,7 @@ def sites(roots: list[Path], limit: int) -> list[tuple[Path, ast.FunctionDef, st
     per_root = []
     for root in roots:
         found = []
-        for path in sorted(root.rglob("*.py")):
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (SyntaxError, UnicodeDecodeError, ValueError):
-                continue
+        for path, tree in corpus.parsed_modules(root):
             for node in ast.walk(tree):
                 if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     continue
@@ -103,7 +100,7 @@ def main() -> int:
                                            marked, f"f{s}", first.lineno, n))
         files = {f"b_{k}": v for k, v in baselines.items()}
         files.update({f"m_{i}": m.source for i, m in enumerate(mutants)})
-        found = base.run_tool(files, work, "LLA001")
+        found = corpus.check_files(files, work / "files", "LLA001")
     rows: dict[str, list[int]] = {}
     for i, m in enumerate(mutants):
         before = [(c, ln + m.inserted if ln >= m.inserted_at else ln)
