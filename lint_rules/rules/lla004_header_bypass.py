@@ -20,7 +20,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name
-from lint_rules.syntax.tree import nodes_of
+from lint_rules.syntax.tree import entries_moved_after, nodes_of
 
 FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
 MERGED_LAST = "the call-site headers are merged last and override the pinned ones"
@@ -473,11 +473,8 @@ def fetch(url, headers=None):
         # Move the scoped entries after the last spread that overrides them; commas stay put.
         keys = [i for i in range(key_at, later[-1])
                 if isinstance(elements[i], cst.DictElement) and judge.is_scoped_key(elements[i].key)]
-        moved = ([e for i, e in enumerate(elements[: later[-1] + 1]) if i not in keys]
-                 + [elements[i] for i in keys] + elements[later[-1] + 1:])
-        moved = [e.with_changes(comma=elements[i].comma) for i, e in enumerate(moved)]
-        fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, self.ctx.code(node.with_changes(elements=moved))),),
-                  Applicability.UNSAFE)
+        moved = entries_moved_after(node, keys, later[-1])
+        fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, self.ctx.code(moved)),), Applicability.UNSAFE)
         spread = elements[later[-1]].value
         keys_text = ", ".join(f"`{k}`" for k in self.ctx.config.scoped_header_keys) or "the pinned keys"
         # Only LLM header fields override it: a stale value there needs a scoped header in one.

@@ -178,3 +178,15 @@ def small_statements(body: cst.CSTNode) -> Iterator[tuple[cst.BaseSmallStatement
             elif isinstance(value, (tuple, list)):
                 children.extend(v for v in value if isinstance(v, cst.CSTNode))
         stack.extend(reversed(children))
+
+
+def entries_moved_after(node: cst.Dict, move: list[int], after: int) -> cst.Dict:
+    """`node` with its entries at the indices `move` placed right after the entry `after`
+    (a merge fix: the pinned keys written after the spread that overrode them). Each position
+    keeps its comma, so a trailing comma and the layout stay where they were."""
+    elements = list(node.elements)
+    moving = set(move)
+    moved = ([e for i, e in enumerate(elements[: after + 1]) if i not in moving]
+             + [elements[i] for i in move] + elements[after + 1:])
+    return node.with_changes(elements=[e.with_changes(comma=elements[i].comma)
+                                       for i, e in enumerate(moved)])
