@@ -60,6 +60,13 @@ MODEL_CALL_METHODS = frozenset({
     "request_stream", "generate_content_async", "forward", "aforward", "create",
     "create_stream", "get_response", "stream_response",
 })
+# Embedding models make model calls too (LlamaIndex `BaseEmbedding`, LangChain `Embeddings`):
+# shared by every index and retriever of an application like an LLM by every agent.
+EMBEDDING_CALL_METHODS = frozenset({
+    "get_text_embedding", "aget_text_embedding", "get_query_embedding", "aget_query_embedding",
+    "_get_text_embedding", "_get_query_embedding", "embed_query", "aembed_query",
+    "embed_documents", "aembed_documents",
+})
 MODEL_NAME_FIELDS = frozenset({
     "model", "_model", "model_name", "_model_name", "model_id", "model_type", "model_str",
 })
@@ -122,7 +129,8 @@ class LLMFacts:
         # a generic word (`pydantic_ai.models.Model` does not make every `Model` an LLM).
         self.bare = frozenset(c.rsplit(".", 1)[-1] for c in classes
                               if "." not in c or c.rsplit(".", 1)[-1] not in GENERIC_CLASS_NAMES)
-        self.call_methods = MODEL_CALL_METHODS | frozenset(config.llm_call_methods)
+        self.call_methods = (MODEL_CALL_METHODS | EMBEDDING_CALL_METHODS
+                             | frozenset(config.llm_call_methods))
         self.extra_fields = frozenset(config.request_extra_fields)
         self._class_verdicts: dict[int, bool] = {}
         self._typed_attrs: dict[int, frozenset[str]] = {}
