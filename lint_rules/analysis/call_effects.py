@@ -34,6 +34,7 @@ from lint_rules.analysis.local_bindings import PARAM, local_defs
 from lint_rules.analysis.ownership import Ownership, Verdict
 from lint_rules.analysis.pins import calls_with_statement, is_pin_helper
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ParamWrite
+from lint_rules.syntax.deep_stack import code_for_node
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name
 from lint_rules.syntax.tree import nodes_of
 
@@ -53,11 +54,12 @@ class _ParamLLMs(LLMFacts):
         self._fn = fn
         self._params = {p.name for p in fn.params} - {fn.self_name}
 
-    def _name_is_llm(self, name: str, fn: FunctionInfo | None) -> bool:
+    def _name_is_llm(self, name: str, fn: FunctionInfo | None,
+                     stack: list[cst.BaseExpression]) -> bool:
         if fn is self._fn and name in self._params and any(
                 d.kind == PARAM for d in local_defs(fn, name)):
             return True
-        return super()._name_is_llm(name, fn)
+        return super()._name_is_llm(name, fn, stack)
 
 
 class _ParamWriteFinder(WriteFinder):
@@ -331,7 +333,11 @@ def _bind(call: cst.Call, params: tuple[str, ...], bound: bool) -> dict[str, cst
 
 
 def _spelled(facts: FileFacts, write) -> str:
-    code = cst.Module([]).code_for_node
+    empty = cst.Module([])
+
+    def code(node: cst.CSTNode) -> str:
+        return code_for_node(empty, node)
+
     llm = " ".join(code(write.llm).split())
     if write.kind == "attr":
         text = f"{llm}.{write.name}" if write.name else llm

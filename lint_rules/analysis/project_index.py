@@ -16,7 +16,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
@@ -24,6 +23,7 @@ from lint_rules.analysis.pins import summarize_method
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.syntax.deep_stack import positions
 from lint_rules.syntax.parse import ParseFailure, parse_module
 from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
@@ -155,7 +155,7 @@ def _lazy_lines(module: cst.Module) -> Callable[[cst.CSTNode], int]:
 
     def line_of(node: cst.CSTNode) -> int:
         if "positions" not in state:
-            state["positions"] = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+            state["positions"] = positions(module)
         return state["positions"][node].start.line  # type: ignore[index]
 
     return line_of
