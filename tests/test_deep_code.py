@@ -1,0 +1,132 @@
+"""No analysis recurses on the depth of the user's code (issue 17).
+
+Each input below is deeper than CPython's default recursion limit in the shape one analysis
+walks (an `elif` chain for the statement walks, an implicitly concatenated key for
+`string_value`, `or` chains for the LLM, scoped-value and ownership questions, a `model_copy()`
+chain for copies of copies, nested `if` for nested compound statements, a chain of local
+assignments). Each is checked in a fresh thread with the default stack size and the default
+recursion limit (1000), so any analysis that recursed would fail the test, and must give the
+same findings as its shallow equivalent. Only libcst's own code generator (positions) may use
+the deep stack of `syntax.deep_stack`.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+
+import pytest
+
+from lint_rules.api import check_source
+
+PIN = 'def pin(llm, conversation_id):\n    llm.extra_headers["x-litellm-session-id"] = conversation_id\n'
+
+
+def _findings(source: str) -> list[tuple[str, int]]:
+    """(code, row) of every finding, computed in a thread with the default stack and limit."""
+    out: dict[str, object] = {}
+
+    def target() -> None:
+        old = sys.getrecursionlimit()
+        sys.setrecursionlimit(1000)
+        try:
+            out["found"] = [(d.code, d.start.row) for d in check_source(source, "deep.py")]
+        except BaseException as exc:  # reported below
+            out["error"] = exc
+        finally:
+            sys.setrecursionlimit(old)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    assert "error" not in out, repr(out.get("error"))
+    return out["found"]  # type: ignore[return-value]
+
+
+def _elif_pin(n: int) -> str:
+    """The write sits in the last branch of an n-branch `elif` chain."""
+    return ("def pin(llm, conversation_id, x):\n    if x == 0:\n        pass\n"
+            + "".join(f"    elif x == {i}:\n        pass\n" for i in range(1, n))
+            + "    else:\n        llm.extra_headers['x-litellm-session-id'] = conversation_id\n")
+
+
+def _concat_key(n: int) -> str:
+    """The header key is an implicit concatenation of n parts."""
+    return ("def pin(llm, conversation_id):\n    llm.extra_headers[(\n"
+            + "".join('        ""\n' for _ in range(n - 1))
+            + '        "x-litellm-session-id")] = conversation_id\n')
+
+
+def _or_llm(n: int) -> str:
+    """The LLM written to is `agent.llm0 or agent.llm1 or ...` (n terms)."""
+    return ("def pin(agent, conversation_id):\n    llm = "
+            + " or ".join(f"agent.llm{i}" for i in range(n - 1)) + " or agent.llm\n"
+            + "    llm.extra_headers['x-litellm-session-id'] = conversation_id\n")
+
+
+def _or_value(n: int) -> str:
+    """The value written is `a0 or a1 or ... or conversation_id` (n terms)."""
+    return ("def pin(llm, conversation_id, " + ", ".join(f"a{i}" for i in range(3)) + "):\n"
+            "    value = " + " or ".join(f"a{i % 3}" for i in range(n - 1)) + " or conversation_id\n"
+            "    llm._prompt_cache_key = value\n")
+
+
+def _copy_chain(n: int) -> str:
+    """The LLM written to is the parameter copied n times (`model_copy()` keeps the dict)."""
+    return ("def pin(llm, conversation_id):\n    copy = llm" + ".model_copy()" * n + "\n"
+            "    copy.extra_headers['x-litellm-session-id'] = conversation_id\n")
+
+
+def _nested_ifs(n: int) -> str:
+    return ("def pin(llm, conversation_id, x):\n"
+            + "".join("    " * (i + 1) + f"if x > {i}:\n" for i in range(n))
+            + "    " * (n + 1) + "llm.extra_headers['x-litellm-session-id'] = conversation_id\n")
+
+
+def _assign_chain(n: int) -> str:
+    """The LLM written to is bound through a chain of n locals."""
+    return ("def pin(llm, conversation_id):\n    v0 = llm\n"
+            + "".join(f"    v{i} = v{i - 1}\n" for i in range(1, n))
+            + f"    v{n - 1}.extra_headers['x-litellm-session-id'] = conversation_id\n")
+
+
+SHAPES = {
+    # shape: (builder, deep size, shallow size)
+    "elif_chain": (_elif_pin, 1100, 3),
+    "concatenated_key": (_concat_key, 3000, 2),
+    "or_chain_of_llms": (_or_llm, 3000, 2),
+    "or_chain_of_values": (_or_value, 3000, 2),
+    "model_copy_chain": (_copy_chain, 400, 2),  # 4 frames a link when it recursed
+    "nested_ifs": (_nested_ifs, 95, 2),
+    "assignment_chain": (_assign_chain, 1500, 2),
+}
+
+
+def _shape_of(line: str) -> str:
+    """A line without its indentation and numbers (`v1499.x` and `v1.x` are the same write)."""
+    return re.sub(r"\d+", "N", line.strip())
+
+
+@pytest.mark.parametrize("shape", sorted(SHAPES))
+def test_deep_code_gives_the_findings_of_its_shallow_equivalent(shape):
+    build, deep, shallow = SHAPES[shape]
+    shallow_source, deep_source = build(shallow), build(deep)
+    compile(deep_source, shape, "exec")  # valid Python at the default limit
+    expected = _findings(shallow_source)
+    assert expected, shallow_source  # the shape is a finding at all
+    got = _findings(deep_source)
+    # Same codes, each on the same line of code (the deep input has more lines before it).
+    shallow_lines, deep_lines = shallow_source.splitlines(), deep_source.splitlines()
+    assert [code for code, _ in got] == [code for code, _ in expected], (shape, got, expected)
+    for (_, deep_row), (_, shallow_row) in zip(got, expected):
+        assert _shape_of(deep_lines[deep_row - 1]) == _shape_of(shallow_lines[shallow_row - 1]), (
+            shape, got, expected)
+    assert len({row for _, row in got}) == len(got)
+
+
+def test_default_recursion_limit_is_not_raised_by_a_check():
+    """The analyses need no extra frames: a check leaves the limit where it was."""
+    before = sys.getrecursionlimit()
+    _findings(_elif_pin(1100) + "\n" + PIN)
+    assert sys.getrecursionlimit() == before
