@@ -91,6 +91,94 @@ def _assign_chain(n: int) -> str:
             + f"    v{n - 1}.extra_headers['x-litellm-session-id'] = conversation_id\n")
 
 
+# ---------------------------------------------------------------- the analyses of issues 13-15
+HOP = ("def stamp(target, sid):\n    target.extra_headers['x-litellm-session-id'] = sid\n\n\n"
+       "class Conversation:\n    def __init__(self, agent):\n        self.agent = agent\n"
+       "        self.id = 'c-1'\n\n")
+
+
+def _hop_elif(n: int) -> str:
+    """A call hop (a borrowed LLM handed to a writing callee) in the last branch of an elif."""
+    return (HOP + "    def run(self, x):\n        if x == 0:\n            pass\n"
+            + "".join(f"        elif x == {i}:\n            pass\n" for i in range(1, n))
+            + "        else:\n            stamp(self.agent.llm, str(self.id))\n")
+
+
+def _hop_concat(n: int) -> str:
+    """The callee of a call hop writes under an n-part concatenated key."""
+    return ("def stamp(target, sid):\n    target.extra_headers[(\n"
+            + "".join('        ""\n' for _ in range(n - 1))
+            + '        "x-litellm-session-id")] = sid\n\n\n' + HOP.split("\n\n\n", 1)[1]
+            + "    def run(self):\n        stamp(self.agent.llm, str(self.id))\n")
+
+
+def _hop_or(n: int) -> str:
+    """The LLM handed to the callee is an n-term `or` chain."""
+    return (HOP + "    def run(self):\n        stamp("
+            + " or ".join(f"self.agent.llm{i}" for i in range(n - 1))
+            + " or self.agent.llm, str(self.id))\n")
+
+
+def _hop_nested(n: int) -> str:
+    return (HOP + "    def run(self, x):\n"
+            + "".join("    " * (i + 2) + f"if x > {i}:\n" for i in range(n))
+            + "    " * (n + 2) + "stamp(self.agent.llm, str(self.id))\n")
+
+
+def _helper_chain(n: int) -> str:
+    """h0 calls h1 ... calls hn, which writes: n call hops down (summaries bottom-up)."""
+    return ("".join(f"def h{i}(target, sid):\n    h{i + 1}(target, sid)\n\n\n" for i in range(n))
+            + f"def h{n}(target, sid):\n    target.extra_headers['x-litellm-session-id'] = sid\n\n\n"
+            + HOP.split("\n\n\n", 1)[1] + "    def run(self):\n        h0(self.agent.llm, str(self.id))\n")
+
+
+def _provenance_from_caller(n: int) -> str:
+    """A library setting takes a parameter through a chain of n locals (provenance)."""
+    return ("import litellm\n\n\nclass Tenant:\n    def install(self, handler):\n        v0 = handler\n"
+            + "".join(f"        v{i} = v{i - 1}\n" for i in range(1, n))
+            + f"        litellm.success_callback = [v{n - 1}]\n")
+
+
+def _provenance_from_env(n: int) -> str:
+    """...and the process's own value through such a chain: silent (one finding before it)."""
+    return ("import os\n\nimport litellm\n\n\nclass Tenant:\n    def install(self, handler):\n"
+            "        litellm.callbacks.append(handler)\n        v0 = os.getenv('BASE')\n"
+            + "".join(f"        v{i} = v{i - 1}\n" for i in range(1, n))
+            + f"        litellm.success_callback = [v{n - 1}]\n")
+
+
+def _provenance_owned_slot(n: int) -> str:
+    """A cache slot keyed by a fresh uuid through a chain of n locals: owned, silent."""
+    return ("import uuid\n\nCACHE = {}\n\n\ndef remember(api_key):\n    CACHE['x'] = api_key\n"
+            "    k0 = uuid.uuid4().hex\n"
+            + "".join(f"    k{i} = k{i - 1}\n" for i in range(1, n))
+            + f"    CACHE[k{n - 1}] = api_key\n")
+
+
+def _context_elif(n: int) -> str:
+    """A call-context function (LLA007) whose LLM call sits in the last branch of an elif."""
+    return ("def complete(llm, messages, x, call_context=None):\n    if x == 0:\n        pass\n"
+            + "".join(f"    elif x == {i}:\n        pass\n" for i in range(1, n))
+            + "    else:\n        return llm.completion(messages)\n")
+
+
+def _context_or(n: int) -> str:
+    return ("def complete(llm, messages, call_context=None):\n    return ("
+            + " or ".join(f"llm{i}" for i in range(n - 1)) + " or llm).completion(messages)\n")
+
+
+def _header_merge_copies(n: int) -> str:
+    """A header merge (LLA004) whose pinned side is a copy of a copy ... of the LLM's headers."""
+    return ("def build(llm, kwargs):\n    return (llm.extra_headers" + ".copy()" * n
+            + ") | kwargs['extra_headers']\n")
+
+
+def _header_merge_elif(n: int) -> str:
+    return ("def build(llm, kwargs, x):\n    if x == 0:\n        pass\n"
+            + "".join(f"    elif x == {i}:\n        pass\n" for i in range(1, n))
+            + "    else:\n        return llm.extra_headers | kwargs['extra_headers']\n")
+
+
 SHAPES = {
     # shape: (builder, deep size, shallow size)
     "elif_chain": (_elif_pin, 1100, 3),
@@ -100,12 +188,28 @@ SHAPES = {
     "model_copy_chain": (_copy_chain, 400, 2),  # 4 frames a link when it recursed
     "nested_ifs": (_nested_ifs, 95, 2),
     "assignment_chain": (_assign_chain, 1500, 2),
+    "call_hop_in_elif_chain": (_hop_elif, 1100, 3),
+    "call_hop_to_concatenated_key": (_hop_concat, 3000, 2),
+    "call_hop_of_or_chain": (_hop_or, 3000, 2),
+    "call_hop_in_nested_ifs": (_hop_nested, 95, 2),
+    "call_hop_helper_chain": (_helper_chain, 1100, 2),
+    "provenance_chain_from_caller": (_provenance_from_caller, 1100, 2),
+    "provenance_chain_from_env": (_provenance_from_env, 1100, 2),
+    "provenance_chain_owned_slot": (_provenance_owned_slot, 1100, 2),
+    "call_context_in_elif_chain": (_context_elif, 1100, 3),
+    "call_context_or_chain": (_context_or, 3000, 2),
+    "header_merge_of_copies": (_header_merge_copies, 1100, 2),
+    "header_merge_in_elif_chain": (_header_merge_elif, 1100, 3),
 }
 
 
 def _shape_of(line: str) -> str:
-    """A line without its indentation and numbers (`v1499.x` and `v1.x` are the same write)."""
-    return re.sub(r"\d+", "N", line.strip())
+    """A line without its indentation and numbers (`v1499.x` and `v1.x` are the same write),
+    and its repeats collapsed (`a or a or a` and `a or a`, `x.copy().copy()` and `x.copy()`)."""
+    line = re.sub(r"\d+", "N", line.strip())
+    line = re.sub(r"([\w.]+N)( or \1)+", r"\1", line)
+    line = re.sub(r"(\.copy\(\))+", r".copy()", line)
+    return line
 
 
 @pytest.mark.parametrize("shape", sorted(SHAPES))

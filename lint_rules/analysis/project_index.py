@@ -158,19 +158,25 @@ class ProjectIndex:
 
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
-        module, _, name = qualname.rpartition(".")
-        if not module:
-            return None
-        summary = self.module(module, near)
-        if summary is None:
-            return None
-        found = summary.classes.get(name)
-        if found is not None:
-            return found
-        # Re-exported through the module's imports (`from .base import Base` in __init__).
-        target = summary.imports.get(name)
-        if target and target != qualname:
-            return self.lookup_class(target, Path(summary.path))
+        """The class `qualname` names, followed through re-exports (`from .base import Base`
+        in `__init__`): a loop, each name once (a chain of re-exports, or a cycle of them,
+        costs no stack)."""
+        seen: set[str] = set()
+        while qualname not in seen:
+            seen.add(qualname)
+            module, _, name = qualname.rpartition(".")
+            if not module:
+                return None
+            summary = self.module(module, near)
+            if summary is None:
+                return None
+            found = summary.classes.get(name)
+            if found is not None:
+                return found
+            target = summary.imports.get(name)
+            if not target:
+                return None
+            qualname, near = target, Path(summary.path)
         return None
 
     def ancestors(self, bases: tuple[str, ...], near: Path | None = None) -> list[ClassSummary]:
