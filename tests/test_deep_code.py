@@ -234,3 +234,36 @@ def test_default_recursion_limit_is_not_raised_by_a_check():
     before = sys.getrecursionlimit()
     _findings(_elif_pin(1100) + "\n" + PIN)
     assert sys.getrecursionlimit() == before
+
+
+def test_without_the_deep_stack_only_libcsts_code_generator_runs_out(monkeypatch):
+    """The proof that no analysis recurses: with the deep-stack retry of `syntax.deep_stack`
+    disabled, every deep shape either passes or runs out of stack inside libcst's code
+    generator (positions, `code_for_node`), never inside an analysis or a rule."""
+    import traceback
+
+    import lint_rules.syntax.deep_stack as deep_stack
+
+    monkeypatch.setattr(deep_stack, "_with_stack", lambda fn, *args: fn(*args))
+    for shape, (build, deep, _shallow) in sorted(SHAPES.items()):
+        out: dict[str, object] = {}
+
+        def target() -> None:
+            old = sys.getrecursionlimit()
+            sys.setrecursionlimit(1000)
+            try:
+                check_source(build(deep), "deep.py")
+            except BaseException as exc:  # judged below
+                out["error"] = exc
+            finally:
+                sys.setrecursionlimit(old)
+
+        thread = threading.Thread(target=target)
+        thread.start()
+        thread.join()
+        error = out.get("error")
+        if error is None:
+            continue
+        assert deep_stack.exhausted_stack(error), (shape, repr(error))
+        ours = [f for f in traceback.extract_tb(error.__traceback__) if "/lint_rules/" in f.filename]
+        assert ours and ours[-1].filename.endswith("deep_stack.py"), (shape, ours[-3:])
