@@ -87,46 +87,62 @@ class HeaderJudge:
 
     # ------------------------------------------------------------------ pinned headers
     def is_pinned(self, node: cst.BaseExpression, depth: int = 0) -> bool:
-        """LLM-level or conversation-level headers, or a copy of them."""
-        if isinstance(node, cst.Attribute):
-            return node.attr.value in self.keywords and self.is_llm(node.value)
-        if isinstance(node, cst.Dict):
-            return any(
-                isinstance(e, cst.DictElement) and self.is_scoped_key(e.key) for e in node.elements
-            ) or self._all_starred(node, self.is_pinned, depth)
-        if self._context_headers(node):
-            return True
-        inner = self.copied(node)
-        if inner is not None:
-            return self.is_pinned(inner, depth + 1)
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
-            return self.is_pinned(node.left, depth + 1) and _is_empty(node.right)
-        if isinstance(node, cst.Name) and depth < 4:
-            values = self._bindings(node.value)
-            return bool(values) and all(self.is_pinned(v, depth + 1) for v in values)
-        return False
+        """LLM-level or conversation-level headers, or a copy of them.
+
+        A loop along copies and `x or {}` (a chain of them may be thousands deep); the only
+        recursion is into a name's bindings and a dict's spreads, both capped at depth 4."""
+        while True:
+            if isinstance(node, cst.Attribute):
+                return node.attr.value in self.keywords and self.is_llm(node.value)
+            if isinstance(node, cst.Dict):
+                return any(
+                    isinstance(e, cst.DictElement) and self.is_scoped_key(e.key) for e in node.elements
+                ) or self._all_starred(node, self.is_pinned, depth)
+            if self._context_headers(node):
+                return True
+            inner = self.copied(node)
+            if inner is not None:
+                node, depth = inner, depth + 1
+                continue
+            if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+                if not _is_empty(node.right):
+                    return False
+                node, depth = node.left, depth + 1
+                continue
+            if isinstance(node, cst.Name) and depth < 4:
+                values = self._bindings(node.value)
+                return bool(values) and all(self.is_pinned(v, depth + 1) for v in values)
+            return False
 
     def only_llm_fields(self, node: cst.BaseExpression, depth: int = 0) -> bool:
         """Pinned headers that come from LLM header fields alone (`llm.extra_headers`, a copy
         or local of it), not from a dict that spells a scoped key nor the call context's
-        headers: whether they hold a scoped header is the project's header census question."""
-        if isinstance(node, cst.Attribute):
-            return node.attr.value in self.keywords and self.is_llm(node.value)
-        if isinstance(node, cst.Dict):
-            return depth < 4 and bool(node.elements) and all(
-                isinstance(e, cst.StarredDictElement) and self.only_llm_fields(e.value, depth + 1)
-                for e in node.elements)
-        if self._context_headers(node):
+        headers: whether they hold a scoped header is the project's header census question.
+
+        A loop along copies and `x or {}`, as `is_pinned`; names and spreads recurse at most 4
+        deep."""
+        while True:
+            if isinstance(node, cst.Attribute):
+                return node.attr.value in self.keywords and self.is_llm(node.value)
+            if isinstance(node, cst.Dict):
+                return depth < 4 and bool(node.elements) and all(
+                    isinstance(e, cst.StarredDictElement) and self.only_llm_fields(e.value, depth + 1)
+                    for e in node.elements)
+            if self._context_headers(node):
+                return False
+            inner = self.copied(node)
+            if inner is not None:
+                node, depth = inner, depth + 1
+                continue
+            if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+                if not _is_empty(node.right):
+                    return False
+                node, depth = node.left, depth + 1
+                continue
+            if isinstance(node, cst.Name) and depth < 4:
+                values = self._bindings(node.value)
+                return bool(values) and all(self.only_llm_fields(v, depth + 1) for v in values)
             return False
-        inner = self.copied(node)
-        if inner is not None:
-            return self.only_llm_fields(inner, depth + 1)
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
-            return self.only_llm_fields(node.left, depth + 1) and _is_empty(node.right)
-        if isinstance(node, cst.Name) and depth < 4:
-            values = self._bindings(node.value)
-            return bool(values) and all(self.only_llm_fields(v, depth + 1) for v in values)
-        return False
 
     def _context_headers(self, node: cst.BaseExpression) -> bool:
         """`call_context.headers()`, `self._call_context.headers()`: the conversation's headers."""
@@ -154,20 +170,28 @@ class HeaderJudge:
         return None
 
     def is_call_site(self, node: cst.BaseExpression, depth: int = 0) -> bool:
-        if self.lookup(node) is not None:
-            return not self.is_llm(chain_object(node))
-        inner = self.copied(node)
-        if inner is not None:
-            return self.is_call_site(inner, depth + 1)
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
-            return self.is_call_site(node.left, depth + 1) and _is_empty(node.right)
-        if isinstance(node, cst.Name):
-            if self.is_header_param(node.value):
-                return True
-            values = self._bindings(node.value)
-            if values and depth < 4:
-                return all(self.is_call_site(v, depth + 1) for v in values)
-        return False
+        """Call-site headers (a lookup in the call's keywords, a header parameter), or a copy.
+
+        A loop along copies and `x or {}`, as `is_pinned`; names recurse at most 4 deep."""
+        while True:
+            if self.lookup(node) is not None:
+                return not self.is_llm(chain_object(node))
+            inner = self.copied(node)
+            if inner is not None:
+                node, depth = inner, depth + 1
+                continue
+            if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+                if not _is_empty(node.right):
+                    return False
+                node, depth = node.left, depth + 1
+                continue
+            if isinstance(node, cst.Name):
+                if self.is_header_param(node.value):
+                    return True
+                values = self._bindings(node.value)
+                if values and depth < 4:
+                    return all(self.is_call_site(v, depth + 1) for v in values)
+            return False
 
     def is_header_param(self, name: str) -> bool:
         """A parameter of the function named like a header keyword: the caller's headers."""

@@ -558,9 +558,17 @@ def _spread(ctx: FileContext, node: cst.BaseExpression | str, judge: HeaderJudge
 
 
 def _conjuncts(test: cst.BaseExpression) -> list[cst.BaseExpression]:
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And) and not test.lpar:
-        return _conjuncts(test.left) + _conjuncts(test.right)
-    return [test]
+    """The operands of an unparenthesised `a and b and ...`, in order (no recursion: a
+    3,000-term condition is a tree that deep)."""
+    found: list[cst.BaseExpression] = []
+    pending = [test]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And) and not node.lpar:
+            pending.extend((node.right, node.left))
+        else:
+            found.append(node)
+    return found
 
 
 def _slot(node: cst.BaseExpression, judge: HeaderJudge) -> tuple[str, str] | None:
