@@ -18,12 +18,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import mutants_guards_swaps_bypass as base  # noqa: E402
 import mutants_reach_a as reach_a  # noqa: E402
 
 WHEELS = {
@@ -57,50 +55,9 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-shape", type=int, default=12)
     parser.add_argument("--wheels", type=Path, default=Path("/work/sdk-cache"))
-    parser.add_argument("--verbose", "-v", action="store_true", help="list the missed mutants")
+    parser.add_argument("--verbose", "-v", action="store_true", help="list misses and alarms")
     args = parser.parse_args()
-    base.WHEELS = WHEELS
-    reach_a.PARAMS = PARAMS
-    with tempfile.TemporaryDirectory(prefix="mutants-reach-c-") as tmp:
-        work = Path(tmp)
-        roots = base.unpack(args.wheels, work / "src")
-        mutants: list[base.Mutant] = []
-        baselines: dict[str, str] = {}
-        where: dict[str, str] = {}
-        for s, (path, fn, param) in enumerate(reach_a.sites(roots, args.per_shape)):
-            where[f"f{s}"] = f"{path.relative_to(work / 'src')}:{fn.lineno} {fn.name}"
-            lines = path.read_text(encoding="utf-8").splitlines()
-            first = base.first_statement(fn)
-            baselines[f"f{s}"] = "\n".join(lines) + "\n"
-            for name, positive, snippet in SHAPES:
-                new, marked, n = base.insert(lines, first.lineno, first.col_offset,
-                                             snippet.replace("{p}", param))
-                mutants.append(base.Mutant(name, "LLA001", positive, "\n".join(new) + "\n",
-                                           marked, f"f{s}", first.lineno, n))
-        files = {f"b_{k}": v for k, v in baselines.items()}
-        files.update({f"m_{i}": m.source for i, m in enumerate(mutants)})
-        found = base.run_tool(files, work, "LLA001")
-    rows: dict[str, list[int]] = {}
-    for i, m in enumerate(mutants):
-        before = [(c, ln + m.inserted if ln >= m.inserted_at else ln)
-                  for c, ln in found[f"b_{m.baseline}"] if c == m.rule]
-        mine = [(c, ln) for c, ln in found[f"m_{i}"] if c == m.rule]
-        hit = m.expected_line is not None and (m.rule, m.expected_line) in mine
-        alarms = [f for f in mine if f not in before and f != (m.rule, m.expected_line)]
-        if args.verbose and ((m.positive and not hit) or alarms):
-            print(f"{'missed' if m.positive and not hit else 'alarm'}: {m.shape} at {where[m.baseline]}")
-        row = rows.setdefault(m.shape, [0, 0, 0])
-        row[0] += 1
-        row[1] += int(hit) if m.positive else 0
-        row[2] += int(bool(alarms))
-    print(f"sites: {len(baselines)}")
-    print("| shape | kind | mutants | detected | mutants with a false alarm |")
-    print("| --- | --- | --- | --- | --- |")
-    for shape, (n, hits, alarms) in rows.items():
-        positive = next(m.positive for m in mutants if m.shape == shape)
-        print(f"| {shape} | {'defect' if positive else 'safe'} | {n} | "
-              f"{f'{hits}/{n}' if positive else '-'} | {alarms} |")
-    return 0
+    return reach_a.run(WHEELS, SHAPES, PARAMS, args.wheels, args.per_shape, args.verbose)
 
 
 if __name__ == "__main__":
