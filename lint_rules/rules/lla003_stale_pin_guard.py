@@ -20,7 +20,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
-from lint_rules.syntax.tree import entries_moved_after, nodes_of
+from lint_rules.syntax.tree import entries_moved_after, nodes_of, sole_guarded_statement
 
 
 class StalePinGuard(Rule):
@@ -213,19 +213,12 @@ def request_options(options: dict) -> dict:
                 break
         else:
             return None
-        body = if_node.body
-        if if_node.orelse is not None or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        guarded = sole_guarded_statement(if_node)
+        if guarded is None or _is_elif(fn, if_node):
             return None
-        stmt = body.body[0]
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            return None
-        # Comments of the `if` line and above the statement are kept as lines of their own.
-        comments = [body.header.comment.value] if body.header.comment is not None else []
-        comments += [line.comment.value for line in stmt.leading_lines if line.comment is not None]
+        small, comments = guarded
+        stmt = if_node.body.body[0]  # type: ignore[attr-defined]
         joint = ctx.newline() + ctx.indent_of(if_node)
-        small = stmt.body[0]
-        if _is_elif(fn, if_node):
-            return None
         rest = [c for c in conjuncts if all(c is not h for h in hit)]
         if rest:  # keep the test's other conditions
             return Fix(FIX_MESSAGE, (ctx.replace(if_node.test, " and ".join(ctx.code(c) for c in rest)),),

@@ -20,7 +20,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name
-from lint_rules.syntax.tree import entries_moved_after, nodes_of
+from lint_rules.syntax.tree import entries_moved_after, nodes_of, sole_guarded_statement
 
 FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
 MERGED_LAST = "the call-site headers are merged last and override the pinned ones"
@@ -335,15 +335,10 @@ def fetch(url, headers=None):
         # The guard was the whole test: the assignment now runs unconditionally. The If's span
         # ends where the assignment's code ends, so its trailing comment stays; comments of the
         # header and above the assignment are kept as lines of their own.
-        body = if_node.body
-        if id(if_node) in self._elifs or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        guarded = sole_guarded_statement(if_node)
+        if id(if_node) in self._elifs or guarded is None:
             return None
-        stmt = body.body[0]
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            return None
-        comments = [body.header.comment.value] if body.header.comment is not None else []
-        comments += [line.comment.value for line in stmt.leading_lines if line.comment is not None]
-        lines = [*comments, f"{self.ctx.code(target)} = {merged}"]
+        lines = [*guarded[1], f"{self.ctx.code(target)} = {merged}"]
         text = (self.ctx.newline() + self.ctx.indent_of(if_node)).join(lines)
         return Fix(FIX_MESSAGE, (self.ctx.replace(if_node, text),), Applicability.UNSAFE)
 

@@ -190,3 +190,18 @@ def entries_moved_after(node: cst.Dict, move: list[int], after: int) -> cst.Dict
              + [elements[i] for i in move] + elements[after + 1:])
     return node.with_changes(elements=[e.with_changes(comma=elements[i].comma)
                                        for i, e in enumerate(moved)])
+
+
+def sole_guarded_statement(if_node: cst.If) -> tuple[cst.BaseSmallStatement, list[str]] | None:
+    """The one small statement an `if` without `else` guards, with the comments of the `if`
+    line and above the statement (a fix that unwraps the `if` keeps them as lines of their
+    own); None for any other shape."""
+    body = if_node.body
+    if if_node.orelse is not None or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        return None
+    stmt = body.body[0]
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    comments = [body.header.comment.value] if body.header.comment is not None else []
+    comments += [line.comment.value for line in stmt.leading_lines if line.comment is not None]
+    return stmt.body[0], comments
