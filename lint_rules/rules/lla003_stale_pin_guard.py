@@ -152,7 +152,6 @@ def request_options(options: dict) -> dict:
                 f"({source}), so a value left by an earlier conversation wins; let the "
                 "conversation's value win")
 
-
     # ------------------------------------------------------------------ fixes
     def _fix(self, stale: StaleGuard, fn: FunctionInfo) -> Fix | None:
         guard, ctx = stale.guard, self.ctx
@@ -220,7 +219,9 @@ def request_options(options: dict) -> dict:
         stmt = if_node.body.body[0]  # type: ignore[attr-defined]
         joint = ctx.newline() + ctx.indent_of(if_node)
         rest = [c for c in conjuncts if all(c is not h for h in hit)]
-        if rest:  # keep the test's other conditions
+        if rest:  # keep the test's other conditions (not for an early exit: it would widen)
+            if isinstance(small, cst.Return):
+                return None
             return Fix(FIX_MESSAGE, (ctx.replace(if_node.test, " and ".join(ctx.code(c) for c in rest)),),
                        Applicability.UNSAFE)
         if isinstance(small, cst.Return) and (small.value is None or (
