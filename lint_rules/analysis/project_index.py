@@ -32,7 +32,7 @@ from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleS
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.syntax.deep_stack import positions
-from lint_rules.syntax.parse import ParseFailure, parse_module
+from lint_rules.syntax.parse import ParseFailure, ast_tree, parse_module
 from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
 
@@ -229,9 +229,8 @@ def _definition_lines(module: cst.Module, source: str) -> dict[int, int]:
     """id(def or class node) -> its `def`/`class` line, pairing libcst's and `ast`'s
     definitions in source order; empty when they do not pair (the interpreter's `ast` cannot
     read the file, e.g. newer syntax), and positions answer instead."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = ast_tree(source)  # deep code: retried on a deep stack
+    if tree is None:
         return {}
     ast_defs: list[ast.AST] = []
     stack: list[ast.AST] = [tree]

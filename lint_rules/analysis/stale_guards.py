@@ -41,6 +41,9 @@ from lint_rules.analysis.pins import calls_with_statement, copy_pins
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.tree import nodes_of, small_statements
 
+# `existing`, `pinned_object` and `llm_dict` follow a read of the existing value through at
+# most this many wrappers and locals (`h = llm.extra_headers; h2 = dict(h) ...`): the cap bounds
+# their recursion, and past it the read is unknown, i.e. not a stale guard (silent).
 _DEPTH = 4
 
 GUARD_REASON = "it only runs when no value is set yet"
