@@ -147,7 +147,6 @@ def _lla001(d: Deep) -> list[str]:
         *d.around(write, 2),
         "",
         "    def run(self):",
-        *d.prefix(2),
         *d.around(hop, 2),
     ])
 
@@ -213,7 +212,7 @@ def _lla005(d: Deep) -> list[str]:
 
 
 def _lla006(d: Deep) -> list[str]:
-    n = d.size(400, 500)  # 3-4 frames a link when `iterates_llms` recursed; ownership is O(n**2)
+    n = d.size(300, 350)  # 3-4 frames a link when `iterates_llms` recursed; ownership is O(n**2)
     chain = ["        l0 = self.agent.get_all_llms()"] + [
         f"        l{i} = list(l{i - 1})" for i in range(1, n)]
     loop = [f"        for llm in l{n - 1}:",

@@ -187,6 +187,13 @@ def _header_merge_elif(n: int) -> str:
             + "    else:\n        return llm.extra_headers | kwargs['extra_headers']\n")
 
 
+def _dict_spread_chain(n: int) -> str:
+    """The headers written are `{**h}` of `{**h}` ... of a dict with the key (n locals)."""
+    return ("def pin(llm, conversation_id):\n    h0 = {'x-litellm-session-id': conversation_id}\n"
+            + "".join(f"    h{i} = {{**h{i - 1}}}\n" for i in range(1, n))
+            + f"    llm.extra_headers = h{n - 1}\n")
+
+
 SHAPES = {
     # shape: (builder, deep size, shallow size)
     "elif_chain": (_elif_pin, 1100, 3),
@@ -208,6 +215,7 @@ SHAPES = {
     "call_context_or_chain": (_context_or, 3000, 2),
     "header_merge_of_copies": (_header_merge_copies, 1100, 2),
     "header_merge_in_elif_chain": (_header_merge_elif, 1100, 3),
+    "dict_spread_chain": (_dict_spread_chain, 1200, 2),
 }
 
 
@@ -286,6 +294,25 @@ def test_loops_over_literals_are_followed_to_the_documented_cap_then_unknown():
         source = _loops_over_literals(n)
         assert _findings(source) == [("LLA006", len(source.splitlines()))], n
     assert _findings(_loops_over_literals(300)) == []  # 200 ran out of stack before
+
+
+def _alternating_guard(n: int) -> str:
+    """A stale guard nested in n alternating `and`/`or` (each level parenthesised)."""
+    guard = "'x-litellm-session-id' not in existing"
+    for i in range(n):
+        guard = f"(x{i} {'or' if i % 2 else 'and'} {guard})"
+    return ("class Conversation:\n    def _pin(self, llm):\n"
+            "        existing = llm.extra_headers or {}\n"
+            f"        if {guard}:\n"
+            "            llm.extra_headers = {'x-litellm-session-id': str(self.id), **existing}\n")
+
+
+def test_alternating_guards_are_read_to_the_documented_cap_then_unknown():
+    """`atoms` asks again for a disjunction inside a conjunction inside ...: one level is read
+    (LLA003 on the guard), 150 were a RecursionError that lost every finding of the file; past
+    the cap the guard is unknown (silent) and the merge that keeps the old value still counts."""
+    assert [code for code, _ in _findings(_alternating_guard(1))] == ["LLA003", "LLA006", "LLA003"]
+    assert _findings(_alternating_guard(150)) == [("LLA006", 5), ("LLA003", 5)]
 
 
 def _long_sum_with_leaks(terms: int) -> str:
