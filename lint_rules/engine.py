@@ -21,12 +21,14 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.header_keys import AnyCase
 from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location, RelatedLocation
@@ -173,7 +175,8 @@ def may_have_findings(source: str, config: Config, codes: tuple[str, ...],
 
 def rules_that_may_fire(source: str, config: Config, codes: tuple[str, ...],
                         rules: tuple[type[Rule], ...] | None = None,
-                        tree: ast.Module | None = None) -> tuple[type[Rule], ...]:
+                        tree: ast.Module | None = None, path: str | None = None,
+                        index: ProjectIndex | None = None) -> tuple[type[Rule], ...]:
     """The enabled rules that may report in this source, by both prefilter stages: the trigger
     tokens in the text, then, for rules that have one, their check of CPython's `ast` (`tree`,
     or parsed here: ~10x cheaper than libcst). Only these rules need to run: each stage is a
@@ -187,8 +190,11 @@ def rules_that_may_fire(source: str, config: Config, codes: tuple[str, ...],
         if not isinstance(tree, ast.Module):
             tree = ast_tree(source)
         if tree is not None:
+            near = Path(path) if path else None
+            writers_of = (lambda: index.writers(near)) if index is not None else None
+            stage = StageInput(tree, source, config, writers_of)
             passing = [rule for rule in passing
-                       if not rule.ast_prefilter or rule.may_fire(tree, source, config)]
+                       if not rule.ast_prefilter or rule.ast_stage(stage)]
     return tuple(passing)
 
 
@@ -354,7 +360,7 @@ def _check_text(source: str, path: str, config: Config, index: ProjectIndex | No
     with gc_paused():
         to_run = [r for r in rule_set if r.code in selected] if not prefilter else (
             rules_that_may_fire(source, config, selected, None if rules is None else rule_set,
-                                tree=tree)
+                                tree=tree, path=path, index=index)
             if selected else ())
         found, failure, lines = _run_rules(source, path, config, index, to_run, syntax_enabled)
     if failure is not None:

@@ -21,6 +21,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
 from lint_rules.analysis.pins import summarize_method
+from lint_rules.analysis.rule_stages import Writers, collect_writers, python_modules
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
@@ -70,10 +71,14 @@ class ProjectIndex:
         self.config = config
         self.roots = [r.resolve() for r in roots or []]
         self._modules: dict[str, ModuleSummary | None] = {}
+        self._writers: dict[tuple[Path, ...], Writers | None] = {}
+
+    # Past this many modules under the search folders, `writers` gives up (None: every call may
+    # be a call hop) rather than read them all.
+    WRITERS_LIMIT = 20_000
 
     # --- finding modules on disk ---
-    def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
-        rel = Path(*module.split("."))
+    def _search_bases(self, near: Path | None) -> list[Path]:
         bases: list[Path] = []
         if near is not None:
             folder = near.resolve().parent
@@ -82,6 +87,11 @@ class ProjectIndex:
             bases.append(folder)
         for root in self.roots:
             bases.extend([root, root / "src"])
+        return bases
+
+    def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
+        rel = Path(*module.split("."))
+        bases = self._search_bases(near)
         seen: set[Path] = set()
         for base in bases:
             if base in seen:
@@ -113,6 +123,27 @@ class ProjectIndex:
         # No index here: a module's summary depends on its own text only, so the cache can
         # keep it until that file changes (calls into other modules resolve at the call site).
         return summarize_model(model, str(path), self.config, lines)
+
+    # --- the ast stage's call hops ---
+    def writers(self, near: Path | None) -> Writers | None:
+        """Which callees, among every module this index could find from `near`, may write a
+        conversation-scoped value onto a parameter (`rule_stages.Writers`); None: unknown."""
+        bases = tuple(dict.fromkeys(b.resolve() for b in self._search_bases(near)))
+        if bases in self._writers:
+            return self._writers[bases]
+        found: Writers | None = None
+        files = python_modules(bases, self.WRITERS_LIMIT)
+        if files is not None:
+            found = collect_writers(self._module_texts(files), self.config)
+        self._writers[bases] = found
+        return found
+
+    def _module_texts(self, files: list[Path]) -> Iterator[tuple[str, str]]:
+        for path in files:
+            try:
+                yield str(path), decode_source(path.read_bytes()).text
+            except (OSError, SourceDecodeError):
+                continue
 
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
