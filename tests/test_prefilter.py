@@ -152,3 +152,34 @@ def test_child_nodes_keep_every_semantic_child_of_libcst_children() -> None:
         stack.extend(full)
         seen += 1
     assert seen > 1000
+
+
+_HOP_CALLEES = {
+    "module constant": 'KEY = "x-litellm-session-id"\n\n\ndef stamp(target, sid):\n'
+                       '    target.extra_headers[KEY] = sid\n',
+    "scoped attribute": "def stamp(target, sid):\n    target._prompt_cache_key = sid\n",
+    "local chain": 'def _inner(target, session_id):\n    target.extra_headers["X-LiteLLM-Session-Id"]'
+                   ' = session_id\n\n\ndef stamp(target, sid):\n    _inner(target, sid)\n',
+}
+
+
+@pytest.mark.parametrize("callee", sorted(_HOP_CALLEES))
+@pytest.mark.parametrize("import_line,call", [
+    ("from pkg.pins import stamp as pin_it", "pin_it"),
+    ("from pkg import pins", "pins.stamp"),
+])
+def test_ast_stage_keeps_call_hops_into_other_modules(tmp_path, callee, import_line, call) -> None:
+    """A caller without any scoped source of its own, whose only finding is a call hop into a
+    writing callee of another module (found through the project's writers, rule_stages.py)."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "pins.py").write_text(_HOP_CALLEES[callee])
+    app = tmp_path / "pkg" / "app.py"
+    source = f"{import_line}\n\n\ndef start(agent, token):\n    {call}(agent.llm, token)\n"
+    app.write_text(source)
+    config = Config()
+    found = {pf: [(d.code, d.start.row) for d in check_text(
+        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
+        for pf in (True, False)}
+    assert found[True] == found[False]
+    assert found[False] == [("LLA001", 5)]

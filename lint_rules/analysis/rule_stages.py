@@ -188,28 +188,40 @@ class Writers:
 
 
 def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
-    """`files`: (path, text) of every module the project index could find."""
+    """`files`: (path, text) of every module the project index could find.
+
+    A module whose text cannot hold a scoped value has no writing callee. In the others (parsed
+    with `ast`), a function may write onto a parameter when it has a parameter besides `self`/
+    `cls` and its body holds a scoped source or calls (by name) another function of the same
+    module that may (summaries follow calls within their module only): a fixed point per module.
+    A class is a writer when its `__init__` is; so is, by name, any class of any module that lists
+    a writer among its bases, and any name a writer is imported under (`as`)."""
     defined: dict[str, list[str]] = {}
     bases: dict[str, set[str]] = {}  # class -> terminal names of its bases
     aliases: list[tuple[str, str, str]] = []  # (original, alias, path)
     scoped: list[str] = []
     names: set[str] = set()
     for path, text in files:
-        has_scoped = text_may_hold_scoped(text, config)
-        if has_scoped:
-            scoped.append(path)
-        for match in _DEF.finditer(text):
-            defined.setdefault(match.group(1), []).append(path)
-            if has_scoped:
-                names.add(match.group(1))
-        for match in _CLASS.finditer(text):
-            words = set(_WORD.findall(match.group(2)))
-            bases.setdefault(match.group(1), set()).update(words)
+        if "class" in text:
+            for match in _CLASS.finditer(text):
+                bases.setdefault(match.group(1), set()).update(_WORD.findall(match.group(2)))
+                defined.setdefault(match.group(1), []).append(path)
         if " as" in text or "\\" in text:
             for match in _ALIAS.finditer(text):
                 aliases.append((match.group(1), match.group(2), path))
-    # A constructor call of a subclass runs its base's `__init__`; a name imported under an
-    # alias is called by the alias. Both to a fixed point (each round adds names or stops).
+        if not text_may_hold_scoped(text, config):
+            continue
+        scoped.append(path)
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+            for match in _DEF.finditer(text):  # cannot tell: every definition may write
+                names.add(match.group(1))
+                defined.setdefault(match.group(1), []).append(path)
+            continue
+        for name in _module_writers(tree, config):
+            names.add(name)
+            defined.setdefault(name, []).append(path)
     changed = True
     while changed:
         changed = False
@@ -224,6 +236,47 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
                 changed = True
     return Writers(frozenset(names), tuple(scoped),
                    {n: tuple(dict.fromkeys(defined.get(n, ()))) for n in names})
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _module_writers(tree: ast.Module, config: Config) -> set[str]:
+    # A header key can be a module or class constant (`KEY = "x-litellm-session-id"`) that a
+    # function names: a key anywhere in the module counts for every function in it.
+    keys = [k.lower() for k in config.scoped_header_keys if k]
+    module_key = any(k in node.value.lower() for node in ast.walk(tree)
+                     if type(node) is ast.Constant and isinstance(node.value, str) for k in keys)
+    functions: list[tuple[str, bool, set[str], str | None, bool]] = []  # name, writes, calls, class
+    stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
+    while stack:
+        node, owner = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                stack.append((child, child.name))
+            elif isinstance(child, _FUNCTIONS):
+                params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
+                                          *child.args.kwonlyargs)]
+                extra = bool(child.args.vararg or child.args.kwarg)
+                takes = extra or any(p not in ("self", "cls") for p in params) or (
+                    owner is None and bool(params))
+                facts = gather(child)  # nested functions included: an over-approximation
+                writes = takes and (module_key or scoped_sources(facts, config))
+                functions.append((child.name, writes, facts.calls, owner, takes))
+                stack.append((child, owner))
+            else:
+                stack.append((child, owner))
+    names = {name for name, writes, _calls, _owner, _takes in functions if writes}
+    changed = True
+    while changed:
+        changed = False
+        for name, _writes, calls, _owner, takes in functions:
+            if takes and name not in names and calls & names:
+                names.add(name)
+                changed = True
+    classes = {owner for name, _w, _c, owner, _t in functions if owner and name == "__init__"
+               and name in names}
+    return names | classes
 
 
 def python_modules(bases: Iterable[Path], limit: int) -> list[Path] | None:
