@@ -43,28 +43,53 @@ from lint_rules.core.config import Config
 
 @dataclass
 class AstFacts:
-    """What the stages read from one module's `ast`, gathered in one walk."""
+    """What the stages read from one module's (or function's) `ast`, gathered in one walk."""
 
     strings: set[str] = field(default_factory=set)
     identifiers: set[str] = field(default_factory=set)  # names, attributes, keywords, params...
     chains: set[tuple[str, ...]] = field(default_factory=set)  # trailing name chains
     calls: set[str] = field(default_factory=set)  # called names (last segment), with args
+    # A store, deletion or method call on something other than `self`/`cls` (where a write onto
+    # a parameter, or an alias of one, must be).
+    mutates: bool = False
+
+
+_OWN = frozenset({"self", "cls"})
+_STORES = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.For, ast.AsyncFor)
 
 
 def gather(tree: ast.AST) -> AstFacts:
     facts = AstFacts()
     strings, identifiers, chains, calls = facts.strings, facts.identifiers, facts.chains, facts.calls
-    for node in ast.walk(tree):  # iterative (a deque), never recursive
+    AST = ast.AST
+    stack: list[ast.AST] = [tree]  # iterative, never recursive
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    Constant, Name, Attribute, Call = ast.Constant, ast.Name, ast.Attribute, ast.Call
+    while stack:
+        node = pop()
         kind = type(node)
-        if kind is ast.Constant:
-            if isinstance(node.value, str):
+        if kind is Constant:
+            if type(node.value) is str:
                 strings.add(node.value)
-        elif kind is ast.Name:
+            continue
+        if kind is Name:
             identifiers.add(node.id)
             chains.add((node.id,))
-        elif kind is ast.Attribute:
+            continue
+        if kind is Attribute:
             identifiers.add(node.attr)
             chains.add(_chain(node))
+        elif kind is Call:
+            if node.args or node.keywords:
+                # `call_effects.resolve` needs a dotted name (`f`, `self.m`, `mod.f`): a callee
+                # such as `super().__init__` or `f(x)(llm)` resolves to nothing.
+                func = node.func
+                if type(func) is Name:
+                    calls.add(func.id)
+                elif type(func) is Attribute and _rooted_at_name(func):
+                    calls.add(func.attr)
+            if not facts.mutates and _foreign(node.func, call=True):
+                facts.mutates = True
         elif kind is ast.keyword:
             if node.arg:
                 identifiers.add(node.arg)
@@ -76,20 +101,46 @@ def gather(tree: ast.AST) -> AstFacts:
             identifiers.update(node.name.split("."))
             if node.asname:
                 identifiers.add(node.asname)
-        elif kind is ast.Call:
-            if node.args or node.keywords:
-                func = node.func
-                while type(func) is ast.Call:  # `f(x)(llm)`: libcst gives up, count `f`
-                    func = func.func
-                if type(func) is ast.Name:
-                    calls.add(func.id)
-                elif type(func) is ast.Attribute:
-                    calls.add(func.attr)
-                else:
-                    calls.add("")  # a callee without a name: libcst resolves none
         elif kind in (ast.Global, ast.Nonlocal):
             identifiers.update(node.names)
+        elif kind in _STORES or kind is ast.withitem:
+            if not facts.mutates:
+                targets = (node.targets if kind in (ast.Assign, ast.Delete) else
+                           [node.optional_vars] if kind is ast.withitem else [node.target])
+                facts.mutates = any(_foreign(t) for t in targets if t is not None)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend(v for v in value if isinstance(v, AST))
+            elif isinstance(value, AST):
+                push(value)
     return facts
+
+
+def _foreign(target: ast.AST, call: bool = False) -> bool:
+    """A store target (or, with `call`, a callee) that may reach something other than the
+    function's own `self`/`cls`: `x.a[k] = v`, `x.update(...)`, `setattr(...)`."""
+    if type(target) in (ast.Tuple, ast.List):
+        return any(_foreign(t) for t in target.elts)
+    if type(target) is ast.Starred:
+        return _foreign(target.value)
+    if type(target) is ast.Name:
+        return call and target.id in ("setattr", "delattr")
+    root = target
+    steps = 0
+    while type(root) in (ast.Attribute, ast.Subscript, ast.Call) and steps < 10_000:
+        root = root.func if type(root) is ast.Call else root.value
+        steps += 1
+    if type(root) is ast.Name:
+        return root.id not in _OWN and not (call and root.id == "super" and steps >= 2)
+    return True
+
+
+def _rooted_at_name(node: ast.Attribute) -> bool:
+    current: ast.AST = node
+    while type(current) is ast.Attribute:
+        current = current.value
+    return type(current) is ast.Name
 
 
 def _chain(node: ast.Attribute) -> tuple[str, ...]:
@@ -141,8 +192,13 @@ def may_hop(facts: AstFacts, writers: Writers | None) -> bool:
 
 # ---------------------------------------------------------------------------- writers
 _DEF = re.compile(r"\b(?:def|class)[\s\\]+(\w+)")
-_CLASS = re.compile(r"\bclass[\s\\]+(\w+)[\s\\]*\(([^)]*)\)")
-_ALIAS = re.compile(r"\b(\w+)[\s\\]+as[\s\\]+(\w+)")
+# A class statement starts a line (decorators stand on lines of their own).
+_CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)[\s\\]*\(([^)]*)\)", re.M)
+_ALIAS = re.compile(r"(\w+)[\s\\]+as[\s\\]+(\w+)")
+# An import statement starts a logical line (or follows a `;`); its names run to the closing
+# parenthesis, or to the end of the line (continuations included).
+_IMPORT = re.compile(r"(?:^|;)[ \t]*(?:from[ \t\\]+[\w.]+[ \t\\]+)?import\b[ \t\\]*(\()?", re.M)
+_LINE_END = re.compile(r"(?<!\\)\n")
 _WORD = re.compile(r"\w+")
 
 
@@ -171,7 +227,9 @@ _CHAIN_PATTERNS: dict[str, re.Pattern[str]] = {}
 def _chain_pattern(expression: str) -> re.Pattern[str]:
     pattern = _CHAIN_PATTERNS.get(expression)
     if pattern is None:
-        gap = r"[\s\\()]*\.[\s\\()]*"
+        # Between the names of a chain: whitespace, line continuations, parentheses, comments.
+        filler = r"(?:[\s\\()]|#[^\n]*)*"
+        gap = filler + r"\." + filler
         pattern = re.compile(r"\b" + gap.join(map(re.escape, expression.split("."))) + r"\b")
         _CHAIN_PATTERNS[expression] = pattern
     return pattern
@@ -206,9 +264,16 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
             for match in _CLASS.finditer(text):
                 bases.setdefault(match.group(1), set()).update(_WORD.findall(match.group(2)))
                 defined.setdefault(match.group(1), []).append(path)
-        if " as" in text or "\\" in text:
-            for match in _ALIAS.finditer(text):
-                aliases.append((match.group(1), match.group(2), path))
+        if " as" in text:
+            for match in _IMPORT.finditer(text):
+                if match.group(1):
+                    stop = text.find(")", match.end())
+                else:
+                    found = _LINE_END.search(text, match.end())
+                    stop = found.start() if found else -1
+                names_part = text[match.end(): stop if stop >= 0 else len(text)]
+                for alias in _ALIAS.finditer(names_part):
+                    aliases.append((alias.group(1), alias.group(2), path))
         if not text_may_hold_scoped(text, config):
             continue
         scoped.append(path)
@@ -261,7 +326,7 @@ def _module_writers(tree: ast.Module, config: Config) -> set[str]:
                 takes = extra or any(p not in ("self", "cls") for p in params) or (
                     owner is None and bool(params))
                 facts = gather(child)  # nested functions included: an over-approximation
-                writes = takes and (module_key or scoped_sources(facts, config))
+                writes = takes and facts.mutates and (module_key or scoped_sources(facts, config))
                 functions.append((child.name, writes, facts.calls, owner, takes))
                 stack.append((child, owner))
             else:
