@@ -183,3 +183,21 @@ def test_ast_stage_keeps_call_hops_into_other_modules(tmp_path, callee, import_l
         for pf in (True, False)}
     assert found[True] == found[False]
     assert found[False] == [("LLA001", 5)]
+
+
+def test_audit_script_finds_no_hidden_finding_in_the_fixtures(capsys) -> None:
+    """`benchmarks/prefilter_audit.py` on the fixtures (default settings): no rule that reports
+    in a file without the prefilter is skipped there by its stages, and findings are equal."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "prefilter_audit.py"
+    spec = importlib.util.spec_from_file_location("prefilter_audit", script)
+    assert spec is not None and spec.loader is not None
+    audit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(audit)
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "rules"
+    status = audit.audit_findings([fixtures], Config())
+    out = capsys.readouterr().out
+    assert "HIDDEN" not in out and "DIFFERENT" not in out
+    assert status == 0
+    assert " 0 with different findings" in out

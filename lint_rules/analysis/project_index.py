@@ -134,7 +134,18 @@ class ProjectIndex:
         found: Writers | None = None
         files = python_modules(bases, self.WRITERS_LIMIT)
         if files is not None:
-            found = collect_writers(self._module_texts(files), self.config)
+            # Shared by every index of the process (the API builds one per call) while no
+            # module under the folders changed (paths, sizes and mtimes).
+            signature = tuple(_stat_key(f) for f in files)
+            key = (bases, self.config.fingerprint())
+            memo = _WRITERS_MEMO.get(key)
+            if memo is not None and memo[0] == signature:
+                found = memo[1]
+            else:
+                found = collect_writers(self._module_texts(files), self.config)
+                if len(_WRITERS_MEMO) > 16:
+                    _WRITERS_MEMO.clear()
+                _WRITERS_MEMO[key] = (signature, found)
         self._writers[bases] = found
         return found
 
@@ -178,6 +189,17 @@ class ProjectIndex:
             out.append(found)
             queue.extend((b, Path(found.path)) for b in found.bases)
         return out
+
+
+_WRITERS_MEMO: dict[tuple, tuple[tuple, Writers]] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, -1, -1)
+    return (str(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def _lazy_lines(module: cst.Module) -> Callable[[cst.CSTNode], int]:

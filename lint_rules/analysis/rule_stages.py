@@ -52,6 +52,7 @@ class AstFacts:
     # A store, deletion or method call on something other than `self`/`cls` (where a write onto
     # a parameter, or an alias of one, must be).
     mutates: bool = False
+    base_names: set[str] = field(default_factory=set)  # every name in a class's bases
 
 
 _OWN = frozenset({"self", "cls"})
@@ -97,6 +98,13 @@ def gather(tree: ast.AST) -> AstFacts:
             identifiers.add(node.arg)
         elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
             identifiers.add(node.name)
+            if kind is ast.ClassDef:
+                for base in (*node.bases, *node.keywords):
+                    for inner in ast.walk(base):
+                        if type(inner) is Name:
+                            facts.base_names.add(inner.id)
+                        elif type(inner) is Attribute:
+                            facts.base_names.add(inner.attr)
         elif kind is ast.alias:
             identifiers.update(node.name.split("."))
             if node.asname:
@@ -193,6 +201,7 @@ def may_hop(facts: AstFacts, writers: Writers | None) -> bool:
 # ---------------------------------------------------------------------------- writers
 _DEF = re.compile(r"\b(?:def|class)[\s\\]+(\w+)")
 # A class statement starts a line (decorators stand on lines of their own).
+_ANY_CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)", re.M)
 _CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)[\s\\]*\(([^)]*)\)", re.M)
 _ALIAS = re.compile(r"(\w+)[\s\\]+as[\s\\]+(\w+)")
 # An import statement starts a logical line (or follows a `;`); its names run to the closing
@@ -228,7 +237,7 @@ def _chain_pattern(expression: str) -> re.Pattern[str]:
     pattern = _CHAIN_PATTERNS.get(expression)
     if pattern is None:
         # Between the names of a chain: whitespace, line continuations, parentheses, comments.
-        filler = r"(?:[\s\\()]|#[^\n]*)*"
+        filler = r"(?:[\s\\()]|#[^\n]*\n)*"  # a comment runs to the line end: no backtracking
         gap = filler + r"\." + filler
         pattern = re.compile(r"\b" + gap.join(map(re.escape, expression.split("."))) + r"\b")
         _CHAIN_PATTERNS[expression] = pattern
@@ -243,6 +252,9 @@ class Writers:
     names: frozenset[str]
     scoped_files: tuple[str, ...]  # module files that may hold a scoped write
     defined_in: dict[str, tuple[str, ...]]  # name -> module files that define or alias it
+    # Classes that may apply a pin (defined in a module that may hold a scoped value or names a
+    # pin helper), their subclasses anywhere and the names they are imported under (LLA002).
+    pin_classes: frozenset[str] = frozenset()
 
 
 def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
@@ -259,6 +271,8 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
     aliases: list[tuple[str, str, str]] = []  # (original, alias, path)
     scoped: list[str] = []
     names: set[str] = set()
+    pin_classes: set[str] = set()
+    helpers = [h for h in config.pin_helpers if h]
     for path, text in files:
         if "class" in text:
             for match in _CLASS.finditer(text):
@@ -275,8 +289,12 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
                 for alias in _ALIAS.finditer(names_part):
                     aliases.append((alias.group(1), alias.group(2), path))
         if not text_may_hold_scoped(text, config):
+            if "class" in text and any(h in text for h in helpers):
+                pin_classes.update(m.group(1) for m in _ANY_CLASS.finditer(text))
             continue
         scoped.append(path)
+        if "class" in text:
+            pin_classes.update(m.group(1) for m in _ANY_CLASS.finditer(text))
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
@@ -294,13 +312,20 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
             if cls not in names and words & names:
                 names.add(cls)
                 changed = True
+            if cls not in pin_classes and words & pin_classes:
+                pin_classes.add(cls)
+                changed = True
         for original, alias, path in aliases:
             if original in names and alias not in names:
                 names.add(alias)
                 defined.setdefault(alias, []).append(path)
                 changed = True
+            if original in pin_classes and alias not in pin_classes:
+                pin_classes.add(alias)
+                changed = True
     return Writers(frozenset(names), tuple(scoped),
-                   {n: tuple(dict.fromkeys(defined.get(n, ()))) for n in names})
+                   {n: tuple(dict.fromkeys(defined.get(n, ()))) for n in names},
+                   frozenset(pin_classes))
 
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -398,6 +423,21 @@ class StageInput:
         if self._scoped is None:
             self._scoped = scoped_sources(self.facts, self.config)
         return self._scoped
+
+    def may_install_and_pin(self) -> bool:
+        """LLA002: the class that installs an LLM has pins to re-apply: from its own module (S,
+        a pin helper named here), from a call hop, or from a base class of another module."""
+        if self.scoped():
+            return True
+        facts = self.facts
+        if facts.identifiers & set(self.config.pin_helpers):
+            return True
+        if not facts.base_names and not facts.calls:
+            return False
+        writers = self._writers_of() if self._writers_of else None
+        if writers is None:
+            return True
+        return bool(facts.calls & writers.names or facts.base_names & writers.pin_classes)
 
     def may_write_or_hop(self) -> bool:
         """LLA001/LLA006: a scoped write here, or a call hop into a writing callee."""

@@ -48,10 +48,12 @@ def parse_module(source: str, path: str = "<unknown>",
     return libcst_parse(source) if failure is None else judge_for_target(source, failure, target)
 
 
-def syntax_verdict(source: str, path: str, target: Version = NEWEST) -> ParseFailure | None:
+def syntax_verdict(source: str, path: str, target: Version = NEWEST,
+                   tree: ast.Module | None = None) -> ParseFailure | None:
     """Why the text is invalid for `target`, or None. Parses with libcst only when CPython's
-    verdict cannot stand (the target is newer than the interpreter)."""
-    failure = syntax_check(source, path)
+    verdict cannot stand (the target is newer than the interpreter). `tree`: CPython's `ast` of
+    the text, when the caller built one (see `syntax_check`)."""
+    failure = syntax_check(source, path, tree)
     if failure is None:
         return None
     judged = judge_for_target(source, failure, target)
@@ -146,14 +148,18 @@ def libcst_parse(source: str) -> cst.Module | ParseFailure:
         return ParseFailure(1, 1, f"{LIBCST_PREFIX}{exc}")
 
 
-def syntax_check(source: str, path: str) -> ParseFailure | None:
+def syntax_check(source: str, path: str, tree: ast.Module | None = None) -> ParseFailure | None:
     """CPython's own verdict: a full compile, so errors of the compiler stage (misplaced
     `from __future__`, `return` outside a function) count too. Compiling to bytecode is also
-    cheaper than building Python AST objects (PyCF_ONLY_AST)."""
+    cheaper than building Python AST objects (PyCF_ONLY_AST).
+
+    `tree`: `ast.parse(source)`, when the caller built it for the prefilter's second stage; the
+    grammar has accepted the text then, and compiling the tree gives the compiler stage's
+    verdict without parsing the text a second time (one parse shared by LLA000 and the stages)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(source, path, "exec", dont_inherit=True)
+            compile(source if tree is None else tree, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
         column = (exc.offset or 1)
         limit = any(m in str(exc.msg) for m in _LIMIT_MESSAGES)
