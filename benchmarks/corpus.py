@@ -198,6 +198,32 @@ def fetch_all(entries: list[Entry], cache_dir: Path | None = None, quiet: bool =
     return out
 
 
+def unpack_sources(releases: dict[str, str], wheels: Path, into: Path, *,
+                   skip_tests: bool = True) -> dict[str, Path]:
+    """The `.py` files of pinned wheels ({wheel name prefix: pip requirement}) unpacked into
+    `into/<prefix>/`, for mutation scripts that edit them: the wheel from `wheels` when it is
+    there, else `pip download --no-deps` of the requirement. A release without a wheel is
+    skipped with a one-line reason."""
+    roots: dict[str, Path] = {}
+    for name, requirement in releases.items():
+        found = sorted(wheels.glob(f"{name}-*.whl"))
+        if not found:
+            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
+                            str(into / "_dl"), requirement], check=False)
+            found = sorted((into / "_dl").glob(f"{name}-*.whl"))
+        if not found:
+            print(f"skipped {name}: no wheel", file=sys.stderr)
+            continue
+        root = into / name
+        with zipfile.ZipFile(found[0]) as zf:
+            for member in zf.namelist():
+                if member.endswith(".py") and ".dist-info/" not in member \
+                        and not (skip_tests and "/tests/" in member):
+                    zf.extract(member, root)
+        roots[name] = root
+    return roots
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="download/unpack folder (default: $LLA_CORPUS_DIR, /work/sdk-cache if it "

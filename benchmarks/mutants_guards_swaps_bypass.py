@@ -29,9 +29,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+import corpus  # benchmarks/ is on sys.path when a script here runs
 
 WHEELS = {
     "openhands_sdk-1.58.2": "openhands-sdk==1.58.2",
@@ -178,23 +179,7 @@ class Mutant:
 
 
 def unpack(wheels: Path, into: Path) -> list[Path]:
-    roots = []
-    for name, requirement in WHEELS.items():
-        found = sorted(wheels.glob(f"{name}-*.whl"))
-        if not found:
-            subprocess.run([sys.executable, "-m", "pip", "download", "-q", "--no-deps", "-d",
-                            str(into / "_dl"), requirement], check=False)
-            found = sorted((into / "_dl").glob(f"{name}-*.whl"))
-        if not found:
-            print(f"skipped {name}: no wheel", file=sys.stderr)
-            continue
-        root = into / name
-        with zipfile.ZipFile(found[0]) as zf:
-            for member in zf.namelist():
-                if member.endswith(".py") and ".dist-info/" not in member and "/tests/" not in member:
-                    zf.extract(member, root)
-        roots.append(root)
-    return roots
+    return list(corpus.unpack_sources(WHEELS, wheels, into).values())
 
 
 def indent(text: str, prefix: str) -> str:

@@ -19,6 +19,9 @@ What a cached result is keyed on (see docs/performance.md):
 - its dependencies: every module file the project index probed while checking it (found ones by
   content digest, missing ones by absence) and the `__init__.py` files that give its module
   name. A base class edited in another module therefore invalidates the subclass's findings.
+  A check that asked a project fact of the whole package tree (the header census) depends on
+  every file of the tree (by content digest) and every folder of it (by the digest of its
+  listing, `header_census.listing`), so an added, removed or edited file invalidates it.
 
 Warm runs avoid reading unchanged files the way git and ruff do: when a file's stat signature
 (size, mtime_ns, ctime_ns, inode) equals the one recorded and the file was already older than
@@ -43,6 +46,7 @@ from typing import NamedTuple
 
 import libcst
 
+from lint_rules.analysis.header_census import HeaderCensus, listing, package_root, walk_package
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.analysis.summaries import ModuleSummary, from_data, to_data
 from lint_rules.core.config import Config
@@ -63,6 +67,14 @@ StatSig = tuple[int, int, int, int]
 
 def digest(data: bytes) -> bytes:
     return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def listing_digest(folder: str) -> bytes | None:
+    """A folder's dependency digest: what the census sees of it (None when unlistable)."""
+    try:
+        return digest("\n".join(["dir", *listing(folder)]).encode())
+    except OSError:
+        return None
 
 
 def stat_signature(st: os.stat_result) -> StatSig:
@@ -193,6 +205,9 @@ class CachingIndex(ProjectIndex):
         self._fresh_digests: dict[str, Digested] = {}
         self._probed: dict[str, list[str]] = {}
         self._recording: set[str] | None = None
+        self._census_deps: dict[str, list[tuple[str, bytes | None]]] = {}
+        self._census_recording: set[str] = set()
+        self._census_file_deps: dict[str, bytes | None] = {}
 
     # --- recording ---
     def start_recording(self) -> None:
@@ -201,6 +216,9 @@ class CachingIndex(ProjectIndex):
     def stop_recording(self) -> list[tuple[str, bytes | None]]:
         names, self._recording = self._recording or set(), None
         deps: dict[str, bytes | None] = {}
+        for root in self._census_recording:
+            deps.update(self._census_deps.get(root, ()))
+        self._census_recording = set()
         for name in names:
             for path in self._probed.get(name, ()):
                 found = self.digests.get(path)
@@ -231,6 +249,33 @@ class CachingIndex(ProjectIndex):
         for candidate in super()._candidates(module, near):
             probed.append(str(candidate))
             yield candidate
+
+    def header_census(self, near) -> HeaderCensus | None:
+        root = package_root(near) if str(near) not in ("", "-", "<stdin>") else None
+        if root is None:
+            return super().header_census(near)
+        key = str(root)
+        if key not in self._census_deps:
+            # Folders by listing, files by content: whatever the census read or could read.
+            deps: dict[str, bytes | None] = {}
+            walked = walk_package(root)
+            for folder in walked.folders if walked is not None else [key]:
+                deps[folder] = listing_digest(folder)
+            self._census_file_deps = deps
+            super().header_census(near)
+            self._census_deps[key] = sorted(deps.items())
+        if self._recording is not None:
+            self._census_recording.add(key)
+        return super().header_census(near)
+
+    def callers_reinject(self, near, name: str) -> bool:
+        self.header_census(near)  # records the whole tree as dependencies of this check
+        return super().callers_reinject(near, name)
+
+    def _census_read(self, path: str) -> bytes | None:
+        data = super()._census_read(path)
+        self._census_file_deps[path] = None if data is None else digest(data)
+        return data
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         key_path = str(path)
@@ -319,7 +364,9 @@ class ResultCache:
         except OSError:
             value = None
         else:
-            if not stat.S_ISREG(st.st_mode):
+            if stat.S_ISDIR(st.st_mode) and not existence_only:
+                value = listing_digest(path)  # a folder the census listed
+            elif not stat.S_ISREG(st.st_mode):
                 value = None
             elif existence_only:
                 value = EXISTS

@@ -296,9 +296,12 @@ class _Everything(ProcessGlobalLeak):
         data = InstanceData(self.ctx, self._llms)
         described = {id(fn): value for value, fn in self._values
                      if data.describe(value, fn) is not None}
+        # A library global takes any caller data, not only what `describe` names.
+        library = {id(c.fn) for c in self._candidates if c.sink.library is not None
+                   and any(data.caller_data(v, c.fn) is not None for v in c.values)}
         for key, node in sinks.items():
             self.report(node, "sink")
-            if key in described:
+            if key in described or key in library:
                 self.report(node, "both")
         for node in described.values():
             self.report(node, "data")

@@ -235,7 +235,7 @@ class EffectSummaries:
 
     def _method(self, cls: ClassInfo, name: str, bound: bool):
         remote: list[str] = []
-        for klass in _local_mro(self.facts.model, cls, remote):
+        for klass in self.facts.model.local_mro(cls, remote):
             method = klass.methods.get(name)
             if method is not None:
                 return self.summary(method), method, method.self_name is not None and bound
@@ -294,25 +294,6 @@ def _module_function(model, name: str) -> FunctionInfo | None:
         if fn.name == name and fn.cls is None and fn.parent is None:
             return fn
     return None
-
-
-def _local_mro(model, cls: ClassInfo, remote: list[str]):
-    seen: set[int] = set()
-    queue = [cls]
-    while queue:
-        klass = queue.pop(0)
-        if id(klass) in seen:
-            continue
-        seen.add(id(klass))
-        yield klass
-        for base in klass.bases:
-            local = model.class_named(base) if "." not in base else None
-            if local is None and model.module_name and base.startswith(model.module_name + "."):
-                local = model.class_named(base[len(model.module_name) + 1:])
-            if local is not None:
-                queue.append(local)
-            elif base not in remote:
-                remote.append(base)
 
 
 def _bind(call: cst.Call, params: tuple[str, ...], bound: bool) -> dict[str, cst.BaseExpression] | None:
@@ -387,7 +368,9 @@ def borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
     # A callee that knows it writes an LLM (`agent.llm.extra_headers[...]`) needs no LLM
     # expression at the call site; the file must still hold an LLM token, so the prefilter
     # (which skips files without one) never hides such a finding.
-    trusted = any(token in ctx.source for token in trigger_tokens(ctx.config))
+    if facts.llm_token_in_source is None:
+        facts.llm_token_in_source = any(token in ctx.source for token in trigger_tokens(ctx.config))
+    trusted = facts.llm_token_in_source
     for statement, call in calls_with_statement(fn):
         resolved = effects.resolve(call, fn)
         if resolved is None or not resolved.summary.writes:

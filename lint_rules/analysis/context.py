@@ -40,6 +40,7 @@ class FileFacts:
         self.helpers: dict[int, bool] = {}  # id(FunctionInfo) -> is a pin helper
         self.pins: dict[int, frozenset] = {}  # id(FunctionInfo) -> pins it applies
         self.effects: object | None = None  # function summaries (call_effects.effects_of)
+        self.llm_token_in_source: bool | None = None  # an LLM trigger token occurs in the file
 
 
 class FileContext:

@@ -39,6 +39,7 @@ from lint_rules.syntax.semantic import (
     ClassInfo,
     FunctionInfo,
     SemanticModel,
+    annotation_names,
     dotted_name,
     string_value,
 )
@@ -90,8 +91,10 @@ def _literal_part(name: str) -> str:
 
 
 def _specific_source(method: str) -> bool:
-    """`get_all_llms` names LLMs itself; `get`/`values` need a registry-like receiver."""
-    return "llm" in method.lower()
+    """`get_all_llms`, `get_lm` name LLMs themselves; `get`/`values` need a registry-like
+    receiver."""
+    lower = method.lower()
+    return "llm" in lower or lower.endswith(("_lm", "_lms"))
 
 
 def _registry_like(receiver: cst.BaseExpression) -> bool:
@@ -161,23 +164,7 @@ class LLMFacts:
     def annotation_is_llm(self, node: cst.BaseExpression | None) -> bool:
         """An annotation naming an LLM class, alone or as a member of a union: `Model`,
         `Model | str | None`, `Optional[BaseChatModel]`, `Union[str, Model]`, `"Model"`."""
-        stack = [node] if node is not None else []
-        seen = 0
-        while stack and seen < 32:  # annotations are small; bounded all the same
-            seen += 1
-            expr = stack.pop()
-            if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
-                stack.extend((expr.left, expr.right))
-            elif isinstance(expr, cst.Subscript):
-                head = dotted_name(expr.value) or ""
-                if head.rsplit(".", 1)[-1] in ("Optional", "Union", "Annotated"):
-                    elements = expr.slice if head.rsplit(".", 1)[-1] != "Annotated" else expr.slice[:1]
-                    stack.extend(el.slice.value for el in elements if isinstance(el.slice, cst.Index))
-            else:
-                text = string_value(expr)
-                if self.is_llm_class(text.strip() if text is not None else dotted_name(expr)):
-                    return True
-        return False
+        return any(self.is_llm_class(name) for name in annotation_names(node))
 
     def class_is_llm(self, cls: ClassInfo | None) -> bool:
         """A class of this module is an LLM class when its name is a configured one, a base is

@@ -54,6 +54,11 @@ class WriteFinder:
     def __init__(self, llms: LLMFacts, scoped: ScopedValues) -> None:
         self.llms = llms
         self.scoped = scoped
+        config = scoped.config
+        self.hook_attributes = frozenset(getattr(config, "hook_attributes", ()))
+        # `llm.kwargs["rollout_id"] = v`: a key spelled like a conversation id names one.
+        self.id_keys = frozenset(e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions
+                                 if e and not e.rsplit(".", 1)[-1] in ("id", "_id"))
 
     # ------------------------------------------------------------------ walking
     def writes(self, fn: FunctionInfo) -> list[Write]:
@@ -230,11 +235,17 @@ class WriteFinder:
         if write.kind == "attr":
             if s.is_scoped_attribute(write.name):
                 return frozenset({Pin.attr(write.name)})
+            if write.name in self.hook_attributes and not is_fresh_empty(value) \
+                    and not _reads_only(value, fn.self_name):
+                return frozenset({Pin.attr(write.name)})  # a hook installed on the LLM itself
             return self._value_pins(fn, write)
         if write.kind in ("item", "setdefault"):
             key = s.header_key(write.key, fn)
             if key:
                 return frozenset({Pin.header(key)})
+            literal = string_value(write.key)
+            if literal in self.id_keys:
+                return frozenset({Pin.attr(literal)})  # `kwargs["rollout_id"] = rid`
             if s.is_scoped(value, fn):
                 literal = string_value(write.key)
                 return frozenset({Pin.header(literal) if literal else Pin.attr(write.name or "?")})
@@ -246,9 +257,53 @@ class WriteFinder:
         keys = self.scoped.scoped_keys(write.value, fn)
         if keys:
             return frozenset(Pin.header(k) for k in keys)
+        if isinstance(write.value, cst.Dict):  # `llm.kwargs.update(rollout_id=rid)`
+            ids = {string_value(el.key) for el in write.value.elements
+                   if isinstance(el, cst.DictElement) and not is_constant(el.value)}
+            ids = {k for k in ids if k in self.id_keys}
+            if ids:
+                return frozenset(Pin.attr(k) for k in ids)
         if self.scoped.is_scoped(write.value, fn):
             return frozenset({Pin.attr(write.name or "?")})
         return frozenset()
+
+
+def _reads_only(node: cst.BaseExpression | None, name: str | None) -> bool:
+    """The value reads no variable but `name` (`self._callback_manager`): the holder applying
+    its own configuration (LlamaIndex's process-wide `Settings` wiring its callback manager
+    into its own LLM), not one caller's hook."""
+    if node is None or not name:
+        return False
+    names: list[cst.Name] = []
+    attrs: set[int] = set()
+
+    def visit(n: cst.CSTNode) -> None:
+        if isinstance(n, cst.Attribute):
+            attrs.add(id(n.attr))
+        elif isinstance(n, cst.Name):
+            names.append(n)
+
+    walk(node, visit, lambda _n: None)
+    read = {n.value for n in names if id(n) not in attrs} - {"None", "True", "False"}
+    return read == {name}
+
+
+def is_fresh_empty(node: cst.BaseExpression | None) -> bool:
+    """An empty hook that is the same for everyone: `[]`, `{}`, `()`, `list()`,
+    `CallbackManager([])`, `CallbackManager()` (a constructor given only empty or constant
+    arguments). Installing it takes nobody's hook onto the LLM."""
+    if node is None or is_constant(node):
+        return True
+    if isinstance(node, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+        return not node.elements
+    if isinstance(node, cst.Call):
+        name = dotted_name(node.func)
+        last = name.rsplit(".", 1)[-1] if name else ""
+        if not (last[:1].isupper() or last in ("list", "dict", "tuple", "set")):
+            return False
+        return all(a.keyword is None and not a.star and is_fresh_empty(a.value)
+                   for a in node.args) or all(is_fresh_empty(a.value) for a in node.args)
+    return False
 
 
 def _update_mapping(call: cst.Call) -> cst.BaseExpression | None:

@@ -20,6 +20,7 @@ Used by LLA005. Two questions, both answered inside one function of one file:
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,9 +31,15 @@ from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.header_keys import header_key_tokens
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.provenance import Provenance
 from lint_rules.analysis.scoped_values import ScopedValues
 from lint_rules.core.config import Config
-from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.semantic import (
+    FunctionInfo,
+    SemanticModel,
+    dotted_name,
+    string_value,
+)
 from lint_rules.syntax.tree import child_nodes, small_statements
 
 ENVIRON = frozenset({"os.environ", "os.environb"})
@@ -54,7 +61,20 @@ def instance_data_tokens(config: Config) -> tuple[str, ...]:
     tokens |= set(config.conversation_id_expressions)  # matched only when spelled plainly
     tokens |= set(header_key_tokens(config))
     tokens |= set(llm_analysis.trigger_tokens(config))
+    tokens |= set(library_tokens(config))  # any caller data written into a library global
     return tuple(sorted(t for t in tokens if t))
+
+
+def library_tokens(config: Config) -> tuple[str, ...]:
+    """A library global is reached through an import that spells the library's top-level
+    name (`import litellm`); a pattern with a wildcard there needs some import."""
+    heads = {p.split(".")[0] for p in config.library_globals if p}
+    return tuple(sorted("import" if any(c in h for c in "*?[") else h for h in heads))
+
+
+# Library functions that set the library's process-wide state (`sdk.init(credentials=...)`,
+# `litellm.register_model(...)`, `lib.set_default_headers(...)`).
+LIBRARY_CONFIG_CALL = re.compile(r"^_*(init|initialize|configure|setup|set_\w+|register\w*|add_\w+|enable\w*)$")
 
 
 def credential_matcher(config: Config) -> Callable[[str], bool]:
@@ -78,6 +98,7 @@ def credential_matcher(config: Config) -> Callable[[str], bool]:
 class Sink:
     description: str  # for the message: "`os.environ`", "the module-level dict `CACHE`"
     global_name: str | None = None  # a module global that must not be a local of the function
+    library: str | None = None  # the library global written (`litellm.api_key`)
 
 
 class GlobalSinks:
@@ -110,7 +131,7 @@ class GlobalSinks:
             imported = self.model.imports[node.value]  # `from litellm import headers`
             shadowed = fn is not None and _is_local(fn, node.value)
             if not shadowed and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
-                return Sink(f"the library global `{imported}`")
+                return Sink(f"the library global `{imported}`", library=imported)
             return None
         if isinstance(node, cst.Name):
             # Whether the module binds a mutable object to it is only known at the end of the
@@ -126,7 +147,7 @@ class GlobalSinks:
         """`litellm.api_key` (a library global) or `LLM.x` / `type(self).x` (a class attribute)."""
         library = self.library_global(node)
         if library is not None:
-            return Sink(f"the library global `{library}`")
+            return Sink(f"the library global `{library}`", library=library)
         owner = self.class_expr(node.value, fn)
         if owner is not None:
             return Sink(f"the class attribute `{owner}.{node.attr.value}`")
@@ -156,11 +177,16 @@ class GlobalSinks:
                 keywords = [a.value for a in node.args if a.keyword is not None]
                 return sink, positional[first:] + keywords
             return None
+        if isinstance(func, cst.Attribute) and LIBRARY_CONFIG_CALL.match(func.attr.value):
+            library = self._library_name(func.value, func.attr.value)
+            if library is not None:
+                return Sink(f"the process-wide settings of the library (`{library}(...)`)",
+                            library=library), values
         if resolved == "setattr" and len(node.args) == 3:
             owner, name = node.args[0].value, string_value(node.args[1].value)
             library = self._library_name(owner, name)
             if library is not None:
-                return Sink(f"the library global `{library}`"), [node.args[2].value]
+                return Sink(f"the library global `{library}`", library=library), [node.args[2].value]
             cls = self.class_expr(owner, fn)
             if cls is not None:
                 return Sink(f"the class attribute `{cls}.{name or '...'}`"), [node.args[2].value]
@@ -225,13 +251,24 @@ class InstanceData:
         self.llms = llms
         self.scoped = _PlainlySpelledScopedValues(ctx)
         self.is_credential = credential_matcher(ctx.config)
+        self.provenance = Provenance(ctx.model)
 
     def describe(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int = 0,
                  expanded: set[str] | None = None) -> str | None:
         """`None`, or a phrase naming the instance data the value carries."""
-        if self.scoped.is_scoped(value, fn):
+        if self.scoped.is_scoped(value, fn) and self.provenance.from_caller(value, fn):
             return f"`{_short(self.ctx, value)}`, a conversation-scoped value,"
         return self._walk(value, fn, depth, set() if expanded is None else expanded)
+
+    def caller_data(self, value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
+        """Any value of the caller (not a literal, constant or function), or of the instance
+        when it is one LLM or LLM config object (a `Settings` object may be the process's own
+        start-up configuration)."""
+        per_tenant = fn is not None and fn.cls is not None and (
+            self.llms.is_llm_class(fn.cls.name) or any(b in fn.cls.name for b in self.llms.bare))
+        if self.provenance.from_caller(value, fn, instance=per_tenant):
+            return f"`{_short(self.ctx, value)}`, data of the caller or of this instance,"
+        return None
 
     def _walk(self, value: cst.BaseExpression, fn: FunctionInfo | None, depth: int,
               expanded: set[str]) -> str | None:
@@ -248,6 +285,11 @@ class InstanceData:
                 stack.extend(self._carried_by_call(node))
                 continue
             if isinstance(node, cst.Attribute):
+                # Instance data only when read from the caller's data or the instance
+                # (`self.api_key`, `tenant.api_key`), not from the process's own settings
+                # (`settings.api_key`, `os.environ`).
+                if not self.provenance.from_caller(node.value, fn):
+                    continue
                 if self.is_credential(node.attr.value):
                     return f"`{_short(self.ctx, node)}`, a credential,"
                 if self.llms.is_llm(node.value, fn) and not self.llms.is_llm(node, fn):
@@ -256,7 +298,9 @@ class InstanceData:
                     return f"`{_short(self.ctx, node)}`, a field of one LLM config object,"
                 continue
             if isinstance(node, cst.Name):
-                if self.is_credential(node.value):
+                # A name is a credential by its name only when its value may be the caller's:
+                # a parameter, or a local defined from one (`token = os.getenv(...)` is not).
+                if self.is_credential(node.value) and self.provenance.from_caller(node, fn):
                     return f"`{node.value}`, a credential,"
                 # Each variable is expanded once per value: a module that rebinds one name
                 # hundreds of times would otherwise cost (definitions ** depth).
@@ -270,7 +314,8 @@ class InstanceData:
                 continue
             if isinstance(node, cst.Subscript):
                 key = _string_key(node)
-                if key is not None and self.is_credential(key):
+                if key is not None and self.is_credential(key) \
+                        and self.provenance.from_caller(node.value, fn):
                     return f"`{_short(self.ctx, node)}`, a credential,"
                 continue  # an element of a container is judged by its key only
             if isinstance(node, (cst.Comparison, cst.UnaryOperation)):
@@ -362,6 +407,9 @@ def _is_local(fn: FunctionInfo, name: str) -> bool:
             return True
         scope = scope.parent
     return False
+
+
+is_local_name = _is_local
 
 
 def _is_classmethod(fn: FunctionInfo) -> bool:

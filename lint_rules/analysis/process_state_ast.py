@@ -30,7 +30,14 @@ from dataclasses import dataclass, field
 
 from lint_rules.analysis import llm_objects as llm_analysis
 from lint_rules.analysis.header_keys import HeaderKeys
-from lint_rules.analysis.process_state import ENVIRON, MUTATORS, PUTENV, credential_matcher
+from lint_rules.analysis.process_state import (
+    ENVIRON,
+    LIBRARY_CONFIG_CALL,
+    MUTATORS,
+    PUTENV,
+    credential_matcher,
+    library_tokens,
+)
 from lint_rules.core.config import Config
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -44,8 +51,9 @@ _READ, _UNREAD, _CALLEE = 0, 1, 2
 
 def may_leak_into_globals(tree: ast.Module, source: str, config: Config) -> bool:
     """Some function both writes into shared state and holds instance data."""
-    facts = _FileFacts(tree, config)
-    everywhere = facts.file_data(source)
+    facts = _FileFacts(tree, config, source)
+    # A library global takes any caller data (`library_tokens`: the import spells it).
+    everywhere = facts.file_data(source) or facts.library_seen
     lines = _lines(source)
     return any(_writes_shared(fn, facts, lines) for fn in facts.functions
                if everywhere or fn.has_data)
@@ -59,7 +67,7 @@ def holds_instance_data(tree: ast.Module, source: str, config: Config) -> bool:
 
 def writes_shared_state(tree: ast.Module, source: str, config: Config) -> bool:
     """Half 2 alone: could `GlobalSinks` see a write into shared state in some function?"""
-    facts = _FileFacts(tree, config)
+    facts = _FileFacts(tree, config, source)
     lines = _lines(source)
     return any(_writes_shared(fn, facts, lines) for fn in facts.functions)
 
@@ -94,8 +102,12 @@ class _FileFacts:
     """One walk over the module: imports, class names, module-level names, and per function
     its assignment targets, calls and instance-data spellings."""
 
-    def __init__(self, tree: ast.Module, config: Config) -> None:
+    def __init__(self, tree: ast.Module, config: Config, source: str = "") -> None:
         self.config = config
+        # A library global may be written one call away, through a module-level function of
+        # this file (`install(handler)`): any call of one counts as a shared write.
+        self.library_seen = any(t in source for t in library_tokens(config))
+        self.module_functions: set[str] = set()  # every function name (defined anywhere)
         self.patterns = tuple(config.library_globals)
         self.llm_classes = frozenset(c.rsplit(".", 1)[-1] for c in config.llm_classes)
         # local name -> what it may be imported as; a relative import keeps its dots (".x.y"):
@@ -172,6 +184,8 @@ class _FileFacts:
             for child in ast.iter_child_nodes(node):
                 push((child, fn, _READ))
 
+        self.module_functions = {f.node.name for f in self.functions}
+
     def file_data(self, source: str) -> bool:
         """Instance data that may reach any function: a scoped header key (through a module or
         class constant), or an LLM field (`llm.model`, `self.x` in an LLM class: it needs an
@@ -233,8 +247,16 @@ class _FunctionScope:
         func = call.func
         if self.facts.resolves_into(func, PUTENV):
             return True
-        if isinstance(func, ast.Attribute) and func.attr in MUTATORS:
-            return self.container_is_shared(func.value)
+        if isinstance(func, ast.Attribute) and func.attr in MUTATORS \
+                and self.container_is_shared(func.value):
+            return True
+        if isinstance(func, ast.Name) and self.facts.library_seen \
+                and func.id in self.facts.module_functions:
+            return True
+        if isinstance(func, ast.Attribute) and LIBRARY_CONFIG_CALL.match(func.attr):
+            spelled = _dotted(func.value)
+            if spelled is not None and self.facts.library_global(f"{spelled}.{func.attr}"):
+                return True
         if isinstance(func, ast.Name) and func.id == "setattr" \
                 and len(call.args) + len(call.keywords) == 3:
             if call.keywords:

@@ -11,6 +11,7 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -20,8 +21,15 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
+from lint_rules.analysis.header_census import (
+    HeaderCensus,
+    package_root,
+    take_census,
+    walk_package,
+)
 from lint_rules.analysis.pins import summarize_method
 from lint_rules.analysis.rule_stages import Writers, collect_writers, python_modules
+from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
@@ -72,6 +80,8 @@ class ProjectIndex:
         self.roots = [r.resolve() for r in roots or []]
         self._modules: dict[str, ModuleSummary | None] = {}
         self._writers: dict[tuple[Path, ...], Writers | None] = {}
+        self._censuses: dict[str, HeaderCensus | None] = {}
+        self._callers: dict[str, bool] = {}
 
     # Past this many modules under the search folders, `writers` gives up (None: every call may
     # be a call hop) rather than read them all.
@@ -119,10 +129,42 @@ class ProjectIndex:
         if isinstance(parsed, ParseFailure):
             return None
         model = build_model(parsed, str(path))
-        lines = _lazy_lines(parsed)
+        lines = _lazy_lines(parsed, source)
         # No index here: a module's summary depends on its own text only, so the cache can
         # keep it until that file changes (calls into other modules resolve at the call site).
         return summarize_model(model, str(path), self.config, lines)
+
+    # --- project facts ---
+    def header_census(self, near: str | Path) -> HeaderCensus | None:
+        """Can a scoped header be in an LLM's header field anywhere in the package tree of
+        `near` (header_census.py)? None: not in a package, or the tree cannot be read."""
+        root = package_root(near) if str(near) not in ("", "-", "<stdin>") else None
+        if root is None:
+            return None
+        key = str(root)
+        if key not in self._censuses:
+            self._censuses[key] = take_census(root, self.config, self._census_read)
+        return self._censuses[key]
+
+    def callers_reinject(self, near: str | Path, name: str) -> bool:
+        """Every use of the module-level function `name` of `near` in its package tree is a call
+        whose result is re-injected later (request_callers.py); False when unresolved."""
+        root = package_root(near) if str(near) not in ("", "-", "<stdin>") else None
+        walked = walk_package(root) if root is not None else None
+        if root is None or walked is None:
+            return False
+        key = f"{Path(near).resolve()}\0{name}"
+        if key not in self._callers:
+            self._callers[key] = callers_reinject(root, str(near), name, self.config,
+                                                  self._census_read, walked.files)
+        return self._callers[key]
+
+    def _census_read(self, path: str) -> bytes | None:
+        try:
+            with open(path, "rb") as fh:
+                return fh.read()
+        except OSError:
+            return None
 
     # --- the ast stage's call hops ---
     def writers(self, near: Path | None) -> Writers | None:
@@ -202,16 +244,67 @@ def _stat_key(path: Path) -> tuple[str, int, int, int]:
     return (str(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
-def _lazy_lines(module: cst.Module) -> Callable[[cst.CSTNode], int]:
-    """Start line of a node, resolving libcst positions on first use only."""
+def _lazy_lines(module: cst.Module, source: str) -> Callable[[cst.CSTNode], int]:
+    """Start line of a node. Summaries ask it for every class and method: those come from one
+    `ast` parse (a fraction of libcst's position pass, which costs a codegen of the module); any
+    other node resolves libcst positions on first use."""
     state: dict[str, object] = {}
 
     def line_of(node: cst.CSTNode) -> int:
+        if "defs" not in state:
+            state["defs"] = _definition_lines(module, source)
+        line = state["defs"].get(id(node))  # type: ignore[attr-defined]
+        if line is not None:
+            return line
         if "positions" not in state:
             state["positions"] = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
         return state["positions"][node].start.line  # type: ignore[index]
 
     return line_of
+
+
+_DEFS_CST = (cst.FunctionDef, cst.ClassDef)
+_DEFS_AST = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+_BLOCKS_AST = (ast.stmt, ast.excepthandler, ast.match_case)
+# Block fields in source order (`try`: body, handlers, else, finally), whatever the node.
+_SOURCE_ORDER_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
+_BLOCKS_CST = (cst.BaseStatement, cst.BaseSuite, cst.ExceptHandler, cst.ExceptStarHandler,
+               cst.Else, cst.Finally, cst.MatchCase)
+
+
+def _definition_lines(module: cst.Module, source: str) -> dict[int, int]:
+    """id(def or class node) -> its `def`/`class` line, pairing libcst's and `ast`'s
+    definitions in source order; empty when they do not pair (the interpreter's `ast` cannot
+    read the file, e.g. newer syntax), and positions answer instead."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError, MemoryError, RecursionError):
+        return {}
+    ast_defs: list[ast.AST] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, _DEFS_AST):
+            ast_defs.append(node)
+        stack.extend(reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, _BLOCKS_AST)]))
+    cst_defs: list[cst.CSTNode] = []
+    todo: list[cst.CSTNode] = [module]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _DEFS_CST):
+            cst_defs.append(node)
+        children: list[cst.CSTNode] = []
+        for name in _SOURCE_ORDER_BLOCKS:
+            value = getattr(node, name, None)
+            if isinstance(value, (tuple, list)):
+                children.extend(value)
+            elif isinstance(value, cst.CSTNode):
+                children.append(value)
+        todo.extend(reversed([c for c in children if isinstance(c, _BLOCKS_CST)]))
+    if len(cst_defs) != len(ast_defs) or any(
+            a.name != c.name.value for a, c in zip(ast_defs, cst_defs)):  # type: ignore[attr-defined]
+        return {}
+    return {id(c): a.lineno for a, c in zip(ast_defs, cst_defs)}  # type: ignore[attr-defined]
 
 
 def local_summary(ctx: FileContext, cls: ClassInfo) -> ClassSummary:

@@ -106,6 +106,28 @@ class HeaderJudge:
             return bool(values) and all(self.is_pinned(v, depth + 1) for v in values)
         return False
 
+    def only_llm_fields(self, node: cst.BaseExpression, depth: int = 0) -> bool:
+        """Pinned headers that come from LLM header fields alone (`llm.extra_headers`, a copy
+        or local of it), not from a dict that spells a scoped key nor the call context's
+        headers: whether they hold a scoped header is the project's header census question."""
+        if isinstance(node, cst.Attribute):
+            return node.attr.value in self.keywords and self.is_llm(node.value)
+        if isinstance(node, cst.Dict):
+            return depth < 4 and bool(node.elements) and all(
+                isinstance(e, cst.StarredDictElement) and self.only_llm_fields(e.value, depth + 1)
+                for e in node.elements)
+        if self._context_headers(node):
+            return False
+        inner = self.copied(node)
+        if inner is not None:
+            return self.only_llm_fields(inner, depth + 1)
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+            return self.only_llm_fields(node.left, depth + 1) and _is_empty(node.right)
+        if isinstance(node, cst.Name) and depth < 4:
+            values = self._bindings(node.value)
+            return bool(values) and all(self.only_llm_fields(v, depth + 1) for v in values)
+        return False
+
     def _context_headers(self, node: cst.BaseExpression) -> bool:
         """`call_context.headers()`, `self._call_context.headers()`: the conversation's headers."""
         if not (isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute)

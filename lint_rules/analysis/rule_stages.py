@@ -12,6 +12,8 @@ Each is a necessary condition, over-approximated: every test errs towards "maybe
   tail is a conversation-id expression (the chain's trailing names are compared even where
   libcst's `dotted_name` gives up, e.g. `f().state.id`). Every write, guard or pin of a scoped
   value in the file needs one of them, so LLA003 (stale guards, file-local) needs S.
+  Hook attributes (`Config.hook_attributes`) and keys spelled like a conversation id's last
+  name (`"rollout_id"`) count as S too: `llm_writes.WriteFinder` takes their writes for pins.
 - `mentions_header_keyword`: LLA004 reads headers only under a configured header keyword
   (`extra_headers`...), spelled as a string, a module constant holding one, an attribute, a
   keyword or a name.
@@ -167,7 +169,7 @@ def scoped_sources(facts: AstFacts, config: Config) -> bool:
     keys = [k.lower() for k in config.scoped_header_keys if k]
     if keys and any(k in s.lower() for s in facts.strings for k in keys):
         return True
-    attributes = {a for a in config.scoped_attributes if a}
+    attributes = {a for a in config.scoped_attributes if a} | _hooks_and_id_keys(config)
     if attributes & facts.identifiers or attributes & facts.strings:
         return True
     expressions = [tuple(e.split(".")) for e in config.conversation_id_expressions if e]
@@ -182,6 +184,15 @@ def scoped_sources(facts: AstFacts, config: Config) -> bool:
                 if len(chain) >= len(e) and chain[-len(e):] == e:
                     return True
     return False
+
+
+def _hooks_and_id_keys(config: Config) -> set[str]:
+    """What `llm_writes.WriteFinder` also takes for a pin: a hook attribute written onto an LLM
+    (`llm.callback_manager = cm`) and a key spelled like a conversation id's last name
+    (`llm.kwargs["rollout_id"] = rid`, `.update({"rollout_id": rid})`)."""
+    hooks = {h for h in getattr(config, "hook_attributes", ()) if h}
+    ids = {e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions if e}
+    return hooks | (ids - {"id", "_id", ""})
 
 
 def mentions_header_keyword(facts: AstFacts, config: Config) -> bool:
@@ -220,7 +231,7 @@ def text_may_hold_scoped(text: str, config: Config) -> bool:
             lowered = text.lower() if lowered is None else lowered
             if key.lower() in lowered:
                 return True
-    for name in config.scoped_attributes:
+    for name in (*config.scoped_attributes, *_hooks_and_id_keys(config)):
         if name and name in text:
             return True
     for expression in config.conversation_id_expressions:

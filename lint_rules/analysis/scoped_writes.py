@@ -87,7 +87,7 @@ def helper_for(ctx: FileContext, fn: FunctionInfo, pins: frozenset[Pin], *,
     analysis = ctx.facts
     overridden: set[str] = set()
     remote_bases: list[str] = []
-    for klass in _local_mro(ctx, cls, remote_bases):
+    for klass in ctx.model.local_mro(cls, remote_bases):
         for name, method in klass.methods.items():
             if method is fn or name in overridden:
                 continue
@@ -121,27 +121,6 @@ def helper_for(ctx: FileContext, fn: FunctionInfo, pins: frozenset[Pin], *,
                 if route is not None:
                     return route
     return None
-
-
-def _local_mro(ctx: FileContext, cls, remote_bases: list[str]):
-    """The class and its base classes defined in this file (breadth-first); bases defined
-    elsewhere are appended to `remote_bases` for the project index."""
-    seen: set[int] = set()
-    queue = [cls]
-    while queue:
-        klass = queue.pop(0)
-        if id(klass) in seen:
-            continue
-        seen.add(id(klass))
-        yield klass
-        for base in klass.bases:
-            local = ctx.model.class_named(base) if "." not in base else None
-            if local is None and ctx.model.module_name and base.startswith(ctx.model.module_name + "."):
-                local = ctx.model.class_named(base[len(ctx.model.module_name) + 1:])
-            if local is not None:
-                queue.append(local)
-            elif base not in remote_bases:
-                remote_bases.append(base)
 
 
 def _route(name: str, params: list[str], local: FunctionInfo | None) -> HelperRoute | None:

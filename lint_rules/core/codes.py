@@ -15,6 +15,7 @@ CODES: dict[str, str] = {
     "LLA005": "process-global-leak",
     "LLA006": "helper-mutates-shared-llm",
     "LLA007": "context-dropped-on-derived-call",
+    "LLA008": "context-dropped-on-sibling-path",
 }
 
 # code -> why it is gone (kept forever so the code is never reused).

@@ -142,6 +142,8 @@ class Config:
         # Other agent SDKs: one id per run (LangChain callbacks, pydantic-ai, Letta), per thread
         # (LangGraph `config["configurable"]["thread_id"]`, OpenAI Assistants), per session (ADK).
         "run_id", "thread_id",
+        # DSPy: a per-rollout id that keys the cache and the sampling of one rollout.
+        "rollout_id",
     )
     # Qualified names (or bare class names) of LLM classes.
     # A qualified entry matches through the imports; its last segment also matches as a bare
@@ -151,9 +153,11 @@ class Config:
     llm_attributes: tuple[str, ...] = (
         "llm", "_llm", "chat_model", "model_backend", "model_client", "_model_client",
         "llm_client", "function_calling_llm",
+        # DSPy: `program.lm`, `dspy.settings.lm`, `predictor.lm`.
+        "lm",
     )
     # Methods that yield the LLMs of an agent or registry by reference.
-    llm_sources: tuple[str, ...] = ("get_all_llms", "get_llm", "get", "values")
+    llm_sources: tuple[str, ...] = ("get_all_llms", "get_llm", "get_lm", "get", "values")
     # Pin helpers by name (they are also recognised from what they do).
     pin_helpers: tuple[str, ...] = (
         "_pin_prompt_cache_key", "_pin_session_affinity_header", "_bind_conversation_context",
@@ -162,6 +166,9 @@ class Config:
     llm_install_methods: tuple[str, ...] = ("switch_llm", "switch_profile", "set_llm", "update_llm")
     # Keyword names that carry a call context into an LLM call.
     call_context_keywords: tuple[str, ...] = ("call_context",)
+    # Classes (qualified or bare names) of the per-conversation call context: a parameter or
+    # local typed as one of them (or built by its constructor) is the context in scope (LLA007).
+    call_context_classes: tuple[str, ...] = ("LLMCallContext", "CallContext")
     # Methods on an LLM object that send a request (what LLA007 calls an "LLM call").
     llm_call_methods: tuple[str, ...] = (
         "completion", "acompletion", "responses", "aresponses", "generate", "agenerate",
@@ -179,6 +186,13 @@ class Config:
         "extra_headers", "default_headers", "extra_body", "extra_query", "default_query",
         "model_kwargs", "model_settings", "additional_kwargs", "generate_kwargs",
         "generation_kwargs", "generation_config", "model_config_dict",
+    )
+    # Fields of an LLM object that hold hooks run on every call (a callback manager, callbacks, a
+    # cost tracker): one component's hook installed in place on a shared LLM observes, bills or
+    # traces every other component's calls, so a non-constant write is a pin like a scoped value.
+    hook_attributes: tuple[str, ...] = (
+        "callback_manager", "callbacks", "_callbacks", "callback_handlers", "usage_callback",
+        "cost_tracker", "usage_tracker", "token_counter",
     )
     # Opt-in: classes (qualified or bare names) whose instances are shared like LLMs (agents,
     # memory blocks, tool sets); the scope-leak and stale-guard rules treat them like LLMs.

@@ -21,6 +21,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name
+from lint_rules.syntax.tree import nodes_of
 
 FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
 MERGED_LAST = "the call-site headers are merged last and override the pinned ones"
@@ -32,6 +33,9 @@ class _Finding:
     message: str
     fix: Fix | None
     at: cst.CSTNode | None  # the statement (or its line) on the request path
+    # The pinned side is an LLM's header field only: harmless when the project's header census
+    # proves no scoped header is ever written into one.
+    field_only: bool = False
 
 
 class HeaderBypass(Rule):
@@ -71,6 +75,30 @@ conversation's value winning (`headers[KEY] = ...`, `headers.update({KEY: ...})`
 same module (or a method of the same class) whose body does. `setdefault(KEY, ...)` and
 `{KEY: v, **headers}` do not re-inject: the old value wins there. Calls into other modules are
 not followed (the replace is reported).
+
+A replace of the LLM's own headers (`llm.extra_headers`, a copy of them) by the caller's can
+only lose a scoped header when one can be in them. That is a fact of the whole project, taken by
+a census of the package tree of the checked file (`analysis/header_census.py`): only files whose
+text spells a scoped key (and the files that name a constant, function or class of theirs that
+carries it) are parsed, and the project *may* hold a scoped header in an LLM's header field when
+one of them writes into, aliases or builds an object with a header field (`x.extra_headers = ...`,
+`x.extra_headers[k] = ...`, `.update(...)`, `setattr`, `model_copy(update={"extra_headers": ...})`,
+`LLM(extra_headers=...)`). When no such write exists (the LLM's headers only ever hold static user
+headers; the conversation's header is injected per call), the replace is silent. A file outside
+any package (stdin, a lone script), a tree that cannot be read, or a key file that cannot be
+parsed gives no census, and the replace is reported as before. Merges that spell the scoped key
+or spread the call context's headers are judged without the census. The census cannot see code
+outside the package tree (an application, another distribution of a namespace package) that
+writes the key into an LLM it got from the package, nor a key spelled dynamically.
+
+A header-replacing step, a module-level function that writes the replace into a dict and returns
+that dict (`out["extra_headers"] = dict(llm.extra_headers); ... return out`), is harmless when
+every use of it in the package tree is a call `x = step(...)` followed, later in the same block,
+by a re-injection into `x`: a statement of the caller (`x["extra_headers"] = {**..., KEY: v}`) or
+a call passing `x` to a function of the package whose body does that to its parameter
+(`apply_llm_call_context(out, context)`). The callers are found by a census of the package tree
+(`analysis/request_callers.py`); no caller, an alias, a use as a value, a name in `__all__` or a
+file that cannot be parsed leaves the step reported.
 
 Not reported: merges in which the pinned headers come last, a dict written back onto an LLM or
 into its copy (who wins there is LLA003's question), and header code that has
@@ -179,6 +207,7 @@ def fetch(url, headers=None):
         self._helpers = Helpers(ctx.model, ctx.config, self._llms)
         self._reported: set[int] = set()
         self._elifs: set[int] = set()
+        self._census: tuple[bool] | None = None
 
     # ------------------------------------------------------------------ plumbing
     def _judge(self) -> HeaderJudge:
@@ -193,12 +222,23 @@ def fetch(url, headers=None):
         return id(self.ctx.model.current_function)
 
     def _found(self, node: cst.CSTNode, message: str, fix: Fix | None,
-               at: cst.CSTNode | None = None) -> None:
+               at: cst.CSTNode | None = None, *, pinned: cst.BaseExpression | None = None) -> None:
         if id(node) in self._reported:
             return
         self._reported.add(id(node))
         at = at if at is not None else self._statement
-        self._pending.setdefault(self._scope_key(), []).append(_Finding(node, message, fix, at))
+        field_only = pinned is not None and self._judge().only_llm_fields(pinned)
+        self._pending.setdefault(self._scope_key(), []).append(
+            _Finding(node, message, fix, at, field_only))
+
+    def _no_scoped_header_in_llm_fields(self) -> bool:
+        """The project's header census: no code of the package tree writes a scoped header
+        into an LLM's header field (header_census.py). Unknown (no index, no package) is no."""
+        if self._census is None:
+            index = self.ctx.index
+            census = index.header_census(self.ctx.path) if index is not None else None
+            self._census = (census is not None and not census.may_hold_scoped_header,)
+        return self._census[0]
 
     def _flush(self, fn: FunctionInfo | None, body: cst.CSTNode) -> None:
         """Report what is not made harmless later on the request path of the body."""
@@ -208,8 +248,30 @@ def fetch(url, headers=None):
         judge = self._judges.get(id(fn)) or HeaderJudge(self.ctx.model, self.ctx.config, fn, self._llms)
         path = RequestPath(body, judge, lambda call: self._helpers.reinjects(call, fn))
         for finding in findings:
+            if finding.field_only and self._no_scoped_header_in_llm_fields():
+                continue
             if finding.at is None or not path.reinjected_after(finding.at):
-                self.report(finding.node, finding.message, finding.fix)
+                if not self._callers_reinject(fn, finding):
+                    self.report(finding.node, finding.message, finding.fix)
+
+    def _callers_reinject(self, fn: FunctionInfo | None, finding: _Finding) -> bool:
+        """A header-replacing step (`out[kw] = <pinned>` in a module-level function that returns
+        `out`) whose every caller in the package re-injects the scoped key into the result later
+        on its request path (request_callers.py)."""
+        node = finding.node
+        index = self.ctx.index
+        if (index is None or fn is None or fn.cls is not None or fn.parent is not None
+                or not isinstance(node, cst.Assign)):
+            return False
+        target = node.targets[0].target
+        if not (isinstance(target, cst.Subscript) and isinstance(target.value, cst.Name)):
+            return False
+        mapping = target.value.value
+        returned = [r for r in nodes_of(fn.node.body, cst.Return, nested=False)]
+        if not returned or any(not (isinstance(r.value, cst.Name) and r.value.value == mapping)
+                               for r in returned):
+            return False
+        return index.callers_reinject(self.ctx.path, fn.name)
 
     def check_function(self, fn: FunctionInfo | None) -> None:
         if fn is not None:
@@ -259,7 +321,7 @@ def fetch(url, headers=None):
                         continue
                     fix = self._guard_fix(node, small, slot, in_body, judge)
                     message = self._message(small.value, "the pinned headers are only a default")
-                    self._found(small, message, fix, stmt)
+                    self._found(small, message, fix, stmt, pinned=small.value)
 
     def _guard_fix(self, if_node: cst.If, assign: cst.Assign, slot: tuple[str, str],
                    in_body: bool, judge: HeaderJudge) -> Fix | None:
@@ -314,7 +376,7 @@ def fetch(url, headers=None):
                   pinned: cst.BaseExpression, judge: HeaderJudge, how: str) -> None:
         merged = _merge(self.ctx, call_site, pinned, judge)
         fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
-        self._found(self._where(node), self._message(pinned, how), fix)
+        self._found(self._where(node), self._message(pinned, how), fix, pinned=pinned)
 
     # ------------------------------------------------------------------ calls
     def visit_Call(self, node: cst.Call) -> None:
@@ -329,7 +391,8 @@ def fetch(url, headers=None):
                 judge = self._judge()
                 if judge.is_pinned(func.value) and judge.is_call_site(node.args[0].value):
                     how = "`update` lets the call-site headers overwrite the pinned ones"
-                    self._found(self._where(node), self._message(func.value, how), None)
+                    self._found(self._where(node), self._message(func.value, how), None,
+                                pinned=func.value)
         elif isinstance(func, cst.Name) and self.ctx.model.resolve_expr(func) == "dict":
             self._dict_call(node)
 
@@ -354,7 +417,7 @@ def fetch(url, headers=None):
         if method != "setdefault":
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
             how = f"`{method}` falls back to the pinned headers only when the caller passed none"
-            self._found(self._where(node), self._message(second.value, how), fix)
+            self._found(self._where(node), self._message(second.value, how), fix, pinned=second.value)
             return
         fix = None
         statement = self._statement
@@ -364,7 +427,7 @@ def fetch(url, headers=None):
             text = f"{self.ctx.code(mapping)}[{self.ctx.code(first.value)}] = {merged}"
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(statement.body[0], text),), Applicability.UNSAFE)
         how = "`setdefault` keeps any call-site headers and drops the pinned ones"
-        self._found(self._where(node), self._message(second.value, how), fix)
+        self._found(self._where(node), self._message(second.value, how), fix, pinned=second.value)
 
     # ------------------------------------------------------------------ shape 4: merge order
     def visit_Dict(self, node: cst.Dict) -> None:
@@ -393,7 +456,10 @@ def fetch(url, headers=None):
         fixed = self.ctx.code(node.with_changes(elements=moved))
         fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, fixed),), Applicability.UNSAFE)
         pinned = elements[pinned_at].value  # type: ignore[union-attr]
-        self._found(self._where(node), self._message(pinned, MERGED_LAST), fix)
+        spreads = [e.value for e in elements if isinstance(e, cst.StarredDictElement)
+                   and judge.is_pinned(e.value)]
+        field_only = cst.Dict([cst.StarredDictElement(v) for v in spreads])
+        self._found(self._where(node), self._message(pinned, MERGED_LAST), fix, pinned=field_only)
 
     def _key_overridden(self, node: cst.Dict, elements: list, judge: HeaderJudge) -> None:
         """`{KEY: v, **caller}` / `{KEY: v, **llm.extra_headers}` in a request: the scoped key
@@ -422,10 +488,14 @@ def fetch(url, headers=None):
                   Applicability.UNSAFE)
         spread = elements[later[-1]].value
         keys_text = ", ".join(f"`{k}`" for k in self.ctx.config.scoped_header_keys) or "the pinned keys"
+        # Only LLM header fields override it: a stale value there needs a scoped header in one.
+        overriding = [elements[i].value for i in later]
+        pinned = (cst.Dict([cst.StarredDictElement(v) for v in overriding])
+                  if not any(judge.is_call_site(v) for v in overriding) else None)
         self._found(self._where(node), (
             f"the scoped header is written before `**{_short(self.ctx, spread)}`, which overrides "
             f"it: a caller's or a stale value of {keys_text} wins over the conversation's; "
-            "spread the other headers first"), fix)
+            "spread the other headers first"), fix, pinned=pinned)
 
     def _pins_an_llm(self) -> bool:
         """The current statement writes a scoped value onto an LLM or pins a copy of one."""
@@ -446,7 +516,7 @@ def fetch(url, headers=None):
         if judge.is_pinned(pinned) and judge.is_call_site(call_site):
             merged = _merge(self.ctx, call_site, pinned, judge)
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, merged),), Applicability.UNSAFE)
-            self._found(self._where(node), self._message(pinned, MERGED_LAST), fix)
+            self._found(self._where(node), self._message(pinned, MERGED_LAST), fix, pinned=pinned)
 
     def visit_BinaryOperation(self, node: cst.BinaryOperation) -> None:
         if not isinstance(node.operator, cst.BitOr):
@@ -455,7 +525,8 @@ def fetch(url, headers=None):
         if judge.is_pinned(node.left) and judge.is_call_site(node.right):
             text = f"{self.ctx.code(node.right)} | {self.ctx.code(node.left)}"
             fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, text),), Applicability.UNSAFE)
-            self._found(self._where(node), self._message(node.left, MERGED_LAST), fix)
+            self._found(self._where(node), self._message(node.left, MERGED_LAST), fix,
+                        pinned=node.left)
 
 
 # ---------------------------------------------------------------------- helpers

@@ -6,15 +6,26 @@ import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import PurePath
 
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext
-from lint_rules.analysis.process_state import GlobalSinks, InstanceData, Sink, instance_data_tokens
+from lint_rules.analysis.process_state import (
+    GlobalSinks,
+    InstanceData,
+    Sink,
+    instance_data_tokens,
+)
+from lint_rules.analysis.process_state import (
+    is_local_name as _is_local,
+)
 from lint_rules.analysis.process_state_ast import may_leak_into_globals
+from lint_rules.analysis.provenance import UNKNOWN, any_part
 from lint_rules.core.config import Config
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
+from lint_rules.syntax.tree import nodes_of
 
 # Module-level functions that run once when the process starts: they may set process-wide
 # values from constants, command-line arguments or their own config.
@@ -22,8 +33,12 @@ STARTUP_FUNCTION = re.compile(
     r"^_*(main|cli|\w+_main|main_\w+"
     r"|(create|make|build|init)_(app|application|server)|app_factory|application_factory"
     r"|(configure|setup|bootstrap|startup)(_(process|logging|environment|env|app|application))?"
-    r"|on_startup|lifespan)$"
+    r"|initiali[sz]e|on_startup|\w*_?lifespan)$"
 )
+
+
+# Names of whom a cache slot belongs to (`user_id`, `tenant`, `account_id`, `org_id`...).
+IDENTITY = re.compile(r"(^|_)(user|tenant|account|org|organization|customer|principal|owner)(_?id)?$")
 
 
 @dataclass
@@ -32,6 +47,50 @@ class _Candidate:
     sink: Sink
     values: list[cst.BaseExpression]
     fn: FunctionInfo | None
+    key: cst.BaseExpression | None = None  # the slot written: `CACHE[key] = v`, `setdefault(key, v)`
+
+
+def _subscript_key(target: cst.Subscript) -> cst.BaseExpression | None:
+    if len(target.slice) != 1 or not isinstance(target.slice[0].slice, cst.Index):
+        return None
+    return target.slice[0].slice.value
+
+
+def _owned_slot(data: InstanceData, key: cst.BaseExpression, value: cst.BaseExpression,
+                fn: FunctionInfo | None) -> bool:
+    """A slot of a shared cache or registry that only its owner reads: keyed by a fresh
+    unguessable token (`uuid4()`, `secrets.token_urlsafe()`), by the conversation or the
+    credential itself (the key holds conversation or tenant data), or by everything the value
+    is computed from (a memo: `_cache[sa_config] = fetch_token(sa_config)` hands a caller only
+    what its own key yields)."""
+    provenance = data.provenance
+    if provenance.unguessable(key, fn):
+        return True
+    if data.describe(key, fn) is not None or _names_a_conversation(data, key, fn):
+        return True
+    key_roots = provenance.roots(key, fn)
+    # Built (through any helper: `_cache_key(user_id, api_key)`) from the caller's credential
+    # or identity: one slot per tenant.
+    if any(data.is_credential(r.rsplit(".", 1)[-1]) or IDENTITY.search(r.rsplit(".", 1)[-1])
+           or data.scoped.is_conversation_id(cst.parse_expression(r))
+           for r in key_roots if r != UNKNOWN):
+        return True
+    value_roots = provenance.roots(value, fn)
+    return UNKNOWN not in value_roots and bool(key_roots) and value_roots <= key_roots
+
+
+def _setter_parameter(value: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
+    """A module-level function handing its own parameter to a library (`def install(h):
+    litellm.callbacks.append(h)`): judged where it is called, with what the caller passes."""
+    return (fn is not None and fn.cls is None and fn.parent is None
+            and isinstance(value, cst.Name) and fn.param(value.value) is not None)
+
+
+def _names_a_conversation(data: InstanceData, key: cst.BaseExpression,
+                          fn: FunctionInfo | None) -> bool:
+    """A key holding a conversation id anywhere (`(app, ctx.session_id)`), locals followed."""
+    return any_part(key, fn, lambda node: isinstance(node, (cst.Attribute, cst.Name))
+                    and data.scoped.is_conversation_id(node), limit=200)
 
 
 class ProcessGlobalLeak(Rule):
@@ -44,7 +103,10 @@ lists, class attributes and a library's module settings are shared by all of the
 credential or a conversation id written there by one conversation is read by every other one,
 and the last writer wins.
 
-Reported: a write, inside a function or method, of
+Reported: a write, inside a function or method, of data that comes from the caller or from
+one tenant's object: a parameter, a field of the instance (`self.x`), or a local defined from
+either (followed through its definitions, tuple unpacking and method calls on it). Among those,
+what is written must be
 
 - a **conversation-scoped** value (derived from a conversation id such as `self.id` or
   `conversation_id`, a scoped attribute such as `_prompt_cache_key`, a scoped header key),
@@ -52,9 +114,10 @@ Reported: a write, inside a function or method, of
   `cfg["api_key"]`, a parameter named `api_key`), or
 - a **field of one LLM object** (`self.<field>` inside an LLM class, `llm.model`) or of one
   LLM config object (`self.<field>` in a class named after an LLM class: `TenantLLMConfig`;
-  other config classes such as `Settings` may be the process's own start-up config)
+  other config classes such as `Settings` may be the process's own start-up config);
+- into a library global, any caller data at all (a handler, a header dict, a base URL);
 
-into
+written into
 
 - the environment: `os.environ[...] = v`, `os.environ.update(...)`, `os.environ.setdefault(k, v)`,
   `os.environ |= {...}`, `os.putenv(k, v)` (`os` resolved through the imports:
@@ -65,17 +128,25 @@ into
   classmethod (a classmethod's `cls` is the class, shared like any other), `setattr(LLM, ...)`,
   or a container held by one (`type(self).cache[k] = v`);
 - a library's process-global settings (`library-globals`, default `litellm.*`:
-  `litellm.api_key = self.api_key`, `litellm.headers[...] = ...`), the module reached through an
-  import.
+  `litellm.api_key = self.api_key`, `litellm.callbacks.append(handler)`, a configuration call
+  `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`), the module reached
+  through an import, also one call away: a call of a module-level function of the same file
+  that hands its parameter to a library global (`install(tenant.handler)`).
+
+One write gives one finding, however many tenant values it carries.
 
 Not reported: module-level code and start-up functions (module-level `main`, `cli`,
 `create_app`/`make_app`/`build_app`, `app_factory`, `configure`/`setup`/`bootstrap`/`startup`,
-optionally suffixed `_process`/`_logging`/`_env`/`_app`, `on_startup`, `lifespan`, and functions
-nested in them), which set process-wide values from constants, arguments or their own config;
-writes of values that are not instance data (`os.environ["LITELLM_LOG"] = LEVEL`); reads;
-copies (`env = dict(os.environ); env["KEY"] = self.api_key` for a subprocess); and objects added
-to a module-level `weakref.WeakSet`, which registers live objects by identity (a key or id
-string cannot even be put in one).
+optionally suffixed `_process`/`_logging`/`_env`/`_app`, `initialize`, `on_startup`,
+`lifespan`/`*_lifespan`, and functions nested in them); values that are the process's own
+(`os.environ[...]`/`os.getenv(...)` read at start-up and restored at shutdown, module constants
+and settings, class attributes, function objects, the response of a request the process makes
+with its own configuration); slots of a shared cache or registry that only their owner reads
+(keyed by a fresh `uuid4()`/`secrets` token, by a conversation id, a credential or a user/tenant
+id, or by every input the stored value is computed from: a memo); a library configuring its own
+globals (`litellm.cache = ...` inside `litellm`); reads; copies (`env = dict(os.environ);
+env["KEY"] = self.api_key` for a subprocess); and objects added to a module-level
+`weakref.WeakSet`, which registers live objects by identity.
 """
     bad_examples = (
         Example(
@@ -147,6 +218,7 @@ class TenantLLMConfig:
         self._sinks = GlobalSinks(ctx.config, ctx.model, self._llms)
         self._candidates: list[_Candidate] = []
         self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
+        self._setters: dict[str, dict[str, str]] | None = None
 
     # ------------------------------------------------------------------ collecting writes
     def _function(self) -> FunctionInfo | None:
@@ -171,7 +243,8 @@ class TenantLLMConfig:
         for target in targets:
             sink = self._sinks.target(target, fn)
             if sink is not None:
-                self._candidates.append(_Candidate(node, sink, [value], fn))
+                key = _subscript_key(target) if isinstance(target, cst.Subscript) else None
+                self._candidates.append(_Candidate(node, sink, [value], fn, key))
                 return
 
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -184,25 +257,107 @@ class TenantLLMConfig:
         if node.value is not None:
             self._targets(node, [node.target], node.value)
 
+    def _library_setters(self) -> dict[str, dict[str, str]]:
+        """Module-level functions of this file that write a parameter into a library global
+        (`def install(h): litellm.callbacks.append(h)`): name -> {parameter: library global}.
+        Computed once per file, on first use; a setter's own writes are judged where it is
+        called (its parameters are only data when the caller passes data)."""
+        if self._setters is None:
+            self._setters = {}
+            for fn in self.ctx.model.functions:
+                if fn.cls is not None or fn.parent is not None:
+                    continue
+                params = {p.name for p in fn.params}
+                written: dict[str, str] = {}
+                for small in nodes_of(fn.node.body, (cst.Assign, cst.Call), nested=False):
+                    if isinstance(small, cst.Assign):
+                        pairs = [(self._sinks.target(t.target, fn), [small.value]) for t in small.targets]
+                    else:
+                        found = self._sinks.call(small, fn)
+                        pairs = [found] if found is not None else []
+                    for sink, values in pairs:
+                        if sink is None or sink.library is None:
+                            continue
+                        for value in values:
+                            if isinstance(value, cst.Name) and value.value in params:
+                                written.setdefault(value.value, sink.library)
+                if written:
+                    self._setters[fn.name] = written
+        return self._setters
+
+    def _through_setter(self, node: cst.Call, fn: FunctionInfo) -> None:
+        """A call of a same-file setter with the caller's data: the library global one call away."""
+        if not isinstance(node.func, cst.Name) or _is_local(fn, node.func.value):
+            return
+        setters = self._library_setters()
+        written = setters.get(node.func.value)
+        target = next((f for f in self.ctx.model.functions
+                       if f.name == node.func.value and f.cls is None and f.parent is None), None)
+        if not written or target is None:
+            return
+        names = [p.name for p in target.params]
+        for i, arg in enumerate(node.args):
+            if arg.star:
+                continue
+            param = arg.keyword.value if arg.keyword is not None else (names[i] if i < len(names) else None)
+            library = written.get(param) if param is not None else None
+            if library is not None:
+                sink = Sink(f"the library global `{library}` (through `{node.func.value}()`)",
+                            library=library)
+                self._candidates.append(_Candidate(node, sink, [arg.value], fn))
+                return
+
     def visit_Call(self, node: cst.Call) -> None:
         fn = self._function()
         if fn is None:
             return
+        self._through_setter(node, fn)
         found = self._sinks.call(node, fn)
         if found is not None and found[1]:
-            self._candidates.append(_Candidate(node, found[0], found[1], fn))
+            key = None
+            func = node.func
+            if isinstance(func, cst.Attribute) and func.attr.value in ("setdefault", "__setitem__") \
+                    and node.args and node.args[0].keyword is None:
+                key = node.args[0].value
+            self._candidates.append(_Candidate(node, found[0], found[1], fn, key))
+
+    def _own_library_global(self, sink: Sink) -> bool:
+        """A library configuring its own module globals (`litellm.cache = ...` inside
+        `litellm`): that is the library's configuration API, not a caller's leak; the callers
+        that hand it tenant data are reported where they call it."""
+        if sink.library is None:
+            return False
+        top = sink.library.split(".")[0]
+        if (self.ctx.model.module_name or "").split(".")[0] == top:
+            return True
+        # A namespace folder (no `__init__.py`) inside the library's tree: its folder names.
+        return top in PurePath(self.ctx.path).parts[:-1]
 
     # ------------------------------------------------------------------ judging them
     def check_module(self) -> None:
         # At the end: module globals bound after the function (lower in the file) count too.
         data = InstanceData(self.ctx, self._llms)
+        reported: set[int] = set()  # one finding per write event (statement line)
         for candidate in self._candidates:
             sink, fn = candidate.sink, candidate.fn
             if sink.global_name is not None and not self._sinks.is_module_container(sink.global_name, fn):
                 continue
+            if self._own_library_global(sink):
+                continue
+            line = self.ctx.position(candidate.node).start.line
+            if line in reported:
+                continue
             for value in candidate.values:
                 what = data.describe(value, fn)
+                if what is None and sink.library is not None and not _setter_parameter(value, fn):
+                    # A library's process-wide settings take nothing of one caller: any
+                    # parameter or instance field (a handler, a header dict, a base URL).
+                    what = data.caller_data(value, fn)
+                if what is not None and candidate.key is not None \
+                        and _owned_slot(data, candidate.key, value, fn):
+                    break
                 if what is not None:
+                    reported.add(line)
                     self.report(candidate.node, f"{what} is written into {sink.description}, which "
                                                 "every conversation in the process shares; pass it "
                                                 "with each call instead")

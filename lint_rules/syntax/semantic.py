@@ -8,6 +8,7 @@ and cheaply.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,6 +130,54 @@ class SemanticModel:
 
     def class_named(self, name: str) -> ClassInfo | None:
         return next((c for c in self.classes if c.name == name), None)
+
+    def local_mro(self, cls: ClassInfo, remote: list[str]) -> Iterator[ClassInfo]:
+        """The class and its base classes defined in this module (breadth-first); bases
+        defined elsewhere are appended to `remote`, for the project index."""
+        seen: set[int] = set()
+        queue = [cls]
+        while queue:
+            klass = queue.pop(0)
+            if id(klass) in seen:
+                continue
+            seen.add(id(klass))
+            yield klass
+            for base in klass.bases:
+                local = self.class_named(base) if "." not in base else None
+                if local is None and self.module_name and base.startswith(self.module_name + "."):
+                    local = self.class_named(base[len(self.module_name) + 1:])
+                if local is not None:
+                    queue.append(local)
+                elif base not in remote:
+                    remote.append(base)
+
+
+def annotation_names(node: cst.BaseExpression | None) -> list[str]:
+    """The class names an annotation allows, unions unwrapped: `Model`, `Model | None`,
+    `Optional[Model]`, `Union[str, Model]`, `Annotated[Model, ...]`, `"Model | None"`."""
+    names: list[str] = []
+    stack = [node] if node is not None else []
+    seen = 0
+    while stack and seen < 32:  # annotations are small; bounded all the same
+        seen += 1
+        expr = stack.pop()
+        if isinstance(expr, cst.BinaryOperation) and isinstance(expr.operator, cst.BitOr):
+            stack.extend((expr.left, expr.right))
+        elif isinstance(expr, cst.Subscript):
+            head = (dotted_name(expr.value) or "").rsplit(".", 1)[-1]
+            if head in ("Optional", "Union", "Annotated"):
+                elements = expr.slice if head != "Annotated" else expr.slice[:1]
+                stack.extend(el.slice.value for el in elements if isinstance(el.slice, cst.Index))
+        else:
+            text = string_value(expr)
+            if text is None:
+                name = dotted_name(expr)
+                if name:
+                    names.append(name)
+            else:
+                parts = text.replace("Optional[", "").replace("]", "").split("|")
+                names.extend(p.strip() for p in parts if p.strip())
+    return names
 
 
 def _relative_base(module_name: str, level: int, is_package: bool) -> str:
