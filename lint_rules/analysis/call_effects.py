@@ -100,6 +100,7 @@ class EffectSummaries:
         self.index = index
         self._done: dict[object, FunctionSummary] = {}
         self._busy: set[int] = set()
+        self._writers: object = _UNSET
 
     # ------------------------------------------------------------------ summaries
     def summary(self, fn: FunctionInfo) -> FunctionSummary:
@@ -240,7 +241,7 @@ class EffectSummaries:
             if method is not None:
                 return self.summary(method), method, method.self_name is not None and bound
         index = self.index
-        if index is None or not remote:
+        if index is None or not remote or not self._may_write_remotely(name):
             return None
         for ancestor in index.ancestors(tuple(remote), Path(self.path)):
             found = _effects_of(ancestor, name)
@@ -249,7 +250,7 @@ class EffectSummaries:
         return None
 
     def _remote_method(self, qualname: str, name: str):
-        if self.index is None or "." not in qualname:
+        if self.index is None or "." not in qualname or not self._may_write_remotely(name):
             return None
         for ancestor in self.index.ancestors((qualname,), Path(self.path)):
             found = _effects_of(ancestor, name)
@@ -263,7 +264,7 @@ class EffectSummaries:
         if index is None:
             return None
         module, _, name = qualname.rpartition(".")
-        if not module:
+        if not module or not self._may_write_remotely(name):
             return None
         near = Path(self.path)
         summary = index.module(module, near)
@@ -282,6 +283,22 @@ class EffectSummaries:
             if found is not None:
                 return found, None, True
         return None
+
+
+    def _may_write_remotely(self, name: str) -> bool:
+        """False when no module the index can find defines, imports or subclasses a callee of
+        that name that may write onto a parameter (`ProjectIndex.writers`, an over-approximation
+        read from `ast` and text): whatever another module's summary says of such a callee has
+        no writes, and only writes matter to a call site, so the module is not summarised (a
+        libcst parse). Unknown writers (no index method, a result cache): True."""
+        if self._writers is _UNSET:
+            writers_of = getattr(self.index, "writers", None)
+            self._writers = writers_of(Path(self.path)) if writers_of is not None else None
+        writers = self._writers
+        return writers is None or writers.may_write((name,))  # type: ignore[attr-defined]
+
+
+_UNSET = object()
 
 
 def _effects_of(cls: ClassSummary, name: str) -> FunctionSummary | None:

@@ -206,7 +206,7 @@ def may_hop(facts: AstFacts, writers: Writers | None) -> bool:
         return False
     if writers is None:
         return True
-    return bool(facts.calls & writers.names)
+    return writers.may_write(facts.calls)
 
 
 # ---------------------------------------------------------------------------- writers
@@ -220,6 +220,7 @@ _ALIAS = re.compile(r"(\w+)[\s\\]+as[\s\\]+(\w+)")
 _IMPORT = re.compile(r"(?:^|;)[ \t]*(?:from[ \t\\]+[\w.]+[ \t\\]+)?import\b[ \t\\]*(\()?", re.M)
 _LINE_END = re.compile(r"(?<!\\)\n")
 _WORD = re.compile(r"\w+")
+_WORD_CHAR = re.compile(r"\w")
 
 
 def text_may_hold_scoped(text: str, config: Config) -> bool:
@@ -236,9 +237,24 @@ def text_may_hold_scoped(text: str, config: Config) -> bool:
             return True
     for expression in config.conversation_id_expressions:
         if expression and expression.rsplit(".", 1)[-1] in text and \
-                _chain_pattern(expression).search(text):
+                _chain_in(expression, text):
             return True
     return False
+
+
+def _chain_in(expression: str, text: str) -> bool:
+    # The pattern starts with the chain's first name (a literal: the regex engine scans for it
+    # quickly); the word boundary before it is checked here.
+    pattern = _chain_pattern(expression)
+    position = 0
+    while True:
+        found = pattern.search(text, position)
+        if found is None:
+            return False
+        start = found.start()
+        if start == 0 or _WORD_CHAR.match(text, start - 1) is None:
+            return True
+        position = start + 1
 
 
 _CHAIN_PATTERNS: dict[str, re.Pattern[str]] = {}
@@ -250,45 +266,127 @@ def _chain_pattern(expression: str) -> re.Pattern[str]:
         # Between the names of a chain: whitespace, line continuations, parentheses, comments.
         filler = r"(?:[\s\\()]|#[^\n]*\n)*"  # a comment runs to the line end: no backtracking
         gap = filler + r"\." + filler
-        pattern = re.compile(r"\b" + gap.join(map(re.escape, expression.split("."))) + r"\b")
+        pattern = re.compile(gap.join(map(re.escape, expression.split("."))) + r"\b")
         _CHAIN_PATTERNS[expression] = pattern
     return pattern
 
 
-@dataclass
 class Writers:
-    """Names a call hop into a module of the project could use (see the module docstring), and
-    which module files define each (the result cache records those as dependencies)."""
+    """Names a call hop into a module of the project could use (see the module docstring).
 
-    names: frozenset[str]
-    scoped_files: tuple[str, ...]  # module files that may hold a scoped write
-    defined_in: dict[str, tuple[str, ...]]  # name -> module files that define or alias it
-    # Classes that may apply a pin (defined in a module that may hold a scoped value or names a
-    # pin helper), their subclasses anywhere and the names they are imported under (LLA002).
-    pin_classes: frozenset[str] = frozenset()
+    Read from the text of every module first: in a module whose text may hold a scoped value,
+    every `def`/`class` name is a candidate, closed over aliases and subclasses (`candidates`).
+    `may_write(names)` answers from the candidates when none of the names is one (the common
+    case: no module is parsed); otherwise it parses (`ast`, once per module) the modules that
+    define a candidate those names depend on, through aliases and bases, and answers from
+    their writing functions (`_module_writers`): the same answer as parsing every module."""
+
+    def __init__(self, config: Config, texts: dict[str, str], defined: dict[str, list[str]],
+                 bases: dict[str, set[str]], aliases: list[tuple[str, str, str]],
+                 pin_classes: frozenset[str]) -> None:
+        self.config = config
+        self._texts = texts  # path -> text, modules that may hold a scoped value
+        self._defined = defined  # candidate name -> scoped module files that define it
+        self._bases = bases  # class -> terminal names of its bases (every module)
+        self._aliases = aliases  # (original, alias, path), every module
+        self.pin_classes = pin_classes
+        self._precise: dict[str, set[str]] = {}  # path -> its writing names (parsed)
+        self._closure: frozenset[str] | None = None
+
+    @property
+    def scoped_files(self) -> tuple[str, ...]:
+        return tuple(self._texts)
+
+    @property
+    def candidates(self) -> frozenset[str]:
+        if self._closure is None:
+            base: set[str] = set()
+            for name, paths in self._defined.items():
+                if any(path not in self._precise for path in paths):
+                    base.add(name)
+            for found in self._precise.values():
+                base |= found
+            self._closure = frozenset(_close(base, self._bases, self._aliases))
+        return self._closure
+
+    def may_write(self, names: Iterable[str]) -> bool:
+        asked = set(names)
+        hits = asked & self.candidates
+        if not hits:
+            return False
+        support = self._support(hits)
+        missing = {path for name in support for path in self._defined.get(name, ())
+                   if path not in self._precise}
+        for path in sorted(missing):
+            self._precise[path] = _writers_of_text(self._texts[path], self.config)
+        if missing:
+            self._closure = None
+        return bool(asked & self.candidates)
+
+    def _support(self, hits: set[str]) -> set[str]:
+        """The names whose definitions can make one of `hits` a writer (backwards through
+        aliases and bases)."""
+        by_alias: dict[str, set[str]] = {}
+        for original, alias, _path in self._aliases:
+            by_alias.setdefault(alias, set()).add(original)
+        out: set[str] = set()
+        stack = list(hits)
+        while stack:
+            name = stack.pop()
+            if name in out:
+                continue
+            out.add(name)
+            stack.extend(by_alias.get(name, ()))
+            stack.extend(self._bases.get(name, ()))
+        return out
+
+
+def _close(names: set[str], bases: dict[str, set[str]],
+           aliases: list[tuple[str, str, str]]) -> set[str]:
+    """`names`, plus every class with one of them among its bases and every name one of them is
+    imported under, to a fixed point."""
+    changed = True
+    while changed:
+        changed = False
+        for cls, words in bases.items():
+            if cls not in names and words & names:
+                names.add(cls)
+                changed = True
+        for original, alias, _path in aliases:
+            if original in names and alias not in names:
+                names.add(alias)
+                changed = True
+    return names
+
+
+def _writers_of_text(text: str, config: Config) -> set[str]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        return {m.group(1) for m in _DEF.finditer(text)}  # cannot tell: every definition may
+    return _module_writers(tree, config)
 
 
 def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
     """`files`: (path, text) of every module the project index could find.
 
     A module whose text cannot hold a scoped value has no writing callee. In the others (parsed
-    with `ast`), a function may write onto a parameter when it has a parameter besides `self`/
-    `cls` and its body holds a scoped source or calls (by name) another function of the same
-    module that may (summaries follow calls within their module only): a fixed point per module.
-    A class is a writer when its `__init__` is; so is, by name, any class of any module that lists
-    a writer among its bases, and any name a writer is imported under (`as`)."""
+    with `ast` on demand, see `Writers`), a function may write onto a parameter when it has a
+    parameter besides `self`/`cls` and its body holds a scoped source or calls (by name) another
+    function of the same module that may (summaries follow calls within their module only): a
+    fixed point per module. A class is a writer when its `__init__` is; so is, by name, any class
+    of any module that lists a writer among its bases, and any name a writer is imported under
+    (`as`)."""
     defined: dict[str, list[str]] = {}
     bases: dict[str, set[str]] = {}  # class -> terminal names of its bases
     aliases: list[tuple[str, str, str]] = []  # (original, alias, path)
-    scoped: list[str] = []
-    names: set[str] = set()
+    texts: dict[str, str] = {}
     pin_classes: set[str] = set()
     helpers = [h for h in config.pin_helpers if h]
     for path, text in files:
         if "class" in text:
             for match in _CLASS.finditer(text):
                 bases.setdefault(match.group(1), set()).update(_WORD.findall(match.group(2)))
-                defined.setdefault(match.group(1), []).append(path)
         if " as" in text:
             for match in _IMPORT.finditer(text):
                 if match.group(1):
@@ -303,40 +401,23 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
             if "class" in text and any(h in text for h in helpers):
                 pin_classes.update(m.group(1) for m in _ANY_CLASS.finditer(text))
             continue
-        scoped.append(path)
+        texts[path] = text
         if "class" in text:
             pin_classes.update(m.group(1) for m in _ANY_CLASS.finditer(text))
-        try:
-            tree = ast.parse(text)
-        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
-            for match in _DEF.finditer(text):  # cannot tell: every definition may write
-                names.add(match.group(1))
-                defined.setdefault(match.group(1), []).append(path)
-            continue
-        for name in _module_writers(tree, config):
-            names.add(name)
-            defined.setdefault(name, []).append(path)
+        for match in _DEF.finditer(text):
+            defined.setdefault(match.group(1), []).append(path)
     changed = True
     while changed:
         changed = False
         for cls, words in bases.items():
-            if cls not in names and words & names:
-                names.add(cls)
-                changed = True
             if cls not in pin_classes and words & pin_classes:
                 pin_classes.add(cls)
                 changed = True
-        for original, alias, path in aliases:
-            if original in names and alias not in names:
-                names.add(alias)
-                defined.setdefault(alias, []).append(path)
-                changed = True
+        for original, alias, _path in aliases:
             if original in pin_classes and alias not in pin_classes:
                 pin_classes.add(alias)
                 changed = True
-    return Writers(frozenset(names), tuple(scoped),
-                   {n: tuple(dict.fromkeys(defined.get(n, ()))) for n in names},
-                   frozenset(pin_classes))
+    return Writers(config, texts, defined, bases, aliases, frozenset(pin_classes))
 
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -448,7 +529,7 @@ class StageInput:
         writers = self._writers_of() if self._writers_of else None
         if writers is None:
             return True
-        return bool(facts.calls & writers.names or facts.base_names & writers.pin_classes)
+        return bool(facts.base_names & writers.pin_classes) or writers.may_write(facts.calls)
 
     def may_write_or_hop(self) -> bool:
         """LLA001/LLA006: a scoped write here, or a call hop into a writing callee."""
