@@ -25,6 +25,8 @@ run.
 from __future__ import annotations
 
 import argparse
+import ast
+import json
 import os
 import shutil
 import subprocess
@@ -222,6 +224,34 @@ def unpack_sources(releases: dict[str, str], wheels: Path, into: Path, *,
                     zf.extract(member, root)
         roots[name] = root
     return roots
+
+
+def parsed_modules(root: Path):
+    """(path, `ast` module) of every `.py` file under `root` that parses, in path order: the
+    site finders of the mutation scripts."""
+    for path in sorted(root.rglob("*.py")):
+        try:
+            yield path, ast.parse(path.read_text(encoding="utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+
+
+def check_files(files: dict[str, str], folder: Path, codes: str,
+                ) -> dict[str, list[tuple[str, int]]]:
+    """Write {stem: source} as `folder/<stem>.py` (the folder emptied first), check them with
+    the rules `codes` (comma list), and return the (code, line) findings per stem."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    for name, text in files.items():
+        (folder / f"{name}.py").write_text(text, encoding="utf-8")
+    proc = subprocess.run([sys.executable, "-m", "lint_rules", "check", "--no-cache", "--select",
+                           codes, "--output-format", "json", "--exit-zero", str(folder)],
+                          capture_output=True, text=True)
+    found: dict[str, list[tuple[str, int]]] = {name: [] for name in files}
+    for d in json.loads(proc.stdout or "[]"):
+        found[Path(d["filename"]).stem].append((d["code"], d["location"]["row"]))
+    return found
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -406,8 +406,13 @@ def _lla_tag_session(llm, session_id):
 def _leak_via_helper(ctx: FileCtx) -> Iterator[Mutant]:
     for q, stmt, b, _cls, sid in borrowed_method_sites(ctx):
         src, lines = insert(ctx, stmt.lineno, _indent_of(ctx, stmt.lineno), f"_lla_tag_session({b}, {sid})")
-        yield Mutant("leak-via-helper", "LLA001", ctx.path, f"{q}:{stmt.lineno}",
-                     src.rstrip("\n") + "\n" + HELPER, lines)
+        src = src.rstrip("\n") + "\n"
+        # The helper's lines are changed lines too: its write onto the parameter is the leak
+        # when the analysis reports it there (a parameter is borrowed), else the call is.
+        start = src.count("\n") + 1
+        src += HELPER
+        helper = frozenset(range(start, src.count("\n") + 2))
+        yield Mutant("leak-via-helper", "LLA001", ctx.path, f"{q}:{stmt.lineno}", src, lines | helper)
 
 
 # --- LLA002: swap without the pin

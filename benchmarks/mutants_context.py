@@ -30,9 +30,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -413,22 +410,6 @@ def injected_mutants(roots: list[Path], per_shape: int) -> tuple[list[Mutant], d
     return mutants, baselines
 
 
-def run_tool(files: dict[str, str], work: Path) -> dict[str, list[tuple[str, int]]]:
-    folder = work / "files"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    for name, text in files.items():
-        (folder / f"{name}.py").write_text(text, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "lint_rules", "check", "--no-cache", "--select", CODES,
-                           "--output-format", "json", "--exit-zero", str(folder)],
-                          capture_output=True, text=True)
-    found: dict[str, list[tuple[str, int]]] = {name: [] for name in files}
-    for d in json.loads(proc.stdout or "[]"):
-        found[Path(d["filename"]).stem].append((d["code"], d["location"]["row"]))
-    return found
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-shape", type=int, default=12)
@@ -446,7 +427,7 @@ def main() -> int:
         baselines.update(more_base)
         files = {f"b_{k}": v for k, v in baselines.items()}
         files.update({f"m_{i}": m.source for i, m in enumerate(mutants)})
-        found = run_tool(files, work)
+        found = corpus.check_files(files, work / "files", CODES)
     rows: dict[str, list[int]] = {}
     for i, m in enumerate(mutants):
         base = [(c, ln + m.inserted if ln >= m.inserted_at else ln) for c, ln in found[f"b_{m.baseline}"]]

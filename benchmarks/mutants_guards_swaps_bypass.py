@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
-import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -191,11 +188,7 @@ def function_sites(roots: list[Path], limit: int) -> list[tuple[Path, ast.Functi
     per_root: list[list[tuple[Path, ast.FunctionDef]]] = []
     for root in roots:
         found = []
-        for path in sorted(root.rglob("*.py")):
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (SyntaxError, UnicodeDecodeError, ValueError):
-                continue
+        for path, tree in corpus.parsed_modules(root):
             for node in ast.walk(tree):
                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) \
                         and any(a.arg == "llm" for a in node.args.args + node.args.kwonlyargs) \
@@ -210,11 +203,7 @@ def class_sites(roots: list[Path], limit: int) -> list[tuple[Path, ast.ClassDef,
     per_root = []
     for root in roots:
         found = []
-        for path in sorted(root.rglob("*.py")):
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (SyntaxError, UnicodeDecodeError, ValueError):
-                continue
+        for path, tree in corpus.parsed_modules(root):
             for cls in tree.body:
                 if not isinstance(cls, ast.ClassDef):
                     continue
@@ -290,21 +279,6 @@ def build(roots: list[Path], per_shape: int, work: Path) -> tuple[list[Mutant], 
     return mutants, baselines
 
 
-def run_tool(files: dict[str, str], work: Path, codes: str) -> dict[str, list[tuple[str, int]]]:
-    folder = work / "files"
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    for name, text in files.items():
-        (folder / f"{name}.py").write_text(text, encoding="utf-8")
-    proc = subprocess.run([sys.executable, "-m", "lint_rules", "check", "--no-cache", "--select", codes,
-                           "--output-format", "json", str(folder)], capture_output=True, text=True)
-    found: dict[str, list[tuple[str, int]]] = {name: [] for name in files}
-    for d in json.loads(proc.stdout or "[]"):
-        found[Path(d["filename"]).stem].append((d["code"], d["location"]["row"]))
-    return found
-
-
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--per-shape", type=int, default=12)
@@ -316,7 +290,7 @@ def main() -> int:
         mutants, baselines = build(roots, args.per_shape, work)
         files = {f"b_{k}": v for k, v in baselines.items()}
         files.update({f"m_{i}": m.source for i, m in enumerate(mutants)})
-        found = run_tool(files, work, "LLA002,LLA003,LLA004")
+        found = corpus.check_files(files, work / "files", "LLA002,LLA003,LLA004")
     rows: dict[str, list[int]] = {}
     for i, m in enumerate(mutants):
         base = [(c, ln + m.inserted if ln >= m.inserted_at else ln)

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import corpus  # noqa: E402
 import mutants_guards_swaps_bypass as base  # noqa: E402
 
 WHEELS = {
@@ -60,20 +61,18 @@ SHAPES: list[tuple[str, bool, str]] = [
 ]
 
 
-def sites(roots: list[Path], limit: int) -> list[tuple[Path, ast.FunctionDef, str]]:
+def sites(roots: list[Path], limit: int, params: tuple[str, ...] = PARAMS,
+          ) -> list[tuple[Path, ast.FunctionDef, str]]:
+    """Functions taking one of `params` (a borrowed model), spread over the packages."""
     per_root = []
     for root in roots:
         found = []
-        for path in sorted(root.rglob("*.py")):
-            try:
-                tree = ast.parse(path.read_text(encoding="utf-8"))
-            except (SyntaxError, UnicodeDecodeError, ValueError):
-                continue
+        for path, tree in corpus.parsed_modules(root):
             for node in ast.walk(tree):
                 if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
                     continue
                 names = [a.arg for a in node.args.args + node.args.kwonlyargs]
-                param = next((p for p in PARAMS if p in names), None)
+                param = next((p for p in params if p in names), None)
                 if param is not None and node.body and node.body[0].lineno > node.lineno \
                         and not any(isinstance(n, (ast.Yield, ast.YieldFrom)) for n in ast.walk(node)):
                     found.append((path, node, param))
@@ -81,29 +80,30 @@ def sites(roots: list[Path], limit: int) -> list[tuple[Path, ast.FunctionDef, st
     return base._round_robin(per_root, limit)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--per-shape", type=int, default=12)
-    parser.add_argument("--wheels", type=Path, default=Path("/work/sdk-cache"))
-    args = parser.parse_args()
-    base.WHEELS = WHEELS
-    with tempfile.TemporaryDirectory(prefix="mutants-reach-a-") as tmp:
+def run(wheels: dict[str, str], shapes: list[tuple[str, bool, str]], params: tuple[str, ...],
+        wheel_dir: Path, per_shape: int, verbose: bool = False) -> int:
+    """Inject every shape first in each site's body, check the mutants and their baselines
+    with LLA001, and print recall and false alarms per shape."""
+    base.WHEELS = wheels
+    where: dict[str, str] = {}
+    with tempfile.TemporaryDirectory(prefix="mutants-reach-") as tmp:
         work = Path(tmp)
-        roots = base.unpack(args.wheels, work / "src")
+        roots = base.unpack(wheel_dir, work / "src")
         mutants: list[base.Mutant] = []
         baselines: dict[str, str] = {}
-        for s, (path, fn, param) in enumerate(sites(roots, args.per_shape)):
+        for s, (path, fn, param) in enumerate(sites(roots, per_shape, params)):
+            where[f"f{s}"] = f"{path.relative_to(work / 'src')}:{fn.lineno} {fn.name}"
             lines = path.read_text(encoding="utf-8").splitlines()
             first = base.first_statement(fn)
             baselines[f"f{s}"] = "\n".join(lines) + "\n"
-            for name, positive, snippet in SHAPES:
+            for name, positive, snippet in shapes:
                 new, marked, n = base.insert(lines, first.lineno, first.col_offset,
                                              snippet.replace("{p}", param))
                 mutants.append(base.Mutant(name, "LLA001", positive, "\n".join(new) + "\n",
                                            marked, f"f{s}", first.lineno, n))
         files = {f"b_{k}": v for k, v in baselines.items()}
         files.update({f"m_{i}": m.source for i, m in enumerate(mutants)})
-        found = base.run_tool(files, work, "LLA001")
+        found = corpus.check_files(files, work / "files", "LLA001")
     rows: dict[str, list[int]] = {}
     for i, m in enumerate(mutants):
         before = [(c, ln + m.inserted if ln >= m.inserted_at else ln)
@@ -119,6 +119,10 @@ def main() -> int:
         at_caller = m.positive and not hit and bool(alarms)
         row[2] += int(at_caller)
         row[3] += int(bool(alarms) and not at_caller)
+        if verbose and ((m.positive and not hit) or (alarms and not at_caller)):
+            what = "at a caller" if at_caller else "missed" if m.positive and not hit else "alarm"
+            print(f"{what}: {m.shape} at {where[m.baseline]}")
+    print(f"sites: {len(where)}")
     print("| shape | kind | mutants | detected at the line | detected at a caller | mutants with a false alarm |")
     print("| --- | --- | --- | --- | --- | --- |")
     for shape, (n, hits, callers, alarms) in rows.items():
@@ -127,6 +131,15 @@ def main() -> int:
         at_caller = f"{callers}/{n}" if positive else "-"
         print(f"| {shape} | {'defect' if positive else 'safe'} | {n} | {detected} | {at_caller} | {alarms} |")
     return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--per-shape", type=int, default=12)
+    parser.add_argument("--wheels", type=Path, default=Path("/work/sdk-cache"))
+    parser.add_argument("--verbose", "-v", action="store_true", help="list misses and alarms")
+    args = parser.parse_args()
+    return run(WHEELS, SHAPES, PARAMS, args.wheels, args.per_shape, args.verbose)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic, Location
 from lint_rules.core.source import DecodedSource, SourceDecodeError, decode_source
-from lint_rules.engine import check_text, exhausted_stack
+from lint_rules.engine import check_text
 from lint_rules.fixes import FixResult, fix_is_applicable, fix_source, rules_of
 from lint_rules.rules import SYNTAX_ERROR, Rule
+from lint_rules.syntax.deep_stack import exhausted_stack
 
 # Larger files are reported as LLA000 and not read: no hand-written module is this big, and
 # libcst needs minutes for one (docs/cli.md, "Limits").

@@ -15,8 +15,6 @@ from __future__ import annotations
 import ast
 import gc
 import re
-import sys
-import threading
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -263,62 +261,6 @@ def _locate(ctx: FileContext, edit: Edit) -> Edit:
                 Location(end_row, end_col + 1))
 
 
-# ---------------------------------------------------------------------------- deep code
-# libcst parses, prints and computes positions by recursion on the tree, and a 500-branch
-# `elif` chain, a 400-part implicitly concatenated string or a long `a or b or ...` is a tree
-# that deep. CPython's default limit (1000 frames) and the main thread's C stack (8 MiB) are
-# not enough for that, although CPython itself compiles such code. A check that fails for
-# lack of stack is run once more in a thread with a large stack and a matching recursion limit
-# (measured on CPython 3.11: 120000 `or` terms need ~400000 frames and well under 256 MiB).
-# The limit stays far below what the stack holds, so running out is a RecursionError (an
-# internal error for that one file), never a crash of the process.
-DEEP_STACK_BYTES = 512 * 1024 * 1024
-DEEP_RECURSION_LIMIT = 400_000
-
-
-def exhausted_stack(exc: BaseException) -> bool:
-    """True when `exc` is, or was raised while handling, a RecursionError (libcst's position
-    provider turns one into a KeyError as it unwinds)."""
-    seen = 0
-    current: BaseException | None = exc
-    while current is not None and seen < 10_000:
-        if isinstance(current, RecursionError):
-            return True
-        current = current.__cause__ or current.__context__
-        seen += 1
-    return False
-
-
-def call_with_deep_stack(fn: Callable, *args, **kwargs):
-    """`fn(*args, **kwargs)` in a thread with a large stack and a high recursion limit."""
-    outcome: dict[str, object] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = fn(*args, **kwargs)
-        except BaseException as exc:  # re-raised in the caller's thread
-            outcome["error"] = exc
-
-    old_limit = sys.getrecursionlimit()
-    old_size = threading.stack_size()
-    thread = threading.Thread(target=target, name="llm-affinity-lint-deep", daemon=True)
-    try:
-        threading.stack_size(DEEP_STACK_BYTES)
-        try:
-            thread.start()
-        finally:
-            threading.stack_size(old_size)
-        sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
-        thread.join()
-    finally:
-        sys.setrecursionlimit(old_limit)
-    if "error" in outcome:
-        error = outcome["error"]
-        assert isinstance(error, BaseException)
-        raise error
-    return outcome.get("value")
-
-
 def check_text(source: str, path: str, config: Config, index: ProjectIndex | None = None,
                *, prefilter: bool = True, rules: Sequence[type[Rule]] | None = None,
                codes: Iterable[str] | None = None, tree: ast.Module | None = None,
@@ -329,17 +271,13 @@ def check_text(source: str, path: str, config: Config, index: ProjectIndex | Non
     rules of their own). `codes`: the codes to report (LLA000 included), when the front-end
     selects them itself (flake8); by default the configuration's selection for `path`.
     `tree`: CPython's `ast` of the source, when the caller has it. `noqa`: apply `# noqa`
-    comments (flake8 applies its own). Code nested deeper than the default stack allows is
-    checked again on a deep stack (`call_with_deep_stack`); whatever still fails is raised to
-    the caller, which reports it as an internal error of this file.
+    comments (flake8 applies its own). The analyses never recurse on the depth of the code;
+    libcst's code generator does, and runs on a deep stack when it must
+    (`syntax.deep_stack`). Whatever fails is raised to the caller, which reports it as an
+    internal error of this file.
     """
-    options = dict(prefilter=prefilter, rules=rules, codes=codes, tree=tree, noqa=noqa)
-    try:
-        return _check_text(source, path, config, index, **options)
-    except Exception as exc:
-        if not exhausted_stack(exc) or threading.current_thread().name == "llm-affinity-lint-deep":
-            raise
-    return call_with_deep_stack(_check_text, source, path, config, index, **options)
+    return _check_text(source, path, config, index, prefilter=prefilter, rules=rules,
+                       codes=codes, tree=tree, noqa=noqa)
 
 
 def _check_text(source: str, path: str, config: Config, index: ProjectIndex | None, *,

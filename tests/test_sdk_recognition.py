@@ -96,3 +96,18 @@ def test_tokens_cover_shared_classes_and_structural_classes() -> None:
     tokens = trigger_tokens(config)
     assert "MemoryBlock" in tokens and "model" in tokens
     assert all(t for t in tokens)
+
+
+def test_embedding_models_are_shared_model_clients() -> None:
+    f = facts("from llama_index.core.base.embeddings.base import BaseEmbedding\n"
+              "from langchain_core.embeddings import Embeddings\n"
+              "class Encoder:\n"
+              "    def __init__(self, model_name):\n        self.model_name = model_name\n"
+              "    def get_text_embedding(self, text):\n        return [0.0]\n"
+              "class Indexer:\n"
+              "    def __init__(self, model_name):\n        self.model_name = model_name\n"
+              "    def index(self, text):\n        return text\n")
+    assert f.is_llm_class("BaseEmbedding") and f.is_llm_class("Embeddings")
+    assert f.is_llm_class("Encoder")
+    assert not f.is_llm_class("Indexer")
+    assert {"embed_model", "_embed_model"} <= set(Config().llm_attributes)

@@ -27,11 +27,11 @@ def test_doubling_chains_are_judged_in_linear_work(monkeypatch, scoped) -> None:
     calls = {"n": 0}
     original = values.ScopedValues._scoped
 
-    def counted(self, node, fn):
+    def counted(self, node, fn, *rest):
         calls["n"] += 1
         if calls["n"] > 100_000:  # fail, rather than hang, if the cost turns exponential again
             raise AssertionError("the value analysis is exploring exponentially many paths")
-        return original(self, node, fn)
+        return original(self, node, fn, *rest)
 
     monkeypatch.setattr(values.ScopedValues, "_scoped", counted)
     config = Config()

@@ -21,7 +21,7 @@ the cycle adds nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -34,6 +34,7 @@ from lint_rules.analysis.local_bindings import PARAM, local_defs
 from lint_rules.analysis.ownership import Ownership, Verdict
 from lint_rules.analysis.pins import calls_with_statement, is_pin_helper
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ParamWrite
+from lint_rules.syntax.deep_stack import code_for_node
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name
 from lint_rules.syntax.tree import nodes_of
 
@@ -53,11 +54,12 @@ class _ParamLLMs(LLMFacts):
         self._fn = fn
         self._params = {p.name for p in fn.params} - {fn.self_name}
 
-    def _name_is_llm(self, name: str, fn: FunctionInfo | None) -> bool:
+    def _name_is_llm(self, name: str, fn: FunctionInfo | None,
+                     stack: list[cst.BaseExpression]) -> bool:
         if fn is self._fn and name in self._params and any(
                 d.kind == PARAM for d in local_defs(fn, name)):
             return True
-        return super()._name_is_llm(name, fn)
+        return super()._name_is_llm(name, fn, stack)
 
 
 class _ParamWriteFinder(WriteFinder):
@@ -101,6 +103,7 @@ class EffectSummaries:
         self._done: dict[object, FunctionSummary] = {}
         self._busy: set[int] = set()
         self._writers: object = _UNSET
+        self._warming = False
 
     # ------------------------------------------------------------------ summaries
     def summary(self, fn: FunctionInfo) -> FunctionSummary:
@@ -110,15 +113,54 @@ class EffectSummaries:
             return done
         if key in self._busy:  # recursion: the function's own writes, without its calls
             return self._direct(fn)
+        if not self._warming:
+            self._warm(fn)
         self._busy.add(key)
         try:
             result = self._compute(fn)
-        except RecursionError:
-            result = self._direct(fn)
         finally:
             self._busy.discard(key)
         self._done[key] = result
         return result
+
+    def _warm(self, root: FunctionInfo) -> None:
+        """Summarise the functions of this module that `root` calls (transitively) first,
+        callees before callers, with an explicit stack: a chain of helpers calling helpers
+        costs heap, not stack (issue 17). The order and the functions on the path (`_busy`,
+        what a cycle sees) are those of the recursive computation, so each summary is the
+        one it would have been; computing `root` then finds its callees done."""
+        self._warming = True
+        self._busy.add(id(root))
+        stack: list[tuple[FunctionInfo, Iterator[FunctionInfo]]] = [
+            (root, iter(self._local_callees(root)))]
+        try:
+            while stack:
+                fn, pending = stack[-1]
+                callee = next((c for c in pending if id(c) not in self._busy
+                               and id(c) not in self._done), None)
+                if callee is None:
+                    stack.pop()
+                    if fn is not root:
+                        self._busy.discard(id(fn))
+                        self.summary(fn)  # its callees are done, or on the path (a cycle)
+                    continue
+                self._busy.add(id(callee))
+                stack.append((callee, iter(self._local_callees(callee))))
+        finally:
+            for fn, _ in stack:
+                self._busy.discard(id(fn))
+            self._busy.discard(id(root))
+            self._warming = False
+
+    def _local_callees(self, fn: FunctionInfo) -> Iterator[FunctionInfo]:
+        """The functions of this module `fn`'s calls run, in the order `_compute` asks."""
+        for _, call in calls_with_statement(fn):
+            try:
+                found = self._target(call, fn)
+            except (OSError, ValueError, RecursionError):
+                continue
+            if found is not None and found[1] is not None:
+                yield found[1]
 
     def _direct(self, fn: FunctionInfo) -> FunctionSummary:
         """What a cycle sees of a function being summarised: its own writes only."""
@@ -201,6 +243,17 @@ class EffectSummaries:
         return Resolved(summary, args, local)
 
     def _resolve(self, call: cst.Call, fn: FunctionInfo):
+        found = self._target(call, fn)
+        if found is None:
+            return None
+        summary, local, bound = found
+        if local is not None:
+            return self.summary(local), local, bound
+        return summary, None, bound
+
+    def _target(self, call: cst.Call, fn: FunctionInfo):
+        """(None, the callee, bound) for a function of this module, (its summary, None, bound)
+        for one of another module (summarised already), None when unresolved."""
         model = self.facts.model
         func = call.func
         spelled = dotted_name(func)
@@ -214,7 +267,7 @@ class EffectSummaries:
         if not head:
             local = _module_function(model, spelled)
             if local is not None:
-                return self.summary(local), local, False
+                return None, local, False
             cls = model.class_named(spelled)
             if cls is not None:
                 return self._method(cls, "__init__", bound=True)
@@ -239,7 +292,7 @@ class EffectSummaries:
         for klass in self.facts.model.local_mro(cls, remote):
             method = klass.methods.get(name)
             if method is not None:
-                return self.summary(method), method, method.self_name is not None and bound
+                return None, method, method.self_name is not None and bound
         index = self.index
         if index is None or not remote or not self._may_write_remotely(name):
             return None
@@ -329,7 +382,11 @@ def _bind(call: cst.Call, params: tuple[str, ...], bound: bool) -> dict[str, cst
 
 
 def _spelled(facts: FileFacts, write) -> str:
-    code = cst.Module([]).code_for_node
+    empty = cst.Module([])
+
+    def code(node: cst.CSTNode) -> str:
+        return code_for_node(empty, node)
+
     llm = " ".join(code(write.llm).split())
     if write.kind == "attr":
         text = f"{llm}.{write.name}" if write.name else llm

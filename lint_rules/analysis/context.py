@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import libcst as cst
-from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+from libcst.metadata import CodeRange
 
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.llm_writes import WriteFinder
@@ -21,6 +21,7 @@ from lint_rules.analysis.scoped_values import ScopedValues
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Edit
 from lint_rules.core.source import LineIndex
+from lint_rules.syntax.deep_stack import code_for_node, positions
 from lint_rules.syntax.semantic import SemanticModel
 
 if TYPE_CHECKING:  # the index is built on this module; only its type is needed here
@@ -67,8 +68,7 @@ class FileContext:
     # --- positions and text (positions are computed on first use only) ---
     def position(self, node: cst.CSTNode) -> CodeRange:
         if self._positions is None:
-            wrapper = MetadataWrapper(self.module, unsafe_skip_copy=True)
-            self._positions = wrapper.resolve(PositionProvider)
+            self._positions = positions(self.module)
         return self._positions[node]  # type: ignore[index]
 
     def span(self, node: cst.CSTNode) -> tuple[int, int]:
@@ -78,7 +78,7 @@ class FileContext:
                 self.lines.offset(rng.end.line, rng.end.column))
 
     def code(self, node: cst.CSTNode) -> str:
-        return self.module.code_for_node(node)
+        return code_for_node(self.module, node)
 
     def indent_of(self, node: cst.CSTNode) -> str:
         line = self.lines.line(self.position(node).start.line)

@@ -39,13 +39,17 @@ statements that run on every path reaching the target.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import libcst as cst
 
+from lint_rules.syntax.trampoline import run
+
 Facts = frozenset[str]
 FactsOf = Callable[[cst.CSTNode], Facts]
+Steps = Generator[Any, Any, Facts]
 
 # Exception names a handler catches "everything" with (an explicit raise never gets past it).
 _CATCH_ALL = frozenset({"Exception", "BaseException"})
@@ -82,26 +86,29 @@ class _Analysis:
         return self.facts(node) if node is not None else frozenset()
 
     # --- blocks ---
+    # The analysis is written recursively, as generators that yield the generator of each
+    # sub-problem (`state = yield self.block(...)`) and run under `syntax.trampoline.run`:
+    # nested statements (a 2,000-branch `elif` chain) cost heap, never stack.
     def block(self, body: Sequence[cst.CSTNode] | cst.BaseSuite | None, after: Facts,
-              exits: _Exits) -> Facts:
+              exits: _Exits) -> Steps:
         if body is None:
             return after
         key = (id(body), after, exits)
         cached = self._memo.get(key)
         if cached is not None:
             return cached
-        result = self._block(body, after, exits)
+        result = yield self._block(body, after, exits)
         self._memo[key] = result
         return result
 
     def _block(self, body: Sequence[cst.CSTNode] | cst.BaseSuite, after: Facts,
-               exits: _Exits) -> Facts:
+               exits: _Exits) -> Steps:
         if isinstance(body, cst.SimpleStatementSuite):
             return self.small_statements(body, body.body, after, exits)
         if isinstance(body, cst.IndentedBlock):
             body = body.body
         for statement in reversed(body):
-            after = self.statement(statement, after, exits)
+            after = yield self.statement(statement, after, exits)
         return after
 
     def small_statements(self, line: cst.CSTNode, smalls: Sequence[cst.BaseSmallStatement],
@@ -126,32 +133,32 @@ class _Analysis:
         return after
 
     # --- statements ---
-    def statement(self, node: cst.CSTNode, after: Facts, exits: _Exits) -> Facts:
+    def statement(self, node: cst.CSTNode, after: Facts, exits: _Exits) -> Steps:
         if isinstance(node, cst.SimpleStatementLine):
             return self.small_statements(node, node.body, after, exits)
         self._record(node, after)
         if isinstance(node, cst.If):
-            branch = self.block(node.body, after, exits)
+            branch = yield self.block(node.body, after, exits)
             other = after
             if isinstance(node.orelse, cst.If):
-                other = self.statement(node.orelse, after, exits)
+                other = yield self.statement(node.orelse, after, exits)
             elif isinstance(node.orelse, cst.Else):
-                other = self.block(node.orelse.body, after, exits)
+                other = yield self.block(node.orelse.body, after, exits)
             return self._of(node.test) | (branch & other)
         if isinstance(node, (cst.For, cst.While)):
-            return self.loop(node, after, exits)
+            return (yield self.loop(node, after, exits))
         if isinstance(node, cst.With):
             head: Facts = frozenset()
             for item in node.items:
                 head |= self._of(item.item)
-            return head | self.block(node.body, after, exits)
+            return head | (yield self.block(node.body, after, exits))
         if isinstance(node, (cst.Try, cst.TryStar)):
-            return self.try_(node, after, exits)
+            return (yield self.try_(node, after, exits))
         if isinstance(node, cst.Match):
             result: Facts | None = None
             irrefutable = False
             for case in node.cases:
-                branch = self._of(case.guard) | self.block(case.body, after, exits)
+                branch = self._of(case.guard) | (yield self.block(case.body, after, exits))
                 result = branch if result is None else result & branch
                 if case.guard is None and _irrefutable(case.pattern):
                     irrefutable = True
@@ -161,37 +168,40 @@ class _Analysis:
         # FunctionDef, ClassDef and anything unknown: defining runs nothing we track.
         return after
 
-    def loop(self, node: cst.For | cst.While, after: Facts, exits: _Exits) -> Facts:
+    def loop(self, node: cst.For | cst.While, after: Facts, exits: _Exits) -> Steps:
         header = self._of(node.iter) if isinstance(node, cst.For) else self._of(node.test)
         infinite = isinstance(node, cst.While) and _always_true(node.test)
         # `else` runs when the loop ends without `break` (also after zero iterations).
         normal_end = after
         if node.orelse is not None:
-            normal_end = self.block(node.orelse.body, after, exits)
+            normal_end = yield self.block(node.orelse.body, after, exits)
         head = self.universe if infinite else header | normal_end
         for _ in range(len(self.universe) + 2):  # the lattice is finite: this converges
             inner = replace(exits, brk=after, cont=head)
-            body = self.block(node.body, head, inner)
+            body = yield self.block(node.body, head, inner)
             new_head = header | body if infinite else header | (normal_end & body)
             if new_head == head:
                 break
             head = new_head
         return head
 
-    def try_(self, node: cst.Try | cst.TryStar, after: Facts, exits: _Exits) -> Facts:
-        def fin(x: Facts | None) -> Facts | None:
-            if x is None or node.finalbody is None:
-                return x
-            return self.block(node.finalbody.body, x, exits)
+    def _fin(self, node: cst.Try | cst.TryStar, x: Facts | None, exits: _Exits) -> Steps:
+        if x is None or node.finalbody is None:
+            return x
+        return (yield self.block(node.finalbody.body, x, exits))
 
-        outer = _Exits(ret=fin(exits.ret), exc=fin(exits.exc),  # type: ignore[arg-type]
-                       brk=fin(exits.brk), cont=fin(exits.cont), implicit=fin(exits.implicit))
-        done = fin(after)
+    def try_(self, node: cst.Try | cst.TryStar, after: Facts, exits: _Exits) -> Steps:
+        outer = _Exits(ret=(yield self._fin(node, exits.ret, exits)),  # type: ignore[arg-type]
+                       exc=(yield self._fin(node, exits.exc, exits)),  # type: ignore[arg-type]
+                       brk=(yield self._fin(node, exits.brk, exits)),
+                       cont=(yield self._fin(node, exits.cont, exits)),
+                       implicit=(yield self._fin(node, exits.implicit, exits)))
+        done = yield self._fin(node, after, exits)
         assert done is not None
         handled: Facts | None = None
         catches_all = False
         for handler in node.handlers:
-            branch = self.block(handler.body, done, outer)
+            branch = yield self.block(handler.body, done, outer)
             handled = branch if handled is None else handled & branch
             caught = handler.type
             if caught is None or _dotted(caught) in _CATCH_ALL:
@@ -201,9 +211,9 @@ class _Analysis:
             implicit = implicit & outer.implicit
         if handled is None or not catches_all:
             handled = outer.exc if handled is None else handled & outer.exc
-        normal = done if node.orelse is None else self.block(node.orelse.body, done, outer)
+        normal = done if node.orelse is None else (yield self.block(node.orelse.body, done, outer))
         inner = replace(outer, exc=handled, implicit=implicit if node.handlers else outer.implicit)
-        return self.block(node.body, normal, inner)
+        return (yield self.block(node.body, normal, inner))
 
 
 def _dotted(node: cst.BaseExpression) -> str | None:
@@ -239,7 +249,7 @@ def guaranteed_after(body: cst.BaseSuite, target: cst.CSTNode, facts: FactsOf,
     (it sits in a nested function, or is not in `body`).
     """
     analysis = _Analysis(target, facts, universe)
-    analysis.block(body, frozenset(), _Exits(ret=frozenset(), exc=frozenset()))
+    run(analysis.block(body, frozenset(), _Exits(ret=frozenset(), exc=frozenset())))
     return analysis.found
 
 
@@ -278,13 +288,15 @@ def dominating_statements(body: cst.BaseSuite, target: cst.CSTNode) -> list[cst.
 
 
 def _search_compound(node: cst.CSTNode, before: list[cst.CSTNode], search) -> bool:
+    # An `elif` chain is followed with a loop; the blocks recurse through `search` once per
+    # level of indentation, which CPython caps at 100 levels.
+    while isinstance(node, cst.If) and isinstance(node.orelse, cst.If):
+        node = node.orelse  # (as before: the branches ahead of the last `elif` are not searched)
     blocks: list[cst.CSTNode | None] = []
     if isinstance(node, (cst.If, cst.For, cst.While, cst.With, cst.Try, cst.TryStar)):
         blocks.append(node.body)
     if isinstance(node, cst.If):
         orelse = node.orelse
-        if isinstance(orelse, cst.If):
-            return _search_compound(orelse, before, search)
         blocks.append(orelse.body if orelse is not None else None)
     elif isinstance(node, (cst.For, cst.While)):
         blocks.append(node.orelse.body if node.orelse is not None else None)

@@ -32,6 +32,7 @@ from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.project_index import local_summary
 from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import small_statements, walk
 
 COPY_METHODS = frozenset({"model_copy", "copy"})
@@ -330,7 +331,12 @@ class ClassPins:
         return name in self.config.pin_helpers or (found is not None and found[0].is_pin_helper)
 
     def pins_of(self, name: str) -> frozenset[Pin] | None:
-        """Pins `self.<name>()` applies, following its own `self.` calls; None when unknown."""
+        """Pins `self.<name>()` applies, following its own `self.` calls; None when unknown.
+        Written recursively as a generator (`syntax.trampoline`): a chain of methods that each
+        call the next costs no stack."""
+        return run(self._pins_of(name))
+
+    def _pins_of(self, name: str):
         if name in self._pins:
             return self._pins[name] or frozenset()  # a cycle in progress counts as nothing more
         found = self.method(name)
@@ -343,7 +349,7 @@ class ClassPins:
             pins.add(Pin("helper", name))
         for callee in summary.self_calls:
             if callee != name:
-                pins |= self.pins_of(callee) or frozenset()
+                pins |= (yield self._pins_of(callee)) or frozenset()
         self._pins[name] = frozenset(pins)
         return self._pins[name]
 
@@ -380,16 +386,20 @@ class ClassPins:
                     reached |= self._callees(callee)
         return units, reached
 
-    def _callees(self, name: str, seen: set[str] | None = None) -> set[str]:
-        seen = seen if seen is not None else set()
-        if name in seen:
-            return seen
-        seen.add(name)
-        found = self.method(name)
-        if found is not None:
-            for callee in found[0].self_calls:
-                if callee not in self.config.llm_install_methods:
-                    self._callees(callee, seen)
+    def _callees(self, name: str) -> set[str]:
+        """`name` and every method it reaches through `self.` calls (a worklist: a chain of
+        methods that each call the next is as deep as the class is long)."""
+        seen: set[str] = set()
+        pending = [name]
+        while pending:
+            current = pending.pop()
+            if current in seen:
+                continue
+            seen.add(current)
+            found = self.method(current)
+            if found is not None:
+                pending.extend(callee for callee in found[0].self_calls
+                               if callee not in self.config.llm_install_methods)
         return seen
 
     def _where(self, setup: str, summary, owner, info, callee: str | None) -> str:

@@ -35,6 +35,7 @@ import libcst as cst
 
 from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, local_defs
 from lint_rules.core.config import GENERIC_CLASS_NAMES, Config
+from lint_rules.syntax.search import depth_first_any
 from lint_rules.syntax.semantic import (
     ClassInfo,
     FunctionInfo,
@@ -59,6 +60,13 @@ MODEL_CALL_METHODS = frozenset({
     "ainvoke", "stream", "astream", "responses", "aresponses", "chat", "achat", "request",
     "request_stream", "generate_content_async", "forward", "aforward", "create",
     "create_stream", "get_response", "stream_response",
+})
+# Embedding models make model calls too (LlamaIndex `BaseEmbedding`, LangChain `Embeddings`):
+# shared by every index and retriever of an application like an LLM by every agent.
+EMBEDDING_CALL_METHODS = frozenset({
+    "get_text_embedding", "aget_text_embedding", "get_query_embedding", "aget_query_embedding",
+    "_get_text_embedding", "_get_query_embedding", "embed_query", "aembed_query",
+    "embed_documents", "aembed_documents",
 })
 MODEL_NAME_FIELDS = frozenset({
     "model", "_model", "model_name", "_model_name", "model_id", "model_type", "model_str",
@@ -122,7 +130,8 @@ class LLMFacts:
         # a generic word (`pydantic_ai.models.Model` does not make every `Model` an LLM).
         self.bare = frozenset(c.rsplit(".", 1)[-1] for c in classes
                               if "." not in c or c.rsplit(".", 1)[-1] not in GENERIC_CLASS_NAMES)
-        self.call_methods = MODEL_CALL_METHODS | frozenset(config.llm_call_methods)
+        self.call_methods = (MODEL_CALL_METHODS | EMBEDDING_CALL_METHODS
+                             | frozenset(config.llm_call_methods))
         self.extra_fields = frozenset(config.request_extra_fields)
         self._class_verdicts: dict[int, bool] = {}
         self._typed_attrs: dict[int, frozenset[str]] = {}
@@ -268,20 +277,22 @@ class LLMFacts:
 
     # ------------------------------------------------------------------ expressions
     def is_llm(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> bool:
-        if node is None:
-            return False
-        key = id(node)
-        if key in self._visiting:
-            return False
-        self._visiting.add(key)
-        try:
-            return self._is_llm(node, fn)
-        finally:
-            self._visiting.discard(key)
+        """Is the value of `node` an LLM? An OR over the expressions it may come from: the
+        operands of `a or b`, `x if c else y`, `await x`, `(y := x)`, the receiver of a copy
+        (`x.model_copy()`, `copy.copy(x)`), a local's assigned values. Explored depth-first with
+        an explicit stack, in the order a recursive walk would take, never by recursion on the
+        expression (a 2,000-link `x.model_copy().model_copy()...` or a 3,000-term `or` is a tree
+        that deep). The expressions on the current path are in `_visiting`: a cycle through
+        locals stops there, and a question asked again from inside (`iterates_llms`) sees them."""
+        return depth_first_any(node, self._visiting,
+                               lambda current, children: self._is_llm_step(current, fn, children))
 
-    def _is_llm(self, node: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
+    def _is_llm_step(self, node: cst.BaseExpression, fn: FunctionInfo | None,
+                     children: list[cst.BaseExpression]) -> bool:
+        """True when `node` itself is known to be an LLM; else list, in order, the expressions
+        its value may come from."""
         if isinstance(node, cst.Name):
-            return self._name_is_llm(node.value, fn)
+            return self._name_is_llm(node.value, fn, children)
         if isinstance(node, cst.Attribute):
             if self.is_llm_attribute(node.attr.value):
                 return True
@@ -290,16 +301,17 @@ class LLMFacts:
                     and isinstance(node.value, cst.Name) and node.value.value == fn.self_name
                     and node.attr.value in self.typed_attributes(fn.cls))
         if isinstance(node, cst.Call):
-            return self._call_is_llm(node, fn)
+            return self._call_is_llm(node, fn, children)
         if isinstance(node, (cst.Await, cst.NamedExpr)):
-            return self.is_llm(node.expression if isinstance(node, cst.Await) else node.value, fn)
-        if isinstance(node, cst.BooleanOperation):
-            return self.is_llm(node.left, fn) or self.is_llm(node.right, fn)
-        if isinstance(node, cst.IfExp):
-            return self.is_llm(node.body, fn) or self.is_llm(node.orelse, fn)
+            children.append(node.expression if isinstance(node, cst.Await) else node.value)
+        elif isinstance(node, cst.BooleanOperation):
+            children.extend((node.left, node.right))
+        elif isinstance(node, cst.IfExp):
+            children.extend((node.body, node.orelse))
         return False
 
-    def _name_is_llm(self, name: str, fn: FunctionInfo | None) -> bool:
+    def _name_is_llm(self, name: str, fn: FunctionInfo | None,
+                     children: list[cst.BaseExpression]) -> bool:
         if fn is None:
             return False
         if name == fn.self_name:
@@ -312,8 +324,8 @@ class LLMFacts:
                 if param is not None and (self.is_llm_annotation(param.annotation)
                                           or self.annotation_is_llm(_param_annotation(param.node))):
                     return True
-            elif d.kind == ASSIGN and self.is_llm(d.value, fn):
-                return True
+            elif d.kind == ASSIGN and d.value is not None:
+                children.append(d.value)
             elif d.kind == LOOP and self.iterates_llms(d.value, fn):
                 return True
         return False
@@ -355,15 +367,16 @@ class LLMFacts:
                 self._visiting.discard(id(node))
         return False
 
-    def _call_is_llm(self, node: cst.Call, fn: FunctionInfo | None) -> bool:
+    def _call_is_llm(self, node: cst.Call, fn: FunctionInfo | None,
+                     children: list[cst.BaseExpression]) -> bool:
         func = node.func
         name = dotted_name(func)
         if name is not None and self.is_llm_class(name):
             return True  # `LLM(...)`
         if isinstance(func, cst.Attribute):
             method = func.attr.value
-            if method in COPY_METHODS and self.is_llm(func.value, fn):
-                return True
+            if method in COPY_METHODS:
+                children.append(func.value)
             if method in VALIDATE_METHODS and self.is_llm_class(dotted_name(func.value)):
                 return True
             if not _plural(method) and (self.source_call(node) is not None
@@ -375,7 +388,7 @@ class LLMFacts:
                     return True
         resolved = self.model.resolve(name) if name else None
         if resolved in ("copy.copy", "copy.deepcopy") and node.args:
-            return self.is_llm(node.args[0].value, fn)
+            children.append(node.args[0].value)
         return False
 
 

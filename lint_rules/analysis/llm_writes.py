@@ -24,6 +24,7 @@ from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import ScopedValues, is_constant
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
 
 MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
@@ -78,47 +79,52 @@ class WriteFinder:
         return fn.derived["guards"].get(id(small), ())
 
     def _block(self, fn: FunctionInfo, statements, guards: tuple[Guard, ...], out: list[Write]) -> None:
+        run(self._block_steps(fn, statements, guards, out))
+
+    # The statement walk, written recursively as generators that yield their sub-walks
+    # (`syntax.trampoline`): nested statements (a 2,000-branch `elif` chain) cost no stack.
+    def _block_steps(self, fn: FunctionInfo, statements, guards, out):
         guards = tuple(guards)
         for statement in statements:
-            self._statement(fn, statement, guards, out)
+            yield self._statement(fn, statement, guards, out)
             exit_test = _early_exit_test(statement)
             if exit_test is not None:
                 guards = guards + (Guard(exit_test, False),)
 
-    def _suite(self, fn: FunctionInfo, suite: cst.BaseSuite, guards, out) -> None:
+    def _suite(self, fn: FunctionInfo, suite: cst.BaseSuite, guards, out):
         if isinstance(suite, cst.IndentedBlock):
-            self._block(fn, suite.body, guards, out)
+            yield self._block_steps(fn, suite.body, guards, out)
         elif isinstance(suite, cst.SimpleStatementSuite):
             for small in suite.body:
                 self._small(fn, small, guards, out)
 
-    def _statement(self, fn: FunctionInfo, node: cst.CSTNode, guards, out) -> None:
+    def _statement(self, fn: FunctionInfo, node: cst.CSTNode, guards, out):
         if isinstance(node, cst.SimpleStatementLine):
             for small in node.body:
                 self._small(fn, small, guards, out)
         elif isinstance(node, cst.If):
-            self._suite(fn, node.body, guards + (Guard(node.test, True),), out)
+            yield self._suite(fn, node.body, guards + (Guard(node.test, True),), out)
             other = node.orelse
             negated = guards + (Guard(node.test, False),)
             if isinstance(other, cst.If):
-                self._statement(fn, other, negated, out)
+                yield self._statement(fn, other, negated, out)
             elif isinstance(other, cst.Else):
-                self._suite(fn, other.body, negated, out)
+                yield self._suite(fn, other.body, negated, out)
         elif isinstance(node, (cst.For, cst.While, cst.With)):
-            self._suite(fn, node.body, guards, out)
+            yield self._suite(fn, node.body, guards, out)
             orelse = getattr(node, "orelse", None)
             if orelse is not None:
-                self._suite(fn, orelse.body, guards, out)
+                yield self._suite(fn, orelse.body, guards, out)
         elif isinstance(node, cst.Try):
-            self._suite(fn, node.body, guards, out)
+            yield self._suite(fn, node.body, guards, out)
             for handler in node.handlers:
-                self._suite(fn, handler.body, guards, out)
+                yield self._suite(fn, handler.body, guards, out)
             for extra in (node.orelse, node.finalbody):
                 if extra is not None:
-                    self._suite(fn, extra.body, guards, out)
+                    yield self._suite(fn, extra.body, guards, out)
         elif hasattr(cst, "Match") and isinstance(node, getattr(cst, "Match")):
             for case in node.cases:
-                self._suite(fn, case.body, guards, out)
+                yield self._suite(fn, case.body, guards, out)
 
     # ------------------------------------------------------------------ small statements
     def _small(self, fn: FunctionInfo, small: cst.BaseSmallStatement, guards, out: list[Write]) -> None:

@@ -19,6 +19,7 @@ from typing import Union
 import libcst as cst
 
 from lint_rules.syntax.semantic import FunctionInfo
+from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import child_nodes
 
 # How a name got its value.
@@ -102,10 +103,7 @@ class _Analyzer:
             self.by_name.setdefault(d.name, []).append(d)
             state[d.name] = frozenset({d})
         body = self.fn.node.body
-        if isinstance(body, cst.IndentedBlock):
-            self._block(body.body, state)
-        else:
-            self._block([body], state)
+        run(self._block(body.body if isinstance(body, cst.IndentedBlock) else [body], state))
         return FunctionDefs(self.params, self.by_name, self.before)
 
     # --- bookkeeping ---
@@ -138,14 +136,16 @@ class _Analyzer:
         return state
 
     # --- statements ---
-    def _block(self, statements, state: State) -> State:
+    # Written recursively as generators that yield their sub-walks (`syntax.trampoline`), so
+    # nested statements (a 2,000-branch `elif` chain) cost no stack; `run` drives them.
+    def _block(self, statements, state: State):
         for statement in statements:
-            state = self._statement(statement, state)
+            state = yield self._statement(statement, state)
         return state
 
-    def _suite(self, suite: cst.BaseSuite, state: State) -> State:
+    def _suite(self, suite: cst.BaseSuite, state: State):
         if isinstance(suite, cst.IndentedBlock):
-            return self._block(suite.body, state)
+            return (yield self._block(suite.body, state))
         if isinstance(suite, cst.SimpleStatementSuite):
             return self._small(suite.body, state)
         return state
@@ -156,17 +156,17 @@ class _Analyzer:
             state = self._small_statement(small, state)
         return state
 
-    def _statement(self, node: cst.CSTNode, state: State) -> State:
+    def _statement(self, node: cst.CSTNode, state: State):
         self._record(node, state)
         if isinstance(node, cst.SimpleStatementLine):
             return self._small(node.body, state)
         if isinstance(node, cst.If):
-            then = self._suite(node.body, state)
+            then = (yield self._suite(node.body, state))
             other = node.orelse
             if isinstance(other, cst.If):
-                rest = self._statement(other, state)
+                rest = (yield self._statement(other, state))
             elif isinstance(other, cst.Else):
-                rest = self._suite(other.body, state)
+                rest = (yield self._suite(other.body, state))
             else:
                 rest = state
             return _merge(then, rest)
@@ -174,31 +174,31 @@ class _Analyzer:
             entry = state
             if isinstance(node, cst.For):
                 entry = self._bind_target(state, node.target, LOOP, node.iter, node)
-            once = self._suite(node.body, entry)
+            once = (yield self._suite(node.body, entry))
             # A second pass lets definitions made late in the body reach its start.
-            again = self._suite(node.body, _merge(entry, once))
+            again = (yield self._suite(node.body, _merge(entry, once)))
             after = _merge(state, _merge(once, again))
             if node.orelse is not None:
-                after = _merge(after, self._suite(node.orelse.body, after))
+                after = _merge(after, (yield self._suite(node.orelse.body, after)))
             return after
         if isinstance(node, cst.With):
             for item in node.items:
                 if item.asname is not None:
                     state = self._bind_target(state, item.asname.name, WITH, item.item, node)
-            return self._suite(node.body, state)
+            return (yield self._suite(node.body, state))
         if isinstance(node, cst.Try):
-            body = self._suite(node.body, state)
+            body = (yield self._suite(node.body, state))
             anywhere = _merge(state, body)
             out = body
             for handler in node.handlers:
                 entry = anywhere
                 if handler.name is not None:
                     entry = self._bind_target(entry, handler.name.name, OPAQUE, None, handler)
-                out = _merge(out, self._suite(handler.body, entry))
+                out = _merge(out, (yield self._suite(handler.body, entry)))
             if node.orelse is not None:
-                out = _merge(out, self._suite(node.orelse.body, body))
+                out = _merge(out, (yield self._suite(node.orelse.body, body)))
             if node.finalbody is not None:
-                final = self._suite(node.finalbody.body, _merge(anywhere, out))
+                final = (yield self._suite(node.finalbody.body, _merge(anywhere, out)))
                 out = final if out is not None else None
             return out
         if isinstance(node, (cst.FunctionDef, cst.ClassDef)):
@@ -207,7 +207,7 @@ class _Analyzer:
         if match_type is not None and isinstance(node, match_type):
             out: State = None
             for case in node.cases:
-                out = _merge(out, self._suite(case.body, state))
+                out = _merge(out, (yield self._suite(case.body, state)))
             return _merge(out, state)
         return state
 

@@ -28,15 +28,21 @@ never becomes a finding, so a code base the analysis cannot see through stays qu
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 import libcst as cst
 
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, function_defs
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
+from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
+
+
+Steps = Generator[Any, Any, Any]  # a step of the analysis (see `OwnershipAnalysis.origins`)
 
 
 class Ownership(str, Enum):
@@ -65,7 +71,11 @@ class Origin:
     steps: tuple[tuple[str, object], ...] = ()
 
     def attribute(self, name: str) -> list[Origin]:
-        """Origins of `<this object>.name`."""
+        """Origins of `<this object>.name` (a copy of a copy of ... is followed with
+        `syntax.trampoline`: a 2,000-link `model_copy()` chain nests its origins that deep)."""
+        return run(self._attribute(name))
+
+    def _attribute(self, name: str) -> Generator[Any, Any, list[Origin]]:
         if self.kind is not Ownership.OWNED:
             return [Origin(self.kind, self.source, param=self.param, via_call=self.via_call,
                            steps=self.steps)]
@@ -76,14 +86,15 @@ class Origin:
         if self.opaque_fields:
             return [Origin(Ownership.UNKNOWN, "an update we cannot read")]
         if self.base is not None:
-            out = [o for b in self.base for o in b.attribute(name)]
+            out: list[Origin] = []
+            for b in self.base:
+                out.extend((yield b._attribute(name)))
             return [Origin(o.kind, f"{self.source} still shares `{name}` with {o.source}",
                            param=o.param, via_call=o.via_call,
                            steps=o.steps + ((f"{self.source} keeps `{name}` of the original", None),))
                     if o.kind is Ownership.BORROWED else o for o in out] or [
                 Origin(Ownership.UNKNOWN, "unknown")]
         return [Origin(Ownership.UNKNOWN, "unknown")]
-
 
     def with_step(self, text: str, node: object) -> Origin:
         """The same origin, one step further along the evidence chain."""
@@ -162,49 +173,58 @@ class OwnershipAnalysis:
 
     def origins(self, expr: cst.BaseExpression, fn: FunctionInfo,
                 statement: cst.CSTNode | None) -> list[Origin]:
+        """Where the object `expr` evaluates to comes from. The analysis below is written
+        recursively, as generators that yield the generator of each sub-question
+        (`(yield self._origins_of(...))`) and run under `syntax.trampoline.run`: a 3,000-term
+        `or`, a 2,000-link `x.model_copy().model_copy()...` or a long chain of assignments costs
+        heap, never stack."""
+        return run(self._origins_of(expr, fn, statement))
+
+    def _origins_of(self, expr: cst.BaseExpression, fn: FunctionInfo,
+                    statement: cst.CSTNode | None) -> Steps:
         key = (id(expr), id(statement))
         if key in self._busy:
             return [Origin(Ownership.UNKNOWN, "a cycle")]
         self._busy.add(key)
         try:
-            return self._origins(expr, fn, statement)
+            return (yield self._origins(expr, fn, statement))
         finally:
             self._busy.discard(key)
 
     # ------------------------------------------------------------------ expressions
     def _origins(self, expr: cst.BaseExpression, fn: FunctionInfo,
-                 statement: cst.CSTNode | None) -> list[Origin]:
+                 statement: cst.CSTNode | None) -> Steps:
         if isinstance(expr, cst.Name):
-            return self._name(expr.value, fn, statement)
+            return (yield self._name(expr.value, fn, statement))
         if isinstance(expr, cst.Attribute):
             owner = expr.value
             if isinstance(owner, cst.Name) and owner.value == fn.self_name and fn.cls is not None:
-                return self._self_attribute(fn.cls, expr.attr.value)
-            return [o for base in self.origins(owner, fn, statement)
+                return (yield self._self_attribute(fn.cls, expr.attr.value))
+            return [o for base in (yield self._origins_of(owner, fn, statement))
                     for o in base.attribute(expr.attr.value)]
         if isinstance(expr, cst.Subscript):
-            return _items_of(self.origins(expr.value, fn, statement))
+            return _items_of((yield self._origins_of(expr.value, fn, statement)))
         if isinstance(expr, (cst.BooleanOperation,)):
-            return self.origins(expr.left, fn, statement) + self.origins(expr.right, fn, statement)
+            return (yield self._origins_of(expr.left, fn, statement)) + (yield self._origins_of(expr.right, fn, statement))
         if isinstance(expr, cst.IfExp):
-            return self.origins(expr.body, fn, statement) + self.origins(expr.orelse, fn, statement)
+            return (yield self._origins_of(expr.body, fn, statement)) + (yield self._origins_of(expr.orelse, fn, statement))
         if isinstance(expr, (cst.List, cst.Set, cst.Tuple, cst.Dict)):
             return [Origin(Ownership.OWNED, "a new container",
-                           items=self._display_items(expr, fn, statement))]
+                           items=(yield self._display_items(expr, fn, statement)))]
         if isinstance(expr, (cst.ListComp, cst.SetComp, cst.GeneratorExp, cst.DictComp)):
             return [Origin(Ownership.OWNED, "a new container",
-                           items=self._comprehension_items(expr, fn, statement))]
+                           items=(yield self._comprehension_items(expr, fn, statement)))]
         if isinstance(expr, (cst.SimpleString, cst.Integer, cst.FormattedString)):
             return [Origin(Ownership.OWNED, "a new value")]
         if isinstance(expr, cst.Await):
-            return self.origins(expr.expression, fn, statement)
+            return (yield self._origins_of(expr.expression, fn, statement))
         if isinstance(expr, cst.Call):
-            return self._call(expr, fn, statement)
+            return (yield self._call(expr, fn, statement))
         if isinstance(expr, cst.NamedExpr):
-            return self.origins(expr.value, fn, statement)
+            return (yield self._origins_of(expr.value, fn, statement))
         return [Origin(Ownership.UNKNOWN, "an expression")]
 
-    def _name(self, name: str, fn: FunctionInfo, statement: cst.CSTNode | None) -> list[Origin]:
+    def _name(self, name: str, fn: FunctionInfo, statement: cst.CSTNode | None) -> Steps:
         if name == fn.self_name:
             return self._self_object(fn)
         defs = function_defs(fn)
@@ -215,13 +235,13 @@ class OwnershipAnalysis:
         out: list[Origin] = []
         for d in candidates:
             if d.kind == PARAM:
-                out.extend(self._parameter(name, fn))
+                out.extend((yield self._parameter(name, fn)))
             elif d.kind == ASSIGN:
                 out.extend(o.with_step(f"`{name}` is bound to it", d.node)
-                           for o in self.origins(d.value, fn, d.node))
+                           for o in (yield self._origins_of(d.value, fn, d.node)))
             elif d.kind == LOOP:
                 out.extend(o.with_step(f"`{name}` is an element of the loop", d.node)
-                           for o in self._iteration(d.value, fn, d.node))
+                           for o in (yield self._iteration(d.value, fn, d.node)))
             else:
                 out.append(Origin(Ownership.UNKNOWN, f"`{name}`"))
         return out
@@ -245,7 +265,7 @@ class OwnershipAnalysis:
                        steps=((f"`{me}` is the `{fn.cls.name}` the method runs on; LLM "  # type: ignore[union-attr]
                                "objects are shared", None),))]
 
-    def _parameter(self, name: str, fn: FunctionInfo) -> list[Origin]:
+    def _parameter(self, name: str, fn: FunctionInfo) -> Steps:
         """A parameter is borrowed, except for a private method whose every caller in this file
         passes an object it owns (`self._stamp(copy.deepcopy(llm))`)."""
         borrowed = [Origin(Ownership.BORROWED, f"the parameter `{name}`", param=name)]
@@ -261,8 +281,10 @@ class OwnershipAnalysis:
             return borrowed
         self._busy.add(key)
         try:
-            calls = [(caller, statement, arg, combine(self.origins(arg, caller, statement)))
-                     for caller, statement, arg in _callers(self.model, fn, name, position)]
+            calls = []
+            for caller, statement, arg in _callers(self.model, fn, name, position):
+                calls.append((caller, statement, arg,
+                              combine((yield self._origins_of(arg, caller, statement)))))
         finally:
             self._busy.discard(key)
         verdicts = [v.kind for *_, v in calls]
@@ -284,18 +306,21 @@ class OwnershipAnalysis:
         return borrowed
 
     def _iteration(self, iterable: cst.BaseExpression, fn: FunctionInfo,
-                   statement: cst.CSTNode | None) -> list[Origin]:
+                   statement: cst.CSTNode | None) -> Steps:
         """Origins of the elements `for x in iterable` binds."""
         source = self.llms.source_call(iterable)
         if source is not None:
-            return self._source(iterable, source, fn, statement)  # type: ignore[arg-type]
+            return (yield self._source(iterable, source, fn, statement))  # type: ignore[arg-type]
         if isinstance(iterable, cst.Call):
             # `enumerate(x)`/`zip(x, ...)` yield tuples whose parts are x's elements; a tuple
             # target is opaque to local_bindings, so only the plain wrappers matter here.
             wrapped = self._wrapped_iterable(iterable)
             if wrapped is not None:
-                return [o for part in wrapped for o in self._iteration(part, fn, statement)]
-        return _items_of(self.origins(iterable, fn, statement))
+                elements: list[Origin] = []
+                for part in wrapped:
+                    elements.extend((yield self._iteration(part, fn, statement)))
+                return elements
+        return _items_of((yield self._origins_of(iterable, fn, statement)))
 
     def _wrapped_iterable(self, call: cst.Call) -> list[cst.BaseExpression] | None:
         """`list(x)`, `tuple(x)`, `sorted(x)`, `reversed(x)`, `set(x)`, `iter(x)`,
@@ -314,21 +339,21 @@ class OwnershipAnalysis:
         return None
 
     def _display_items(self, expr: cst.BaseExpression, fn: FunctionInfo,
-                       statement: cst.CSTNode | None) -> list[Origin]:
+                       statement: cst.CSTNode | None) -> Steps:
         out: list[Origin] = []
         for el in expr.elements:  # type: ignore[attr-defined]
             if isinstance(el, cst.DictElement):
-                out.extend(self.origins(el.value, fn, statement))
+                out.extend((yield self._origins_of(el.value, fn, statement)))
             elif isinstance(el, cst.StarredDictElement):
-                out.extend(_items_of(self.origins(el.value, fn, statement), keep_unknown=False))
+                out.extend(_items_of((yield self._origins_of(el.value, fn, statement)), keep_unknown=False))
             elif isinstance(el, cst.StarredElement):
-                out.extend(self._iteration(el.value, fn, statement))
+                out.extend((yield self._iteration(el.value, fn, statement)))
             elif isinstance(el, cst.Element):
-                out.extend(self.origins(el.value, fn, statement))
+                out.extend((yield self._origins_of(el.value, fn, statement)))
         return out
 
     def _comprehension_items(self, expr: cst.BaseExpression, fn: FunctionInfo,
-                             statement: cst.CSTNode | None) -> list[Origin]:
+                             statement: cst.CSTNode | None) -> Steps:
         """`[x for x in src if ...]`, `{k: v for k, v in ...}`: the element is the loop
         variable (or an attribute of it) of a single `for`; anything else is unknown."""
         comp = expr.for_in  # type: ignore[attr-defined]
@@ -343,15 +368,15 @@ class OwnershipAnalysis:
             node = node.value
         if not (isinstance(node, cst.Name) and node.value == var):
             return [Origin(Ownership.UNKNOWN, "an element of a comprehension")]
-        out = self._iteration(comp.iter, fn, statement)
+        out = (yield self._iteration(comp.iter, fn, statement))
         for attr in reversed(path):
             out = [o for base in out for o in base.attribute(attr)]
         return out
 
     def _source(self, call: cst.Call, spelled: str, fn: FunctionInfo,
-                statement: cst.CSTNode | None) -> list[Origin]:
+                statement: cst.CSTNode | None) -> Steps:
         receiver = call.func.value  # type: ignore[attr-defined]
-        receivers = self.origins(receiver, fn, statement)
+        receivers = (yield self._origins_of(receiver, fn, statement))
         if receivers and all(o.kind is Ownership.OWNED and o.deep for o in receivers):
             return [Origin(Ownership.OWNED, f"`{spelled}` of a deep copy", deep=True)]
         steps: tuple[tuple[str, object], ...] = ()
@@ -364,7 +389,7 @@ class OwnershipAnalysis:
                        steps=steps + ((f"an element of `{spelled}`, which hands out the "
                                        "agent's own LLMs, not copies", statement),))]
 
-    def _call(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> list[Origin]:
+    def _call(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Steps:
         func = call.func
         name = dotted_name(func)
         resolved = self.model.resolve(name) if name else None
@@ -374,7 +399,7 @@ class OwnershipAnalysis:
             return [Origin(Ownership.OWNED, "`copy.deepcopy(...)`", deep=True)]
         if resolved == "copy.copy" and call.args:
             return [Origin(Ownership.OWNED, "a shallow `copy.copy(...)`",
-                           base=self.origins(call.args[0].value, fn, statement))]
+                           base=(yield self._origins_of(call.args[0].value, fn, statement)))]
         if resolved in _FRESH_CONTAINERS or resolved in _ELEMENT_WRAPPERS \
                 or resolved in ("itertools.chain", "filter"):
             # A new top-level container; its items are still the originals (`dict(x)`,
@@ -384,15 +409,16 @@ class OwnershipAnalysis:
             if resolved == "dict":
                 for a in call.args:
                     if a.keyword is not None:
-                        items.extend(self.origins(a.value, fn, statement))
+                        items.extend((yield self._origins_of(a.value, fn, statement)))
                     else:
-                        items.extend(_items_of(self.origins(a.value, fn, statement), keep_unknown=False))
+                        items.extend(_items_of((yield self._origins_of(a.value, fn, statement)), keep_unknown=False))
             elif parts:
-                items = [o for part in parts for o in self._iteration(part, fn, statement)]
+                for part in parts:
+                    items.extend((yield self._iteration(part, fn, statement)))
             return [Origin(Ownership.OWNED, f"`{name}(...)`", items=items)]
         source = self.llms.source_call(call)
         if source is not None:
-            return self._source(call, source, fn, statement)
+            return (yield self._source(call, source, fn, statement))
         if isinstance(func, cst.Attribute):
             method = func.attr.value
             registry = self.llms.registry_lookup(call)
@@ -401,24 +427,25 @@ class OwnershipAnalysis:
                                steps=((f"`{registry}` hands out the object it holds, the same "
                                        "one on every lookup", statement),))]
             if method == "copy" and not call.args:
-                receivers = self.origins(func.value, fn, statement)
+                receivers = (yield self._origins_of(func.value, fn, statement))
                 if receivers and not self.llms.is_llm(func.value, fn):
                     # `d.copy()` of a dict: a new top-level dict, its values still shared.
                     return [Origin(Ownership.OWNED, "a shallow `.copy()`",
                                    items=_items_of(receivers, keep_unknown=False))]
             if method in ("model_copy", "copy"):
-                return [self._model_copy(call, fn, statement)]
+                return [(yield self._model_copy(call, fn, statement))]
             if method in ("model_validate", "parse_obj", "model_validate_json", "parse_raw"):
                 if call.args and self.llms.is_llm(call.args[0].value, fn):
                     return [Origin(Ownership.UNKNOWN, "`model_validate` of a model instance")]
                 return [Origin(Ownership.OWNED, f"`{method}(...)`", deep=True)]
         if name is not None and name.split(".")[-1][:1].isupper():
-            members = {kw.keyword.value: self.origins(kw.value, fn, statement)
-                       for kw in (a for a in call.args if a.keyword is not None)}
+            members = {}
+            for kw in (a for a in call.args if a.keyword is not None):
+                members[kw.keyword.value] = (yield self._origins_of(kw.value, fn, statement))
             return [Origin(Ownership.OWNED, f"`{name}(...)`", members=members)]
         return [Origin(Ownership.UNKNOWN, f"the result of `{name or '...'}(...)`")]
 
-    def _model_copy(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Origin:
+    def _model_copy(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Steps:
         receiver = call.func.value  # type: ignore[attr-defined]
         spelled = dotted_name(receiver) or "..."
         update: cst.BaseExpression | None = None
@@ -442,11 +469,11 @@ class OwnershipAnalysis:
                         if key is None:
                             opaque = True
                         else:
-                            members[key] = self.origins(el.value, fn, statement)
+                            members[key] = (yield self._origins_of(el.value, fn, statement))
                     else:
                         opaque = True
         return Origin(Ownership.OWNED, "a shallow `model_copy()`", members=members,
-                      base=self.origins(receiver, fn, statement), opaque_fields=opaque)
+                      base=(yield self._origins_of(receiver, fn, statement)), opaque_fields=opaque)
 
     def _dict_display(self, node: cst.BaseExpression, fn: FunctionInfo) -> cst.Dict | None:
         if isinstance(node, cst.Dict):
@@ -460,7 +487,7 @@ class OwnershipAnalysis:
         return None
 
     # ------------------------------------------------------------------ self.<attr>
-    def _self_attribute(self, cls: ClassInfo, attr: str) -> list[Origin]:
+    def _self_attribute(self, cls: ClassInfo, attr: str) -> Steps:
         key = (id(cls), attr)
         cached = self._class_attrs.get(key)
         if cached is not None:
@@ -469,20 +496,20 @@ class OwnershipAnalysis:
             return [Origin(Ownership.UNKNOWN, f"`self.{attr}` (a cycle)")]
         self._busy.add(("self", key))
         try:
-            out = self._compute_self_attribute(cls, attr)
+            out = (yield self._compute_self_attribute(cls, attr))
         finally:
             self._busy.discard(("self", key))
         self._class_attrs[key] = out
         return out
 
-    def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> list[Origin]:
+    def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> Steps:
         out: list[Origin] = []
         for method in cls.methods.values():
             me = method.self_name
             if me is None:
                 continue
             for statement, value in _self_assignments(method, me, attr):
-                for o in self.origins(value, method, statement):
+                for o in (yield self._origins_of(value, method, statement)):
                     if o.kind is Ownership.BORROWED and o.param is not None and not o.via_call:
                         o = Origin(Ownership.BORROWED,
                                    f"`self.{attr}`, which `{method.name}` stores by reference from "

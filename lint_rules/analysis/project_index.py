@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
@@ -33,6 +32,7 @@ from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.syntax.deep_stack import positions
 from lint_rules.syntax.parse import ParseFailure, parse_module
 from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
@@ -200,19 +200,25 @@ class ProjectIndex:
 
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
-        module, _, name = qualname.rpartition(".")
-        if not module:
-            return None
-        summary = self.module(module, near)
-        if summary is None:
-            return None
-        found = summary.classes.get(name)
-        if found is not None:
-            return found
-        # Re-exported through the module's imports (`from .base import Base` in __init__).
-        target = summary.imports.get(name)
-        if target and target != qualname:
-            return self.lookup_class(target, Path(summary.path))
+        """The class `qualname` names, followed through re-exports (`from .base import Base`
+        in `__init__`): a loop, each name once (a chain of re-exports, or a cycle of them,
+        costs no stack)."""
+        seen: set[str] = set()
+        while qualname not in seen:
+            seen.add(qualname)
+            module, _, name = qualname.rpartition(".")
+            if not module:
+                return None
+            summary = self.module(module, near)
+            if summary is None:
+                return None
+            found = summary.classes.get(name)
+            if found is not None:
+                return found
+            target = summary.imports.get(name)
+            if not target:
+                return None
+            qualname, near = target, Path(summary.path)
         return None
 
     def ancestors(self, bases: tuple[str, ...], near: Path | None = None) -> list[ClassSummary]:
@@ -257,7 +263,7 @@ def _lazy_lines(module: cst.Module, source: str) -> Callable[[cst.CSTNode], int]
         if line is not None:
             return line
         if "positions" not in state:
-            state["positions"] = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+            state["positions"] = positions(module)
         return state["positions"][node].start.line  # type: ignore[index]
 
     return line_of

@@ -50,7 +50,14 @@ UNGUESSABLE = frozenset({"uuid.uuid4", "uuid.uuid1", "os.urandom", "secrets.toke
 CONVERTERS = frozenset({"str", "repr", "format", "bytes", "dict", "list", "tuple", "set",
                         "frozenset", "bytearray", "int", "float"})
 UNKNOWN = "<unknown>"
-_MAX_STEPS = 400  # nodes looked at per question: a long module must not cost quadratic time
+# `roots` of a value too long to follow (more than `_MAX_STEPS` nodes): nothing is known of it,
+# and a rule stays silent on it (UNKNOWN, by contrast, is a definition that cannot be followed).
+TOO_LONG = "<too long>"
+# Nodes looked at per question: a long module must not cost quadratic time. Each local name is
+# followed once per question, so a chain of a few thousand assignments or a long expression
+# (`'a' + 'b' + ... + key`) is still followed to its end; past the cap the answer is unknown,
+# and an unknown answer never makes a finding (issue 17).
+_MAX_STEPS = 10_000
 
 
 class Provenance:
@@ -70,7 +77,7 @@ class Provenance:
         while stack:
             steps += 1
             if steps > _MAX_STEPS:
-                return True  # too long to follow: as before provenance was looked at
+                return False  # too long to follow: unknown, and unknown is never a finding
             node, scope = stack.pop()
             if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef, cst.BaseString,
                                  cst.Integer, cst.Float, cst.Imaginary, cst.Comparison,
@@ -159,7 +166,7 @@ class Provenance:
         while stack:
             steps += 1
             if steps > _MAX_STEPS:
-                out.add(UNKNOWN)
+                out.add(TOO_LONG)
                 break
             node, scope = stack.pop()
             if isinstance(node, (cst.Lambda, cst.FunctionDef, cst.ClassDef, cst.BaseString,
@@ -199,10 +206,11 @@ class Provenance:
         return frozenset(out)
 
     def unguessable(self, expr: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
-        """The value is (built from) a fresh random token: `uuid4()`, `secrets.token_urlsafe()`."""
+        """The value is (built from) a fresh random token: `uuid4()`, `secrets.token_urlsafe()`.
+        True too when the value is too long to follow (unknown: a slot that may be owned)."""
         return any_part(expr, fn, lambda node: isinstance(node, cst.Call)
                         and self.model.resolve_expr(node.func) in UNGUESSABLE,
-                        into=_VALUE_PARTS)
+                        into=_VALUE_PARTS, exhausted=True)
 
 
 _VALUE_PARTS = (cst.BaseExpression, cst.Element, cst.DictElement, cst.FormattedStringExpression,
@@ -211,14 +219,17 @@ _VALUE_PARTS = (cst.BaseExpression, cst.Element, cst.DictElement, cst.FormattedS
 
 def any_part(expr: cst.BaseExpression, fn: FunctionInfo | None,
              found: Callable[[cst.CSTNode], bool], *, into: tuple[type, ...] | None = None,
-             limit: int = _MAX_STEPS) -> bool:
+             limit: int = _MAX_STEPS, exhausted: bool = False) -> bool:
     """Some node of the value satisfies `found`, the local names it reads followed to their
     assignments (not into lambdas, functions or classes); `into` limits the child kinds
-    entered. Bounded: `limit` nodes at most."""
+    entered. Bounded: `limit` nodes at most, after which the answer is `exhausted` (the caller
+    says which answer keeps its rule silent)."""
     stack: list[cst.CSTNode] = [expr]
     seen: set[str] = set()
     steps = 0
-    while stack and steps < limit:
+    while stack:
+        if steps >= limit:
+            return exhausted
         steps += 1
         node = stack.pop()
         if found(node):

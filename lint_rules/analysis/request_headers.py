@@ -87,7 +87,12 @@ class HeaderJudge:
 
     # ------------------------------------------------------------------ pinned headers
     def is_pinned(self, node: cst.BaseExpression, depth: int = 0) -> bool:
-        """LLM-level or conversation-level headers, or a copy of them."""
+        """LLM-level or conversation-level headers, or a copy of them. The only recursion is
+        into a name's bindings and a dict's spreads, both capped at depth 4."""
+        peeled = self._peel(node, depth)
+        if peeled is None:
+            return False
+        node, depth = peeled
         if isinstance(node, cst.Attribute):
             return node.attr.value in self.keywords and self.is_llm(node.value)
         if isinstance(node, cst.Dict):
@@ -96,11 +101,6 @@ class HeaderJudge:
             ) or self._all_starred(node, self.is_pinned, depth)
         if self._context_headers(node):
             return True
-        inner = self.copied(node)
-        if inner is not None:
-            return self.is_pinned(inner, depth + 1)
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
-            return self.is_pinned(node.left, depth + 1) and _is_empty(node.right)
         if isinstance(node, cst.Name) and depth < 4:
             values = self._bindings(node.value)
             return bool(values) and all(self.is_pinned(v, depth + 1) for v in values)
@@ -109,24 +109,38 @@ class HeaderJudge:
     def only_llm_fields(self, node: cst.BaseExpression, depth: int = 0) -> bool:
         """Pinned headers that come from LLM header fields alone (`llm.extra_headers`, a copy
         or local of it), not from a dict that spells a scoped key nor the call context's
-        headers: whether they hold a scoped header is the project's header census question."""
+        headers: whether they hold a scoped header is the project's header census question.
+        Names and spreads recurse at most 4 deep, as in `is_pinned`."""
+        peeled = self._peel(node, depth)
+        if peeled is None:
+            return False
+        node, depth = peeled
         if isinstance(node, cst.Attribute):
             return node.attr.value in self.keywords and self.is_llm(node.value)
         if isinstance(node, cst.Dict):
             return depth < 4 and bool(node.elements) and all(
                 isinstance(e, cst.StarredDictElement) and self.only_llm_fields(e.value, depth + 1)
                 for e in node.elements)
-        if self._context_headers(node):
-            return False
-        inner = self.copied(node)
-        if inner is not None:
-            return self.only_llm_fields(inner, depth + 1)
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
-            return self.only_llm_fields(node.left, depth + 1) and _is_empty(node.right)
         if isinstance(node, cst.Name) and depth < 4:
             values = self._bindings(node.value)
             return bool(values) and all(self.only_llm_fields(v, depth + 1) for v in values)
         return False
+
+    def _peel(self, node: cst.BaseExpression, depth: int) -> tuple[cst.BaseExpression, int] | None:
+        """Follow copies and `x or {}` to the headers they carry, in a loop (a chain of them
+        may be thousands deep), one depth step each; None when an `or` may take a non-empty
+        right side. A dict and the call context's headers are answered by the caller."""
+        while not isinstance(node, cst.Dict) and not self._context_headers(node):
+            inner = self.copied(node)
+            if inner is not None:
+                node, depth = inner, depth + 1
+            elif isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+                if not _is_empty(node.right):
+                    return None
+                node, depth = node.left, depth + 1
+            else:
+                break
+        return node, depth
 
     def _context_headers(self, node: cst.BaseExpression) -> bool:
         """`call_context.headers()`, `self._call_context.headers()`: the conversation's headers."""
@@ -154,20 +168,28 @@ class HeaderJudge:
         return None
 
     def is_call_site(self, node: cst.BaseExpression, depth: int = 0) -> bool:
-        if self.lookup(node) is not None:
-            return not self.is_llm(chain_object(node))
-        inner = self.copied(node)
-        if inner is not None:
-            return self.is_call_site(inner, depth + 1)
-        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
-            return self.is_call_site(node.left, depth + 1) and _is_empty(node.right)
-        if isinstance(node, cst.Name):
-            if self.is_header_param(node.value):
-                return True
-            values = self._bindings(node.value)
-            if values and depth < 4:
-                return all(self.is_call_site(v, depth + 1) for v in values)
-        return False
+        """Call-site headers (a lookup in the call's keywords, a header parameter), or a copy.
+
+        A loop along copies and `x or {}`, as `is_pinned`; names recurse at most 4 deep."""
+        while True:
+            if self.lookup(node) is not None:
+                return not self.is_llm(chain_object(node))
+            inner = self.copied(node)
+            if inner is not None:
+                node, depth = inner, depth + 1
+                continue
+            if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.Or):
+                if not _is_empty(node.right):
+                    return False
+                node, depth = node.left, depth + 1
+                continue
+            if isinstance(node, cst.Name):
+                if self.is_header_param(node.value):
+                    return True
+                values = self._bindings(node.value)
+                if values and depth < 4:
+                    return all(self.is_call_site(v, depth + 1) for v in values)
+            return False
 
     def is_header_param(self, name: str) -> bool:
         """A parameter of the function named like a header keyword: the caller's headers."""

@@ -29,12 +29,17 @@ Usage (one instance per checked file is cheap):
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from typing import Any
+
 import libcst as cst
 
 from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs, local_item_stores, local_names
 from lint_rules.core.config import Config
+from lint_rules.syntax.search import depth_first_any
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
+from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
 
 _STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})
@@ -93,18 +98,16 @@ class ScopedValues:
 
     # ------------------------------------------------------------------ values
     def is_scoped(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> bool:
-        if node is None:
-            return False
-        key = id(node)
-        if key in self._visiting:
-            return False  # a cycle through local variables
-        self._visiting.add(key)
-        try:
-            return self._scoped(node, fn)
-        finally:
-            self._visiting.discard(key)
+        """Is the value conversation-scoped? An OR over the expressions it is made of, explored
+        depth-first with an explicit stack in the order of a recursive walk (`depth_first_any`):
+        a 3,000-term `"..." + cid + ...` or `a or b or ...` is a tree that deep."""
+        return depth_first_any(node, self._visiting,
+                               lambda current, children: self._scoped(current, fn, children))
 
-    def _scoped(self, node: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
+    def _scoped(self, node: cst.BaseExpression, fn: FunctionInfo | None,
+                children: list[cst.BaseExpression]) -> bool:
+        """True when `node` itself is scoped; else list, in order, the parts whose being scoped
+        makes it scoped."""
         if isinstance(node, (cst.Name, cst.Attribute)):
             if self.is_conversation_id(node):
                 return True
@@ -114,52 +117,59 @@ class ScopedValues:
                 return node.value in self._scoped_locals_of(fn)
             return False
         if isinstance(node, cst.FormattedString):
-            return any(isinstance(p, cst.FormattedStringExpression) and self.is_scoped(p.expression, fn)
-                       for p in node.parts)
-        if isinstance(node, cst.BinaryOperation):
-            return self.is_scoped(node.left, fn) or self.is_scoped(node.right, fn)
-        if isinstance(node, cst.BooleanOperation):
-            return self.is_scoped(node.left, fn) or self.is_scoped(node.right, fn)
-        if isinstance(node, cst.IfExp):
-            return self.is_scoped(node.body, fn) or self.is_scoped(node.orelse, fn)
-        if isinstance(node, (cst.Await, cst.NamedExpr)):
-            return self.is_scoped(node.value if isinstance(node, cst.NamedExpr) else node.expression, fn)
-        if isinstance(node, cst.Dict):
-            return bool(self.scoped_keys(node, fn)) or any(
-                self.is_scoped(el.value, fn) for el in node.elements)
-        if isinstance(node, cst.Subscript):
+            children.extend(p.expression for p in node.parts
+                            if isinstance(p, cst.FormattedStringExpression))
+        elif isinstance(node, (cst.BinaryOperation, cst.BooleanOperation)):
+            children.extend((node.left, node.right))
+        elif isinstance(node, cst.IfExp):
+            children.extend((node.body, node.orelse))
+        elif isinstance(node, (cst.Await, cst.NamedExpr)):
+            children.append(node.value if isinstance(node, cst.NamedExpr) else node.expression)
+        elif isinstance(node, cst.Dict):
+            if self.scoped_keys(node, fn):
+                return True
+            children.extend(el.value for el in node.elements)
+        elif isinstance(node, cst.Subscript):
             # `headers["x-litellm-session-id"]`: reading a scoped header's value;
             # `config["configurable"]["thread_id"]`: reading a conversation id by its name.
             return any(isinstance(el.slice, cst.Index) and (
                 self.header_key(el.slice.value, fn)
                 or (string_value(el.slice.value) or "") in self._id_names)
                 for el in node.slice)
-        if isinstance(node, cst.Call):
-            return self._scoped_call(node, fn)
+        elif isinstance(node, cst.Call):
+            children.extend(self._scoped_call_parts(node))
         return False
 
-    def _scoped_call(self, node: cst.Call, fn: FunctionInfo | None) -> bool:
-        args_scoped = any(self.is_scoped(a.value, fn) for a in node.args)
+    def _scoped_call_parts(self, node: cst.Call) -> list[cst.BaseExpression]:
+        """The parts of a call whose being scoped makes its result scoped: the arguments of
+        `str(...)`, `"...".format(...)`, `"-".join(...)`, a hash or a constructor-like call,
+        the receiver of a method (`cid.lower()`, `digest.hexdigest()`)."""
+        args = [a.value for a in node.args]
         func = node.func
         name = dotted_name(func)
         resolved = self.model.resolve(name) if (self.model is not None and name) else name
         if name in _STRING_BUILTINS:
-            return args_scoped
+            return args
+        parts: list[cst.BaseExpression] = []
         if isinstance(func, cst.Attribute):
-            method = func.attr.value
-            if self.is_scoped(func.value, fn):
-                return True  # `cid.lower()`, `digest.hexdigest()`
-            if method in ("format", "join", "format_map") and args_scoped:
-                return True
+            parts.append(func.value)
+            if func.attr.value in ("format", "join", "format_map"):
+                return args + parts
         if resolved and resolved.startswith(_HASH_MODULES):
-            return args_scoped
+            return args + parts
         if name and any(part[:1].isupper() for part in name.split(".")):
-            return args_scoped  # constructor-like: `CallContext(...)`, `Ctx.for_conversation(...)`
-        return False
+            return args + parts  # constructor-like: `CallContext(...)`, `Ctx.for_conversation(...)`
+        return parts
 
     def scoped_keys(self, node: cst.BaseExpression | None, fn: FunctionInfo | None = None) -> frozenset[str]:
         """Scoped header keys a mapping value carries: keys of a dict display (spreads included),
         `dict(...)` arguments, `a | b`, and local variables bound to such values."""
+        return run(self._keys_of(node, fn))
+
+    # Written recursively as generators that yield each sub-question (`syntax.trampoline`):
+    # `a | b | c ...` and `{**a, **{**b, ...}}` nest as deep as the code is long.
+    def _keys_of(self, node: cst.BaseExpression | None,
+                 fn: FunctionInfo | None) -> Generator[Any, Any, frozenset[str]]:
         if node is None:
             return frozenset()
         key = ("keys", id(node))
@@ -167,11 +177,12 @@ class ScopedValues:
             return frozenset()
         self._visiting.add(key)  # type: ignore[arg-type]
         try:
-            return self._keys(node, fn)
+            return (yield self._keys(node, fn))
         finally:
             self._visiting.discard(key)  # type: ignore[arg-type]
 
-    def _keys(self, node: cst.BaseExpression, fn: FunctionInfo | None) -> frozenset[str]:
+    def _keys(self, node: cst.BaseExpression,
+              fn: FunctionInfo | None) -> Generator[Any, Any, frozenset[str]]:
         found: set[str] = set()
         if isinstance(node, cst.Dict):
             for el in node.elements:
@@ -180,17 +191,19 @@ class ScopedValues:
                     if k and not is_constant(el.value):
                         found.add(k)
                 elif isinstance(el, cst.StarredDictElement):
-                    found |= self.scoped_keys(el.value, fn)
+                    found |= yield self._keys_of(el.value, fn)
         elif isinstance(node, cst.Call) and dotted_name(node.func) == "dict":
             for arg in node.args:
                 if arg.keyword is not None:  # `dict(session_id=v)`: the keyword is the key
                     if self.keys.is_scoped(arg.keyword.value) and not is_constant(arg.value):
                         found.add(arg.keyword.value.lower())
-                found |= self.scoped_keys(arg.value, fn)
+                found |= yield self._keys_of(arg.value, fn)
         elif isinstance(node, cst.BinaryOperation) and isinstance(node.operator, cst.BitOr):
-            found |= self.scoped_keys(node.left, fn) | self.scoped_keys(node.right, fn)
+            found |= yield self._keys_of(node.left, fn)
+            found |= yield self._keys_of(node.right, fn)
         elif isinstance(node, cst.BooleanOperation):
-            found |= self.scoped_keys(node.left, fn) | self.scoped_keys(node.right, fn)
+            found |= yield self._keys_of(node.left, fn)
+            found |= yield self._keys_of(node.right, fn)
         elif isinstance(node, cst.Name) and fn is not None:
             found |= self._key_locals_of(fn).get(node.value, frozenset())
         elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
@@ -253,30 +266,44 @@ class ScopedValues:
     # ------------------------------------------------------------------ provenance
     def mentions_name(self, node: cst.BaseExpression | None, name: str | None,
                       fn: FunctionInfo | None = None) -> bool:
-        """Does the value use `name` (e.g. `self`), directly or through a local variable?"""
+        """Does the value use `name` (e.g. `self`), directly or through a local variable?
+
+        Followed through the locals' assigned values depth-first with an explicit stack (a
+        chain of 3,000 assignments `b = a; c = b; ...` is that deep); a value already on the
+        current path is not followed again."""
         if node is None or not name:
             return False
-        found: list[bool] = []
-        locals_seen: list[str] = []
-
-        def visit(n: cst.CSTNode) -> None:
-            if isinstance(n, cst.Name):
-                if n.value == name:
-                    found.append(True)
-                elif fn is not None:
-                    locals_seen.append(n.value)
-
-        walk(node, visit, lambda _n: None)
-        if found:
-            return True
-        if fn is None:
-            return False
-        key = ("mentions", id(node))
-        if key in self._visiting:
-            return False
-        self._visiting.add(key)  # type: ignore[arg-type]
+        visiting = self._visiting
+        stack: list[tuple[cst.BaseExpression, bool]] = [(node, False)]
         try:
-            return any(d.kind == ASSIGN and self.mentions_name(d.value, name, fn)
-                       for local in locals_seen for d in local_defs(fn, local))
+            while stack:
+                value, leaving = stack.pop()
+                key = ("mentions", id(value))
+                if leaving:
+                    visiting.discard(key)  # type: ignore[arg-type]
+                    continue
+                found: list[bool] = []
+                locals_seen: list[str] = []
+
+                def visit(n: cst.CSTNode) -> None:
+                    if isinstance(n, cst.Name):
+                        if n.value == name:
+                            found.append(True)
+                        elif fn is not None:
+                            locals_seen.append(n.value)
+
+                walk(value, visit, lambda _n: None)
+                if found:
+                    return True
+                if fn is None or key in visiting:
+                    continue
+                visiting.add(key)  # type: ignore[arg-type]
+                stack.append((value, True))
+                assigned = [d.value for local in locals_seen for d in local_defs(fn, local)
+                            if d.kind == ASSIGN and d.value is not None]
+                stack.extend((v, False) for v in reversed(assigned))
+            return False
         finally:
-            self._visiting.discard(key)  # type: ignore[arg-type]
+            for value, leaving in stack:
+                if leaving:
+                    visiting.discard(("mentions", id(value)))  # type: ignore[arg-type]

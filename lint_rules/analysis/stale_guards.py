@@ -59,6 +59,7 @@ class StaleGuard:
     pins: frozenset[Pin]
     reason: str
     kind: str  # "write" | "copy" | "request"
+    new: cst.BaseExpression | None = None  # `existing or new`, `x if x else new`: the new value
 
 
 def stale_guards(fn: FunctionInfo, analysis: FileFacts) -> list[StaleGuard]:
@@ -79,11 +80,12 @@ class _Finder:
         self.seen: set[int] = set()
 
     def add(self, guard: cst.CSTNode, site: cst.CSTNode, statement: cst.BaseSmallStatement,
-            llm: cst.BaseExpression, pins: frozenset[Pin], reason: str, kind: str) -> None:
+            llm: cst.BaseExpression, pins: frozenset[Pin], reason: str, kind: str,
+            new: cst.BaseExpression | None = None) -> None:
         if id(guard) in self.seen:
             return
         self.seen.add(id(guard))
-        self.out.append(StaleGuard(guard, site, statement, llm, pins, reason, kind))
+        self.out.append(StaleGuard(guard, site, statement, llm, pins, reason, kind, new))
 
     def run(self) -> list[StaleGuard]:
         fn, analysis = self.fn, self.analysis
@@ -206,8 +208,8 @@ class _Finder:
                                         cst.BinaryOperation)):
                 found = self.prefers_existing(node, headers, attrs, merges)
                 if found is not None:
-                    llm, reason = found
-                    self.add(node, site, statement, llm, pins, reason, kind)
+                    llm, reason, new = found
+                    self.add(node, site, statement, llm, pins, reason, kind, new)
 
     def expressions(self, value: cst.BaseExpression) -> list[cst.BaseExpression]:
         """The value and the values of the locals it is built from (a few levels)."""
@@ -229,12 +231,14 @@ class _Finder:
         return out
 
     def prefers_existing(self, node: cst.CSTNode, headers: set[str], attrs: set[str],
-                         merges: bool) -> tuple[cst.BaseExpression, str] | None:
+                         merges: bool,
+                         ) -> tuple[cst.BaseExpression, str, cst.BaseExpression | None] | None:
+        """(the LLM whose value is kept, why, the new value when one side holds it)."""
         if isinstance(node, cst.BooleanOperation):
             if isinstance(node.operator, cst.Or) and self.scoped(node.right):
                 llm = self.existing(node.left, headers, attrs)
                 if llm is not None:
-                    return llm, OR_REASON
+                    return llm, OR_REASON, node.right
             return None
         if isinstance(node, cst.IfExp):
             for kept, other, holds in ((node.body, node.orelse, True), (node.orelse, node.body, False)):
@@ -245,12 +249,12 @@ class _Finder:
                 if any(not unset and not isinstance(atom, tuple)
                        and self.presence_test(atom, headers, attrs) is not None
                        for atom, unset in atoms(node.test, holds)):
-                    return llm, IFEXP_REASON
+                    return llm, IFEXP_REASON, other
             return None
         if not merges or not headers and not attrs:
             return None
         llm = self.old_mapping_wins(node, headers | attrs)
-        return (llm, MERGE_REASON) if llm is not None else None
+        return (llm, MERGE_REASON, None) if llm is not None else None
 
     def scoped(self, node: cst.BaseExpression) -> bool:
         """The new value is the conversation's (`str(self.id)`, `conversation_id`)."""

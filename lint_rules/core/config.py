@@ -79,6 +79,10 @@ SDK_LLM_CLASSES: tuple[str, ...] = (
     "autogen_core.models.ChatCompletionClient",
     # Letta
     "letta.llm_api.llm_client_base.LLMClientBase",
+    # Embedding models: model clients shared like LLMs (one `embed_model` serves every index
+    # and retriever of an application), with the same hook fields (`callback_manager`).
+    "llama_index.core.base.embeddings.base.BaseEmbedding", "llama_index.core.embeddings.BaseEmbedding",
+    "langchain_core.embeddings.Embeddings", "langchain_core.embeddings.embeddings.Embeddings",
     # Provider families, by qualified-name pattern (`*` and `?` as in fnmatch)
     "pydantic_ai.models.*Model", "agents.models.*Model", "agents.extensions.models.*Model",
     "smolagents.*Model", "camel.models.*Model", "langchain_*.Chat*", "langchain_*.*LLM",
@@ -153,6 +157,8 @@ class Config:
     llm_attributes: tuple[str, ...] = (
         "llm", "_llm", "chat_model", "model_backend", "model_client", "_model_client",
         "llm_client", "function_calling_llm",
+        # Embedding models (LlamaIndex `embed_model`, LangChain/CAMEL `embedding_model`).
+        "embed_model", "_embed_model", "embedding_model", "_embedding_model",
         # DSPy: `program.lm`, `dspy.settings.lm`, `predictor.lm`.
         "lm",
     )

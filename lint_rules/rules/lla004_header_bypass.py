@@ -21,7 +21,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name
-from lint_rules.syntax.tree import nodes_of
+from lint_rules.syntax.tree import entries_moved_after, nodes_of, sole_guarded_statement
 
 FIX_MESSAGE = "Merge the call-site headers with the pinned ones, pinned keys last (they win)"
 MERGED_LAST = "the call-site headers are merged last and override the pinned ones"
@@ -343,15 +343,10 @@ def fetch(url, headers=None):
         # The guard was the whole test: the assignment now runs unconditionally. The If's span
         # ends where the assignment's code ends, so its trailing comment stays; comments of the
         # header and above the assignment are kept as lines of their own.
-        body = if_node.body
-        if id(if_node) in self._elifs or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        guarded = sole_guarded_statement(if_node)
+        if id(if_node) in self._elifs or guarded is None:
             return None
-        stmt = body.body[0]
-        if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
-            return None
-        comments = [body.header.comment.value] if body.header.comment is not None else []
-        comments += [line.comment.value for line in stmt.leading_lines if line.comment is not None]
-        lines = [*comments, f"{self.ctx.code(target)} = {merged}"]
+        lines = [*guarded[1], f"{self.ctx.code(target)} = {merged}"]
         text = (self.ctx.newline() + self.ctx.indent_of(if_node)).join(lines)
         return Fix(FIX_MESSAGE, (self.ctx.replace(if_node, text),), Applicability.UNSAFE)
 
@@ -481,11 +476,8 @@ def fetch(url, headers=None):
         # Move the scoped entries after the last spread that overrides them; commas stay put.
         keys = [i for i in range(key_at, later[-1])
                 if isinstance(elements[i], cst.DictElement) and judge.is_scoped_key(elements[i].key)]
-        moved = ([e for i, e in enumerate(elements[: later[-1] + 1]) if i not in keys]
-                 + [elements[i] for i in keys] + elements[later[-1] + 1:])
-        moved = [e.with_changes(comma=elements[i].comma) for i, e in enumerate(moved)]
-        fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, self.ctx.code(node.with_changes(elements=moved))),),
-                  Applicability.UNSAFE)
+        moved = entries_moved_after(node, keys, later[-1])
+        fix = Fix(FIX_MESSAGE, (self.ctx.replace(node, self.ctx.code(moved)),), Applicability.UNSAFE)
         spread = elements[later[-1]].value
         keys_text = ", ".join(f"`{k}`" for k in self.ctx.config.scoped_header_keys) or "the pinned keys"
         # Only LLM header fields override it: a stale value there needs a scoped header in one.
@@ -569,9 +561,17 @@ def _spread(ctx: FileContext, node: cst.BaseExpression | str, judge: HeaderJudge
 
 
 def _conjuncts(test: cst.BaseExpression) -> list[cst.BaseExpression]:
-    if isinstance(test, cst.BooleanOperation) and isinstance(test.operator, cst.And) and not test.lpar:
-        return _conjuncts(test.left) + _conjuncts(test.right)
-    return [test]
+    """The operands of an unparenthesised `a and b and ...`, in order (no recursion: a
+    3,000-term condition is a tree that deep)."""
+    found: list[cst.BaseExpression] = []
+    pending = [test]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, cst.And) and not node.lpar:
+            pending.extend((node.right, node.left))
+        else:
+            found.append(node)
+    return found
 
 
 def _slot(node: cst.BaseExpression, judge: HeaderJudge) -> tuple[str, str] | None:

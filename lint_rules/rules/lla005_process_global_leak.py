@@ -21,7 +21,7 @@ from lint_rules.analysis.process_state import (
     is_local_name as _is_local,
 )
 from lint_rules.analysis.process_state_ast import may_leak_into_globals
-from lint_rules.analysis.provenance import UNKNOWN, any_part
+from lint_rules.analysis.provenance import TOO_LONG, UNKNOWN, any_part
 from lint_rules.core.config import Config
 from lint_rules.rules.base import Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
@@ -69,6 +69,8 @@ def _owned_slot(data: InstanceData, key: cst.BaseExpression, value: cst.BaseExpr
     if data.describe(key, fn) is not None or _names_a_conversation(data, key, fn):
         return True
     key_roots = provenance.roots(key, fn)
+    if TOO_LONG in key_roots:
+        return True  # too long to follow: unknown, never a finding
     # Built (through any helper: `_cache_key(user_id, api_key)`) from the caller's credential
     # or identity: one slot per tenant.
     if any(data.is_credential(r.rsplit(".", 1)[-1]) or IDENTITY.search(r.rsplit(".", 1)[-1])
@@ -76,6 +78,8 @@ def _owned_slot(data: InstanceData, key: cst.BaseExpression, value: cst.BaseExpr
            for r in key_roots if r != UNKNOWN):
         return True
     value_roots = provenance.roots(value, fn)
+    if TOO_LONG in value_roots:
+        return True
     return UNKNOWN not in value_roots and bool(key_roots) and value_roots <= key_roots
 
 
@@ -90,7 +94,7 @@ def _names_a_conversation(data: InstanceData, key: cst.BaseExpression,
                           fn: FunctionInfo | None) -> bool:
     """A key holding a conversation id anywhere (`(app, ctx.session_id)`), locals followed."""
     return any_part(key, fn, lambda node: isinstance(node, (cst.Attribute, cst.Name))
-                    and data.scoped.is_conversation_id(node), limit=200)
+                    and data.scoped.is_conversation_id(node), limit=200, exhausted=True)
 
 
 class ProcessGlobalLeak(Rule):

@@ -31,15 +31,24 @@ def dotted_name(node: cst.BaseExpression | None) -> str | None:
 
 
 def string_value(node: cst.BaseExpression | None) -> str | None:
-    """The value of a plain (non-f, non-bytes) string literal, including implicit concatenation."""
-    if isinstance(node, cst.SimpleString):
-        value = node.evaluated_value
-        return value if isinstance(value, str) else None
-    if isinstance(node, cst.ConcatenatedString):
-        left, right = string_value(node.left), string_value(node.right)
-        if left is not None and right is not None:
-            return left + right
-    return None
+    """The value of a plain (non-f, non-bytes) string literal, including implicit concatenation.
+
+    Iterative: a 3,000-line implicitly concatenated prompt is a tree 3,000 deep."""
+    parts: list[str] = []
+    stack: list[cst.BaseExpression | None] = [node]
+    while stack:
+        part = stack.pop()
+        if isinstance(part, cst.SimpleString):
+            value = part.evaluated_value
+            if not isinstance(value, str):
+                return None
+            parts.append(value)
+        elif isinstance(part, cst.ConcatenatedString):
+            stack.append(part.right)
+            stack.append(part.left)
+        else:
+            return None
+    return "".join(parts)
 
 
 @dataclass(eq=False)

@@ -178,3 +178,30 @@ def small_statements(body: cst.CSTNode) -> Iterator[tuple[cst.BaseSmallStatement
             elif isinstance(value, (tuple, list)):
                 children.extend(v for v in value if isinstance(v, cst.CSTNode))
         stack.extend(reversed(children))
+
+
+def entries_moved_after(node: cst.Dict, move: list[int], after: int) -> cst.Dict:
+    """`node` with its entries at the indices `move` placed right after the entry `after`
+    (a merge fix: the pinned keys written after the spread that overrode them). Each position
+    keeps its comma, so a trailing comma and the layout stay where they were."""
+    elements = list(node.elements)
+    moving = set(move)
+    moved = ([e for i, e in enumerate(elements[: after + 1]) if i not in moving]
+             + [elements[i] for i in move] + elements[after + 1:])
+    return node.with_changes(elements=[e.with_changes(comma=elements[i].comma)
+                                       for i, e in enumerate(moved)])
+
+
+def sole_guarded_statement(if_node: cst.If) -> tuple[cst.BaseSmallStatement, list[str]] | None:
+    """The one small statement an `if` without `else` guards, with the comments of the `if`
+    line and above the statement (a fix that unwraps the `if` keeps them as lines of their
+    own); None for any other shape."""
+    body = if_node.body
+    if if_node.orelse is not None or not isinstance(body, cst.IndentedBlock) or len(body.body) != 1:
+        return None
+    stmt = body.body[0]
+    if not isinstance(stmt, cst.SimpleStatementLine) or len(stmt.body) != 1:
+        return None
+    comments = [body.header.comment.value] if body.header.comment is not None else []
+    comments += [line.comment.value for line in stmt.leading_lines if line.comment is not None]
+    return stmt.body[0], comments
