@@ -213,7 +213,7 @@ def may_hop(facts: AstFacts, writers: Writers | None) -> bool:
 _DEF = re.compile(r"\b(?:def|class)[\s\\]+(\w+)")
 # A class statement starts a line (decorators stand on lines of their own).
 _ANY_CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)", re.M)
-_CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)[\s\\]*\(([^)]*)\)", re.M)
+_CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)[\s\\]*\(", re.M)
 _ALIAS = re.compile(r"(\w+)[\s\\]+as[\s\\]+(\w+)")
 # An import statement starts a logical line (or follows a `;`); its names run to the closing
 # parenthesis, or to the end of the line (continuations included).
@@ -291,6 +291,8 @@ class Writers:
         self._aliases = aliases  # (original, alias, path), every module
         self.pin_classes = pin_classes
         self._precise: dict[str, set[str]] = {}  # path -> its writing names (parsed)
+        # path -> writing method -> the classes defining it (None: unknown, every class)
+        self._owners: dict[str, dict[str, set[str]] | None] = {}
         self._closure: frozenset[str] | None = None
 
     @property
@@ -318,10 +320,42 @@ class Writers:
         missing = {path for name in support for path in self._defined.get(name, ())
                    if path not in self._precise}
         for path in sorted(missing):
-            self._precise[path] = _writers_of_text(self._texts[path], self.config)
+            self._precise[path], self._owners[path] = _writers_of_text(self._texts[path],
+                                                                       self.config)
         if missing:
             self._closure = None
         return bool(asked & self.candidates)
+
+    def may_write_method(self, name: str, bases: Iterable[str]) -> bool:
+        """May the method `name` of a class with these bases (their last names), or of one of
+        their ancestors, write onto a parameter? The ancestors are every class the project's
+        text names as a base of one of them, by name (and through `as` aliases), to a fixed
+        point: an over-approximation of what `ProjectIndex.ancestors` can find."""
+        if not self.may_write((name,)):
+            return False
+        owners: set[str] = set()
+        for path in self._defined.get(name, ()):
+            found = self._owners.get(path, None) if path in self._precise else None
+            if found is None:
+                return True  # not parsed, or unparsable: any class may define it
+            owners |= found.get(name, set())
+        if not owners:
+            return False
+        originals: dict[str, set[str]] = {}
+        for original, alias, _path in self._aliases:
+            originals.setdefault(alias, set()).add(original)
+        seen: set[str] = set()
+        stack = list(bases)
+        while stack:
+            cls = stack.pop()
+            if cls in seen:
+                continue
+            if cls in owners:
+                return True
+            seen.add(cls)
+            stack.extend(self._bases.get(cls, ()))
+            stack.extend(originals.get(cls, ()))
+        return False
 
     def _support(self, hits: set[str]) -> set[str]:
         """The names whose definitions can make one of `hits` a writer (backwards through
@@ -359,12 +393,34 @@ def _close(names: set[str], bases: dict[str, set[str]],
     return names
 
 
-def _writers_of_text(text: str, config: Config) -> set[str]:
+def _writers_of_text(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
+    """The module's writers and, per writing method, the classes that may define it."""
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
-        return {m.group(1) for m in _DEF.finditer(text)}  # cannot tell: every definition may
-    return _module_writers(tree, config)
+        # Cannot tell (e.g. syntax newer than this interpreter): every definition may write,
+        # as a method of any class the text defines.
+        names = {m.group(1) for m in _DEF.finditer(text)}
+        classes = {m.group(1) for m in _ANY_CLASS.finditer(text)}
+        return names, {name: set(classes) for name in names}
+    owners: dict[str, set[str]] = {}
+    return _module_writers(tree, config, owners), owners
+
+
+def _base_list(text: str, start: int) -> str:
+    """The text of a class statement's bases, from just after its `(` to the matching `)`
+    (nested calls and subscripts included: `class A(make(B), C)`), or to the end of the text."""
+    depth = 1
+    position = start
+    for found in _PARENS.finditer(text, start):
+        position = found.end()
+        depth += 1 if found.group() == "(" else -1
+        if depth == 0:
+            return text[start:position - 1]
+    return text[start:]
+
+
+_PARENS = re.compile(r"[()]")
 
 
 def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
@@ -386,7 +442,8 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
     for path, text in files:
         if "class" in text:
             for match in _CLASS.finditer(text):
-                bases.setdefault(match.group(1), set()).update(_WORD.findall(match.group(2)))
+                bases.setdefault(match.group(1), set()).update(
+                    _WORD.findall(_base_list(text, match.end())))
         if " as" in text:
             for match in _IMPORT.finditer(text):
                 if match.group(1):
@@ -423,7 +480,11 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
-def _module_writers(tree: ast.Module, config: Config) -> set[str]:
+def _module_writers(tree: ast.Module, config: Config,
+                    owners: dict[str, set[str]] | None = None) -> set[str]:
+    """The module's writing functions, methods and classes by name; `owners` gets, for each
+    writing method, the classes it is defined in (a function nested in a method counts for
+    that class)."""
     # A header key can be a module or class constant (`KEY = "x-litellm-session-id"`) that a
     # function names: a key anywhere in the module counts for every function in it.
     keys = [k.lower() for k in config.scoped_header_keys if k]
@@ -458,6 +519,11 @@ def _module_writers(tree: ast.Module, config: Config) -> set[str]:
                 changed = True
     classes = {owner for name, _w, _c, owner, _t in functions if owner and name == "__init__"
                and name in names}
+    if owners is not None:
+        for name, writes, calls, owner, takes in functions:
+            # This very function writes, or passes its parameters on to a writer.
+            if owner and (writes or (takes and calls & names)):
+                owners.setdefault(name, set()).add(owner)
     return names | classes
 
 
