@@ -155,11 +155,22 @@ def syntax_check(source: str, path: str, tree: ast.Module | None = None) -> Pars
 
     `tree`: `ast.parse(source)`, when the caller built it for the prefilter's second stage; the
     grammar has accepted the text then, and compiling the tree gives the compiler stage's
-    verdict without parsing the text a second time (one parse shared by LLA000 and the stages)."""
+    verdict without parsing the text a second time (one parse shared by LLA000 and the stages).
+    Compiling a tree recurses deeper than compiling text (a 500-branch `elif` chain that the
+    text compiles fine): when the tree fails in any way, the text is compiled instead, so the
+    verdict is always the text's."""
+    if tree is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compile(tree, path, "exec", dont_inherit=True)
+            return None
+        except Exception:  # noqa: BLE001 - the text's compile below gives the verdict
+            pass
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            compile(source if tree is None else tree, path, "exec", dont_inherit=True)
+            compile(source, path, "exec", dont_inherit=True)
     except SyntaxError as exc:
         column = (exc.offset or 1)
         limit = any(m in str(exc.msg) for m in _LIMIT_MESSAGES)
