@@ -152,3 +152,92 @@ def test_child_nodes_keep_every_semantic_child_of_libcst_children() -> None:
         stack.extend(full)
         seen += 1
     assert seen > 1000
+
+
+_HOP_CALLEES = {
+    "module constant": 'KEY = "x-litellm-session-id"\n\n\ndef stamp(target, sid):\n'
+                       '    target.extra_headers[KEY] = sid\n',
+    "scoped attribute": "def stamp(target, sid):\n    target._prompt_cache_key = sid\n",
+    "local chain": 'def _inner(target, session_id):\n    target.extra_headers["X-LiteLLM-Session-Id"]'
+                   ' = session_id\n\n\ndef stamp(target, sid):\n    _inner(target, sid)\n',
+}
+
+
+@pytest.mark.parametrize("callee", sorted(_HOP_CALLEES))
+@pytest.mark.parametrize("import_line,call", [
+    ("from pkg.pins import stamp as pin_it", "pin_it"),
+    ("from pkg import pins", "pins.stamp"),
+])
+def test_ast_stage_keeps_call_hops_into_other_modules(tmp_path, callee, import_line, call) -> None:
+    """A caller without any scoped source of its own, whose only finding is a call hop into a
+    writing callee of another module (found through the project's writers, rule_stages.py)."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "pins.py").write_text(_HOP_CALLEES[callee])
+    app = tmp_path / "pkg" / "app.py"
+    source = f"{import_line}\n\n\ndef start(agent, token):\n    {call}(agent.llm, token)\n"
+    app.write_text(source)
+    config = Config()
+    found = {pf: [(d.code, d.start.row) for d in check_text(
+        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
+        for pf in (True, False)}
+    assert found[True] == found[False]
+    assert found[False] == [("LLA001", 5)]
+
+
+def test_audit_script_finds_no_hidden_finding_in_the_fixtures(capsys) -> None:
+    """`benchmarks/prefilter_audit.py` on the fixtures (default settings): no rule that reports
+    in a file without the prefilter is skipped there by its stages, and findings are equal."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "prefilter_audit.py"
+    spec = importlib.util.spec_from_file_location("prefilter_audit", script)
+    assert spec is not None and spec.loader is not None
+    audit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(audit)
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "rules"
+    status = audit.audit_findings([fixtures], Config())
+    out = capsys.readouterr().out
+    assert "HIDDEN" not in out and "DIFFERENT" not in out
+    assert status == 0
+    assert " 0 with different findings" in out
+
+
+_BASE_MODULE = ('class Base:\n    def stamp(self, target, sid):\n'
+                '        target._prompt_cache_key = sid\n\n\n'
+                'class Other:\n    def stamp(self, target, sid):\n        return None\n')
+
+
+@pytest.mark.parametrize("bases", ["Base", "make(Mixin), Base", "Mixin[\"x\"], Base"])
+def test_inherited_method_hop_through_a_remote_base(tmp_path, bases) -> None:
+    """`self.stamp(llm, token)` runs a writing method of a base class in another module, listed
+    after a base spelled with a call or subscript: the stage and the call hops' gate
+    (`Writers.may_write_method`) find it, with and without the prefilter."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "base.py").write_text(_BASE_MODULE)
+    app = tmp_path / "pkg" / "app.py"
+    source = ("from pkg.base import Base, make, Mixin\n\n\n"
+              f"class App({bases}):\n    def start(self, agent, token):\n"
+              "        self.stamp(agent.llm, token)\n")
+    app.write_text(source)
+    config = Config()
+    found = {pf: [(d.code, d.start.row) for d in check_text(
+        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
+        for pf in (True, False)}
+    assert found[True] == found[False]
+    assert found[False] == [("LLA001", 6)]
+
+
+def test_method_gate_needs_a_writing_method_among_the_ancestors(tmp_path) -> None:
+    """A method named like a writer, but of a class that no ancestor chain reaches, is not one."""
+    from lint_rules.analysis.rule_stages import collect_writers
+
+    files = [("base.py", _BASE_MODULE),
+             ("sub.py", "from base import Base as Renamed\n\n\nclass Sub(Renamed):\n    pass\n")]
+    writers = collect_writers(files, Config())
+    assert writers.may_write_method("stamp", ["Base"])
+    assert writers.may_write_method("stamp", ["Sub"])  # through the `as` alias
+    assert not writers.may_write_method("stamp", ["Other"])
+    assert not writers.may_write_method("stamp", ["BaseModel"])
+    assert not writers.may_write_method("start", ["Base"])

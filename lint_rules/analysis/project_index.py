@@ -27,6 +27,7 @@ from lint_rules.analysis.header_census import (
     walk_package,
 )
 from lint_rules.analysis.pins import summarize_method
+from lint_rules.analysis.rule_stages import Writers, collect_writers, python_modules
 from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
@@ -78,12 +79,16 @@ class ProjectIndex:
         self.config = config
         self.roots = [r.resolve() for r in roots or []]
         self._modules: dict[str, ModuleSummary | None] = {}
+        self._writers: dict[tuple[Path, ...], Writers | None] = {}
         self._censuses: dict[str, HeaderCensus | None] = {}
         self._callers: dict[str, bool] = {}
 
+    # Past this many modules under the search folders, `writers` gives up (None: every call may
+    # be a call hop) rather than read them all.
+    WRITERS_LIMIT = 20_000
+
     # --- finding modules on disk ---
-    def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
-        rel = Path(*module.split("."))
+    def _search_bases(self, near: Path | None) -> list[Path]:
         bases: list[Path] = []
         if near is not None:
             folder = near.resolve().parent
@@ -92,6 +97,11 @@ class ProjectIndex:
             bases.append(folder)
         for root in self.roots:
             bases.extend([root, root / "src"])
+        return bases
+
+    def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
+        rel = Path(*module.split("."))
+        bases = self._search_bases(near)
         seen: set[Path] = set()
         for base in bases:
             if base in seen:
@@ -156,6 +166,38 @@ class ProjectIndex:
         except OSError:
             return None
 
+    # --- the ast stage's call hops ---
+    def writers(self, near: Path | None) -> Writers | None:
+        """Which callees, among every module this index could find from `near`, may write a
+        conversation-scoped value onto a parameter (`rule_stages.Writers`); None: unknown."""
+        bases = tuple(dict.fromkeys(b.resolve() for b in self._search_bases(near)))
+        if bases in self._writers:
+            return self._writers[bases]
+        found: Writers | None = None
+        files = python_modules(bases, self.WRITERS_LIMIT)
+        if files is not None:
+            # Shared by every index of the process (the API builds one per call) while no
+            # module under the folders changed (paths, sizes and mtimes).
+            signature = tuple(_stat_key(f) for f in files)
+            key = (bases, self.config.fingerprint())
+            memo = _WRITERS_MEMO.get(key)
+            if memo is not None and memo[0] == signature:
+                found = memo[1]
+            else:
+                found = collect_writers(self._module_texts(files), self.config)
+                if len(_WRITERS_MEMO) > 16:
+                    _WRITERS_MEMO.clear()
+                _WRITERS_MEMO[key] = (signature, found)
+        self._writers[bases] = found
+        return found
+
+    def _module_texts(self, files: list[Path]) -> Iterator[tuple[str, str]]:
+        for path in files:
+            try:
+                yield str(path), decode_source(path.read_bytes()).text
+            except (OSError, SourceDecodeError):
+                continue
+
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
         """The class `qualname` names, followed through re-exports (`from .base import Base`
@@ -195,6 +237,17 @@ class ProjectIndex:
             out.append(found)
             queue.extend((b, Path(found.path)) for b in found.bases)
         return out
+
+
+_WRITERS_MEMO: dict[tuple, tuple[tuple, Writers]] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, -1, -1)
+    return (str(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
 
 def _lazy_lines(module: cst.Module, source: str) -> Callable[[cst.CSTNode], int]:
