@@ -27,7 +27,7 @@ from lint_rules.analysis.header_census import (
     walk_package,
 )
 from lint_rules.analysis.pins import summarize_method
-from lint_rules.analysis.rule_stages import Writers, collect_writers, python_modules
+from lint_rules.analysis.rule_stages import ModuleScan, Writers, python_modules, scan_module, writers_from_scans
 from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
@@ -184,19 +184,29 @@ class ProjectIndex:
             if memo is not None and memo[0] == signature:
                 found = memo[1]
             else:
-                found = collect_writers(self._module_texts(files), self.config)
+                found = writers_from_scans(self._module_scans(files), self.config)
                 if len(_WRITERS_MEMO) > 16:
                     _WRITERS_MEMO.clear()
                 _WRITERS_MEMO[key] = (signature, found)
         self._writers[bases] = found
         return found
 
-    def _module_texts(self, files: list[Path]) -> Iterator[tuple[str, str]]:
+    def _module_scans(self, files: list[Path]) -> Iterator[ModuleScan]:
+        """Each module's `ModuleScan`, read once per process while its stat is unchanged
+        (folders without `__init__.py` give every file its own set of search folders)."""
+        fingerprint = self.config.fingerprint()
         for path in files:
-            try:
-                yield str(path), decode_source(path.read_bytes()).text
-            except (OSError, SourceDecodeError):
-                continue
+            key = (_stat_key(path), fingerprint)
+            scan = _SCAN_MEMO.get(key)
+            if scan is None:
+                try:
+                    text = decode_source(path.read_bytes()).text
+                except (OSError, SourceDecodeError):
+                    continue
+                if len(_SCAN_MEMO) > 50_000:
+                    _SCAN_MEMO.clear()
+                scan = _SCAN_MEMO[key] = scan_module(str(path), text, self.config)
+            yield scan
 
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
@@ -240,6 +250,7 @@ class ProjectIndex:
 
 
 _WRITERS_MEMO: dict[tuple, tuple[tuple, Writers]] = {}
+_SCAN_MEMO: dict[tuple, ModuleScan] = {}
 
 
 def _stat_key(path: Path) -> tuple[str, int, int, int]:

@@ -271,6 +271,14 @@ def _chain_pattern(expression: str) -> re.Pattern[str]:
     return pattern
 
 
+# How many modules `Writers.may_write` parses to answer one question, and in all: past either,
+# the answer is "may write" (sound: the stage lets the file through to the full analysis). A
+# common name (`get`, `update`) in a large package (litellm: 1,382 candidate modules) would
+# otherwise cost more `ast` parses than the analysis the gate can skip.
+PARSE_PER_QUESTION = 16
+PARSE_IN_ALL = 200
+
+
 class Writers:
     """Names a call hop into a module of the project could use (see the module docstring).
 
@@ -319,6 +327,8 @@ class Writers:
         support = self._support(hits)
         missing = {path for name in support for path in self._defined.get(name, ())
                    if path not in self._precise}
+        if len(missing) > PARSE_PER_QUESTION or len(self._precise) + len(missing) > PARSE_IN_ALL:
+            return True  # unknown: parsing would cost more than the check it could skip
         for path in sorted(missing):
             self._precise[path], self._owners[path] = _writers_of_text(self._texts[path],
                                                                        self.config)
@@ -394,7 +404,21 @@ def _close(names: set[str], bases: dict[str, set[str]],
 
 
 def _writers_of_text(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
-    """The module's writers and, per writing method, the classes that may define it."""
+    """The module's writers and, per writing method, the classes that may define it (kept per
+    text and settings for the process: several `Writers` of one run share the modules)."""
+    key = (config.fingerprint(), len(text), hash(text))
+    found = _PARSED_WRITERS.get(key)
+    if found is None:
+        if len(_PARSED_WRITERS) > 4096:
+            _PARSED_WRITERS.clear()
+        found = _PARSED_WRITERS[key] = _parse_writers(text, config)
+    return found
+
+
+_PARSED_WRITERS: dict[tuple[str, int, int], tuple[set[str], dict[str, set[str]]]] = {}
+
+
+def _parse_writers(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
@@ -423,10 +447,52 @@ def _base_list(text: str, start: int) -> str:
 _PARENS = re.compile(r"[()]")
 
 
-def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
-    """`files`: (path, text) of every module the project index could find.
+@dataclass(frozen=True)
+class ModuleScan:
+    """What `collect_writers` reads off one module's text (no parse): kept per file by the
+    project index, so a run that builds several `Writers` (one per set of search folders)
+    scans each module once."""
+    path: str
+    bases: tuple[tuple[str, frozenset[str]], ...]  # class -> terminal names of its bases
+    aliases: tuple[tuple[str, str], ...]  # (original, alias)
+    classes: frozenset[str]  # every class the text defines
+    pins: bool  # names a pin helper
+    text: str | None  # the text, when it may hold a scoped value
+    defined: tuple[str, ...]  # its `def` names, when it may
 
-    A module whose text cannot hold a scoped value has no writing callee. In the others (parsed
+
+def scan_module(path: str, text: str, config: Config) -> ModuleScan:
+    bases: dict[str, set[str]] = {}
+    aliases: list[tuple[str, str]] = []
+    if "class" in text:
+        for match in _CLASS.finditer(text):
+            bases.setdefault(match.group(1), set()).update(
+                _WORD.findall(_base_list(text, match.end())))
+    if " as" in text:
+        for match in _IMPORT.finditer(text):
+            if match.group(1):
+                stop = text.find(")", match.end())
+            else:
+                found = _LINE_END.search(text, match.end())
+                stop = found.start() if found else -1
+            names_part = text[match.end(): stop if stop >= 0 else len(text)]
+            aliases.extend((a.group(1), a.group(2)) for a in _ALIAS.finditer(names_part))
+    classes = frozenset(m.group(1) for m in _ANY_CLASS.finditer(text)) if "class" in text \
+        else frozenset()
+    scoped = text_may_hold_scoped(text, config)
+    return ModuleScan(
+        path, tuple((c, frozenset(w)) for c, w in bases.items()), tuple(aliases), classes,
+        any(h in text for h in config.pin_helpers if h), text if scoped else None,
+        tuple(m.group(1) for m in _DEF.finditer(text)) if scoped else ())
+
+
+def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
+    """`files`: (path, text) of every module the project index could find."""
+    return writers_from_scans((scan_module(path, text, config) for path, text in files), config)
+
+
+def writers_from_scans(scans: Iterable[ModuleScan], config: Config) -> Writers:
+    """A module whose text cannot hold a scoped value has no writing callee. In the others (parsed
     with `ast` on demand, see `Writers`), a function may write onto a parameter when it has a
     parameter besides `self`/`cls` and its body holds a scoped source or calls (by name) another
     function of the same module that may (summaries follow calls within their module only): a
@@ -438,31 +504,18 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
     aliases: list[tuple[str, str, str]] = []  # (original, alias, path)
     texts: dict[str, str] = {}
     pin_classes: set[str] = set()
-    helpers = [h for h in config.pin_helpers if h]
-    for path, text in files:
-        if "class" in text:
-            for match in _CLASS.finditer(text):
-                bases.setdefault(match.group(1), set()).update(
-                    _WORD.findall(_base_list(text, match.end())))
-        if " as" in text:
-            for match in _IMPORT.finditer(text):
-                if match.group(1):
-                    stop = text.find(")", match.end())
-                else:
-                    found = _LINE_END.search(text, match.end())
-                    stop = found.start() if found else -1
-                names_part = text[match.end(): stop if stop >= 0 else len(text)]
-                for alias in _ALIAS.finditer(names_part):
-                    aliases.append((alias.group(1), alias.group(2), path))
-        if not text_may_hold_scoped(text, config):
-            if "class" in text and any(h in text for h in helpers):
-                pin_classes.update(m.group(1) for m in _ANY_CLASS.finditer(text))
+    for scan in scans:
+        for cls, words in scan.bases:
+            bases.setdefault(cls, set()).update(words)
+        aliases.extend((original, alias, scan.path) for original, alias in scan.aliases)
+        if scan.text is None:
+            if scan.pins:
+                pin_classes.update(scan.classes)
             continue
-        texts[path] = text
-        if "class" in text:
-            pin_classes.update(m.group(1) for m in _ANY_CLASS.finditer(text))
-        for match in _DEF.finditer(text):
-            defined.setdefault(match.group(1), []).append(path)
+        texts[scan.path] = scan.text
+        pin_classes.update(scan.classes)
+        for name in scan.defined:
+            defined.setdefault(name, []).append(scan.path)
     changed = True
     while changed:
         changed = False
