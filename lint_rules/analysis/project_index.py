@@ -27,7 +27,8 @@ from lint_rules.analysis.header_census import (
     walk_package,
 )
 from lint_rules.analysis.pins import summarize_method
-from lint_rules.analysis.rule_stages import ModuleScan, Writers, python_modules, scan_module, writers_from_scans
+from lint_rules.analysis.rule_stages import (ModuleScan, Writers, python_modules, scan_module,
+                                            writers_from_scans)
 from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
