@@ -171,18 +171,24 @@ _HOP_CALLEES = {
 def test_ast_stage_keeps_call_hops_into_other_modules(tmp_path, callee, import_line, call) -> None:
     """A caller without any scoped source of its own, whose only finding is a call hop into a
     writing callee of another module (found through the project's writers, rule_stages.py)."""
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "__init__.py").write_text("")
-    (tmp_path / "pkg" / "pins.py").write_text(_HOP_CALLEES[callee])
-    app = tmp_path / "pkg" / "app.py"
     source = f"{import_line}\n\n\ndef start(agent, token):\n    {call}(agent.llm, token)\n"
-    app.write_text(source)
-    config = Config()
-    found = {pf: [(d.code, d.start.row) for d in check_text(
-        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
-        for pf in (True, False)}
+    found = _with_and_without_prefilter(tmp_path, ("pins.py", _HOP_CALLEES[callee]), source)
     assert found[True] == found[False]
     assert found[False] == [("LLA001", 5)]
+
+
+def _with_and_without_prefilter(tmp_path, module: tuple[str, str], source: str) -> dict:
+    """Findings (code, line) of `pkg/app.py` holding `source`, beside `pkg/<module>`, with the
+    prefilter (True) and without (False)."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / module[0]).write_text(module[1])
+    app = tmp_path / "pkg" / "app.py"
+    app.write_text(source)
+    config = Config()
+    return {pf: [(d.code, d.start.row) for d in check_text(
+        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
+        for pf in (True, False)}
 
 
 def test_audit_script_finds_no_hidden_finding_in_the_fixtures(capsys) -> None:
@@ -213,18 +219,10 @@ def test_inherited_method_hop_through_a_remote_base(tmp_path, bases) -> None:
     """`self.stamp(llm, token)` runs a writing method of a base class in another module, listed
     after a base spelled with a call or subscript: the stage and the call hops' gate
     (`Writers.may_write_method`) find it, with and without the prefilter."""
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "__init__.py").write_text("")
-    (tmp_path / "pkg" / "base.py").write_text(_BASE_MODULE)
-    app = tmp_path / "pkg" / "app.py"
     source = ("from pkg.base import Base, make, Mixin\n\n\n"
               f"class App({bases}):\n    def start(self, agent, token):\n"
               "        self.stamp(agent.llm, token)\n")
-    app.write_text(source)
-    config = Config()
-    found = {pf: [(d.code, d.start.row) for d in check_text(
-        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
-        for pf in (True, False)}
+    found = _with_and_without_prefilter(tmp_path, ("base.py", _BASE_MODULE), source)
     assert found[True] == found[False]
     assert found[False] == [("LLA001", 6)]
 

@@ -516,18 +516,8 @@ def writers_from_scans(scans: Iterable[ModuleScan], config: Config) -> Writers:
         pin_classes.update(scan.classes)
         for name in scan.defined:
             defined.setdefault(name, []).append(scan.path)
-    changed = True
-    while changed:
-        changed = False
-        for cls, words in bases.items():
-            if cls not in pin_classes and words & pin_classes:
-                pin_classes.add(cls)
-                changed = True
-        for original, alias, _path in aliases:
-            if original in pin_classes and alias not in pin_classes:
-                pin_classes.add(alias)
-                changed = True
-    return Writers(config, texts, defined, bases, aliases, frozenset(pin_classes))
+    return Writers(config, texts, defined, bases, aliases,
+                   frozenset(_close(pin_classes, bases, aliases)))
 
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
