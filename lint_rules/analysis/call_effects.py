@@ -338,7 +338,6 @@ class EffectSummaries:
                 return found, None, True
         return None
 
-
     def _may_write_remotely(self, name: str, bases: list[str] | tuple[str, ...] | None = None
                             ) -> bool:
         """False when no module the index can find defines, imports or subclasses a callee of
