@@ -297,6 +297,9 @@ class Writers:
         self._defined = defined  # candidate name -> scoped module files that define it
         self._bases = bases  # class -> terminal names of its bases (every module)
         self._aliases = aliases  # (original, alias, path), every module
+        self._originals: dict[str, set[str]] = {}  # alias -> the names imported under it
+        for original, alias, _path in aliases:
+            self._originals.setdefault(alias, set()).add(original)
         self.pin_classes = pin_classes
         self._precise: dict[str, set[str]] = {}  # path -> its writing names (parsed)
         # path -> writing method -> the classes defining it (None: unknown, every class)
@@ -349,30 +352,11 @@ class Writers:
             if found is None:
                 return True  # not parsed, or unparsable: any class may define it
             owners |= found.get(name, set())
-        if not owners:
-            return False
-        originals: dict[str, set[str]] = {}
-        for original, alias, _path in self._aliases:
-            originals.setdefault(alias, set()).add(original)
-        seen: set[str] = set()
-        stack = list(bases)
-        while stack:
-            cls = stack.pop()
-            if cls in seen:
-                continue
-            if cls in owners:
-                return True
-            seen.add(cls)
-            stack.extend(self._bases.get(cls, ()))
-            stack.extend(originals.get(cls, ()))
-        return False
+        return bool(owners) and not owners.isdisjoint(self._support(set(bases)))
 
     def _support(self, hits: set[str]) -> set[str]:
-        """The names whose definitions can make one of `hits` a writer (backwards through
-        aliases and bases)."""
-        by_alias: dict[str, set[str]] = {}
-        for original, alias, _path in self._aliases:
-            by_alias.setdefault(alias, set()).add(original)
+        """`hits` and the names they stand for, backwards through aliases and bases: the names
+        whose definitions can make one of `hits` a writer, or a class's ancestors."""
         out: set[str] = set()
         stack = list(hits)
         while stack:
@@ -380,7 +364,7 @@ class Writers:
             if name in out:
                 continue
             out.add(name)
-            stack.extend(by_alias.get(name, ()))
+            stack.extend(self._originals.get(name, ()))
             stack.extend(self._bases.get(name, ()))
         return out
 
