@@ -59,7 +59,7 @@ def parse_all(root: str) -> None:
 
     import libcst
 
-    from lint_rules.source import decode_source
+    from lint_rules.core.source import decode_source
 
     warnings.simplefilter("ignore")
     n = ok = 0
@@ -351,6 +351,8 @@ def bench(corpus: Path, n_files: int, skip: set[str], repeat: int, args, build_x
         progress("P (libcst parse, one process)")
         r = row("p", "P: libcst.parse_module, every file, 1 process")
         r.samples.append(measure([PYTHON, SCRIPT, "--parse-all", str(corpus)], corpus))
+        if r.samples[-1].returncode != 0:  # every ratio is taken against P: stop, never divide by a crash
+            sys.exit(f"benchmarks/run.py: the P run failed (exit {r.samples[-1].returncode})")
         r.note = r.samples[-1].stdout.strip().replace(" ", " files, parsed: ")
 
     # A file copied in the last RACY_NS is (rightly) hashed rather than trusted by stat.
