@@ -165,6 +165,7 @@ class OwnershipAnalysis:
         self.model = llms.model
         self._busy: set[tuple] = set()
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
+        self._self_calls: dict[int, dict[str, list[tuple]]] = {}
 
     # ------------------------------------------------------------------ public
     def verdict(self, expr: cst.BaseExpression, fn: FunctionInfo, statement: cst.CSTNode | None) -> Verdict:
@@ -265,6 +266,54 @@ class OwnershipAnalysis:
                        steps=((f"`{me}` is the `{fn.cls.name}` the method runs on; LLM "  # type: ignore[union-attr]
                                "objects are shared", None),))]
 
+    def _callers(self, fn: FunctionInfo, name: str, position: int) -> list[tuple]:
+        """(calling method, statement, argument) for every `self.<fn.name>(...)` call in this
+        file's methods of the class and of its subclasses defined here; an argument we cannot
+        match to the parameter makes the caller count as borrowing (None never appears: it is
+        skipped)."""
+        cls = fn.cls
+        classes = [c for c in self.model.classes
+                   if c is cls or cls.name in {b.rsplit(".", 1)[-1] for b in c.bases}]  # type: ignore[union-attr]
+        found = []
+        for klass in classes:
+            for method, statement, call in self._self_calls_of(klass).get(fn.name, ()):
+                positional = [a for a in call.args if a.keyword is None and not a.star]
+                keyword = [a for a in call.args if a.keyword is not None and a.keyword.value == name]
+                arg = keyword[0].value if keyword else (
+                    positional[position].value if position < len(positional) else None)
+                if arg is None:
+                    arg = cst.Name(name)  # unmatched: the caller's own `name`, if any
+                found.append((method, statement, arg))
+        return found
+
+    def _self_calls_of(self, klass: ClassInfo) -> dict[str, list[tuple]]:
+        """Method name -> (calling method, its current small statement, call) for every
+        `self.<name>(...)` call in the methods of `klass`: one walk per class and file, not one
+        per question (pydantic-ai's model classes asked it for each parameter of each private
+        method: half of a cold run)."""
+        known = self._self_calls.get(id(klass))
+        if known is not None:
+            return known
+        calls: dict[str, list[tuple]] = {}
+        for method in klass.methods.values():
+            me = method.self_name
+            if me is None:
+                continue
+            current: list[cst.CSTNode | None] = [None]
+
+            def visit(node: cst.CSTNode, me=me, method=method, current=current) -> None:
+                if isinstance(node, cst.BaseSmallStatement):
+                    current[0] = node
+                if isinstance(node, cst.Call):
+                    spelled = dotted_name(node.func) or ""
+                    owner, _, attr = spelled.rpartition(".")
+                    if owner == me:
+                        calls.setdefault(attr, []).append((method, current[0], node))
+
+            walk(method.node.body, visit, lambda _n: None)
+        self._self_calls[id(klass)] = calls
+        return calls
+
     def _parameter(self, name: str, fn: FunctionInfo) -> Steps:
         """A parameter is borrowed, except for a private method whose every caller in this file
         passes an object it owns (`self._stamp(copy.deepcopy(llm))`)."""
@@ -282,7 +331,7 @@ class OwnershipAnalysis:
         self._busy.add(key)
         try:
             calls = []
-            for caller, statement, arg in _callers(self.model, fn, name, position):
+            for caller, statement, arg in self._callers(fn, name, position):
                 calls.append((caller, statement, arg,
                               combine((yield self._origins_of(arg, caller, statement)))))
         finally:
@@ -577,35 +626,3 @@ def _mutated_name(fn: FunctionInfo, name: str) -> bool:
 
     walk(fn.node.body, visit, lambda _n: None)
     return bool(hits)
-
-
-def _callers(model, fn: FunctionInfo, name: str, position: int):
-    """(calling method, statement, argument) for every `self.<fn.name>(...)` call in this file's
-    methods of the class and of its subclasses defined here; an argument we cannot match to the
-    parameter makes the caller count as borrowing (None never appears: it is skipped)."""
-    cls = fn.cls
-    classes = [c for c in model.classes if c is cls or cls.name in {b.rsplit(".", 1)[-1] for b in c.bases}]
-    found = []
-    for klass in classes:
-        for method in klass.methods.values():
-            me = method.self_name
-            if me is None:
-                continue
-            statements: list[cst.CSTNode] = []
-            current: list[cst.CSTNode | None] = [None]
-
-            def visit(node: cst.CSTNode, me=me, method=method, current=current) -> None:
-                if isinstance(node, cst.BaseSmallStatement):
-                    current[0] = node
-                if isinstance(node, cst.Call) and dotted_name(node.func) == f"{me}.{fn.name}":
-                    positional = [a for a in node.args if a.keyword is None and not a.star]
-                    keyword = [a for a in node.args if a.keyword is not None and a.keyword.value == name]
-                    arg = keyword[0].value if keyword else (
-                        positional[position].value if position < len(positional) else None)
-                    if arg is None:
-                        arg = cst.Name(name)  # unmatched: the caller's own `name`, if any
-                    found.append((method, current[0], arg))
-
-            walk(method.node.body, visit, lambda _n: None)
-            del statements
-    return found

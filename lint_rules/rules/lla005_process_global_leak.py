@@ -348,9 +348,6 @@ class TenantLLMConfig:
                 continue
             if self._own_library_global(sink):
                 continue
-            line = self.ctx.position(candidate.node).start.line
-            if line in reported:
-                continue
             for value in candidate.values:
                 what = data.describe(value, fn)
                 if what is None and sink.library is not None and not _setter_parameter(value, fn):
@@ -361,8 +358,11 @@ class TenantLLMConfig:
                         and _owned_slot(data, candidate.key, value, fn):
                     break
                 if what is not None:
-                    reported.add(line)
-                    self.report(candidate.node, f"{what} is written into {sink.description}, which "
-                                                "every conversation in the process shares; pass it "
-                                                "with each call instead")
+                    # Positions cost a codegen of the module: asked only for a finding.
+                    line = self.ctx.position(candidate.node).start.line
+                    if line not in reported:
+                        reported.add(line)
+                        self.report(candidate.node, f"{what} is written into {sink.description}, "
+                                                    "which every conversation in the process "
+                                                    "shares; pass it with each call instead")
                     break
