@@ -166,6 +166,7 @@ class OwnershipAnalysis:
         self._busy: set[tuple] = set()
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
         self._self_calls: dict[int, dict[str, list[tuple]]] = {}
+        self._self_stores: dict[int, dict[str, list[tuple]]] = {}
 
     # ------------------------------------------------------------------ public
     def verdict(self, expr: cst.BaseExpression, fn: FunctionInfo, statement: cst.CSTNode | None) -> Verdict:
@@ -551,13 +552,38 @@ class OwnershipAnalysis:
         self._class_attrs[key] = out
         return out
 
+    def _self_stores_of(self, method: FunctionInfo) -> dict[str, list[tuple]]:
+        """Attribute -> (statement, value) of every `self.<attribute> = value` in the method's
+        own body: one walk per method and file, not one per attribute asked."""
+        known = self._self_stores.get(id(method))
+        if known is not None:
+            return known
+        me = method.self_name
+        stores: dict[str, list[tuple]] = {}
+
+        def store(node: cst.CSTNode, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                    and target.value.value == me:
+                stores.setdefault(target.attr.value, []).append((node, value))
+
+        def visit(node: cst.CSTNode) -> None:
+            if isinstance(node, cst.Assign):
+                for t in node.targets:
+                    store(node, t.target, node.value)
+            elif isinstance(node, cst.AnnAssign) and node.value is not None:
+                store(node, node.target, node.value)
+
+        walk(method.node.body, visit, lambda _n: None)
+        self._self_stores[id(method)] = stores
+        return stores
+
     def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> Steps:
         out: list[Origin] = []
         for method in cls.methods.values():
             me = method.self_name
             if me is None:
                 continue
-            for statement, value in _self_assignments(method, me, attr):
+            for statement, value in self._self_stores_of(method).get(attr, ()):
                 for o in (yield self._origins_of(value, method, statement)):
                     if o.kind is Ownership.BORROWED and o.param is not None and not o.via_call:
                         o = Origin(Ownership.BORROWED,
@@ -589,29 +615,6 @@ class OwnershipAnalysis:
 
 def _is_field_call(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Call) and (dotted_name(node.func) or "").split(".")[-1] in ("Field", "field")
-
-
-def _self_assignments(method: FunctionInfo, me: str, attr: str):
-    """(statement, value) of every `me.attr = value` in the method's own body."""
-    found: list[tuple[cst.CSTNode, cst.BaseExpression]] = []
-    nested: list[cst.CSTNode] = []
-
-    def visit(node: cst.CSTNode) -> None:
-        if isinstance(node, cst.Assign):
-            for t in node.targets:
-                if _is_self_attr(t.target, me, attr):
-                    found.append((node, node.value))
-        elif isinstance(node, cst.AnnAssign) and node.value is not None and _is_self_attr(node.target, me, attr):
-            found.append((node, node.value))
-
-    walk(method.node.body, visit, lambda _n: None)
-    del nested
-    return found
-
-
-def _is_self_attr(target: cst.BaseExpression, me: str, attr: str) -> bool:
-    return (isinstance(target, cst.Attribute) and target.attr.value == attr
-            and isinstance(target.value, cst.Name) and target.value.value == me)
 
 
 def _mutated_name(fn: FunctionInfo, name: str) -> bool:
