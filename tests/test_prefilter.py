@@ -11,7 +11,7 @@ from markers import config_for, options_of
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
-from lint_rules.engine import _token_filter, check_text, may_have_findings
+from lint_rules.engine import _token_filter, check_text, may_have_findings, rules_that_may_fire
 from lint_rules.rules import all_rules
 
 HERE = Path(__file__).parent
@@ -259,3 +259,30 @@ def test_writers_answer_may_write_past_the_parse_budget(monkeypatch) -> None:
     few = files[:rule_stages.PARSE_PER_QUESTION]
     assert not rule_stages.collect_writers(few, Config()).may_write(["get"])
     assert len(parsed) == 1  # the same text is parsed once for every module that holds it
+
+
+SIBLINGS = '''
+class Conversations:
+    def fork(self):
+        return Session(parent=self, call_context=self.call_context)
+
+    def fresh(self):
+        return {second}
+'''
+
+
+@pytest.mark.parametrize("second, reported", [
+    ("Session(parent=self)", True),   # the sibling without the context: LLA008
+    ("Other(parent=self)", False),    # one call of each callee: nothing to compare
+])
+def test_lla008_stage_needs_two_calls_of_one_callee_one_with_a_scoped_keyword(second, reported) -> None:
+    """The stage passes a file only when some dotted callee is called twice and one call has a
+    keyword holding a scoped fragment; the rule's findings are the same with and without it."""
+    source = SIBLINGS.format(second=second)
+    config = Config()
+    assert may_have_findings(source, config, ("LLA008",))  # the tokens let both through
+    passed = [r.code for r in rules_that_may_fire(source, config, ("LLA008",))]
+    assert passed == (["LLA008"] if reported else [])
+    for prefilter in (True, False):
+        found = [d.code for d in check_text(source, "m.py", config, prefilter=prefilter)]
+        assert found == (["LLA008"] if reported else [])

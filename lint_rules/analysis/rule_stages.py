@@ -1,4 +1,4 @@
-"""The `ast` stage of LLA001, LLA003, LLA004 and LLA006: "may this file hold a finding?".
+"""The `ast` stages of LLA001-LLA004, LLA006 and LLA008: "may this file hold a finding?".
 
 Stage one (trigger tokens) lets through every agent-SDK file that mentions an LLM: three
 quarters of an SDK. These checks run on CPython's `ast` (about a tenth of a libcst parse, and
@@ -55,6 +55,9 @@ class AstFacts:
     # a parameter, or an alias of one, must be).
     mutates: bool = False
     base_names: set[str] = field(default_factory=set)  # every name in a class's bases
+    # Calls by dotted callee (`Session`, `self._build`): how many, and their keyword names.
+    callee_counts: dict[str, int] = field(default_factory=dict)
+    callee_keywords: dict[str, set[str]] = field(default_factory=dict)
 
 
 _OWN = frozenset({"self", "cls"})
@@ -83,6 +86,12 @@ def gather(tree: ast.AST) -> AstFacts:
             identifiers.add(node.attr)
             chains.add(_chain(node))
         elif kind is Call:
+            dotted = _dotted(node.func)
+            if dotted is not None:
+                facts.callee_counts[dotted] = facts.callee_counts.get(dotted, 0) + 1
+                if node.keywords:
+                    facts.callee_keywords.setdefault(dotted, set()).update(
+                        k.arg for k in node.keywords if k.arg)
             if node.args or node.keywords:
                 # `call_effects.resolve` needs a dotted name (`f`, `self.m`, `mod.f`): a callee
                 # such as `super().__init__` or `f(x)(llm)` resolves to nothing.
@@ -151,6 +160,15 @@ def _rooted_at_name(node: ast.Attribute) -> bool:
     while type(current) is ast.Attribute:
         current = current.value
     return type(current) is ast.Name
+
+
+def _dotted(node: ast.AST) -> str | None:
+    """`a.b.c` for a Name/Attribute chain (libcst's `dotted_name`), else None."""
+    if type(node) is ast.Name:
+        return node.id
+    if type(node) is not ast.Attribute or not _rooted_at_name(node):
+        return None
+    return ".".join(_chain(node))
 
 
 def _chain(node: ast.Attribute) -> tuple[str, ...]:
@@ -623,6 +641,15 @@ class StageInput:
         if writers is None:
             return True
         return bool(facts.base_names & writers.pin_classes) or writers.may_write(facts.calls)
+
+    def sibling_calls(self, keyword_fragments: Iterable[str]) -> bool:
+        """LLA008: two calls of one dotted callee, one of them with a keyword whose name
+        contains one of `keyword_fragments` (the rule groups calls by class and callee and
+        reports one without the keyword another passes)."""
+        fragments = tuple(keyword_fragments)
+        counts = self.facts.callee_counts
+        return any(counts.get(callee, 0) >= 2 and any(f in k for k in keywords for f in fragments)
+                   for callee, keywords in self.facts.callee_keywords.items())
 
     def may_write_or_hop(self) -> bool:
         """LLA001/LLA006: a scoped write here, or a call hop into a writing callee."""

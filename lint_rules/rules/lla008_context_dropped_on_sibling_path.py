@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from lint_rules.analysis.call_context import body_nodes
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.config import Config
 from lint_rules.rules.base import Evidence, Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name
@@ -110,9 +111,17 @@ class Conversation:
         ),
     )
 
+    ast_prefilter = True
+
     @classmethod
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return (*scoped_fragments(config), *_ID_KEYWORDS)
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        # A finding needs two sites of one callee, one passing a scoped keyword: its name holds
+        # a fragment, or ends with a conversation-id keyword (`_scoped`).
+        return stage.sibling_calls((*scoped_fragments(stage.config), *_ID_KEYWORDS))
 
     def check_module(self) -> None:
         fragments = scoped_fragments(self.ctx.config)
