@@ -86,7 +86,8 @@ callee's write, printed by `--output-format full`, in JSON's `related` and in SA
 `relatedLocations` and `codeFlows`.
 
 Writes inside a pin helper are LLA006's business, and "only if not already set" writes are
-also LLA003's.
+also LLA003's. A method is a pin helper only when its job is the pin (see LLA006): a scoped
+write inside an ordinary method (one that returns another result, a property) is reported here.
 """
     fix_description = """\
 When the enclosing class, or a base class found by the project index, has a pin helper that
