@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from lint_rules.analysis.global_setters import globals_written
 from lint_rules.analysis.llm_objects import LLMFacts, trigger_tokens
 from lint_rules.analysis.llm_writes import WriteFinder
 from lint_rules.analysis.local_bindings import PARAM, local_defs
@@ -222,9 +223,11 @@ class EffectSummaries:
             returns_params |= {o.param for o in origins if o.param in own}
             fresh.append(bool(origins) and all(o.kind is Ownership.OWNED and o.param is None
                                                for o in origins))
-        line = self.lines_of(fn.node) if writes else 0  # positions cost a pass: only when useful
+        stored = globals_written(fn, facts, self.path, self.lines_of)
+        line = self.lines_of(fn.node) if writes or stored else 0  # positions cost a pass: only when useful
         return FunctionSummary(fn.name, self._qualname(fn), self.path, line, params, fn.self_name is not None, tuple(_unique(writes)),
-                               frozenset(returns_params), bool(fresh) and all(fresh), helper)
+                               frozenset(returns_params), bool(fresh) and all(fresh), helper,
+                               stored)
 
     # ------------------------------------------------------------------ call sites
     def resolve(self, call: cst.Call, fn: FunctionInfo) -> Resolved | None:

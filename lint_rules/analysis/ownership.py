@@ -37,6 +37,7 @@ import libcst as cst
 
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, function_defs
+from lint_rules.analysis.self_returns import called_self_method, returned_values
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
@@ -438,12 +439,27 @@ class OwnershipAnalysis:
                 if call.args and self.llms.is_llm(call.args[0].value, fn):
                     return [Origin(Ownership.UNKNOWN, "`model_validate` of a model instance")]
                 return [Origin(Ownership.OWNED, f"`{method}(...)`", deep=True)]
+        method = called_self_method(self.model, fn, call)
+        if method is not None:
+            return (yield self._self_method_result(method))
         if name is not None and name.split(".")[-1][:1].isupper():
             members = {}
             for kw in (a for a in call.args if a.keyword is not None):
                 members[kw.keyword.value] = (yield self._origins_of(kw.value, fn, statement))
             return [Origin(Ownership.OWNED, f"`{name}(...)`", members=members)]
         return [Origin(Ownership.UNKNOWN, f"the result of `{name or '...'}(...)`")]
+
+    def _self_method_result(self, method: FunctionInfo) -> Steps:
+        """`self.m(...)`: what `m` returns, evaluated inside `m` (its `self` is the caller's).
+        A value that comes from one of `m`'s parameters is unknown here."""
+        values = returned_values(method)
+        if not values:
+            return [Origin(Ownership.UNKNOWN, f"the result of `{method.name}(...)`")]
+        out: list[Origin] = []
+        for ret, value in values:
+            for o in (yield self._origins_of(value, method, ret)):
+                out.append(_outside(o, method.name, ret, 3))
+        return out
 
     def _model_copy(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Steps:
         receiver = call.func.value  # type: ignore[attr-defined]
@@ -536,6 +552,23 @@ class OwnershipAnalysis:
                     out.append(Origin(Ownership.BORROWED,
                                       f"`{cls.name}.{attr}`, a class attribute every instance shares"))
         return out or [Origin(Ownership.UNKNOWN, f"`self.{attr}` (not assigned in this class)")]
+
+
+def _outside(o: Origin, method: str, ret: cst.CSTNode, depth: int) -> Origin:
+    """An origin computed inside `method`, as its caller sees the returned value: what comes
+    from `method`'s parameters is unknown there (so are parts nested deeper than `depth`)."""
+    if o.param is not None or o.via_call or depth <= 0:
+        return Origin(Ownership.UNKNOWN, f"a value `{method}` returns")
+    if o.kind is Ownership.BORROWED:
+        return o.with_step(f"returned by `{method}()`", ret)
+    if o.kind is not Ownership.OWNED or o.deep:
+        return o
+    return Origin(o.kind, o.source, o.deep,
+                  {k: [_outside(v, method, ret, depth - 1) for v in vs] for k, vs in o.members.items()},
+                  None if o.base is None else [_outside(b, method, ret, depth - 1) for b in o.base],
+                  o.opaque_fields,
+                  None if o.items is None else [_outside(i, method, ret, depth - 1) for i in o.items],
+                  None, False, o.steps)
 
 
 def _is_field_call(node: cst.BaseExpression) -> bool:

@@ -66,7 +66,8 @@ def summarize_model(model: SemanticModel, path: str, config: Config,
 
 def _worth_keeping(summary: FunctionSummary) -> FunctionSummary | None:
     """Only summaries that say something are stored (the cache stays small)."""
-    if summary.writes or summary.returns_params or summary.returns_fresh or summary.is_pin_helper:
+    if summary.writes or summary.returns_params or summary.returns_fresh or summary.is_pin_helper \
+            or summary.globals_written:
         return summary
     return None
 

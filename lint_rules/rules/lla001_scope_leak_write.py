@@ -75,8 +75,10 @@ index, and through the class hierarchy; an unresolved callee gives no fact and n
 private method whose callers in this file all pass copies stays silent; one borrowed caller among
 owned ones is reported at that caller, not in the method. Elements keep their origin through
 `list(...)`, `tuple(...)`, `sorted(...)`, `itertools.chain(...)` and comprehensions; a local bound
-to a dict field of a borrowed LLM, a fresh dict whose values are the LLM's own dicts, and a
-shallow copy whose dict field was not replaced are still the shared dicts. `self` inside a method
+to a dict field of a borrowed LLM, a fresh dict whose values are the LLM's own dicts (also when
+a method of the class returns it: `self.headers()["h"][key] = v` with `def headers(self):
+return {"h": self.agent.llm.extra_headers}`, or returns the LLM's dict itself), and a shallow
+copy whose dict field was not replaced are still the shared dicts. `self` inside a method
 of an LLM class (a router, a wrapper) is a shared LLM, except while it is being built
 (`__init__`, `model_post_init`, validators).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from pathlib import PurePath
 
 import libcst as cst
 
+from lint_rules.analysis.call_effects import effects_of
 from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.process_state import (
     GlobalSinks,
@@ -23,7 +25,7 @@ from lint_rules.analysis.process_state import (
 from lint_rules.analysis.process_state_ast import may_leak_into_globals
 from lint_rules.analysis.provenance import TOO_LONG, UNKNOWN, any_part
 from lint_rules.core.config import Config
-from lint_rules.rules.base import Example, Rule
+from lint_rules.rules.base import Evidence, Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
 from lint_rules.syntax.tree import nodes_of
 
@@ -48,6 +50,7 @@ class _Candidate:
     values: list[cst.BaseExpression]
     fn: FunctionInfo | None
     key: cst.BaseExpression | None = None  # the slot written: `CACHE[key] = v`, `setdefault(key, v)`
+    related: tuple[Evidence, ...] = ()  # where a callee in another module makes the write
 
 
 def _subscript_key(target: cst.Subscript) -> cst.BaseExpression | None:
@@ -81,6 +84,13 @@ def _owned_slot(data: InstanceData, key: cst.BaseExpression, value: cst.BaseExpr
     if TOO_LONG in value_roots:
         return True
     return UNKNOWN not in value_roots and bool(key_roots) and value_roots <= key_roots
+
+
+def _display(here: str, path: str) -> str:
+    try:
+        return os.path.relpath(path, os.path.dirname(os.path.abspath(here)) or ".")
+    except ValueError:
+        return path
 
 
 def _setter_parameter(value: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
@@ -135,7 +145,15 @@ written into
   `litellm.api_key = self.api_key`, `litellm.callbacks.append(handler)`, a configuration call
   `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`), the module reached
   through an import, also one call away: a call of a module-level function of the same file
-  that hands its parameter to a library global (`install(tenant.handler)`).
+  that hands its parameter to a library global (`install(tenant.handler)`);
+- one hop **across modules**: a call of a module-level function of another module (found
+  through the project index) that stores its parameter into the environment, a library global
+  or a class attribute (`use_api_key(self.api_key)` where `def use_api_key(key):
+  os.environ["OPENAI_API_KEY"] = key`). Reported at the call site, naming the callee and its
+  write (file:line, also as evidence), when the caller passes tenant or conversation data (a
+  credential, a conversation-scoped value, a field of one LLM object; any other caller data is
+  not enough here). A callee whose parameter is named like a credential or a conversation id is
+  reported in its own file instead; an unresolved callee gives no finding.
 
 One write gives one finding, however many tenant values it carries.
 
@@ -311,11 +329,34 @@ class TenantLLMConfig:
                 self._candidates.append(_Candidate(node, sink, [arg.value], fn))
                 return
 
+    def _through_other_module(self, node: cst.Call, fn: FunctionInfo) -> None:
+        """A call of a module-level function of another module (project index) that stores
+        its parameter into process-global state: judged with what this call passes. Only
+        tenant or conversation data counts here (`InstanceData.describe`), not any caller data."""
+        if not isinstance(node.func, (cst.Name, cst.Attribute)) or (
+                isinstance(node.func, cst.Name) and _is_local(fn, node.func.value)):
+            return
+        resolved = effects_of(self.ctx).resolve(node, fn)
+        if resolved is None or resolved.local is not None or resolved.summary.bound:
+            return
+        for write in resolved.summary.globals_written:
+            arg = resolved.args.get(write.param)
+            if arg is None:
+                continue
+            where = f"{_display(self.ctx.path, write.path)}:{write.line}"
+            sink = Sink(f"{write.sink} by `{resolved.summary.name}()` (`{write.spelled}`, {where})")
+            evidence = (Evidence(f"`{resolved.summary.name}` stores its parameter `{write.param}` "
+                                 f"into {write.sink} (`{write.spelled}`)", None, write.path,
+                                 write.line),)
+            self._candidates.append(_Candidate(node, sink, [arg], fn, related=evidence))
+            return
+
     def visit_Call(self, node: cst.Call) -> None:
         fn = self._function()
         if fn is None:
             return
         self._through_setter(node, fn)
+        self._through_other_module(node, fn)
         found = self._sinks.call(node, fn)
         if found is not None and found[1]:
             key = None
@@ -353,7 +394,8 @@ class TenantLLMConfig:
                 continue
             for value in candidate.values:
                 what = data.describe(value, fn)
-                if what is None and sink.library is not None and not _setter_parameter(value, fn):
+                if what is None and sink.library is not None and not candidate.related \
+                        and not _setter_parameter(value, fn):
                     # A library's process-wide settings take nothing of one caller: any
                     # parameter or instance field (a handler, a header dict, a base URL).
                     what = data.caller_data(value, fn)
@@ -364,5 +406,5 @@ class TenantLLMConfig:
                     reported.add(line)
                     self.report(candidate.node, f"{what} is written into {sink.description}, which "
                                                 "every conversation in the process shares; pass it "
-                                                "with each call instead")
+                                                "with each call instead", related=candidate.related)
                     break
