@@ -79,12 +79,9 @@ def pin_writes(fn: FunctionInfo, analysis: FileFacts) -> list[Write]:
 
 
 def _onto_transient_copy(write: Write, fn: FunctionInfo, analysis: FileFacts) -> bool:
-    root = write.llm
-    while isinstance(root, cst.Attribute):
-        root = root.value
-    if not isinstance(root, cst.Name) or write.llm is not root:
+    if not isinstance(write.llm, cst.Name):
         return False  # only a local bound to the copy itself (`_llm`), not `self.x` or `a.llm`
-    name = root.value
+    name = write.llm.value
     defs = local_defs(fn, name)
     if not defs or any(d.kind != ASSIGN for d in defs):
         return False
