@@ -28,7 +28,7 @@ never becomes a finding, so a code base the analysis cannot see through stays qu
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -37,7 +37,7 @@ import libcst as cst
 
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, function_defs
-from lint_rules.analysis.self_returns import called_self_method, returned_values
+from lint_rules.analysis.self_returns import SELF_CALL_DEPTH, called_self_method, returned_values
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
@@ -166,6 +166,21 @@ class OwnershipAnalysis:
         self.model = llms.model
         self._busy: set[tuple] = set()
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
+        self._class_calls: dict[int, dict[str, list[tuple[FunctionInfo, Any, cst.Call]]]] = {}
+        self._attrs_busy: set[tuple[int, str]] = set()
+        # `self.m()` results (`_self_method_result`): exact ones by method, those the bound
+        # cut by (method, calls left); the calls left and whether the bound cut anything in
+        # the evaluation running now.
+        self._method_exact: dict[int, list[Origin]] = {}
+        self._method_results: dict[tuple[int, int], list[Origin]] = {}
+        self._calls_left = SELF_CALL_DEPTH
+        self._bound_hit = False
+
+    def _calls_of(self, klass: ClassInfo) -> dict[str, list[tuple[FunctionInfo, Any, cst.Call]]]:
+        found = self._class_calls.get(id(klass))
+        if found is None:
+            found = self._class_calls[id(klass)] = _self_calls(klass)
+        return found
 
     # ------------------------------------------------------------------ public
     def verdict(self, expr: cst.BaseExpression, fn: FunctionInfo, statement: cst.CSTNode | None) -> Verdict:
@@ -283,7 +298,7 @@ class OwnershipAnalysis:
         self._busy.add(key)
         try:
             calls = []
-            for caller, statement, arg in _callers(self.model, fn, name, position):
+            for caller, statement, arg in _callers(self.model, fn, name, position, self._calls_of):
                 calls.append((caller, statement, arg,
                               combine((yield self._origins_of(arg, caller, statement)))))
         finally:
@@ -451,15 +466,49 @@ class OwnershipAnalysis:
 
     def _self_method_result(self, method: FunctionInfo) -> Steps:
         """`self.m(...)`: what `m` returns, evaluated inside `m` (its `self` is the caller's).
-        A value that comes from one of `m`'s parameters is unknown here."""
-        values = returned_values(method)
-        if not values:
-            return [Origin(Ownership.UNKNOWN, f"the result of `{method.name}(...)`")]
-        out: list[Origin] = []
-        for ret, value in values:
-            for o in (yield self._origins_of(value, method, ret)):
-                out.append(_outside(o, method.name, ret, 3))
-        return out
+        A value that comes from one of `m`'s parameters is unknown here.
+
+        The result depends on `m` alone, so it is computed once per method: per
+        (method, calls left) while a chain of `self.m()` inside `m` runs into the bound
+        (`SELF_CALL_DEPTH` calls deep: past it the result is unknown, so silent), once for all
+        when it does not. Each evaluation starts with its own cycle guard (`_busy`), so a
+        result never depends on who asked first; the calls left strictly decrease along a
+        chain, so mutual recursion (`a` returns `self.b()`, `b` returns `self.a()`) ends, and
+        each (method, calls left) is evaluated at most once: a chain of methods costs linear
+        time, never one evaluation per path."""
+        exact = self._method_exact.get(id(method))
+        if exact is not None:
+            return list(exact)
+        budget = self._calls_left
+        if budget <= 0:
+            self._bound_hit = True
+            return [Origin(Ownership.UNKNOWN, f"the result of `{method.name}(...)` (more than "
+                                              f"{SELF_CALL_DEPTH} `self` calls deep)")]
+        key = (id(method), budget)
+        cached = self._method_results.get(key)
+        if cached is not None:
+            self._bound_hit = True  # limited by the bound: so is what is built from it
+            return list(cached)
+        outer = (self._busy, self._calls_left, self._bound_hit)
+        self._busy, self._calls_left, self._bound_hit = set(), budget - 1, False
+        hit = True
+        try:
+            values = returned_values(method)
+            out: list[Origin] = []
+            if not values:
+                out.append(Origin(Ownership.UNKNOWN, f"the result of `{method.name}(...)`"))
+            for ret, value in values:
+                for o in (yield self._origins_of(value, method, ret)):
+                    out.append(_outside(o, method.name, ret, 3))
+            hit = self._bound_hit
+        finally:
+            self._busy, self._calls_left = outer[0], outer[1]
+            self._bound_hit = outer[2] or hit
+        if hit:
+            self._method_results[key] = out
+        else:
+            self._method_exact[id(method)] = out
+        return list(out)
 
     def _model_copy(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Steps:
         receiver = call.func.value  # type: ignore[attr-defined]
@@ -508,13 +557,18 @@ class OwnershipAnalysis:
         cached = self._class_attrs.get(key)
         if cached is not None:
             return cached
-        if ("self", key) in self._busy:
+        if key in self._attrs_busy:
             return [Origin(Ownership.UNKNOWN, f"`self.{attr}` (a cycle)")]
-        self._busy.add(("self", key))
+        # Computed once for the class: with the whole `self` call bound, whoever asks first.
+        # (Its own guard, not `_busy`, which each `self.m()` evaluation starts afresh.)
+        self._attrs_busy.add(key)
+        outer = (self._calls_left, self._bound_hit)
+        self._calls_left, self._bound_hit = SELF_CALL_DEPTH, False
         try:
             out = (yield self._compute_self_attribute(cls, attr))
         finally:
-            self._busy.discard(("self", key))
+            self._attrs_busy.discard(key)
+            self._calls_left, self._bound_hit = outer
         self._class_attrs[key] = out
         return out
 
@@ -612,33 +666,44 @@ def _mutated_name(fn: FunctionInfo, name: str) -> bool:
     return bool(hits)
 
 
-def _callers(model, fn: FunctionInfo, name: str, position: int):
+def _callers(model, fn: FunctionInfo, name: str, position: int,
+             calls_of: Callable[[ClassInfo], dict[str, list[tuple[FunctionInfo, Any, cst.Call]]]]):
     """(calling method, statement, argument) for every `self.<fn.name>(...)` call in this file's
     methods of the class and of its subclasses defined here; an argument we cannot match to the
-    parameter makes the caller count as borrowing (None never appears: it is skipped)."""
+    parameter makes the caller count as borrowing (None never appears: it is skipped).
+    `calls_of(klass)`: the class's `self.<name>(...)` calls by name (`_self_calls`, built once
+    per class)."""
     cls = fn.cls
     classes = [c for c in model.classes if c is cls or cls.name in {b.rsplit(".", 1)[-1] for b in c.bases}]
     found = []
     for klass in classes:
-        for method in klass.methods.values():
-            me = method.self_name
-            if me is None:
-                continue
-            statements: list[cst.CSTNode] = []
-            current: list[cst.CSTNode | None] = [None]
-
-            def visit(node: cst.CSTNode, me=me, method=method, current=current) -> None:
-                if isinstance(node, cst.BaseSmallStatement):
-                    current[0] = node
-                if isinstance(node, cst.Call) and dotted_name(node.func) == f"{me}.{fn.name}":
-                    positional = [a for a in node.args if a.keyword is None and not a.star]
-                    keyword = [a for a in node.args if a.keyword is not None and a.keyword.value == name]
-                    arg = keyword[0].value if keyword else (
-                        positional[position].value if position < len(positional) else None)
-                    if arg is None:
-                        arg = cst.Name(name)  # unmatched: the caller's own `name`, if any
-                    found.append((method, current[0], arg))
-
-            walk(method.node.body, visit, lambda _n: None)
-            del statements
+        for method, statement, node in calls_of(klass).get(fn.name, ()):
+            positional = [a for a in node.args if a.keyword is None and not a.star]
+            keyword = [a for a in node.args if a.keyword is not None and a.keyword.value == name]
+            arg = keyword[0].value if keyword else (
+                positional[position].value if position < len(positional) else None)
+            if arg is None:
+                arg = cst.Name(name)  # unmatched: the caller's own `name`, if any
+            found.append((method, statement, arg))
     return found
+
+
+def _self_calls(klass: ClassInfo) -> dict[str, list[tuple[FunctionInfo, Any, cst.Call]]]:
+    """Every `self.<name>(...)` call in the methods of one class (nested code included), by
+    `<name>`: (method, enclosing small statement, call), in method order then tree order."""
+    out: dict[str, list[tuple[FunctionInfo, Any, cst.Call]]] = {}
+    for method in klass.methods.values():
+        me = method.self_name
+        if me is None:
+            continue
+        current: list[cst.CSTNode | None] = [None]
+
+        def visit(node: cst.CSTNode, me=me, method=method, current=current) -> None:
+            if isinstance(node, cst.BaseSmallStatement):
+                current[0] = node
+            if isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
+                    and isinstance(node.func.value, cst.Name) and node.func.value.value == me:
+                out.setdefault(node.func.attr.value, []).append((method, current[0], node))
+
+        walk(method.node.body, visit, lambda _n: None)
+    return out

@@ -16,6 +16,12 @@ import libcst as cst
 from lint_rules.syntax.semantic import FunctionInfo
 from lint_rules.syntax.tree import nodes_of
 
+# How many `self.m()` calls deep ownership follows a returned value (`a` returns `self.b()`,
+# which returns `self.c()`...): past that the value is unknown, so nothing is reported from it.
+# Each method is evaluated at most once per depth left (ownership.py), so the bound keeps the
+# cost linear in the number of methods.
+SELF_CALL_DEPTH = 4
+
 
 def called_self_method(model, fn: FunctionInfo, call: cst.Call) -> FunctionInfo | None:
     """The method `self.m(...)` runs, when `m` is defined by the caller's class or one of its

@@ -46,7 +46,7 @@ IDENTITY = re.compile(r"(^|_)(user|tenant|account|org|organization|customer|prin
 @dataclass
 class _Candidate:
     node: cst.CSTNode
-    sink: Sink
+    sink: Sink | None  # None: a call into another module, resolved at the end
     values: list[cst.BaseExpression]
     fn: FunctionInfo | None
     key: cst.BaseExpression | None = None  # the slot written: `CACHE[key] = v`, `setdefault(key, v)`
@@ -330,15 +330,25 @@ class TenantLLMConfig:
                 return
 
     def _through_other_module(self, node: cst.Call, fn: FunctionInfo) -> None:
-        """A call of a module-level function of another module (project index) that stores
-        its parameter into process-global state: judged with what this call passes. Only
-        tenant or conversation data counts here (`InstanceData.describe`), not any caller data."""
+        """A call of a module-level function of another module (project index) that may store
+        its parameter into process-global state: kept as a pending candidate, resolved at the
+        end only when it passes tenant or conversation data (`_resolve_pending`)."""
         if not isinstance(node.func, (cst.Name, cst.Attribute)) or (
-                isinstance(node.func, cst.Name) and _is_local(fn, node.func.value)):
+                isinstance(node.func, cst.Name) and _is_local(fn, node.func.value)) \
+                or not node.args:
             return
-        resolved = effects_of(self.ctx).resolve(node, fn)
-        if resolved is None or resolved.local is not None or resolved.summary.bound:
-            return
+        self._candidates.append(_Candidate(node, None, [], fn))
+
+    def _resolve_pending(self, data: InstanceData, node: cst.Call,
+                         fn: FunctionInfo) -> _Candidate | None:
+        """The callee's write of the parameter this call fills with tenant or conversation data
+        (`InstanceData.describe`, not any caller data). The callee is summarised only then
+        (the writers gate knows LLM writes only, so it is bypassed here)."""
+        if not any(data.describe(arg.value, fn) is not None for arg in node.args):
+            return None
+        resolved = effects_of(self.ctx).resolve_remote(node, fn)
+        if resolved is None or resolved.summary.bound:
+            return None
         for write in resolved.summary.globals_written:
             arg = resolved.args.get(write.param)
             if arg is None:
@@ -348,8 +358,8 @@ class TenantLLMConfig:
             evidence = (Evidence(f"`{resolved.summary.name}` stores its parameter `{write.param}` "
                                  f"into {write.sink} (`{write.spelled}`)", None, write.path,
                                  write.line),)
-            self._candidates.append(_Candidate(node, sink, [arg], fn, related=evidence))
-            return
+            return _Candidate(node, sink, [arg], fn, related=evidence)
+        return None
 
     def visit_Call(self, node: cst.Call) -> None:
         fn = self._function()
@@ -384,6 +394,13 @@ class TenantLLMConfig:
         data = InstanceData(self.ctx, self._llms)
         reported: set[int] = set()  # one finding per write event (statement line)
         for candidate in self._candidates:
+            if candidate.sink is None:  # a call into another module (`_through_other_module`)
+                if candidate.fn is None:
+                    continue
+                found = self._resolve_pending(data, candidate.node, candidate.fn)
+                if found is None:
+                    continue
+                candidate = found
             sink, fn = candidate.sink, candidate.fn
             if sink.global_name is not None and not self._sinks.is_module_container(sink.global_name, fn):
                 continue
