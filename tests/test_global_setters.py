@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast as std_ast
 from pathlib import Path
 
 import pytest
 
+from lint_rules.analysis.global_setters_ast import may_store_parameter
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import check_source
 from lint_rules.core.config import Config
@@ -61,3 +63,20 @@ def test_an_unresolved_callee_is_silent_without_the_project() -> None:
     source = AGENT.read_text()
     diags = check_source(source, "/nowhere/agent.py", config, ProjectIndex(config))
     assert [d for d in diags if d.code == "LLA005"] == []
+
+
+def test_the_ast_gate_lets_through_every_setter_of_the_fixture() -> None:
+    # `ProjectIndex.may_store_globally` decides whether the callee's module is summarised: it
+    # must answer "maybe" for every function whose summary lists a stored parameter.
+    index = ProjectIndex(Config(), [PROJECT])
+    summary = index.module("pkg_env.setters", PROJECT / "pkg_env" / "setters.py")
+    assert summary is not None
+    tree = std_ast.parse((PROJECT / "pkg_env" / "setters.py").read_text())
+    storing = {name for name, fn in summary.functions.items() if fn.globals_written}
+    assert storing and all(may_store_parameter(tree, name) for name in storing)
+    assert not may_store_parameter(tree, "log_key")  # logs it, stores nothing
+    assert not may_store_parameter(tree, "no_such_function")
+    gate = std_ast.parse("from os import putenv as p\n\ndef f(x):\n    p('K', x)\n\n"
+                         "def g(x):\n    print(x)\n    return x\n\nfrom m import h\n")
+    assert may_store_parameter(gate, "f") and not may_store_parameter(gate, "g")
+    assert may_store_parameter(gate, "h")  # a re-export may be anything

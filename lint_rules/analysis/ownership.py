@@ -171,10 +171,12 @@ class OwnershipAnalysis:
         # `self.m()` results (`_self_method_result`): exact ones by method, those the bound
         # cut by (method, calls left); the calls left and whether the bound cut anything in
         # the evaluation running now.
-        self._method_exact: dict[int, list[Origin]] = {}
+        self._method_exact: dict[int, tuple[list[Origin], int]] = {}
         self._method_results: dict[tuple[int, int], list[Origin]] = {}
         self._calls_left = SELF_CALL_DEPTH
         self._bound_hit = False
+        self._calls_used = 0  # the longest chain of `self` calls the running evaluation used
+        self._attr_cycle = False  # the running evaluation met a `self.<attr>` being computed
 
     def _calls_of(self, klass: ClassInfo) -> dict[str, list[tuple[FunctionInfo, Any, cst.Call]]]:
         found = self._class_calls.get(id(klass))
@@ -468,18 +470,22 @@ class OwnershipAnalysis:
         """`self.m(...)`: what `m` returns, evaluated inside `m` (its `self` is the caller's).
         A value that comes from one of `m`'s parameters is unknown here.
 
-        The result depends on `m` alone, so it is computed once per method: per
-        (method, calls left) while a chain of `self.m()` inside `m` runs into the bound
-        (`SELF_CALL_DEPTH` calls deep: past it the result is unknown, so silent), once for all
-        when it does not. Each evaluation starts with its own cycle guard (`_busy`), so a
-        result never depends on who asked first; the calls left strictly decrease along a
-        chain, so mutual recursion (`a` returns `self.b()`, `b` returns `self.a()`) ends, and
-        each (method, calls left) is evaluated at most once: a chain of methods costs linear
-        time, never one evaluation per path."""
-        exact = self._method_exact.get(id(method))
-        if exact is not None:
-            return list(exact)
+        The result depends on `m` and on the calls left alone: a chain of `self.m()` calls
+        (the caller's included) is followed `SELF_CALL_DEPTH` calls deep, past that the result
+        is unknown (so silent). It is computed once per method with the number of calls its
+        own chain used (valid wherever at least that many are left), and once per (method,
+        calls left) when the bound cut its chain; not kept when it met a `self.<attr>` of the
+        class that was being computed (a cycle: its value depends on who asked first; the
+        bound still ends such chains). Each evaluation starts with its own cycle guard
+        (`_busy`), so a kept result never depends on who asked first; the calls left strictly
+        decrease along a chain, so mutual recursion (`a` returns `self.b()`, `b` returns
+        `self.a()`) ends, and each (method, calls left) is evaluated at most once: a web of
+        methods calling each other costs linear time, never one evaluation per path."""
         budget = self._calls_left
+        exact = self._method_exact.get(id(method))
+        if exact is not None and exact[1] <= budget:
+            self._calls_used = max(self._calls_used, exact[1])
+            return list(exact[0])
         if budget <= 0:
             self._bound_hit = True
             return [Origin(Ownership.UNKNOWN, f"the result of `{method.name}(...)` (more than "
@@ -489,9 +495,10 @@ class OwnershipAnalysis:
         if cached is not None:
             self._bound_hit = True  # limited by the bound: so is what is built from it
             return list(cached)
-        outer = (self._busy, self._calls_left, self._bound_hit)
-        self._busy, self._calls_left, self._bound_hit = set(), budget - 1, False
-        hit = True
+        outer = (self._busy, self._calls_left, self._bound_hit, self._calls_used, self._attr_cycle)
+        self._busy, self._calls_left, self._bound_hit, self._calls_used = set(), budget - 1, False, 0
+        self._attr_cycle = False
+        hit, used, cycle = True, 0, True
         try:
             values = returned_values(method)
             out: list[Origin] = []
@@ -500,14 +507,18 @@ class OwnershipAnalysis:
             for ret, value in values:
                 for o in (yield self._origins_of(value, method, ret)):
                     out.append(_outside(o, method.name, ret, 3))
-            hit = self._bound_hit
+            hit, used, cycle = self._bound_hit, self._calls_used + 1, self._attr_cycle
         finally:
             self._busy, self._calls_left = outer[0], outer[1]
             self._bound_hit = outer[2] or hit
-        if hit:
+            self._calls_used = max(outer[3], used)
+            self._attr_cycle = outer[4] or cycle
+        if cycle:
+            pass  # cut where a `self.<attr>` of the class was being computed: not kept
+        elif hit:
             self._method_results[key] = out
         else:
-            self._method_exact[id(method)] = out
+            self._method_exact[id(method)] = (out, used)
         return list(out)
 
     def _model_copy(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Steps:
@@ -558,17 +569,18 @@ class OwnershipAnalysis:
         if cached is not None:
             return cached
         if key in self._attrs_busy:
+            self._attr_cycle = True  # what is built from this depends on who asked first
             return [Origin(Ownership.UNKNOWN, f"`self.{attr}` (a cycle)")]
         # Computed once for the class: with the whole `self` call bound, whoever asks first.
         # (Its own guard, not `_busy`, which each `self.m()` evaluation starts afresh.)
         self._attrs_busy.add(key)
-        outer = (self._calls_left, self._bound_hit)
-        self._calls_left, self._bound_hit = SELF_CALL_DEPTH, False
+        outer = (self._calls_left, self._bound_hit, self._calls_used)
+        self._calls_left, self._bound_hit, self._calls_used = SELF_CALL_DEPTH, False, 0
         try:
             out = (yield self._compute_self_attribute(cls, attr))
         finally:
             self._attrs_busy.discard(key)
-            self._calls_left, self._bound_hit = outer
+            self._calls_left, self._bound_hit, self._calls_used = outer
         self._class_attrs[key] = out
         return out
 
