@@ -67,6 +67,8 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config) -> bool
 
 def _calls_imported(fn: _Function, facts: _FileFacts) -> bool:
     for call in fn.calls:
+        if not call.args and not call.keywords:
+            continue  # nothing passed: nothing to store (LLA005 skips such calls too)
         spelled = _dotted(call.func)
         if spelled is not None and spelled.split(".")[0] in facts.imports:
             return True
