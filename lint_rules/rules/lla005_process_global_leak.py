@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -46,7 +46,7 @@ IDENTITY = re.compile(r"(^|_)(user|tenant|account|org|organization|customer|prin
 @dataclass
 class _Candidate:
     node: cst.CSTNode
-    sink: Sink | None  # None: a call into another module, resolved at the end
+    sink: Sink
     values: list[cst.BaseExpression]
     fn: FunctionInfo | None
     key: cst.BaseExpression | None = None  # the slot written: `CACHE[key] = v`, `setdefault(key, v)`
@@ -239,6 +239,9 @@ class TenantLLMConfig:
         self._llms = ctx.facts.llms
         self._sinks = GlobalSinks(ctx.config, ctx.model, self._llms)
         self._candidates: list[_Candidate] = []
+        # Calls into another module (`_through_other_module`), resolved at the end: (the number
+        # of candidates before it, the call, the function), so findings keep the file's order.
+        self._pending: list[tuple[int, cst.Call, FunctionInfo]] = []
         self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
         self._setters: dict[str, dict[str, str]] | None = None
 
@@ -337,7 +340,20 @@ class TenantLLMConfig:
                 isinstance(node.func, cst.Name) and _is_local(fn, node.func.value)) \
                 or not node.args:
             return
-        self._candidates.append(_Candidate(node, None, [], fn))
+        self._pending.append((len(self._candidates), node, fn))
+
+    def _in_order(self, data: InstanceData) -> Iterator[_Candidate]:
+        """The candidates, with each pending call into another module resolved in its place."""
+        pending = iter(self._pending)
+        waiting = next(pending, None)
+        for index, candidate in enumerate([*self._candidates, None]):
+            while waiting is not None and waiting[0] <= index:
+                found = self._resolve_pending(data, waiting[1], waiting[2])
+                if found is not None:
+                    yield found
+                waiting = next(pending, None)
+            if candidate is not None:
+                yield candidate
 
     def _resolve_pending(self, data: InstanceData, node: cst.Call,
                          fn: FunctionInfo) -> _Candidate | None:
@@ -393,14 +409,7 @@ class TenantLLMConfig:
         # At the end: module globals bound after the function (lower in the file) count too.
         data = InstanceData(self.ctx, self._llms)
         reported: set[int] = set()  # one finding per write event (statement line)
-        for candidate in self._candidates:
-            if candidate.sink is None:  # a call into another module (`_through_other_module`)
-                if candidate.fn is None:
-                    continue
-                found = self._resolve_pending(data, candidate.node, candidate.fn)
-                if found is None:
-                    continue
-                candidate = found
+        for candidate in self._in_order(data):
             sink, fn = candidate.sink, candidate.fn
             if sink.global_name is not None and not self._sinks.is_module_container(sink.global_name, fn):
                 continue
