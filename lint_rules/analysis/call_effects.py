@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING
 
 import libcst as cst
 
+from lint_rules.analysis.global_setters import globals_written
 from lint_rules.analysis.llm_objects import LLMFacts, trigger_tokens
 from lint_rules.analysis.llm_writes import WriteFinder
 from lint_rules.analysis.local_bindings import PARAM, local_defs
@@ -223,9 +224,11 @@ class EffectSummaries:
             returns_params |= {o.param for o in origins if o.param in own}
             fresh.append(bool(origins) and all(o.kind is Ownership.OWNED and o.param is None
                                                for o in origins))
-        line = self.lines_of(fn.node) if writes else 0  # positions cost a pass: only when useful
+        stored = globals_written(fn, facts, self.path, self.lines_of)
+        line = self.lines_of(fn.node) if writes or stored else 0  # positions cost a pass: only when useful
         return FunctionSummary(fn.name, self._qualname(fn), self.path, line, params, fn.self_name is not None, tuple(_unique(writes)),
-                               frozenset(returns_params), bool(fresh) and all(fresh), helper)
+                               frozenset(returns_params), bool(fresh) and all(fresh), helper,
+                               stored)
 
     # ------------------------------------------------------------------ call sites
     def resolve(self, call: cst.Call, fn: FunctionInfo) -> Resolved | None:
@@ -242,6 +245,21 @@ class EffectSummaries:
             return None
         return Resolved(summary, args, local)
 
+    def resolve_remote(self, call: cst.Call, fn: FunctionInfo) -> Resolved | None:
+        """The summary of the function of another module a call runs (project index), with its
+        arguments by parameter name; None for a function of this module, which is not
+        summarised here. Ungated: the writers gate (`_may_write_remotely`) only knows writes
+        onto parameters, while LLA005 asks what the callee stores into process-global state."""
+        try:
+            found = self._target(call, fn, ungated=True)
+        except (OSError, ValueError, RecursionError):
+            return None
+        if found is None or found[1] is not None:
+            return None
+        summary, _, bound = found
+        args = _bind(call, summary.params, bound)
+        return None if args is None else Resolved(summary, args, None)
+
     def _resolve(self, call: cst.Call, fn: FunctionInfo):
         found = self._target(call, fn)
         if found is None:
@@ -251,7 +269,7 @@ class EffectSummaries:
             return self.summary(local), local, bound
         return summary, None, bound
 
-    def _target(self, call: cst.Call, fn: FunctionInfo):
+    def _target(self, call: cst.Call, fn: FunctionInfo, ungated: bool = False):
         """(None, the callee, bound) for a function of this module, (its summary, None, bound)
         for one of another module (summarised already), None when unresolved."""
         model = self.facts.model
@@ -285,7 +303,7 @@ class EffectSummaries:
         if resolved is None or resolved == spelled and spelled not in model.imports \
                 and head not in model.imports:
             return None
-        return self._remote(resolved)
+        return self._remote(resolved, ungated)
 
     def _method(self, cls: ClassInfo, name: str, bound: bool):
         remote: list[str] = []
@@ -312,13 +330,19 @@ class EffectSummaries:
                 return found, None, found.bound
         return None
 
-    def _remote(self, qualname: str):
+    def _remote(self, qualname: str, ungated: bool = False):
         """`pkg.mod.func` or `pkg.mod.Class` (its `__init__`) through the project index."""
         index = self.index
         if index is None:
             return None
         module, _, name = qualname.rpartition(".")
-        if not module or not self._may_write_remotely(name):
+        if not module:
+            return None
+        if ungated:
+            may_store = getattr(index, "may_store_globally", None)
+            if may_store is not None and not may_store(module, name, Path(self.path)):
+                return None
+        elif not self._may_write_remotely(name):
             return None
         near = Path(self.path)
         summary = index.module(module, near)

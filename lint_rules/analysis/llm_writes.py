@@ -23,6 +23,7 @@ from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import ScopedValues, is_constant
+from lint_rules.analysis.self_returns import called_self_method, returned_values
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
@@ -205,31 +206,77 @@ class WriteFinder:
             if self.llms.is_llm(node.value, fn) and not self.llms.is_llm_attribute(node.attr.value):
                 return node.value, node.attr.value
             return None
-        if isinstance(node, cst.Subscript) and isinstance(node.value, cst.Name) and len(node.slice) == 1 \
+        if isinstance(node, cst.Subscript) and len(node.slice) == 1 \
                 and isinstance(node.slice[0].slice, cst.Index):
             # `d = {"h": llm.extra_headers}; d["h"][k] = v`: a fresh dict whose values are the
-            # LLM's own dicts, written one level down.
+            # LLM's own dicts, written one level down; also when a method of the class builds
+            # that dict (`self.headers()["h"][k] = v`, `d = self.headers(); d["h"][k] = v`).
             key = string_value(node.slice[0].slice.value)
+            if key is None:
+                return None
+            if isinstance(node.value, cst.Call):
+                return self._returned_field(fn, node.value, key)
+            if not isinstance(node.value, cst.Name):
+                return None
             for d in local_defs(fn, node.value.value):
-                if key is None or d.kind != ASSIGN or not isinstance(d.value, cst.Dict):
+                if d.kind != ASSIGN:
                     continue
-                for el in d.value.elements:
-                    if isinstance(el, cst.DictElement) and string_value(el.key) == key:
-                        inner = el.value
-                        if isinstance(inner, cst.Attribute) and self.llms.is_llm(inner.value, fn) \
-                                and not self.llms.is_llm_attribute(inner.attr.value):
-                            return inner.value, inner.attr.value
+                if isinstance(d.value, cst.Call):
+                    found = self._returned_field(fn, d.value, key)
+                    if found is not None:
+                        return found
+                    continue
+                found = self._dict_field(fn, d.value, key)
+                if found is not None:
+                    return found
             return None
+        if isinstance(node, cst.Call):  # `self.headers_of_llm()[k] = v`
+            return self._returned_field(fn, node, None)
         if isinstance(node, cst.Name):
             for d in local_defs(fn, node.value):
                 if d.kind != ASSIGN:
                     continue
-                inner = d.value
-                while isinstance(inner, cst.BooleanOperation):
-                    inner = inner.left  # `llm.extra_headers or {}` may be the LLM's own dict
+                if isinstance(d.value, cst.Call):
+                    found = self._returned_field(fn, d.value, None)
+                    if found is not None:
+                        return found
+                found = self._field(fn, d.value)
+                if found is not None:
+                    return found
+        return None
+
+    def _field(self, fn: FunctionInfo, value: cst.BaseExpression):
+        """(llm, field) when `value` is a dict field of an LLM (`llm.extra_headers or {}`)."""
+        inner = value
+        while isinstance(inner, cst.BooleanOperation):
+            inner = inner.left  # `llm.extra_headers or {}` may be the LLM's own dict
+        if isinstance(inner, cst.Attribute) and self.llms.is_llm(inner.value, fn) \
+                and not self.llms.is_llm_attribute(inner.attr.value):
+            return inner.value, inner.attr.value
+        return None
+
+    def _dict_field(self, fn: FunctionInfo, value: cst.BaseExpression, key: str):
+        """(llm, field) when `value` is a dict display holding an LLM's dict field under `key`."""
+        if not isinstance(value, cst.Dict):
+            return None
+        for el in value.elements:
+            if isinstance(el, cst.DictElement) and string_value(el.key) == key:
+                inner = el.value
                 if isinstance(inner, cst.Attribute) and self.llms.is_llm(inner.value, fn) \
                         and not self.llms.is_llm_attribute(inner.attr.value):
                     return inner.value, inner.attr.value
+        return None
+
+    def _returned_field(self, fn: FunctionInfo, call: cst.Call, key: str | None):
+        """`self.m(...)` returning an LLM's dict field (key None) or a fresh dict that holds
+        one under `key`: (llm expression inside `m`, field). `m`'s `self` is the caller's."""
+        method = called_self_method(self.llms.model, fn, call)
+        if method is None:
+            return None
+        for _ret, value in returned_values(method):
+            found = self._field(method, value) if key is None else self._dict_field(method, value, key)
+            if found is not None:
+                return found
         return None
 
     # ------------------------------------------------------------------ pins

@@ -37,6 +37,7 @@ import libcst as cst
 
 from lint_rules.analysis.llm_objects import LLMFacts
 from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, function_defs
+from lint_rules.analysis.self_returns import SELF_CALL_DEPTH, called_self_method, returned_values
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
@@ -167,6 +168,16 @@ class OwnershipAnalysis:
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
         self._self_calls: dict[int, dict[str, list[tuple]]] = {}
         self._self_stores: dict[int, dict[str, list[tuple]]] = {}
+        self._attrs_busy: set[tuple[int, str]] = set()
+        # `self.m()` results (`_self_method_result`): exact ones by method, those the bound
+        # cut by (method, calls left); the calls left and whether the bound cut anything in
+        # the evaluation running now.
+        self._method_exact: dict[int, tuple[list[Origin], int]] = {}
+        self._method_results: dict[tuple[int, int], list[Origin]] = {}
+        self._calls_left = SELF_CALL_DEPTH
+        self._bound_hit = False
+        self._calls_used = 0  # the longest chain of `self` calls the running evaluation used
+        self._attr_cycle = False  # the running evaluation met a `self.<attr>` being computed
 
     # ------------------------------------------------------------------ public
     def verdict(self, expr: cst.BaseExpression, fn: FunctionInfo, statement: cst.CSTNode | None) -> Verdict:
@@ -488,12 +499,70 @@ class OwnershipAnalysis:
                 if call.args and self.llms.is_llm(call.args[0].value, fn):
                     return [Origin(Ownership.UNKNOWN, "`model_validate` of a model instance")]
                 return [Origin(Ownership.OWNED, f"`{method}(...)`", deep=True)]
+        method = called_self_method(self.model, fn, call)
+        if method is not None:
+            return (yield self._self_method_result(method))
         if name is not None and name.split(".")[-1][:1].isupper():
             members = {}
             for kw in (a for a in call.args if a.keyword is not None):
                 members[kw.keyword.value] = (yield self._origins_of(kw.value, fn, statement))
             return [Origin(Ownership.OWNED, f"`{name}(...)`", members=members)]
         return [Origin(Ownership.UNKNOWN, f"the result of `{name or '...'}(...)`")]
+
+    def _self_method_result(self, method: FunctionInfo) -> Steps:
+        """`self.m(...)`: what `m` returns, evaluated inside `m` (its `self` is the caller's).
+        A value that comes from one of `m`'s parameters is unknown here.
+
+        The result depends on `m` and on the calls left alone: a chain of `self.m()` calls
+        (the caller's included) is followed `SELF_CALL_DEPTH` calls deep, past that the result
+        is unknown (so silent). It is computed once per method with the number of calls its
+        own chain used (valid wherever at least that many are left), and once per (method,
+        calls left) when the bound cut its chain; not kept when it met a `self.<attr>` of the
+        class that was being computed (a cycle: its value depends on who asked first; the
+        bound still ends such chains). Each evaluation starts with its own cycle guard
+        (`_busy`), so a kept result never depends on who asked first; the calls left strictly
+        decrease along a chain, so mutual recursion (`a` returns `self.b()`, `b` returns
+        `self.a()`) ends, and each (method, calls left) is evaluated at most once: a web of
+        methods calling each other costs linear time, never one evaluation per path."""
+        budget = self._calls_left
+        exact = self._method_exact.get(id(method))
+        if exact is not None and exact[1] <= budget:
+            self._calls_used = max(self._calls_used, exact[1])
+            return list(exact[0])
+        if budget <= 0:
+            self._bound_hit = True
+            return [Origin(Ownership.UNKNOWN, f"the result of `{method.name}(...)` (more than "
+                                              f"{SELF_CALL_DEPTH} `self` calls deep)")]
+        key = (id(method), budget)
+        cached = self._method_results.get(key)
+        if cached is not None:
+            self._bound_hit = True  # limited by the bound: so is what is built from it
+            return list(cached)
+        outer = (self._busy, self._calls_left, self._bound_hit, self._calls_used, self._attr_cycle)
+        self._busy, self._calls_left, self._bound_hit, self._calls_used = set(), budget - 1, False, 0
+        self._attr_cycle = False
+        hit, used, cycle = True, 0, True
+        try:
+            values = returned_values(method)
+            out: list[Origin] = []
+            if not values:
+                out.append(Origin(Ownership.UNKNOWN, f"the result of `{method.name}(...)`"))
+            for ret, value in values:
+                for o in (yield self._origins_of(value, method, ret)):
+                    out.append(_outside(o, method.name, ret, 3))
+            hit, used, cycle = self._bound_hit, self._calls_used + 1, self._attr_cycle
+        finally:
+            self._busy, self._calls_left = outer[0], outer[1]
+            self._bound_hit = outer[2] or hit
+            self._calls_used = max(outer[3], used)
+            self._attr_cycle = outer[4] or cycle
+        if cycle:
+            pass  # cut where a `self.<attr>` of the class was being computed: not kept
+        elif hit:
+            self._method_results[key] = out
+        else:
+            self._method_exact[id(method)] = (out, used)
+        return list(out)
 
     def _model_copy(self, call: cst.Call, fn: FunctionInfo, statement: cst.CSTNode | None) -> Steps:
         receiver = call.func.value  # type: ignore[attr-defined]
@@ -542,13 +611,19 @@ class OwnershipAnalysis:
         cached = self._class_attrs.get(key)
         if cached is not None:
             return cached
-        if ("self", key) in self._busy:
+        if key in self._attrs_busy:
+            self._attr_cycle = True  # what is built from this depends on who asked first
             return [Origin(Ownership.UNKNOWN, f"`self.{attr}` (a cycle)")]
-        self._busy.add(("self", key))
+        # Computed once for the class: with the whole `self` call bound, whoever asks first.
+        # (Its own guard, not `_busy`, which each `self.m()` evaluation starts afresh.)
+        self._attrs_busy.add(key)
+        outer = (self._calls_left, self._bound_hit, self._calls_used)
+        self._calls_left, self._bound_hit, self._calls_used = SELF_CALL_DEPTH, False, 0
         try:
             out = (yield self._compute_self_attribute(cls, attr))
         finally:
-            self._busy.discard(("self", key))
+            self._attrs_busy.discard(key)
+            self._calls_left, self._bound_hit, self._calls_used = outer
         self._class_attrs[key] = out
         return out
 
@@ -611,6 +686,23 @@ class OwnershipAnalysis:
                     out.append(Origin(Ownership.BORROWED,
                                       f"`{cls.name}.{attr}`, a class attribute every instance shares"))
         return out or [Origin(Ownership.UNKNOWN, f"`self.{attr}` (not assigned in this class)")]
+
+
+def _outside(o: Origin, method: str, ret: cst.CSTNode, depth: int) -> Origin:
+    """An origin computed inside `method`, as its caller sees the returned value: what comes
+    from `method`'s parameters is unknown there (so are parts nested deeper than `depth`)."""
+    if o.param is not None or o.via_call or depth <= 0:
+        return Origin(Ownership.UNKNOWN, f"a value `{method}` returns")
+    if o.kind is Ownership.BORROWED:
+        return o.with_step(f"returned by `{method}()`", ret)
+    if o.kind is not Ownership.OWNED or o.deep:
+        return o
+    return Origin(o.kind, o.source, o.deep,
+                  {k: [_outside(v, method, ret, depth - 1) for v in vs] for k, vs in o.members.items()},
+                  None if o.base is None else [_outside(b, method, ret, depth - 1) for b in o.base],
+                  o.opaque_fields,
+                  None if o.items is None else [_outside(i, method, ret, depth - 1) for i in o.items],
+                  None, False, o.steps)
 
 
 def _is_field_call(node: cst.BaseExpression) -> bool:

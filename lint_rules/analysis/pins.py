@@ -6,11 +6,20 @@ value onto an LLM (in place, see llm_writes.py) or builds a pinned copy of one
 `LLM(..., extra_headers={...})`). Reading a scoped key is not a pin.
 
 A method is a *pin helper* when its name is configured (`pin-helpers`), or from what it does:
-it applies at least one pin, the pinned value comes from the instance itself (`str(self.id)`,
-`self.call_context()`: the helper pins *its own* conversation), and every statement with an
-effect (an attribute or item store, a call statement) is one of those pins. `restore()` that
-also reloads events, or `Agent.init_state(state)` that pins a conversation it is handed, are not
-helpers: a write there bypasses the sanctioned route.
+its job is applying the pin. It applies at least one pin, the pinned value comes from the
+instance itself (`str(self.id)`, `self.call_context()`: the helper pins *its own*
+conversation), every statement with an effect (an attribute or item store, a call statement) is
+one of those pins, and it hands back nothing but the pinned LLM: no property, no `return` of
+another result (`generate_title` returning a title, `_should_init()` returning a bool), no body
+that always raises. `restore()` that also reloads events, `Agent.init_state(state)` that pins a
+conversation it is handed, or an ordinary method holding one scoped write onto
+`self.agent.llm`, are not helpers: a write there bypasses the sanctioned route (LLA001).
+
+A write onto a *transient* copy (a local the function owns on every path, e.g.
+`_llm = B.model_copy(update={"extra_headers": {}})`, that never leaves the function: not
+returned, stored, passed or captured; only its own attributes and methods are used) is not a pin
+the method applies: the value lives for this call only, so there is nothing to re-apply after a
+swap and nothing that makes the method a helper.
 """
 
 from __future__ import annotations
@@ -18,12 +27,14 @@ from __future__ import annotations
 import libcst as cst
 
 from lint_rules.analysis.context import FileFacts
+from lint_rules.analysis.llm_writes import Write
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs
+from lint_rules.analysis.ownership import Ownership
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import is_constant
 from lint_rules.analysis.summaries import MethodSummary
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
-from lint_rules.syntax.tree import nodes_of, small_statements
+from lint_rules.syntax.tree import nodes_of, small_statements, walk
 
 
 # ---------------------------------------------------------------------------- pins
@@ -45,9 +56,8 @@ def _pins_by_statement(fn: FunctionInfo, analysis: FileFacts) -> dict[int, froze
     cached = fn.derived.get("pins_by_statement")
     if cached is None:
         found: dict[int, set[Pin]] = {}
-        for write in analysis.writes.writes(fn):
-            if write.pins:
-                found.setdefault(id(write.statement), set()).update(write.pins)
+        for write in pin_writes(fn, analysis):
+            found.setdefault(id(write.statement), set()).update(write.pins)
         for small, call in calls_with_statement(fn):
             pins = copy_pins(call, fn, analysis)
             if pins:
@@ -55,6 +65,53 @@ def _pins_by_statement(fn: FunctionInfo, analysis: FileFacts) -> dict[int, froze
         cached = {key: frozenset(pins) for key, pins in found.items()}
         fn.derived["pins_by_statement"] = cached
     return cached
+
+
+def pin_writes(fn: FunctionInfo, analysis: FileFacts) -> list[Write]:
+    """The function's scoped writes that pin something beyond this call: all but the writes onto
+    a transient copy (see the module docstring)."""
+    cached = fn.derived.get("pin_writes")
+    if cached is None:
+        cached = [w for w in analysis.writes.writes(fn)
+                  if w.pins and not _onto_transient_copy(w, fn, analysis)]
+        fn.derived["pin_writes"] = cached
+    return cached
+
+
+def _onto_transient_copy(write: Write, fn: FunctionInfo, analysis: FileFacts) -> bool:
+    if not isinstance(write.llm, cst.Name):
+        return False  # only a local bound to the copy itself (`_llm`), not `self.x` or `a.llm`
+    name = write.llm.value
+    defs = local_defs(fn, name)
+    if not defs or any(d.kind != ASSIGN for d in defs):
+        return False
+    if analysis.ownership.verdict(write.container, fn, write.statement).kind is not Ownership.OWNED:
+        return False
+    return not _escapes(fn, name)
+
+
+def _escapes(fn: FunctionInfo, name: str) -> bool:
+    """Is the local `name` used other than as the receiver of an attribute (`name.x`, `name.f()`)
+    or as the target it is bound to? Nested functions count (a closure captures it)."""
+    cached = fn.derived.setdefault("escapes", {})
+    if name in cached:
+        return cached[name]
+    harmless: set[int] = set()
+    bare: list[cst.Name] = []
+
+    def visit(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Attribute):
+            harmless.add(id(node.attr))
+            if isinstance(node.value, cst.Name):
+                harmless.add(id(node.value))
+        elif isinstance(node, cst.AssignTarget) and isinstance(node.target, cst.Name):
+            harmless.add(id(node.target))
+        elif isinstance(node, cst.Name) and node.value == name:
+            bare.append(node)
+
+    walk(fn.node.body, visit)
+    cached[name] = any(id(n) not in harmless for n in bare)
+    return cached[name]
 
 
 def copy_pins(call: cst.Call, fn: FunctionInfo, analysis: FileFacts) -> frozenset[Pin]:
@@ -100,17 +157,19 @@ def _behaves_like_pin_helper(fn: FunctionInfo, analysis: FileFacts) -> bool:
     me = fn.self_name
     if me is None:
         return False
-    pin_writes = [w for w in analysis.writes.writes(fn) if w.pins]
-    pin_statements = {id(w.statement) for w in pin_writes}
+    if _is_property(fn) or _always_raises(fn):
+        return False
+    writes = pin_writes(fn, analysis)
+    pin_statements = {id(w.statement) for w in writes}
     copy_pin_values: list[cst.BaseExpression] = []
     copy_statements: set[int] = set()
     for statement, call in calls_with_statement(fn):
         if copy_pins(call, fn, analysis):
             copy_pin_values.append(call)
             copy_statements.add(id(statement))
-    if not pin_writes and not copy_pin_values:
+    if not writes and not copy_pin_values:
         return False
-    from_self = any(analysis.scoped.mentions_name(w.value, me, fn) for w in pin_writes) or any(
+    from_self = any(analysis.scoped.mentions_name(w.value, me, fn) for w in writes) or any(
         analysis.scoped.mentions_name(v, me, fn) for v in copy_pin_values)
     if not from_self:
         return False
@@ -119,7 +178,38 @@ def _behaves_like_pin_helper(fn: FunctionInfo, analysis: FileFacts) -> bool:
             continue
         if _has_effect(small):
             return False
+        if isinstance(small, cst.Return) and not _returns_pinned(small.value, fn, writes, analysis):
+            return False  # its job is computing something else
     return True
+
+
+def _returns_pinned(value: cst.BaseExpression | None, fn: FunctionInfo, writes: list[Write],
+                    analysis: FileFacts) -> bool:
+    """`return`, `return None`, or the LLM it pinned (`return pinned`, `return llm`)."""
+    if value is None or (isinstance(value, cst.Name) and value.value == "None"):
+        return True
+    if isinstance(value, cst.Name) and (
+            any(isinstance(w.llm, cst.Name) and w.llm.value == value.value for w in writes)
+            or any(p.name == value.value for p in fn.params)):
+        return True
+    if isinstance(value, cst.Call) and copy_pins(value, fn, analysis):
+        return True
+    return analysis.llms.is_llm(value, fn)
+
+
+def _is_property(fn: FunctionInfo) -> bool:
+    return any((dotted_name(d.decorator) or "").rsplit(".", 1)[-1] in (
+        "property", "cached_property", "setter", "getter", "deleter") for d in fn.node.decorators)
+
+
+def _always_raises(fn: FunctionInfo) -> bool:
+    """The body ends in an unconditional `raise` (`raise NotImplementedError(...)`)."""
+    body = fn.node.body
+    if not isinstance(body, cst.IndentedBlock) or not body.body:
+        return False
+    last = body.body[-1]
+    return isinstance(last, cst.SimpleStatementLine) and any(
+        isinstance(small, cst.Raise) for small in last.body)
 
 
 def _has_effect(small: cst.BaseSmallStatement) -> bool:

@@ -55,8 +55,24 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config) -> bool
     # A library global takes any caller data (`library_tokens`: the import spells it).
     everywhere = facts.file_data(source) or facts.library_seen
     lines = _lines(source)
-    return any(_writes_shared(fn, facts, lines) for fn in facts.functions
-               if everywhere or fn.has_data)
+    if any(_writes_shared(fn, facts, lines) for fn in facts.functions
+           if everywhere or fn.has_data):
+        return True
+    # One hop across modules: a call of an imported function, which may store its parameter
+    # into shared state there, with instance data (`InstanceData.describe` only).
+    data_everywhere = facts.file_data(source)
+    return any(_calls_imported(fn, facts) for fn in facts.functions
+               if data_everywhere or fn.has_data)
+
+
+def _calls_imported(fn: _Function, facts: _FileFacts) -> bool:
+    for call in fn.calls:
+        if not call.args and not call.keywords:
+            continue  # nothing passed: nothing to store (LLA005 skips such calls too)
+        spelled = _dotted(call.func)
+        if spelled is not None and spelled.split(".")[0] in facts.imports:
+            return True
+    return False
 
 
 def holds_instance_data(tree: ast.Module, source: str, config: Config) -> bool:

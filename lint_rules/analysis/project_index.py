@@ -20,6 +20,7 @@ import libcst as cst
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
+from lint_rules.analysis.global_setters_ast import may_store_parameter
 from lint_rules.analysis.header_census import (
     HeaderCensus,
     package_root,
@@ -68,7 +69,8 @@ def summarize_model(model: SemanticModel, path: str, config: Config,
 
 def _worth_keeping(summary: FunctionSummary) -> FunctionSummary | None:
     """Only summaries that say something are stored (the cache stays small)."""
-    if summary.writes or summary.returns_params or summary.returns_fresh or summary.is_pin_helper:
+    if summary.writes or summary.returns_params or summary.returns_fresh or summary.is_pin_helper \
+            or summary.globals_written:
         return summary
     return None
 
@@ -83,6 +85,7 @@ class ProjectIndex:
         self._writers: dict[tuple[Path, ...], Writers | None] = {}
         self._censuses: dict[str, HeaderCensus | None] = {}
         self._callers: dict[str, bool] = {}
+        self._trees: dict[Path, ast.Module | None] = {}
 
     # Past this many modules under the search folders, `writers` gives up (None: every call may
     # be a call hop) rather than read them all.
@@ -120,6 +123,32 @@ class ProjectIndex:
                 self._modules[module] = self._summarize_file(candidate)
                 break
         return self._modules[module]
+
+    def may_store_globally(self, module: str, name: str, near: Path | None = None) -> bool:
+        """May the module-level function `module.name` store one of its parameters into
+        process-global state (global_setters_ast.py, on CPython's tree: the gate in front of
+        LLA005's hop across modules, which needs the module's summary)? A module already
+        summarised answers from its summary."""
+        if module in self._modules:
+            summary = self._modules[module]
+            if summary is None:
+                return False
+            found = summary.functions.get(name)
+            return bool(found.globals_written) if found is not None else name in summary.imports
+        for candidate in self._candidates(module, near):
+            if candidate.is_file():
+                tree = self._ast_of(candidate)
+                return tree is not None and may_store_parameter(tree, name)
+        return False
+
+    def _ast_of(self, path: Path) -> ast.Module | None:
+        if path not in self._trees:
+            try:
+                source = decode_source(path.read_bytes()).text
+            except (OSError, SourceDecodeError):
+                source = None
+            self._trees[path] = ast_tree(source) if source is not None else None
+        return self._trees[path]
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         try:

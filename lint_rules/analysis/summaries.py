@@ -61,6 +61,20 @@ class ParamWrite:
 
 
 @dataclass(frozen=True)
+class GlobalWrite:
+    """A module-level function stores one of its parameters into process-global state
+    (`os.environ[...] = key`, `litellm.api_key = key`, `litellm.callbacks.append(handler)`):
+    whatever a caller passes there is shared by every conversation of the process."""
+
+    param: str
+    sink: str  # "`os.environ`", "the library global `litellm.api_key`"
+    library: str | None  # the library global, when it is one
+    path: str
+    line: int
+    spelled: str  # the write's statement, shortened
+
+
+@dataclass(frozen=True)
 class FunctionSummary:
     """What a call of the function does to its arguments, for call sites in any module."""
 
@@ -74,6 +88,7 @@ class FunctionSummary:
     returns_params: frozenset[str] = frozenset()  # parameters returned (or a field of them)
     returns_fresh: bool = False  # every `return` gives an object the function built
     is_pin_helper: bool = False
+    globals_written: tuple[GlobalWrite, ...] = ()  # module-level functions only
 
 
 # ---------------------------------------------------------------------------- plain data

@@ -76,8 +76,10 @@ index, and through the class hierarchy; an unresolved callee gives no fact and n
 private method whose callers in this file all pass copies stays silent; one borrowed caller among
 owned ones is reported at that caller, not in the method. Elements keep their origin through
 `list(...)`, `tuple(...)`, `sorted(...)`, `itertools.chain(...)` and comprehensions; a local bound
-to a dict field of a borrowed LLM, a fresh dict whose values are the LLM's own dicts, and a
-shallow copy whose dict field was not replaced are still the shared dicts. `self` inside a method
+to a dict field of a borrowed LLM, a fresh dict whose values are the LLM's own dicts (also when
+a method of the class returns it: `self.headers()["h"][key] = v` with `def headers(self):
+return {"h": self.agent.llm.extra_headers}`, or returns the LLM's dict itself), and a shallow
+copy whose dict field was not replaced are still the shared dicts. `self` inside a method
 of an LLM class (a router, a wrapper) is a shared LLM, except while it is being built
 (`__init__`, `model_post_init`, validators).
 
@@ -87,7 +89,8 @@ callee's write, printed by `--output-format full`, in JSON's `related` and in SA
 `relatedLocations` and `codeFlows`.
 
 Writes inside a pin helper are LLA006's business, and "only if not already set" writes are
-also LLA003's.
+also LLA003's. A method is a pin helper only when its job is the pin (see LLA006): a scoped
+write inside an ordinary method (one that returns another result, a property) is reported here.
 """
     fix_description = """\
 When the enclosing class, or a base class found by the project index, has a pin helper that

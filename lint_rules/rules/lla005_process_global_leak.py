@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import PurePath
 
 import libcst as cst
 
+from lint_rules.analysis.call_effects import effects_of
 from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.process_state import (
     GlobalSinks,
@@ -23,7 +25,7 @@ from lint_rules.analysis.process_state import (
 from lint_rules.analysis.process_state_ast import may_leak_into_globals
 from lint_rules.analysis.provenance import TOO_LONG, UNKNOWN, any_part
 from lint_rules.core.config import Config
-from lint_rules.rules.base import Example, Rule
+from lint_rules.rules.base import Evidence, Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
 from lint_rules.syntax.tree import nodes_of
 
@@ -48,6 +50,7 @@ class _Candidate:
     values: list[cst.BaseExpression]
     fn: FunctionInfo | None
     key: cst.BaseExpression | None = None  # the slot written: `CACHE[key] = v`, `setdefault(key, v)`
+    related: tuple[Evidence, ...] = ()  # where a callee in another module makes the write
 
 
 def _subscript_key(target: cst.Subscript) -> cst.BaseExpression | None:
@@ -81,6 +84,13 @@ def _owned_slot(data: InstanceData, key: cst.BaseExpression, value: cst.BaseExpr
     if TOO_LONG in value_roots:
         return True
     return UNKNOWN not in value_roots and bool(key_roots) and value_roots <= key_roots
+
+
+def _display(here: str, path: str) -> str:
+    try:
+        return os.path.relpath(path, os.path.dirname(os.path.abspath(here)) or ".")
+    except ValueError:
+        return path
 
 
 def _setter_parameter(value: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
@@ -135,7 +145,15 @@ written into
   `litellm.api_key = self.api_key`, `litellm.callbacks.append(handler)`, a configuration call
   `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`), the module reached
   through an import, also one call away: a call of a module-level function of the same file
-  that hands its parameter to a library global (`install(tenant.handler)`).
+  that hands its parameter to a library global (`install(tenant.handler)`);
+- one hop **across modules**: a call of a module-level function of another module (found
+  through the project index) that stores its parameter into the environment, a library global
+  or a class attribute (`use_api_key(self.api_key)` where `def use_api_key(key):
+  os.environ["OPENAI_API_KEY"] = key`). Reported at the call site, naming the callee and its
+  write (file:line, also as evidence), when the caller passes tenant or conversation data (a
+  credential, a conversation-scoped value, a field of one LLM object; any other caller data is
+  not enough here). A callee whose parameter is named like a credential or a conversation id is
+  reported in its own file instead; an unresolved callee gives no finding.
 
 One write gives one finding, however many tenant values it carries.
 
@@ -221,6 +239,9 @@ class TenantLLMConfig:
         self._llms = ctx.facts.llms
         self._sinks = GlobalSinks(ctx.config, ctx.model, self._llms)
         self._candidates: list[_Candidate] = []
+        # Calls into another module (`_through_other_module`), resolved at the end: (the number
+        # of candidates before it, the call, the function), so findings keep the file's order.
+        self._pending: list[tuple[int, cst.Call, FunctionInfo]] = []
         self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
         self._setters: dict[str, dict[str, str]] | None = None
 
@@ -311,11 +332,57 @@ class TenantLLMConfig:
                 self._candidates.append(_Candidate(node, sink, [arg.value], fn))
                 return
 
+    def _through_other_module(self, node: cst.Call, fn: FunctionInfo) -> None:
+        """A call of a module-level function of another module (project index) that may store
+        its parameter into process-global state: kept as a pending candidate, resolved at the
+        end only when it passes tenant or conversation data (`_resolve_pending`)."""
+        if not isinstance(node.func, (cst.Name, cst.Attribute)) or (
+                isinstance(node.func, cst.Name) and _is_local(fn, node.func.value)) \
+                or not node.args:
+            return
+        self._pending.append((len(self._candidates), node, fn))
+
+    def _in_order(self, data: InstanceData) -> Iterator[_Candidate]:
+        """The candidates, with each pending call into another module resolved in its place."""
+        pending = iter(self._pending)
+        waiting = next(pending, None)
+        for index, candidate in enumerate([*self._candidates, None]):
+            while waiting is not None and waiting[0] <= index:
+                found = self._resolve_pending(data, waiting[1], waiting[2])
+                if found is not None:
+                    yield found
+                waiting = next(pending, None)
+            if candidate is not None:
+                yield candidate
+
+    def _resolve_pending(self, data: InstanceData, node: cst.Call,
+                         fn: FunctionInfo) -> _Candidate | None:
+        """The callee's write of the parameter this call fills with tenant or conversation data
+        (`InstanceData.describe`, not any caller data). The callee is summarised only then
+        (the writers gate knows LLM writes only, so it is bypassed here)."""
+        if not any(data.describe(arg.value, fn) is not None for arg in node.args):
+            return None
+        resolved = effects_of(self.ctx).resolve_remote(node, fn)
+        if resolved is None or resolved.summary.bound:
+            return None
+        for write in resolved.summary.globals_written:
+            arg = resolved.args.get(write.param)
+            if arg is None:
+                continue
+            where = f"{_display(self.ctx.path, write.path)}:{write.line}"
+            sink = Sink(f"{write.sink} by `{resolved.summary.name}()` (`{write.spelled}`, {where})")
+            evidence = (Evidence(f"`{resolved.summary.name}` stores its parameter `{write.param}` "
+                                 f"into {write.sink} (`{write.spelled}`)", None, write.path,
+                                 write.line),)
+            return _Candidate(node, sink, [arg], fn, related=evidence)
+        return None
+
     def visit_Call(self, node: cst.Call) -> None:
         fn = self._function()
         if fn is None:
             return
         self._through_setter(node, fn)
+        self._through_other_module(node, fn)
         found = self._sinks.call(node, fn)
         if found is not None and found[1]:
             key = None
@@ -342,7 +409,7 @@ class TenantLLMConfig:
         # At the end: module globals bound after the function (lower in the file) count too.
         data = InstanceData(self.ctx, self._llms)
         reported: set[int] = set()  # one finding per write event (statement line)
-        for candidate in self._candidates:
+        for candidate in self._in_order(data):
             sink, fn = candidate.sink, candidate.fn
             if sink.global_name is not None and not self._sinks.is_module_container(sink.global_name, fn):
                 continue
@@ -350,7 +417,8 @@ class TenantLLMConfig:
                 continue
             for value in candidate.values:
                 what = data.describe(value, fn)
-                if what is None and sink.library is not None and not _setter_parameter(value, fn):
+                if what is None and sink.library is not None and not candidate.related \
+                        and not _setter_parameter(value, fn):
                     # A library's process-wide settings take nothing of one caller: any
                     # parameter or instance field (a handler, a header dict, a base URL).
                     what = data.caller_data(value, fn)
@@ -364,5 +432,6 @@ class TenantLLMConfig:
                         reported.add(line)
                         self.report(candidate.node, f"{what} is written into {sink.description}, "
                                                     "which every conversation in the process "
-                                                    "shares; pass it with each call instead")
+                                                    "shares; pass it with each call instead",
+                                    related=candidate.related)
                     break

@@ -31,9 +31,15 @@ item of `get_all_llms()`, a registry's LLM) is still a leak: every conversation 
 object pins it in turn, and the last one to pin wins.
 
 A method is a pin helper when its name is configured (`pin-helpers`) or when it behaves like one:
-its only effects are conversation-scoped writes onto LLMs, with values taken from the instance
-(`str(self.id)`, `self.call_context()`). A method recognised that way next to a configured helper
-that applies the same pins is not a second helper but a bypass of the first, reported by LLA001.
+its job is the pin. Its only effects are conversation-scoped writes onto LLMs, with values taken
+from the instance (`str(self.id)`, `self.call_context()`), and it hands back nothing but the
+pinned LLM (no property, no `return` of another result, no body that always raises). An ordinary
+method that holds one scoped write onto a borrowed LLM (`generate_title` returning a title, a
+property, `_should_init()` returning a bool) is not a helper: its write bypasses the sanctioned
+route and LLA001 reports it. A method recognised from behaviour next to a configured helper that
+applies the same pins is not a second helper but a bypass of the first, also LLA001's. A write
+onto a transient copy the method owns and keeps to itself (`_llm = B.model_copy(update=...)`,
+used for one call) pins nothing and makes no helper.
 
 Ownership is LLA001's: parameters (unless the helper is private and every call of it in this
 file passes a copy the caller owns), `self.<attr>` stored by reference, `get_all_llms()` and
