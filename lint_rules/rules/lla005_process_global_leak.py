@@ -221,9 +221,8 @@ class TenantLLMConfig:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         # Every finding needs a value that is instance data; each way of being one spells one
         # of these (the sinks alone, e.g. a module-level dict, have no token of their own).
-        # A setter writing its parameter into the environment, called with one tenant's records,
-        # needs the environment spelled in the file (`os.environ`, `from os import environ`).
-        return (*instance_data_tokens(config), *ENVIRONMENT_TOKENS)
+        # The setter and tenant-record findings are gated on these same tokens (`_env_paths`).
+        return instance_data_tokens(config)
 
     ast_prefilter = True
 
@@ -338,7 +337,7 @@ class TenantLLMConfig:
         (`with self.temporary_env_vars(env):`), judged with what this caller passes. An argument
         this function only hands on from its own parameter is judged at its callers; one the
         callee's write names a credential is reported at that write."""
-        if not any(t in self.ctx.source for t in ENVIRONMENT_TOKENS):
+        if not self._env_paths():
             return
         if self._env_setters is None:
             self._env_setters = EnvSetters(self.ctx.model, self._sinks)
@@ -387,6 +386,14 @@ class TenantLLMConfig:
         # A namespace folder (no `__init__.py`) inside the library's tree: its folder names.
         return top in PurePath(self.ctx.path).parts[:-1]
 
+    def _env_paths(self) -> bool:
+        """Setters and tenant records carry no token of their own: they are looked for only in
+        files that spell the environment and one of the rule's trigger tokens (so the prefilter
+        stays a necessary condition without letting every file that mentions `environ` in)."""
+        source = self.ctx.source
+        return any(t in source for t in ENVIRONMENT_TOKENS) and any(
+            t in source for t in instance_data_tokens(self.ctx.config))
+
     def _tenant_records(self, value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
         """Records looked up for one user or tenant (`get_env_vars(actor=self.user)`)."""
         lookup = TenantRecords(self.ctx.model).holds(value, fn)
@@ -419,7 +426,7 @@ class TenantLLMConfig:
                     # A library's process-wide settings take nothing of one caller: any
                     # parameter or instance field (a handler, a header dict, a base URL).
                     what = data.caller_data(value, fn)
-                if what is None and is_environment(sink):
+                if what is None and is_environment(sink) and self._env_paths():
                     what = self._tenant_records(value, fn)
                 if what is not None and candidate.key is not None \
                         and _owned_slot(data, candidate.key, value, fn):
