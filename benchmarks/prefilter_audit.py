@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Audit the prefilter on any tree: does it ever hide a finding?
 
-    python benchmarks/prefilter_audit.py PATH...             # findings with and without it
+    python benchmarks/prefilter_audit.py PATH...             # findings with and without it,
+                                                             # and every rule's stages
     python benchmarks/prefilter_audit.py --ast-stage PATH... # LLA005's ast stage, half by half
 
 The first mode checks every `.py` file twice (prefilter on, prefilter off: every file parsed by
-libcst) and lists any file whose findings differ. The second compares LLA005's `ast` stage
+libcst) and lists any file whose findings differ; per rule, it counts the files whose stages
+(tokens, then the rule's `ast` stage, `analysis/rule_stages.py`) pass and the files where the
+rule reports without the prefilter, and lists any of those its stages would have skipped. The second compares LLA005's `ast` stage
 (`analysis/globals_prefilter.py`) with the libcst analysis it over-approximates, for every file:
 each function that writes into shared state, each function where a value is described as
 instance data, and each function with both (`tests/test_prefilter_ast.py` does the same on a
@@ -32,7 +35,8 @@ from lint_rules.analysis.process_state_ast import (
 from lint_rules.analysis.project_index import ProjectIndex  # noqa: E402
 from lint_rules.core.config import Config  # noqa: E402
 from lint_rules.core.source import decode_source  # noqa: E402
-from lint_rules.engine import check_text  # noqa: E402
+from lint_rules.engine import check_text, rules_that_may_fire  # noqa: E402
+from lint_rules.rules import all_rules  # noqa: E402
 
 
 def python_files(root: Path):
@@ -51,7 +55,13 @@ def read(path: Path) -> str | None:
 
 
 def audit_findings(roots: list[Path], config: Config) -> int:
+    """Findings with and without the prefilter, file by file, and per rule: every rule that
+    reports in a file without the prefilter must pass both of its stages there."""
     files = differ = with_findings = 0
+    codes = tuple(r.code for r in all_rules())
+    passed = {c: 0 for c in codes}
+    reported = {c: 0 for c in codes}
+    hidden = {c: 0 for c in codes}
     for root in roots:
         index = ProjectIndex(config, [root])
         for path in python_files(root):
@@ -62,11 +72,23 @@ def audit_findings(roots: list[Path], config: Config) -> int:
             on = check_text(source, str(path), config, index, prefilter=True)
             off = check_text(source, str(path), config, index, prefilter=False)
             with_findings += bool(off)
+            passing = {r.code for r in rules_that_may_fire(source, config, codes, path=str(path),
+                                                          index=index)}
+            for code in passing:
+                passed[code] += 1
+            for code in {d.code for d in off} - {"LLA000"}:
+                reported[code] += 1
+                if code not in passing:
+                    hidden[code] += 1
+                    print(f"HIDDEN {code} {path}", flush=True)
             if [(d.code, d.start, d.message) for d in on] != [(d.code, d.start, d.message) for d in off]:
                 differ += 1
                 print(f"DIFFERENT {path}: {[d.code for d in on]} vs {[d.code for d in off]}", flush=True)
     print(f"{files} files, {with_findings} with findings, {differ} with different findings")
-    return 1 if differ else 0
+    print("rule    stages pass  files with findings  hidden")
+    for code in codes:
+        print(f"{code}  {passed[code]:11d}  {reported[code]:19d}  {hidden[code]:6d}")
+    return 1 if differ or any(hidden.values()) else 0
 
 
 def audit_ast_stage(roots: list[Path], config: Config) -> int:

@@ -4,6 +4,8 @@
     python benchmarks/run.py                 # full run (~10-15 min on 2 cores)
     python benchmarks/run.py --quick         # a 1/8 sample of the corpus, no x10, no fixit
     python benchmarks/run.py --repeat 5 --skip fixit,scale
+    python benchmarks/run.py --corpus agent-sdk --skip fixit   # downloaded agent SDKs (AGENT_SDK)
+    python benchmarks/run.py --corpus both
 
 Corpus: every .py file of the installed standard library (sysconfig's stdlib path, without
 site-packages / dist-packages), copied under benchmarks/.work/ (git-ignored), so that the
@@ -12,6 +14,12 @@ file of the corpus. fixit and flake8 are installed on demand into virtual enviro
 benchmarks/.work/ (pip, from the package index). Rows are medians of --repeat runs (P, fixit and
 the x10 corpus run once: they are the slow ones). Peak memory is the peak sum of the proportional
 set size (PSS: shared pages counted once) of the process tree, sampled every 20 ms.
+
+--corpus agent-sdk checks, instead of (or with: both) the standard library, the agent-SDK corpus:
+openhands-sdk, openhands-tools and openhands-agent-server 1.58.2 together, openai-agents and
+pydantic-ai-slim (pinned in benchmarks/corpus.py, downloaded on demand, .py files copied under
+benchmarks/.work/agent-sdk/). Its table has no x10 row. The ruff row (`ruff check --select ALL`)
+runs when a `ruff` executable is on PATH or beside this interpreter.
 
 Run it with the interpreter of the environment where llm-affinity-lint is installed (it runs
 `python -m lint_rules`); the table is printed as markdown, ready for docs/performance.md.
@@ -36,7 +44,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 WORK = REPO / "benchmarks" / ".work"
 PYTHON = sys.executable
-SKIPPABLE = ("p", "fixit", "flake8", "plugin", "scale", "nocache")
+SKIPPABLE = ("p", "fixit", "flake8", "plugin", "scale", "nocache", "ruff")
 FIXIT_LIMIT = 25  # fixit is stopped after this many times our cold run
 
 # Never run a tool with the corpus folder on sys.path (`python -m x` / `-c` put the working
@@ -51,7 +59,7 @@ def parse_all(root: str) -> None:
 
     import libcst
 
-    from lint_rules.core.source import decode_source
+    from lint_rules.source import decode_source
 
     warnings.simplefilter("ignore")
     n = ok = 0
@@ -115,6 +123,11 @@ class Sample:
 # The tool and P run from this checkout, whatever is installed in the running environment.
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
     [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+# Other linters run without this checkout on sys.path: its `*.egg-info` (an editable install)
+# registers the flake8 plugin, which flake8's own venv then fails to load (no libcst there).
+PLAIN_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
 
 
 def measure(cmd: list[str], cwd: Path, env: dict | None = None, timeout: float = 3600) -> Sample:
@@ -194,6 +207,39 @@ def build_corpus(dest: Path, files: list[Path], copies: int = 1) -> Path:
     return dest
 
 
+# The agent-SDK corpus: openhands-sdk, -tools and -agent-server of one release together (they
+# import each other), plus two other agent SDKs; pinned in benchmarks/corpus.py.
+AGENT_SDK = ["openhands-sdk@1.58.2", "openhands-tools@1.58.2", "openhands-agent-server@1.58.2",
+             "openai-agents@0.24.0", "pydantic-ai-slim@2.78.0"]
+
+
+def build_agent_sdk_corpus(cache_dir: Path | None) -> tuple[Path, int, str] | None:
+    """Copy the .py files of the AGENT_SDK releases into benchmarks/.work/agent-sdk/<release>/
+    (a copy: the "one file edited" row edits a file). None when a release cannot be fetched."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import corpus as pinned
+
+    releases = pinned.fetch_all(pinned.select(AGENT_SDK), cache_dir)
+    if not all(r.ok for r in releases):
+        return None
+    dest = WORK / "agent-sdk"
+    want = " ".join(AGENT_SDK)
+    stamp = dest / ".built"
+    if not (stamp.exists() and stamp.read_text() == want):
+        shutil.rmtree(dest, ignore_errors=True)
+        for r in releases:
+            base = dest / f"{r.entry.name}-{r.entry.version}"
+            for f in sorted(r.root.rglob("*.py")):
+                target = base / f.relative_to(r.root)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, target)
+        stamp.write_text(want)
+    mark_repository(dest)
+    n = sum(1 for _ in dest.rglob("*.py"))
+    label = "agent SDKs: " + ", ".join(f"{r.entry.name} {r.entry.version}" for r in releases)
+    return dest, n, label
+
+
 def mark_repository(dest: Path) -> None:
     """An empty `.git` makes the corpus its own repository: this checkout's .gitignore (which
     ignores benchmarks/.work/) must not hide it from tools that honour .gitignore (fixit).
@@ -250,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help=f"comma list of rows to skip: {','.join(SKIPPABLE)}")
     parser.add_argument("--quick", action="store_true", help="--sample 8 --skip fixit,scale")
     parser.add_argument("--markdown", type=Path, help="also write the table to this file")
+    parser.add_argument("--corpus", choices=("stdlib", "agent-sdk", "both"), default="stdlib",
+                        help="stdlib (default), agent-sdk (downloaded releases, see AGENT_SDK), or both")
+    parser.add_argument("--cache-dir", type=Path, default=None,
+                        help="download cache of the agent-SDK releases (benchmarks/corpus.py)")
     args = parser.parse_args(argv)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if args.quick:
@@ -258,10 +308,34 @@ def main(argv: list[str] | None = None) -> int:
     repeat = max(1, args.repeat)
 
     WORK.mkdir(parents=True, exist_ok=True)
-    files = stdlib_files()[:: args.sample]
-    print(f"corpus: {len(files)} files from {sysconfig.get_paths()['stdlib']}", file=sys.stderr)
-    corpus = build_corpus(WORK / f"corpus-{args.sample}", files) / "stdlib"
-    mark_repository(corpus.parent)
+    tables: list[str] = []
+    if args.corpus in ("stdlib", "both"):
+        files = stdlib_files()[:: args.sample]
+        print(f"corpus: {len(files)} files from {sysconfig.get_paths()['stdlib']}", file=sys.stderr)
+        corpus = build_corpus(WORK / f"corpus-{args.sample}", files) / "stdlib"
+        mark_repository(corpus.parent)
+        label = "standard library" + ("" if args.sample == 1 else f", every {args.sample}th file")
+        rows = bench(corpus, len(files), skip, repeat, args,
+                     lambda: build_corpus(WORK / f"corpus-{args.sample}-x10", files, copies=10))
+        tables.append(render(rows, len(files), repeat, args, label))
+    if args.corpus in ("agent-sdk", "both"):
+        built = build_agent_sdk_corpus(args.cache_dir)
+        if built is None:
+            print("error: the agent-SDK corpus could not be downloaded (see above)", file=sys.stderr)
+            return 2
+        corpus, n_files, label = built
+        print(f"corpus: {n_files} files, {label}", file=sys.stderr)
+        rows = bench(corpus, n_files, skip | {"scale"}, repeat, args, None)
+        tables.append(render(rows, n_files, repeat, args, label))
+    table = "\n".join(tables)
+    print(table)
+    if args.markdown:
+        args.markdown.write_text(table)
+    return 0
+
+
+def bench(corpus: Path, n_files: int, skip: set[str], repeat: int, args, build_x10) -> dict[str, Row]:
+    """Every row on one corpus folder (its own repository); `build_x10` makes the x10 copy."""
     built_at = time.time()
     rows: dict[str, Row] = {}
 
@@ -299,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         warm.samples.append(measure(lint_cmd(), corpus))
     progress("llm-affinity-lint touched one file")
     touched = row("touched", "llm-affinity-lint check, warm, one file edited")
-    victim = sorted(corpus.rglob("*.py"))[len(files) // 2]
+    victim = sorted(corpus.rglob("*.py"))[n_files // 2]
     original = victim.read_bytes()
     try:
         for i in range(repeat):
@@ -320,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
             progress("flake8 (default checks)")
             r = row("flake8", "flake8 (default checks, all cores)")
             for _ in range(repeat):
-                r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus))
+                r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus, PLAIN_ENV))
             r.note = f"{findings(r.samples[-1])} findings"
     if "fixit" not in skip:
         py = tools_venv("venv-flake8", ["flake8", "fixit"])
@@ -337,6 +411,18 @@ def main(argv: list[str] | None = None) -> int:
             r.note = (f"stopped after {limit:.0f} s = {FIXIT_LIMIT}x our cold run" if last.timed_out
                       else f"exit {last.returncode}; "
                       + (last.stdout.strip().splitlines() or [""])[-1][:80])
+    if "ruff" not in skip:
+        r = row("ruff", "ruff check --select ALL (all cores)")
+        ruff = shutil.which("ruff") or (str(Path(PYTHON).parent / "ruff")
+                                        if (Path(PYTHON).parent / "ruff").exists() else None)
+        if ruff is None:
+            r.note = "ruff is not installed"
+        else:
+            progress("ruff --select ALL")
+            for _ in range(repeat):
+                r.samples.append(measure([ruff, "check", "--select", "ALL", "--no-cache", "--exit-zero",
+                                          "--output-format", "concise", "-q", "."], corpus, PLAIN_ENV))
+            r.note = f"{findings(r.samples[-1])} findings"
     if "plugin" not in skip:
         r = row("plugin", "flake8 + llm-affinity-lint plugin")
         if not (REPO / "lint_rules" / "flake8_plugin.py").exists():
@@ -346,14 +432,14 @@ def main(argv: list[str] | None = None) -> int:
             if py is not None:
                 progress("flake8 + plugin")
                 for _ in range(repeat):
-                    r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus))
+                    r.samples.append(measure([str(py.parent / "flake8"), "--exit-zero", "."], corpus, PLAIN_ENV))
                 r.note = f"{findings(r.samples[-1])} findings"
                 # the plugin venv holds a copy of the package: reinstall when the code changes
                 (WORK / "venv-plugin" / ".installed").unlink(missing_ok=True)
 
     if "scale" not in skip:
         progress("corpus x10, cold, once")
-        big = build_corpus(WORK / f"corpus-{args.sample}-x10", files, copies=10)
+        big = build_x10()
         mark_repository(big)
         time.sleep(2.5)
         clean_cache(big)
@@ -362,14 +448,10 @@ def main(argv: list[str] | None = None) -> int:
         r.note = f"{findings(r.samples[-1])} findings; peak {r.peak_mb:.0f} MB"
         clean_cache(big)
 
-    table = render(rows, len(files), repeat, args)
-    print(table)
-    if args.markdown:
-        args.markdown.write_text(table)
-    return 0
+    return rows
 
 
-def render(rows: dict[str, Row], n_files: int, repeat: int, args) -> str:
+def render(rows: dict[str, Row], n_files: int, repeat: int, args, label: str = "standard library") -> str:
     p = rows.get("p")
     P = p.median if p else None
     cold = rows["cold"].median
@@ -393,6 +475,8 @@ def render(rows: dict[str, Row], n_files: int, repeat: int, args) -> str:
     if rows.get("flake8") and rows["flake8"].median:
         x = rows["flake8"].median / cold
         checks["flake8"] = (f"{x:.2f}x our cold (target > 1x)", x > 1)
+    if rows.get("ruff") and rows["ruff"].median:
+        checks["ruff"] = (f"{rows['ruff'].median / cold:.2f}x our cold", None)
     if rows.get("plugin") and rows["plugin"].median and rows.get("flake8") and rows["flake8"].median:
         x = rows["plugin"].median / rows["flake8"].median - 1
         checks["plugin"] = (f"{x * 100:+.1f}% vs flake8 (target <= +15%)", x <= 0.15)
@@ -402,7 +486,7 @@ def render(rows: dict[str, Row], n_files: int, repeat: int, args) -> str:
     peak = max((rows[k].peak_mb or 0) for k in ("cold", "nocache", "warm", "touched", "scale")
                if k in rows)
     lines = [
-        f"Corpus: {n_files} files (standard library{'' if args.sample == 1 else f', every {args.sample}th file'}), "
+        f"Corpus: {n_files} files ({label}), "
         f"Python {platform.python_version()}, {os.cpu_count()} cores "
         f"({_cpu_model()}). Medians of {repeat} runs (P, fixit and x10: one run).",
         "",

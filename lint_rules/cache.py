@@ -233,6 +233,12 @@ class CachingIndex(ProjectIndex):
         return fresh, digests
 
     # --- hooks into ProjectIndex ---
+    def writers(self, near: Path | None):
+        # A file the ast stage rejects through the project's writers depends on every module
+        # of the project, which an entry cannot record: with a result cache, every call counts
+        # as a possible call hop (docs/performance.md).
+        return None
+
     def module(self, module: str, near: Path | None = None) -> ModuleSummary | None:
         if self._recording is not None:
             self._recording.add(module)

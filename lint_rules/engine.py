@@ -19,12 +19,14 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from functools import lru_cache
+from pathlib import Path
 
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext
 from lint_rules.analysis.header_keys import AnyCase
 from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location, RelatedLocation
@@ -171,13 +173,20 @@ def may_have_findings(source: str, config: Config, codes: tuple[str, ...],
 
 def rules_that_may_fire(source: str, config: Config, codes: tuple[str, ...],
                         rules: tuple[type[Rule], ...] | None = None,
-                        tree: ast.Module | None = None) -> tuple[type[Rule], ...]:
+                        tree: ast.Module | None = None, path: str | None = None,
+                        index: ProjectIndex | None = None) -> tuple[type[Rule], ...]:
+    return _stages(source, config, codes, rules, tree, path, index)[0]
+
+
+def _stages(source: str, config: Config, codes: tuple[str, ...],
+            rules: tuple[type[Rule], ...] | None, tree: ast.Module | None, path: str | None,
+            index: ProjectIndex | None) -> tuple[tuple[type[Rule], ...], ast.Module | None]:
     """The enabled rules that may report in this source, by both prefilter stages: the trigger
     tokens in the text, then, for rules that have one, their check of CPython's `ast` (`tree`,
     or parsed here: ~10x cheaper than libcst). Only these rules need to run: each stage is a
     necessary condition for its rule's findings."""
     if not may_have_findings(source, config, codes, rules):
-        return ()
+        return (), tree
     rule_set = all_rules() if rules is None else rules
     passing = [rule for rule, token_filter in _rule_token_filters(config, rule_set)
                if rule.code in codes and (token_filter is None or token_filter.search(source))]
@@ -185,9 +194,12 @@ def rules_that_may_fire(source: str, config: Config, codes: tuple[str, ...],
         if not isinstance(tree, ast.Module):
             tree = ast_tree(source)
         if tree is not None:
+            near = Path(path) if path else None
+            writers_of = (lambda: index.writers(near)) if index is not None else None
+            stage = StageInput(tree, source, config, writers_of)
             passing = [rule for rule in passing
-                       if not rule.ast_prefilter or rule.may_fire(tree, source, config)]
-    return tuple(passing)
+                       if not rule.ast_prefilter or rule.ast_stage(stage)]
+    return tuple(passing), tree
 
 
 # ---------------------------------------------------------------------------- checking
@@ -290,11 +302,15 @@ def _check_text(source: str, path: str, config: Config, index: ProjectIndex | No
     if not selected and not syntax_enabled:
         return []
     with gc_paused():
-        to_run = [r for r in rule_set if r.code in selected] if not prefilter else (
-            rules_that_may_fire(source, config, selected, None if rules is None else rule_set,
-                                tree=tree)
-            if selected else ())
-        found, failure, lines = _run_rules(source, path, config, index, to_run, syntax_enabled)
+        if not prefilter:
+            to_run: Sequence[type[Rule]] = [r for r in rule_set if r.code in selected]
+        elif selected:
+            to_run, tree = _stages(source, config, selected, None if rules is None else rule_set,
+                                   tree, path, index)
+        else:
+            to_run = ()
+        found, failure, lines = _run_rules(source, path, config, index, to_run, syntax_enabled,
+                                           tree if isinstance(tree, ast.Module) else None)
     if failure is not None:
         lines = LineIndex(source)
         found = [failure_diagnostic(path, failure, lines.line(failure.row))]
@@ -322,7 +338,7 @@ def gc_paused():
 
 
 def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | None,
-               to_run: Sequence[type[Rule]], syntax_enabled: bool
+               to_run: Sequence[type[Rule]], syntax_enabled: bool, tree: ast.Module | None = None
                ) -> tuple[list[Diagnostic], ParseFailure | None, LineIndex | None]:
     lines: LineIndex | None = None  # line offsets cost a pass: built only when needed
     # Valid means valid for the project's target Python, not for the interpreter running us.
@@ -331,7 +347,7 @@ def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | Non
         # CPython first: its messages are better, and libcst must never see what CPython
         # rejects at its nesting limits (see parse_module); libcst decides only for a target
         # newer than the interpreter.
-        cpython = syntax_check(source, path)
+        cpython = syntax_check(source, path, tree)
         parsed = libcst_parse(source) if cpython is None else judge_for_target(
             source, cpython, target, libcst_parse)
         if isinstance(parsed, ParseFailure) and parsed.message.startswith(LIBCST_PREFIX):
@@ -350,6 +366,6 @@ def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | Non
             found = check_parsed(ctx, to_run)
             failure, lines = None, ctx.lines
     else:
-        failure = syntax_verdict(source, path, target) if syntax_enabled else None
+        failure = syntax_verdict(source, path, target, tree) if syntax_enabled else None
         found = []
     return found, failure, lines

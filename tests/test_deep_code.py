@@ -12,26 +12,34 @@ the deep stack of `syntax.deep_stack`.
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
 
 import pytest
+from deep_shapes import PROGRAMS, marker, twins
 
 from lint_rules.api import check_source
 
 PIN = 'def pin(llm, conversation_id):\n    llm.extra_headers["x-litellm-session-id"] = conversation_id\n'
 
 
-def _findings(source: str) -> list[tuple[str, int]]:
-    """(code, row) of every finding, computed in a thread with the default stack and limit."""
+def _findings(source: str, depth: int = 0) -> list[tuple[str, int]]:
+    """(code, row) of every finding, computed in a thread with the default stack and limit,
+    `depth` frames down (a caller's own stack: flake8, an editor, a test runner)."""
     out: dict[str, object] = {}
+
+    def check(level: int) -> list[tuple[str, int]]:
+        if level:
+            return check(level - 1)
+        return [(d.code, d.start.row) for d in check_source(source, "deep.py")]
 
     def target() -> None:
         old = sys.getrecursionlimit()
         sys.setrecursionlimit(1000)
         try:
-            out["found"] = [(d.code, d.start.row) for d in check_source(source, "deep.py")]
+            out["found"] = check(depth)
         except BaseException as exc:  # reported below
             out["error"] = exc
         finally:
@@ -179,6 +187,13 @@ def _header_merge_elif(n: int) -> str:
             + "    else:\n        return llm.extra_headers | kwargs['extra_headers']\n")
 
 
+def _dict_spread_chain(n: int) -> str:
+    """The headers written are `{**h}` of `{**h}` ... of a dict with the key (n locals)."""
+    return ("def pin(llm, conversation_id):\n    h0 = {'x-litellm-session-id': conversation_id}\n"
+            + "".join(f"    h{i} = {{**h{i - 1}}}\n" for i in range(1, n))
+            + f"    llm.extra_headers = h{n - 1}\n")
+
+
 SHAPES = {
     # shape: (builder, deep size, shallow size)
     "elif_chain": (_elif_pin, 1100, 3),
@@ -200,6 +215,7 @@ SHAPES = {
     "call_context_or_chain": (_context_or, 3000, 2),
     "header_merge_of_copies": (_header_merge_copies, 1100, 2),
     "header_merge_in_elif_chain": (_header_merge_elif, 1100, 3),
+    "dict_spread_chain": (_dict_spread_chain, 1200, 2),
 }
 
 
@@ -227,6 +243,103 @@ def test_deep_code_gives_the_findings_of_its_shallow_equivalent(shape):
         assert _shape_of(deep_lines[deep_row - 1]) == _shape_of(shallow_lines[shallow_row - 1]), (
             shape, got, expected)
     assert len({row for _, row in got}) == len(got)
+
+
+# ------------------------------------------------------------------ generated programs
+# One seeded program per rule by default (the whole file stays well under a minute);
+# `LLA_DEEP_SEEDS=0-49 pytest tests/test_deep_code.py -k generated` runs 50 seeds of each.
+def _seeds() -> list[int]:
+    spec = os.environ.get("LLA_DEEP_SEEDS", "")
+    if not spec:
+        return [17]
+    low, _, high = spec.partition("-")
+    return list(range(int(low), int(high or low) + 1))
+
+
+def _marked(source: str) -> list[tuple[str, str | None]]:
+    lines = source.splitlines()
+    return [(code, marker(lines[row - 1])) for code, row in _findings(source)]
+
+
+@pytest.mark.parametrize("seed", _seeds())
+@pytest.mark.parametrize("code", sorted(PROGRAMS))
+def test_generated_deep_program_gives_the_findings_of_its_shallow_twin(code, seed):
+    """Property: a rule's defect with deep constructs placed inside it (thousands of `elif`
+    branches, statements, operands, classes; nesting to CPython's limits: see `deep_shapes`)
+    gives, at the default recursion limit, exactly the findings of the same program with each
+    construct one deep: no crash, no lost finding, no new one."""
+    shallow, deep = twins(code, seed)
+    compile(deep, f"{code}-{seed}", "exec")  # valid Python at the default limit
+    expected = _marked(shallow)
+    assert any(c == code and m is not None for c, m in expected), (code, seed, expected)
+    assert _marked(deep) == expected, (code, seed)
+
+
+def _loops_over_literals(n: int) -> str:
+    """`for l1 in [l0]: ...; for l2 in [l1]: ...`: each loop variable is an LLM when the one
+    before is (`iterates_llms` asks `is_llm` of a literal's elements, which asks again)."""
+    lines = ["class Conversation:", "    def _pin_prompt_cache_key(self) -> None:",
+             "        for l0 in self.agent.get_all_llms():", "            pass"]
+    for i in range(1, n):
+        lines += [f"        for l{i} in [l{i - 1}]:", "            pass"]
+    return "\n".join(lines + [f"        l{n - 1}._prompt_cache_key = str(self.id)"]) + "\n"
+
+
+def test_loops_over_literals_are_followed_to_the_documented_cap_then_unknown():
+    """Within `ITERATION_NESTING` the chain is followed (LLA006 on the write); past it the
+    answer is unknown, which is silent: never a crash (it recursed until issue 17's fix)."""
+    from lint_rules.analysis.llm_objects import ITERATION_NESTING
+
+    for n in (2, ITERATION_NESTING):
+        source = _loops_over_literals(n)
+        assert _findings(source) == [("LLA006", len(source.splitlines()))], n
+    assert _findings(_loops_over_literals(300)) == []  # 200 ran out of stack before
+
+
+def _alternating_guard(n: int) -> str:
+    """A stale guard nested in n alternating `and`/`or` (each level parenthesised)."""
+    guard = "'x-litellm-session-id' not in existing"
+    for i in range(n):
+        guard = f"(x{i} {'or' if i % 2 else 'and'} {guard})"
+    return ("class Conversation:\n    def _pin(self, llm):\n"
+            "        existing = llm.extra_headers or {}\n"
+            f"        if {guard}:\n"
+            "            llm.extra_headers = {'x-litellm-session-id': str(self.id), **existing}\n")
+
+
+def test_alternating_guards_are_read_to_the_documented_cap_then_unknown():
+    """`atoms` asks again for a disjunction inside a conjunction inside ...: one level is read
+    (LLA003 on the guard), 150 were a RecursionError that lost every finding of the file; past
+    the cap the guard is unknown (silent) and the merge that keeps the old value still counts."""
+    assert [code for code, _ in _findings(_alternating_guard(1))] == ["LLA003", "LLA006", "LLA003"]
+    assert _findings(_alternating_guard(150)) == [("LLA006", 5), ("LLA003", 5)]
+
+
+def _long_sum_with_leaks(terms: int) -> str:
+    """A leak write (LLA001), a process-global leak (LLA005, whose `ast` stage must see it)
+    and a `+` of `terms` operands, which CPython's compiler and `ast` build by recursion."""
+    return ("import os\n\n\ndef pin(llm, conversation_id):\n"
+            "    llm.extra_headers['x-litellm-session-id'] = conversation_id\n\n\n"
+            "class Tenant:\n    def install(self):\n"
+            "        os.environ['AWS_ACCESS_KEY_ID'] = self.aws_access_key_id\n\n\n"
+            "TOTAL = " + " + ".join(["1"] * terms) + "\n")
+
+
+def test_a_long_sum_cpython_compiles_is_checked_whoever_asks():
+    """CPython compiles a 2,000-term `+` at its default limit, but its compiler and `ast.parse`
+    count the caller's frames: from 400 frames down they ran out, the file was LLA000 and its
+    findings lost. The verdict is now taken on a fresh stack and `ast` retried on a deep one.
+    (libcst's parser is quadratic in such a chain: 2,000 terms take seconds.)"""
+    source = _long_sum_with_leaks(2000)
+    assert [code for code, _ in _findings(source, 400)] == ["LLA001", "LLA005"]
+
+
+def test_a_sum_past_cpythons_limit_is_a_syntax_error_of_that_file():
+    """Past what CPython compiles at its default limit (it could not import the module either),
+    the file is LLA000, reported (an error in the summary and the exit code), never a crash;
+    libcst, whose parser would overflow the C stack, never sees it."""
+    found = _findings(_long_sum_with_leaks(5000), 300)
+    assert found == [("LLA000", 1)]
 
 
 def test_default_recursion_limit_is_not_raised_by_a_check():

@@ -152,3 +152,110 @@ def test_child_nodes_keep_every_semantic_child_of_libcst_children() -> None:
         stack.extend(full)
         seen += 1
     assert seen > 1000
+
+
+_HOP_CALLEES = {
+    "module constant": 'KEY = "x-litellm-session-id"\n\n\ndef stamp(target, sid):\n'
+                       '    target.extra_headers[KEY] = sid\n',
+    "scoped attribute": "def stamp(target, sid):\n    target._prompt_cache_key = sid\n",
+    "local chain": 'def _inner(target, session_id):\n    target.extra_headers["X-LiteLLM-Session-Id"]'
+                   ' = session_id\n\n\ndef stamp(target, sid):\n    _inner(target, sid)\n',
+}
+
+
+@pytest.mark.parametrize("callee", sorted(_HOP_CALLEES))
+@pytest.mark.parametrize("import_line,call", [
+    ("from pkg.pins import stamp as pin_it", "pin_it"),
+    ("from pkg import pins", "pins.stamp"),
+])
+def test_ast_stage_keeps_call_hops_into_other_modules(tmp_path, callee, import_line, call) -> None:
+    """A caller without any scoped source of its own, whose only finding is a call hop into a
+    writing callee of another module (found through the project's writers, rule_stages.py)."""
+    source = f"{import_line}\n\n\ndef start(agent, token):\n    {call}(agent.llm, token)\n"
+    found = _with_and_without_prefilter(tmp_path, ("pins.py", _HOP_CALLEES[callee]), source)
+    assert found[True] == found[False]
+    assert found[False] == [("LLA001", 5)]
+
+
+def _with_and_without_prefilter(tmp_path, module: tuple[str, str], source: str) -> dict:
+    """Findings (code, line) of `pkg/app.py` holding `source`, beside `pkg/<module>`, with the
+    prefilter (True) and without (False)."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / module[0]).write_text(module[1])
+    app = tmp_path / "pkg" / "app.py"
+    app.write_text(source)
+    config = Config()
+    return {pf: [(d.code, d.start.row) for d in check_text(
+        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
+        for pf in (True, False)}
+
+
+def test_audit_script_finds_no_hidden_finding_in_the_fixtures(capsys) -> None:
+    """`benchmarks/prefilter_audit.py` on the fixtures (default settings): no rule that reports
+    in a file without the prefilter is skipped there by its stages, and findings are equal."""
+    import importlib.util
+
+    script = Path(__file__).resolve().parent.parent / "benchmarks" / "prefilter_audit.py"
+    spec = importlib.util.spec_from_file_location("prefilter_audit", script)
+    assert spec is not None and spec.loader is not None
+    audit = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(audit)
+    fixtures = Path(__file__).resolve().parent / "fixtures" / "rules"
+    status = audit.audit_findings([fixtures], Config())
+    out = capsys.readouterr().out
+    assert "HIDDEN" not in out and "DIFFERENT" not in out
+    assert status == 0
+    assert " 0 with different findings" in out
+
+
+_BASE_MODULE = ('class Base:\n    def stamp(self, target, sid):\n'
+                '        target._prompt_cache_key = sid\n\n\n'
+                'class Other:\n    def stamp(self, target, sid):\n        return None\n')
+
+
+@pytest.mark.parametrize("bases", ["Base", "make(Mixin), Base", "Mixin[\"x\"], Base"])
+def test_inherited_method_hop_through_a_remote_base(tmp_path, bases) -> None:
+    """`self.stamp(llm, token)` runs a writing method of a base class in another module, listed
+    after a base spelled with a call or subscript: the stage and the call hops' gate
+    (`Writers.may_write_method`) find it, with and without the prefilter."""
+    source = ("from pkg.base import Base, make, Mixin\n\n\n"
+              f"class App({bases}):\n    def start(self, agent, token):\n"
+              "        self.stamp(agent.llm, token)\n")
+    found = _with_and_without_prefilter(tmp_path, ("base.py", _BASE_MODULE), source)
+    assert found[True] == found[False]
+    assert found[False] == [("LLA001", 6)]
+
+
+def test_method_gate_needs_a_writing_method_among_the_ancestors(tmp_path) -> None:
+    """A method named like a writer, but of a class that no ancestor chain reaches, is not one."""
+    from lint_rules.analysis.rule_stages import collect_writers
+
+    files = [("base.py", _BASE_MODULE),
+             ("sub.py", "from base import Base as Renamed\n\n\nclass Sub(Renamed):\n    pass\n")]
+    writers = collect_writers(files, Config())
+    assert writers.may_write_method("stamp", ["Base"])
+    assert writers.may_write_method("stamp", ["Sub"])  # through the `as` alias
+    assert not writers.may_write_method("stamp", ["Other"])
+    assert not writers.may_write_method("stamp", ["BaseModel"])
+    assert not writers.may_write_method("start", ["Base"])
+
+
+def test_writers_answer_may_write_past_the_parse_budget(monkeypatch) -> None:
+    """A name defined in more candidate modules than one question may parse is "may write"
+    without parsing them (the stage then lets the file through: sound); under the budget the
+    modules are parsed and a name no module writes with is "no"."""
+    from lint_rules.analysis import rule_stages
+
+    quiet = 'KEY = "x-litellm-session-id"\n\n\ndef get(self):\n    return KEY\n'
+    files = [(f"m{i}.py", quiet) for i in range(rule_stages.PARSE_PER_QUESTION + 1)]
+    parsed: list[str] = []
+    real = rule_stages._parse_writers
+    monkeypatch.setattr(rule_stages, "_PARSED_WRITERS", {})
+    monkeypatch.setattr(rule_stages, "_parse_writers",
+                        lambda text, config: parsed.append(text) or real(text, config))
+    assert rule_stages.collect_writers(files, Config()).may_write(["get"])
+    assert parsed == []
+    few = files[:rule_stages.PARSE_PER_QUESTION]
+    assert not rule_stages.collect_writers(few, Config()).may_write(["get"])
+    assert len(parsed) == 1  # the same text is parsed once for every module that holds it

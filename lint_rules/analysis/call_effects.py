@@ -102,6 +102,7 @@ class EffectSummaries:
         self.index = index
         self._done: dict[object, FunctionSummary] = {}
         self._busy: set[int] = set()
+        self._writers: object = _UNSET
         self._warming = False
 
     # ------------------------------------------------------------------ summaries
@@ -293,7 +294,7 @@ class EffectSummaries:
             if method is not None:
                 return None, method, method.self_name is not None and bound
         index = self.index
-        if index is None or not remote:
+        if index is None or not remote or not self._may_write_remotely(name, remote):
             return None
         for ancestor in index.ancestors(tuple(remote), Path(self.path)):
             found = _effects_of(ancestor, name)
@@ -302,7 +303,8 @@ class EffectSummaries:
         return None
 
     def _remote_method(self, qualname: str, name: str):
-        if self.index is None or "." not in qualname:
+        if self.index is None or "." not in qualname \
+                or not self._may_write_remotely(name, (qualname,)):
             return None
         for ancestor in self.index.ancestors((qualname,), Path(self.path)):
             found = _effects_of(ancestor, name)
@@ -316,7 +318,7 @@ class EffectSummaries:
         if index is None:
             return None
         module, _, name = qualname.rpartition(".")
-        if not module:
+        if not module or not self._may_write_remotely(name):
             return None
         near = Path(self.path)
         summary = index.module(module, near)
@@ -335,6 +337,30 @@ class EffectSummaries:
             if found is not None:
                 return found, None, True
         return None
+
+    def _may_write_remotely(self, name: str, bases: list[str] | tuple[str, ...] | None = None
+                            ) -> bool:
+        """False when no module the index can find defines, imports or subclasses a callee of
+        that name that may write onto a parameter (`ProjectIndex.writers`, an over-approximation
+        read from `ast` and text): whatever another module's summary says of such a callee has
+        no writes, and only writes matter to a call site, so the module is not summarised (a
+        libcst parse). With `bases` (qualified names of the classes whose ancestors are
+        searched for the method `name`), the writing method must also be defined in a class
+        that can be one of them or their ancestors (`Writers.may_write_method`).
+        Unknown writers (no index method, a result cache): True."""
+        if self._writers is _UNSET:
+            writers_of = getattr(self.index, "writers", None)
+            self._writers = writers_of(Path(self.path)) if writers_of is not None else None
+        writers = self._writers
+        if writers is None:
+            return True
+        if bases is None:
+            return writers.may_write((name,))  # type: ignore[attr-defined]
+        return writers.may_write_method(  # type: ignore[attr-defined]
+            name, [b.rsplit(".", 1)[-1] for b in bases])
+
+
+_UNSET = object()
 
 
 def _effects_of(cls: ClassSummary, name: str) -> FunctionSummary | None:

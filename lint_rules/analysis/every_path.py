@@ -233,10 +233,17 @@ def _always_true(test: cst.BaseExpression) -> bool:
 
 
 def _irrefutable(pattern: cst.MatchPattern) -> bool:
-    if isinstance(pattern, cst.MatchAs):
-        return pattern.pattern is None or _irrefutable(pattern.pattern)
-    if isinstance(pattern, cst.MatchOr):
-        return any(_irrefutable(p.pattern) for p in pattern.patterns)
+    """`case x`, `case _`, `case (y as x)`, `case A() | x`: an OR over the alternatives, with
+    a worklist (no recursion on the pattern's nesting)."""
+    todo = [pattern]
+    while todo:
+        current = todo.pop()
+        if isinstance(current, cst.MatchAs):
+            if current.pattern is None:
+                return True
+            todo.append(current.pattern)
+        elif isinstance(current, cst.MatchOr):
+            todo.extend(p.pattern for p in current.patterns)
     return False
 
 

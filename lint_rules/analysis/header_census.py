@@ -46,6 +46,7 @@ from pathlib import Path
 from lint_rules.analysis.header_keys import header_key_tokens
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.syntax.parse import ast_tree
 
 MAX_FILES = 5000  # a larger tree is not enumerated (no census, the rule reports)
 _SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
@@ -217,10 +218,7 @@ def _scopes(tree: ast.Module) -> list[tuple[list[ast.AST], bool]]:
 
 
 def _parse(text: str) -> ast.Module | None:
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    return ast_tree(text)  # deep code: retried on a deep stack
 
 
 def _is_key(node: ast.AST, keys: frozenset[str]) -> bool:

@@ -49,6 +49,10 @@ from lint_rules.syntax.tree import small_statements
 _FACTORY_PREFIXES = ("create", "build", "new", "make", "copy", "clone", "fork")
 COPY_METHODS = frozenset({"model_copy", "copy"})
 VALIDATE_METHODS = frozenset({"model_validate", "model_construct", "parse_obj", "construct"})
+# `for b in [a]: for c in [b]: ...`: how many `iterates_llms` questions may be open at once
+# (each literal collection asks `is_llm` of its elements, which may ask again); deeper, the
+# answer is unknown (not an LLM: silent).
+ITERATION_NESTING = 24
 _ELEMENT_WRAPPERS = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
 _REGISTRY_HINTS = ("registry", "Registry", "REGISTRY", "llms", "Llms", "LLMs", "LLMS")
 
@@ -138,6 +142,7 @@ class LLMFacts:
         self.attributes = frozenset(config.llm_attributes)
         self.sources = frozenset(config.llm_sources)
         self._visiting: set[int] = set()
+        self._iterating = 0  # `iterates_llms` questions open (see ITERATION_NESTING)
         self._mentions: bool | None = None
 
     def _mentions_llm_class(self) -> bool:
@@ -154,18 +159,26 @@ class LLMFacts:
         one (qualified through the imports, or bare), or a class of this module that is one."""
         if not name:
             return False
+        if self._names_llm_class(name):
+            return True
+        local = self._local_class(name)
+        return local is not None and self.class_is_llm(local)
+
+    def _names_llm_class(self, name: str) -> bool:
+        """`name` is a configured LLM class (no look at the classes of this module)."""
         resolved = self.model.resolve(name) or name
         if resolved in self.qualified or name in self.qualified:
             return True
         if resolved.rsplit(".", 1)[-1] in self.bare:
             return True
-        if self.patterns and "." in resolved and any(fnmatchcase(resolved, p) for p in self.patterns):
-            return True
-        if "." not in name and resolved == name:
-            local = self.model.class_named(name)
-            if local is not None:
-                return self.class_is_llm(local)
-        return False
+        return bool(self.patterns) and "." in resolved and any(
+            fnmatchcase(resolved, p) for p in self.patterns)
+
+    def _local_class(self, name: str) -> ClassInfo | None:
+        """The class of this module a bare, unresolved base name denotes."""
+        if "." in name or (self.model.resolve(name) or name) != name:
+            return None
+        return self.model.class_named(name)
 
     def is_llm_annotation(self, text: str | None) -> bool:
         return bool(text) and self.is_llm_class(text.strip().strip("'\""))  # type: ignore[union-attr]
@@ -179,19 +192,53 @@ class LLMFacts:
         """A class of this module is an LLM class when its name is a configured one, a base is
         one (through the imports, or another class of this module), or it is one by what it
         does: a model-call method (`completion`, `invoke`, `generate`, ...) or a request-extras
-        field (`extra_body`, `model_kwargs`, ...), together with a model-name field."""
+        field (`extra_body`, `model_kwargs`, ...), together with a model-name field.
+
+        An OR over the class and its local bases, transitively: explored depth-first with an
+        explicit stack (a hierarchy of 3,000 classes each deriving from the previous one is
+        that deep), each class's verdict kept. A base on the current path (a cycle of local
+        bases) adds nothing; a False that saw such a cycle is kept only for the class asked
+        about, whose search covered the whole cycle."""
         if cls is None:
             return False
-        key = id(cls)
-        verdict = self._class_verdicts.get(key)
-        if verdict is not None:
-            return verdict
-        self._class_verdicts[key] = False  # a cycle of local bases is not an LLM
+        verdicts = self._class_verdicts
+        if id(cls) in verdicts:
+            return verdicts[id(cls)]
+        # Frames: [class, local bases still to ask, verdict so far, saw a cycle].
+        stack: list[list] = [self._class_frame(cls)]
+        on_path = {id(cls)}
+        while True:
+            frame = stack[-1]
+            klass, todo, verdict, cycle = frame
+            if not verdict and todo:
+                base = todo.pop()
+                if id(base) in verdicts:
+                    frame[2] = verdicts[id(base)]
+                elif id(base) in on_path:
+                    frame[3] = True
+                else:
+                    on_path.add(id(base))
+                    stack.append(self._class_frame(base))
+                continue
+            stack.pop()
+            on_path.discard(id(klass))
+            if verdict or not cycle or not stack:
+                verdicts[id(klass)] = verdict
+            if not stack:
+                return verdict
+            parent = stack[-1]
+            parent[2] = parent[2] or verdict
+            parent[3] = parent[3] or cycle
+
+    def _class_frame(self, cls: ClassInfo) -> list:
+        """[cls, its local bases to ask (last first), whether it is an LLM class by itself or
+        through a configured base, False]."""
         qual = f"{self.model.module_name}.{cls.qualname}" if self.model.module_name else cls.qualname
-        verdict = (cls.name in self.bare or qual in self.qualified
-                   or any(self.is_llm_class(b) for b in cls.bases) or self._acts_as_llm(cls))
-        self._class_verdicts[key] = verdict
-        return verdict
+        if cls.name in self.bare or qual in self.qualified or self._acts_as_llm(cls) \
+                or any(self._names_llm_class(b) for b in cls.bases if b):
+            return [cls, [], True, False]
+        local = [c for c in (self._local_class(b) for b in cls.bases if b) if c is not None]
+        return [cls, local[::-1], False, False]
 
     def _acts_as_llm(self, cls: ClassInfo) -> bool:
         fields = _declared_fields(cls)
@@ -331,41 +378,70 @@ class LLMFacts:
         return False
 
     def iterates_llms(self, node: cst.BaseExpression | None, fn: FunctionInfo | None) -> bool:
-        """`for x in <node>` binds LLMs: a source call, or a literal collection of LLMs."""
-        if node is None:
-            return False
-        if self.source_call(node) is not None:
-            return True
-        if isinstance(node, (cst.List, cst.Tuple, cst.Set)):
-            return bool(node.elements) and all(
-                not isinstance(el, cst.StarredElement) and self.is_llm(el.value, fn)
-                for el in node.elements)
-        return self._wrapped_iterates_llms(node, fn)
+        """`for x in <node>` binds LLMs: a source call, or a literal collection of LLMs, or
+        one wrapped (`list(src)`, `sorted(src)`, `itertools.chain(src, ...)`, `[x for x in
+        src]`) or bound to a local (issue 13). An OR over those, explored with a worklist (a
+        wrapper of a wrapper ..., or a chain of locals, is as deep as the code is long).
 
-    def _wrapped_iterates_llms(self, node: cst.BaseExpression, fn: FunctionInfo | None) -> bool:
-        """`list(src)`, `sorted(src)`, `itertools.chain(src, ...)`, `[x for x in src]`, or a
-        local bound to one of these: the elements are still the source's (issue 13)."""
+        A literal collection asks `is_llm` of its elements, which asks this again for a loop
+        variable (`for b in [a]: for c in [b]: ...`): that nesting is capped at
+        `ITERATION_NESTING` questions, beyond which the answer is unknown, i.e. not an LLM
+        (silent)."""
+        if node is None or self._iterating >= ITERATION_NESTING:
+            return False
+        self._iterating += 1
+        # Locals followed are in `_visiting` until the answer is known: a question asked
+        # again from inside (`is_llm` of an element) does not follow them again.
+        followed: list[int] = []
+        try:
+            todo: list[cst.BaseExpression] = [node]
+            seen: set[int] = set()
+            while todo:
+                current = todo.pop()
+                if id(current) in seen:
+                    continue
+                seen.add(id(current))
+                if isinstance(current, cst.Name):
+                    if id(current) in self._visiting:
+                        continue
+                    self._visiting.add(id(current))
+                    followed.append(id(current))
+                if self.source_call(current) is not None:
+                    return True
+                if isinstance(current, (cst.List, cst.Tuple, cst.Set)):
+                    if current.elements and all(
+                            not isinstance(el, cst.StarredElement) and self.is_llm(el.value, fn)
+                            for el in current.elements):
+                        return True
+                    continue
+                todo.extend(reversed(self._iterated_sources(current, fn)))
+            return False
+        finally:
+            self._iterating -= 1
+            self._visiting.difference_update(followed)
+
+    def _iterated_sources(self, node: cst.BaseExpression, fn: FunctionInfo | None
+                          ) -> list[cst.BaseExpression]:
+        """What a wrapper iterates (`list(src)`, `sorted(src)`, `itertools.chain(src, ...)`,
+        `[x for x in src]`), or a local's assigned values: the elements are still theirs."""
         if isinstance(node, cst.Call):
             name = self.model.resolve(dotted_name(node.func))
             args = [a.value for a in node.args if a.keyword is None and not a.star]
             if name in _ELEMENT_WRAPPERS and args:
-                return self.iterates_llms(args[0], fn)
+                return args[:1]
             if name in ("itertools.chain", "chain") and args:
-                return any(self.iterates_llms(a, fn) for a in args)
-            return False
+                return args
+            return []
         if isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
             comp = node.for_in
-            return (comp.inner_for_in is None and isinstance(comp.target, cst.Name)
-                    and isinstance(node.elt, cst.Name) and node.elt.value == comp.target.value
-                    and self.iterates_llms(comp.iter, fn))
-        if isinstance(node, cst.Name) and fn is not None and id(node) not in self._visiting:
-            self._visiting.add(id(node))
-            try:
-                return any(d.kind == ASSIGN and self.iterates_llms(d.value, fn)
-                           for d in local_defs(fn, node.value))
-            finally:
-                self._visiting.discard(id(node))
-        return False
+            if comp.inner_for_in is None and isinstance(comp.target, cst.Name) \
+                    and isinstance(node.elt, cst.Name) and node.elt.value == comp.target.value:
+                return [comp.iter]
+            return []
+        if isinstance(node, cst.Name) and fn is not None:
+            return [d.value for d in local_defs(fn, node.value)
+                    if d.kind == ASSIGN and d.value is not None]
+        return []
 
     def _call_is_llm(self, node: cst.Call, fn: FunctionInfo | None,
                      children: list[cst.BaseExpression]) -> bool:

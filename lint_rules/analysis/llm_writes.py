@@ -298,18 +298,24 @@ def is_fresh_empty(node: cst.BaseExpression | None) -> bool:
     """An empty hook that is the same for everyone: `[]`, `{}`, `()`, `list()`,
     `CallbackManager([])`, `CallbackManager()` (a constructor given only empty or constant
     arguments). Installing it takes nobody's hook onto the LLM."""
-    if node is None or is_constant(node):
-        return True
-    if isinstance(node, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
-        return not node.elements
-    if isinstance(node, cst.Call):
+    # An AND over the constructor calls and their arguments, with a worklist (no recursion).
+    todo = [node]
+    while todo:
+        node = todo.pop()
+        if node is None or is_constant(node):
+            continue
+        if isinstance(node, (cst.List, cst.Tuple, cst.Set, cst.Dict)):
+            if node.elements:
+                return False
+            continue
+        if not isinstance(node, cst.Call):
+            return False
         name = dotted_name(node.func)
         last = name.rsplit(".", 1)[-1] if name else ""
         if not (last[:1].isupper() or last in ("list", "dict", "tuple", "set")):
             return False
-        return all(a.keyword is None and not a.star and is_fresh_empty(a.value)
-                   for a in node.args) or all(is_fresh_empty(a.value) for a in node.args)
-    return False
+        todo.extend(a.value for a in node.args)
+    return True
 
 
 def _update_mapping(call: cst.Call) -> cst.BaseExpression | None:

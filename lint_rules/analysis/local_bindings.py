@@ -127,12 +127,16 @@ class _Analyzer:
                      value: cst.BaseExpression | None, node: cst.CSTNode) -> State:
         if isinstance(target, cst.Name):
             return self._define(state, target.value, kind, value, node)
-        if isinstance(target, (cst.Tuple, cst.List)):
-            for element in target.elements:
-                inner = element.value
-                if isinstance(inner, cst.StarredElement):
-                    inner = inner.value
-                state = self._bind_target(state, inner, OPAQUE, None, node)
+        # `a, (b, *c) = ...`: each name of an unpacking is opaque, in source order (a worklist).
+        todo: list[cst.BaseExpression] = [target]
+        while todo:
+            current = todo.pop()
+            if isinstance(current, cst.StarredElement):
+                current = current.value
+            if isinstance(current, cst.Name):
+                state = self._define(state, current.value, OPAQUE, None, node)
+            elif isinstance(current, (cst.Tuple, cst.List)):
+                todo.extend(reversed([element.value for element in current.elements]))
         return state
 
     # --- statements ---

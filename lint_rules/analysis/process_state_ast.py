@@ -403,11 +403,16 @@ def _statements(body: list[ast.stmt], into_try_star: bool):
 
 
 def _bind(target: ast.AST, names: set[str]) -> None:
-    if isinstance(target, ast.Name):
-        names.add(target.id)
-    elif isinstance(target, (ast.Tuple, ast.List)):
-        for element in target.elts:
-            _bind(element.value if isinstance(element, ast.Starred) else element, names)
+    """The names a target binds (`a, (b, *c) = ...`), with a worklist: no recursion."""
+    todo = [target]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, ast.Starred):
+            todo.append(node.value)
+        elif isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, (ast.Tuple, ast.List)):
+            todo.extend(node.elts)
 
 
 def _scope_names(fn, lines: list[str], facts: _FileFacts):

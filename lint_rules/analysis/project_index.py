@@ -27,12 +27,14 @@ from lint_rules.analysis.header_census import (
     walk_package,
 )
 from lint_rules.analysis.pins import summarize_method
+from lint_rules.analysis.rule_stages import (ModuleScan, Writers, python_modules, scan_module,
+                                            writers_from_scans)
 from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.syntax.deep_stack import positions
-from lint_rules.syntax.parse import ParseFailure, parse_module
+from lint_rules.syntax.parse import ParseFailure, ast_tree, parse_module
 from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
 
@@ -78,12 +80,16 @@ class ProjectIndex:
         self.config = config
         self.roots = [r.resolve() for r in roots or []]
         self._modules: dict[str, ModuleSummary | None] = {}
+        self._writers: dict[tuple[Path, ...], Writers | None] = {}
         self._censuses: dict[str, HeaderCensus | None] = {}
         self._callers: dict[str, bool] = {}
 
+    # Past this many modules under the search folders, `writers` gives up (None: every call may
+    # be a call hop) rather than read them all.
+    WRITERS_LIMIT = 20_000
+
     # --- finding modules on disk ---
-    def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
-        rel = Path(*module.split("."))
+    def _search_bases(self, near: Path | None) -> list[Path]:
         bases: list[Path] = []
         if near is not None:
             folder = near.resolve().parent
@@ -92,6 +98,11 @@ class ProjectIndex:
             bases.append(folder)
         for root in self.roots:
             bases.extend([root, root / "src"])
+        return bases
+
+    def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
+        rel = Path(*module.split("."))
+        bases = self._search_bases(near)
         seen: set[Path] = set()
         for base in bases:
             if base in seen:
@@ -156,6 +167,48 @@ class ProjectIndex:
         except OSError:
             return None
 
+    # --- the ast stage's call hops ---
+    def writers(self, near: Path | None) -> Writers | None:
+        """Which callees, among every module this index could find from `near`, may write a
+        conversation-scoped value onto a parameter (`rule_stages.Writers`); None: unknown."""
+        bases = tuple(dict.fromkeys(b.resolve() for b in self._search_bases(near)))
+        if bases in self._writers:
+            return self._writers[bases]
+        found: Writers | None = None
+        files = python_modules(bases, self.WRITERS_LIMIT)
+        if files is not None:
+            # Shared by every index of the process (the API builds one per call) while no
+            # module under the folders changed (paths, sizes and mtimes).
+            signature = tuple(_stat_key(f) for f in files)
+            key = (bases, self.config.fingerprint())
+            memo = _WRITERS_MEMO.get(key)
+            if memo is not None and memo[0] == signature:
+                found = memo[1]
+            else:
+                found = writers_from_scans(self._module_scans(files), self.config)
+                if len(_WRITERS_MEMO) > 16:
+                    _WRITERS_MEMO.clear()
+                _WRITERS_MEMO[key] = (signature, found)
+        self._writers[bases] = found
+        return found
+
+    def _module_scans(self, files: list[Path]) -> Iterator[ModuleScan]:
+        """Each module's `ModuleScan`, read once per process while its stat is unchanged
+        (folders without `__init__.py` give every file its own set of search folders)."""
+        fingerprint = self.config.fingerprint()
+        for path in files:
+            key = (_stat_key(path), fingerprint)
+            scan = _SCAN_MEMO.get(key)
+            if scan is None:
+                try:
+                    text = decode_source(path.read_bytes()).text
+                except (OSError, SourceDecodeError):
+                    continue
+                if len(_SCAN_MEMO) > 50_000:
+                    _SCAN_MEMO.clear()
+                scan = _SCAN_MEMO[key] = scan_module(str(path), text, self.config)
+            yield scan
+
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
         """The class `qualname` names, followed through re-exports (`from .base import Base`
@@ -197,6 +250,18 @@ class ProjectIndex:
         return out
 
 
+_WRITERS_MEMO: dict[tuple, tuple[tuple, Writers]] = {}
+_SCAN_MEMO: dict[tuple, ModuleScan] = {}
+
+
+def _stat_key(path: Path) -> tuple[str, int, int, int]:
+    try:
+        st = path.stat()
+    except OSError:
+        return (str(path), -1, -1, -1)
+    return (str(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size)
+
+
 def _lazy_lines(module: cst.Module, source: str) -> Callable[[cst.CSTNode], int]:
     """Start line of a node. Summaries ask it for every class and method: those come from one
     `ast` parse (a fraction of libcst's position pass, which costs a codegen of the module); any
@@ -229,9 +294,8 @@ def _definition_lines(module: cst.Module, source: str) -> dict[int, int]:
     """id(def or class node) -> its `def`/`class` line, pairing libcst's and `ast`'s
     definitions in source order; empty when they do not pair (the interpreter's `ast` cannot
     read the file, e.g. newer syntax), and positions answer instead."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError, MemoryError, RecursionError):
+    tree = ast_tree(source)  # deep code: retried on a deep stack
+    if tree is None:
         return {}
     ast_defs: list[ast.AST] = []
     stack: list[ast.AST] = [tree]

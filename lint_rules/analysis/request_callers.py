@@ -25,6 +25,7 @@ from pathlib import Path
 
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.syntax.parse import ast_tree
 
 
 def _text(path: str, read: Callable[[str], bytes | None]) -> str | None:
@@ -38,10 +39,7 @@ def _text(path: str, read: Callable[[str], bytes | None]) -> str | None:
 
 
 def _parse(text: str) -> ast.Module | None:
-    try:
-        return ast.parse(text)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return None
+    return ast_tree(text)  # deep code: retried on a deep stack
 
 
 class _Injection:

@@ -41,6 +41,9 @@ from lint_rules.analysis.pins import calls_with_statement, copy_pins
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.tree import nodes_of, small_statements
 
+# `existing`, `pinned_object` and `llm_dict` (and `atoms` through `_disjuncts`) follow a read of the existing value through at
+# most this many wrappers and locals (`h = llm.extra_headers; h2 = dict(h) ...`): the cap bounds
+# their recursion, and past it the read is unknown, i.e. not a stale guard (silent).
 _DEPTH = 4
 
 GUARD_REASON = "it only runs when no value is set yet"
@@ -385,12 +388,16 @@ class _Finder:
         return None
 
 
-def atoms(test: cst.BaseExpression, holds: bool):
+def atoms(test: cst.BaseExpression, holds: bool, depth: int = 0):
     """(atom, unset?) pairs that are known when `test` evaluates to `holds`.
 
     An atom is a presence test; `unset` is True when what is known is "absent / None / falsy".
-    Iterative: the test's nesting is the user's.
+    Iterative: the test's nesting is the user's. Only a disjunction nested in a conjunction
+    nested in ... (`a or (b and (c or ...))`) asks again, at most `_DEPTH` deep: deeper, nothing
+    is known (silent).
     """
+    if depth > _DEPTH:
+        return
     stack = [(test, holds)]
     while stack:
         test, holds = stack.pop()
@@ -405,7 +412,7 @@ def atoms(test: cst.BaseExpression, holds: bool):
             else:
                 # Either side may be what holds: known only when every side says "unset"
                 # (`if ctx is not None and ctx.session_id is not None: return`).
-                either = _disjuncts(test, holds)
+                either = _disjuncts(test, holds, depth)
                 if either:
                     yield either, True
             continue
@@ -424,7 +431,8 @@ def atoms(test: cst.BaseExpression, holds: bool):
         yield test, not holds
 
 
-def _disjuncts(test: cst.BooleanOperation, holds: bool) -> tuple[cst.BaseExpression, ...] | None:
+def _disjuncts(test: cst.BooleanOperation, holds: bool,
+               depth: int = 0) -> tuple[cst.BaseExpression, ...] | None:
     """The atoms of `a or b` known true (or `a and b` known false) when each side is a
     "value unset" atom; None otherwise."""
     out: list[cst.BaseExpression] = []
@@ -435,7 +443,8 @@ def _disjuncts(test: cst.BooleanOperation, holds: bool) -> tuple[cst.BaseExpress
         if isinstance(node, cst.BooleanOperation) and isinstance(node.operator, operator) and not node.lpar:
             stack += [node.right, node.left]
             continue
-        found = [(atom, unset) for atom, unset in atoms(node, holds) if not isinstance(atom, tuple)]
+        found = [(atom, unset) for atom, unset in atoms(node, holds, depth + 1)
+                 if not isinstance(atom, tuple)]
         if len(found) != 1 or not found[0][1]:
             return None
         out.append(found[0][0])

@@ -35,6 +35,7 @@ from typing import Any, ClassVar
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Fix
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo
@@ -102,6 +103,12 @@ class Rule:
         """Second prefilter stage (only called when `ast_prefilter` is set): False only when the
         rule cannot report in this file."""
         return True
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        """The same stage with everything the engine knows of the file (`analysis.rule_stages`:
+        the tree's facts gathered once for every rule, the project's writing callees)."""
+        return cls.may_fire(stage.tree, stage.source, stage.config)
 
     def check_function(self, fn: FunctionInfo) -> None:
         """A function's body has been walked."""

@@ -15,6 +15,7 @@ from lint_rules.analysis.scoped_writes import (
     suggested_helper,
     written_spelling,
 )
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules._hops import hop_evidence, hop_message, origin_evidence
@@ -188,6 +189,12 @@ def configure(llm: LLM):
     @classmethod
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
+
+    ast_prefilter = True
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        return stage.may_write_or_hop()  # see analysis/rule_stages.py
 
     def check_function(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)

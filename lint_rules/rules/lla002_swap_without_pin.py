@@ -16,6 +16,7 @@ from lint_rules.analysis.llm_installs import (
 )
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.pins import statement_pins
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules.base import Example, Rule
@@ -192,6 +193,12 @@ class Conversation:
             tokens += [f'"{attr}"', f"'{attr}'", f".{attr}", f"{attr}="]
             tokens += [f"{attr}{space}" for space in (" ", "\t", "\n", "\r", "\f", "\\")]
         return tuple(tokens)
+
+    ast_prefilter = True
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        return stage.may_install_and_pin()  # see analysis/rule_stages.py
 
     def check_class(self, cls: ClassInfo) -> None:
         if not cls.methods:

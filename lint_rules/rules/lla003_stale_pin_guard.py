@@ -10,6 +10,7 @@ from lint_rules.analysis.llm_objects import trigger_tokens
 from lint_rules.analysis.ownership import Ownership
 from lint_rules.analysis.pin_values import names_of
 from lint_rules.analysis.scoped_writes import describe_pins
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.analysis.stale_guards import (
     MERGE_REASON,
     SETDEFAULT_REASON,
@@ -133,6 +134,12 @@ def request_options(options: dict) -> dict:
     @classmethod
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
+
+    ast_prefilter = True
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        return stage.scoped()  # see analysis/rule_stages.py
 
     def check_function(self, fn: FunctionInfo) -> None:
         analysis = self.ctx.facts

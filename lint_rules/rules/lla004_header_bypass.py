@@ -16,6 +16,7 @@ from lint_rules.analysis.request_headers import (
     chain_object,
     pinned_header_tokens,
 )
+from lint_rules.analysis.rule_stages import StageInput, mentions_header_keyword
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
@@ -187,6 +188,13 @@ def fetch(url, headers=None):
         # Every finding has a pinned side: `<llm>.<keyword>` or a dict with a scoped header key.
         # (A header keyword is necessary too, but far less selective: `http`, `email`, `urllib`.)
         return pinned_header_tokens(config)
+
+    ast_prefilter = True
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        # Every finding reads or writes headers under a header keyword (rule_stages.py).
+        return mentions_header_keyword(stage.facts, stage.config)
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)

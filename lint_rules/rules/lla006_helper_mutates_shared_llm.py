@@ -12,6 +12,7 @@ from lint_rules.analysis.scoped_writes import (
     describe_pins,
     written_spelling,
 )
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.config import Config
 from lint_rules.rules._hops import hop_evidence, hop_message, origin_evidence
 from lint_rules.rules.base import Example, Rule
@@ -81,6 +82,12 @@ class Conversation:
     @classmethod
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         return trigger_tokens(config)
+
+    ast_prefilter = True
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        return stage.may_write_or_hop()  # see analysis/rule_stages.py
 
     def check_function(self, fn: FunctionInfo) -> None:
         analysis, writes = borrowed_scoped_writes(self.ctx, fn)

@@ -7,7 +7,8 @@ run, recurses once or twice per level of the tree, so a 2,000-branch `elif` chai
 implicitly concatenated string or a long `a or b or ...` needs more frames than CPython's
 default limit (1000) allows, although CPython compiles such code. Those two libcst calls are
 therefore tried on the caller's stack first and, only when that runs out, once more in a thread
-with a large stack and a matching recursion limit (measured on CPython 3.11: 120000 `or` terms
+with a large stack and a matching recursion limit (`ast.parse` too, for text CPython compiles:
+its conversion to Python objects counts frames as well) (measured on CPython 3.11: 120000 `or` terms
 need ~400000 frames and well under 256 MiB). The limit stays far below what that stack holds, so
 running out is a RecursionError (an internal error of that one file), never a crash.
 """
@@ -45,6 +46,19 @@ def exhausted_stack(exc: BaseException) -> bool:
 def call_with_deep_stack(fn: Callable[..., T], *args, **kwargs) -> T:
     """`fn(*args, **kwargs)` in a thread with a large stack and a high recursion limit (raised
     before the thread starts, so it never runs under the old one)."""
+    return _in_thread(fn, args, kwargs, DEEP_STACK_BYTES,
+                      max(sys.getrecursionlimit(), DEEP_RECURSION_LIMIT))
+
+
+def call_on_fresh_stack(fn: Callable[..., T], *args) -> T:
+    """`fn(*args)` in a thread of the default stack size, at the current recursion limit:
+    CPython's compiler counts the frames of its caller, so its verdict on deep code (a
+    2,900-term `+`) would otherwise depend on who asks (the CLI, flake8, a test)."""
+    return _in_thread(fn, args, {}, 0, sys.getrecursionlimit())
+
+
+def _in_thread(fn: Callable[..., T], args: tuple, kwargs: dict, stack_bytes: int,
+               limit: int) -> T:
     outcome: dict[str, object] = {}
 
     def target() -> None:
@@ -56,9 +70,9 @@ def call_with_deep_stack(fn: Callable[..., T], *args, **kwargs) -> T:
     old_limit = sys.getrecursionlimit()
     old_size = threading.stack_size()
     thread = threading.Thread(target=target, name=DEEP_THREAD_NAME, daemon=True)
-    sys.setrecursionlimit(max(old_limit, DEEP_RECURSION_LIMIT))
+    sys.setrecursionlimit(limit)
     try:
-        threading.stack_size(DEEP_STACK_BYTES)
+        threading.stack_size(stack_bytes)
         try:
             thread.start()
         finally:

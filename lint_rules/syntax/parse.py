@@ -22,6 +22,7 @@ from pathlib import Path
 import libcst as cst
 
 from lint_rules.core.target import NEWEST, RUNNING, Version, describe
+from lint_rules.syntax.deep_stack import call_on_fresh_stack, call_with_deep_stack
 
 
 @dataclass(frozen=True)
@@ -48,10 +49,12 @@ def parse_module(source: str, path: str = "<unknown>",
     return libcst_parse(source) if failure is None else judge_for_target(source, failure, target)
 
 
-def syntax_verdict(source: str, path: str, target: Version = NEWEST) -> ParseFailure | None:
+def syntax_verdict(source: str, path: str, target: Version = NEWEST,
+                   tree: ast.Module | None = None) -> ParseFailure | None:
     """Why the text is invalid for `target`, or None. Parses with libcst only when CPython's
-    verdict cannot stand (the target is newer than the interpreter)."""
-    failure = syntax_check(source, path)
+    verdict cannot stand (the target is newer than the interpreter). `tree`: CPython's `ast` of
+    the text, when the caller built one (see `syntax_check`)."""
+    failure = syntax_check(source, path, tree)
     if failure is None:
         return None
     judged = judge_for_target(source, failure, target)
@@ -146,20 +149,60 @@ def libcst_parse(source: str) -> cst.Module | ParseFailure:
         return ParseFailure(1, 1, f"{LIBCST_PREFIX}{exc}")
 
 
-def syntax_check(source: str, path: str) -> ParseFailure | None:
+def syntax_check(source: str, path: str, tree: ast.Module | None = None) -> ParseFailure | None:
     """CPython's own verdict: a full compile, so errors of the compiler stage (misplaced
     `from __future__`, `return` outside a function) count too. Compiling to bytecode is also
-    cheaper than building Python AST objects (PyCF_ONLY_AST)."""
+    cheaper than building Python AST objects (PyCF_ONLY_AST).
+
+    `tree`: `ast.parse(source)`, when the caller built it for the prefilter's second stage; the
+    grammar has accepted the text then, and compiling the tree gives the compiler stage's
+    verdict without parsing the text a second time (one parse shared by LLA000 and the stages).
+    Compiling a tree recurses deeper than compiling text (a 500-branch `elif` chain that the
+    text compiles fine): when the tree fails in any way, the text is compiled instead, so the
+    verdict is always the text's.
+
+    The compiler's recursion limit counts the frames of its caller: when it runs out, the text
+    is judged again on a fresh stack at the same limit, so the verdict on deep code (a
+    2,900-term `a + b + ...`) is the same whoever asks. Past that, the file is "too deeply
+    nested" (LLA000; CPython could not import it either), and libcst never sees it."""
+    if tree is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compile(tree, path, "exec", dont_inherit=True)
+            return None
+        except Exception:  # noqa: BLE001 - the text's compile below gives the verdict
+            pass
+    failure = _compile_verdict(source, path, fresh_stack=False)
+    if failure is _RETRY:
+        failure = _compile_verdict(source, path, fresh_stack=True)
+    return failure if isinstance(failure, ParseFailure) or failure is None else _TOO_DEEP
+
+
+_RETRY = object()
+_TOO_DEEP = ParseFailure(1, 1, "SyntaxError: too deeply nested to parse", True)
+
+
+def _compile(source: str, path: str) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        compile(source, path, "exec", dont_inherit=True)
+
+
+def _compile_verdict(source: str, path: str, *, fresh_stack: bool) -> ParseFailure | object | None:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            compile(source, path, "exec", dont_inherit=True)
+        if fresh_stack:
+            call_on_fresh_stack(_compile, source, path)
+        else:
+            _compile(source, path)
     except SyntaxError as exc:
         column = (exc.offset or 1)
         limit = any(m in str(exc.msg) for m in _LIMIT_MESSAGES)
         return ParseFailure(exc.lineno or 1, max(column, 1), f"{type(exc).__name__}: {exc.msg}", limit)
-    except (RecursionError, MemoryError):
-        return ParseFailure(1, 1, "SyntaxError: too deeply nested to parse", True)
+    except RecursionError:
+        return _TOO_DEEP if fresh_stack else _RETRY
+    except MemoryError:
+        return _TOO_DEEP
     except (ValueError, OverflowError, SystemError) as exc:
         # ValueError: "source code string cannot contain null bytes"
         return ParseFailure(1, 1, f"SyntaxError: {exc}")
@@ -167,13 +210,26 @@ def syntax_check(source: str, path: str) -> ParseFailure | None:
 
 
 def ast_tree(source: str) -> ast.Module | None:
-    """CPython's tree, or None when it cannot be built (the syntax check reports why)."""
+    """CPython's tree, or None when it cannot be built (the syntax check reports why). Every
+    `ast` of the package is built here: building the Python objects of a deep tree (a
+    2,900-term `+`, which CPython compiles) may run out of the caller's stack, and is then
+    retried on a deep one (`deep_stack`), so a file CPython accepts always has its tree."""
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return ast.parse(source)
+        return _ast_parse(source)
+    except RecursionError:
+        pass
+    except (SyntaxError, ValueError, OverflowError, MemoryError):
+        return None
+    try:
+        return call_with_deep_stack(_ast_parse, source)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         return None
+
+
+def _ast_parse(source: str) -> ast.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return ast.parse(source)
 
 
 def module_name_for(path: str) -> tuple[str, bool]:

@@ -8,6 +8,7 @@ and cheaply.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,9 @@ class SemanticModel:
     # Every class and function by id() of its node, and in the order their bodies end.
     scopes: dict[int, ClassInfo | FunctionInfo] = field(default_factory=dict)
     scopes_in_order: list[ClassInfo | FunctionInfo] = field(default_factory=list)
+    # The first class of each name, for `class_named` (rebuilt when classes were added).
+    _classes_by_name: dict[str, ClassInfo] = field(default_factory=dict, repr=False, compare=False)
+    _classes_indexed: int = field(default=0, repr=False, compare=False)
 
     @property
     def current_class(self) -> ClassInfo | None:
@@ -138,15 +142,22 @@ class SemanticModel:
         return self.resolve(dotted_name(node))
 
     def class_named(self, name: str) -> ClassInfo | None:
-        return next((c for c in self.classes if c.name == name), None)
+        """The first class of this module with that name (a dict: hierarchies of thousands
+        of classes ask once per base)."""
+        if self._classes_indexed != len(self.classes):
+            self._classes_by_name = {}
+            for c in self.classes:
+                self._classes_by_name.setdefault(c.name, c)
+            self._classes_indexed = len(self.classes)
+        return self._classes_by_name.get(name)
 
     def local_mro(self, cls: ClassInfo, remote: list[str]) -> Iterator[ClassInfo]:
         """The class and its base classes defined in this module (breadth-first); bases
         defined elsewhere are appended to `remote`, for the project index."""
         seen: set[int] = set()
-        queue = [cls]
+        queue = deque([cls])
         while queue:
-            klass = queue.pop(0)
+            klass = queue.popleft()
             if id(klass) in seen:
                 continue
             seen.add(id(klass))

@@ -1,0 +1,633 @@
+"""The `ast` stage of LLA001, LLA003, LLA004 and LLA006: "may this file hold a finding?".
+
+Stage one (trigger tokens) lets through every agent-SDK file that mentions an LLM: three
+quarters of an SDK. These checks run on CPython's `ast` (about a tenth of a libcst parse, and
+flake8 hands the plugin its own) and answer False only when the libcst analysis cannot report.
+Each is a necessary condition, over-approximated: every test errs towards "maybe".
+
+- `scoped_sources` (S): the file spells something `ScopedValues`/`HeaderKeys` could take for a
+  conversation-scoped value: a string holding a scoped header key (any case; header keys are
+  read from literals and from module or class constants of the same file only), an identifier,
+  attribute, keyword or string equal to a scoped attribute, or a name/attribute chain whose
+  tail is a conversation-id expression (the chain's trailing names are compared even where
+  libcst's `dotted_name` gives up, e.g. `f().state.id`). Every write, guard or pin of a scoped
+  value in the file needs one of them, so LLA003 (stale guards, file-local) needs S.
+  Hook attributes (`Config.hook_attributes`) and keys spelled like a conversation id's last
+  name (`"rollout_id"`) count as S too: `llm_writes.WriteFinder` takes their writes for pins.
+- `mentions_header_keyword`: LLA004 reads headers only under a configured header keyword
+  (`extra_headers`...), spelled as a string, a module constant holding one, an attribute, a
+  keyword or a name.
+- LLA001/LLA006 report a write in this file (needs S) or a call whose callee, here or in another
+  module, writes a scoped value onto a parameter (a call hop, `call_effects.borrowed_call_hops`).
+  A callee's summary with writes needs a scoped write in the callee's own module (summaries of
+  other modules are built without the index, so a callee's writes never come from a third
+  module), so its module holds S. `Writers` (built by the project index from the text of every
+  module it could ever find) names every function, method and class defined in such a module,
+  the aliases they are imported under, and the classes that inherit from them; a call hop in
+  this file then calls one of those names. `may_hop` answers True when some call passes an
+  argument and names one of them (or when the writers are unknown).
+
+Keep this module in step with `scoped_values.py`, `header_keys.py`, `request_headers.py` and
+`call_effects.py`; `benchmarks/prefilter_audit.py` and `tests/test_prefilter*.py` compare the
+findings with and without the stages.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lint_rules.core.config import Config
+
+
+@dataclass
+class AstFacts:
+    """What the stages read from one module's (or function's) `ast`, gathered in one walk."""
+
+    strings: set[str] = field(default_factory=set)
+    identifiers: set[str] = field(default_factory=set)  # names, attributes, keywords, params...
+    chains: set[tuple[str, ...]] = field(default_factory=set)  # trailing name chains
+    calls: set[str] = field(default_factory=set)  # called names (last segment), with args
+    # A store, deletion or method call on something other than `self`/`cls` (where a write onto
+    # a parameter, or an alias of one, must be).
+    mutates: bool = False
+    base_names: set[str] = field(default_factory=set)  # every name in a class's bases
+
+
+_OWN = frozenset({"self", "cls"})
+_STORES = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.For, ast.AsyncFor)
+
+
+def gather(tree: ast.AST) -> AstFacts:
+    facts = AstFacts()
+    strings, identifiers, chains, calls = facts.strings, facts.identifiers, facts.chains, facts.calls
+    AST = ast.AST
+    stack: list[ast.AST] = [tree]  # iterative, never recursive
+    pop, push, extend = stack.pop, stack.append, stack.extend
+    Constant, Name, Attribute, Call = ast.Constant, ast.Name, ast.Attribute, ast.Call
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind is Constant:
+            if type(node.value) is str:
+                strings.add(node.value)
+            continue
+        if kind is Name:
+            identifiers.add(node.id)
+            chains.add((node.id,))
+            continue
+        if kind is Attribute:
+            identifiers.add(node.attr)
+            chains.add(_chain(node))
+        elif kind is Call:
+            if node.args or node.keywords:
+                # `call_effects.resolve` needs a dotted name (`f`, `self.m`, `mod.f`): a callee
+                # such as `super().__init__` or `f(x)(llm)` resolves to nothing.
+                func = node.func
+                if type(func) is Name:
+                    calls.add(func.id)
+                elif type(func) is Attribute and _rooted_at_name(func):
+                    calls.add(func.attr)
+            if not facts.mutates and _foreign(node.func, call=True):
+                facts.mutates = True
+        elif kind is ast.keyword:
+            if node.arg:
+                identifiers.add(node.arg)
+        elif kind is ast.arg:
+            identifiers.add(node.arg)
+        elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
+            identifiers.add(node.name)
+            if kind is ast.ClassDef:
+                for base in (*node.bases, *node.keywords):
+                    for inner in ast.walk(base):
+                        if type(inner) is Name:
+                            facts.base_names.add(inner.id)
+                        elif type(inner) is Attribute:
+                            facts.base_names.add(inner.attr)
+        elif kind is ast.alias:
+            identifiers.update(node.name.split("."))
+            if node.asname:
+                identifiers.add(node.asname)
+        elif kind in (ast.Global, ast.Nonlocal):
+            identifiers.update(node.names)
+        elif kind in _STORES or kind is ast.withitem:
+            if not facts.mutates:
+                targets = (node.targets if kind in (ast.Assign, ast.Delete) else
+                           [node.optional_vars] if kind is ast.withitem else [node.target])
+                facts.mutates = any(_foreign(t) for t in targets if t is not None)
+        for name in node._fields:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                extend(v for v in value if isinstance(v, AST))
+            elif isinstance(value, AST):
+                push(value)
+    return facts
+
+
+def _foreign(target: ast.AST, call: bool = False) -> bool:
+    """A store target (or, with `call`, a callee) that may reach something other than the
+    function's own `self`/`cls`: `x.a[k] = v`, `x.update(...)`, `setattr(...)`."""
+    if type(target) in (ast.Tuple, ast.List):
+        return any(_foreign(t) for t in target.elts)
+    if type(target) is ast.Starred:
+        return _foreign(target.value)
+    if type(target) is ast.Name:
+        return call and target.id in ("setattr", "delattr")
+    root = target
+    steps = 0
+    while type(root) in (ast.Attribute, ast.Subscript, ast.Call) and steps < 10_000:
+        root = root.func if type(root) is ast.Call else root.value
+        steps += 1
+    if type(root) is ast.Name:
+        return root.id not in _OWN and not (call and root.id == "super" and steps >= 2)
+    return True
+
+
+def _rooted_at_name(node: ast.Attribute) -> bool:
+    current: ast.AST = node
+    while type(current) is ast.Attribute:
+        current = current.value
+    return type(current) is ast.Name
+
+
+def _chain(node: ast.Attribute) -> tuple[str, ...]:
+    parts: list[str] = []
+    current: ast.AST = node
+    while type(current) is ast.Attribute:
+        parts.append(current.attr)
+        current = current.value
+    if type(current) is ast.Name:
+        parts.append(current.id)
+    return tuple(reversed(parts))
+
+
+# ---------------------------------------------------------------------------- S
+def scoped_sources(facts: AstFacts, config: Config) -> bool:
+    keys = [k.lower() for k in config.scoped_header_keys if k]
+    if keys and any(k in s.lower() for s in facts.strings for k in keys):
+        return True
+    attributes = {a for a in config.scoped_attributes if a} | _hooks_and_id_keys(config)
+    if attributes & facts.identifiers or attributes & facts.strings:
+        return True
+    expressions = [tuple(e.split(".")) for e in config.conversation_id_expressions if e]
+    tails = {e[-1] for e in expressions}
+    if not tails & facts.identifiers:
+        return False
+    for chain in facts.chains:
+        if chain and chain[-1] in tails:
+            for e in expressions:
+                # `len(chain) < len(e)` where the chain's head is not a name (`f().state.id`
+                # against `self.state.id`): libcst has no dotted name there either.
+                if len(chain) >= len(e) and chain[-len(e):] == e:
+                    return True
+    return False
+
+
+def _hooks_and_id_keys(config: Config) -> set[str]:
+    """What `llm_writes.WriteFinder` also takes for a pin: a hook attribute written onto an LLM
+    (`llm.callback_manager = cm`) and a key spelled like a conversation id's last name
+    (`llm.kwargs["rollout_id"] = rid`, `.update({"rollout_id": rid})`)."""
+    hooks = {h for h in getattr(config, "hook_attributes", ()) if h}
+    ids = {e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions if e}
+    return hooks | (ids - {"id", "_id", ""})
+
+
+def mentions_header_keyword(facts: AstFacts, config: Config) -> bool:
+    keywords = {k for k in config.header_keywords if k}
+    return bool(keywords & facts.identifiers or keywords & facts.strings)
+
+
+def may_hop(facts: AstFacts, writers: Writers | None) -> bool:
+    """Some call passes an argument to a callee that may write a scoped value onto it."""
+    if not facts.calls:
+        return False
+    if writers is None:
+        return True
+    return writers.may_write(facts.calls)
+
+
+# ---------------------------------------------------------------------------- writers
+_DEF = re.compile(r"\b(?:def|class)[\s\\]+(\w+)")
+# A class statement starts a line (decorators stand on lines of their own).
+_ANY_CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)", re.M)
+_CLASS = re.compile(r"^[ \t]*class[\s\\]+(\w+)[\s\\]*\(", re.M)
+_ALIAS = re.compile(r"(\w+)[\s\\]+as[\s\\]+(\w+)")
+# An import statement starts a logical line (or follows a `;`); its names run to the closing
+# parenthesis, or to the end of the line (continuations included).
+_IMPORT = re.compile(r"(?:^|;)[ \t]*(?:from[ \t\\]+[\w.]+[ \t\\]+)?import\b[ \t\\]*(\()?", re.M)
+_LINE_END = re.compile(r"(?<!\\)\n")
+_WORD = re.compile(r"\w+")
+_WORD_CHAR = re.compile(r"\w")
+
+
+def text_may_hold_scoped(text: str, config: Config) -> bool:
+    """`scoped_sources` on text, for modules that are never parsed: a superset of it (a string
+    escape such as `"\\x2dsession"` or a comment inside a dotted chain aside)."""
+    lowered = None
+    for key in config.scoped_header_keys:
+        if key:
+            lowered = text.lower() if lowered is None else lowered
+            if key.lower() in lowered:
+                return True
+    for name in (*config.scoped_attributes, *_hooks_and_id_keys(config)):
+        if name and name in text:
+            return True
+    for expression in config.conversation_id_expressions:
+        if expression and expression.rsplit(".", 1)[-1] in text and \
+                _chain_in(expression, text):
+            return True
+    return False
+
+
+def _chain_in(expression: str, text: str) -> bool:
+    # The pattern starts with the chain's first name (a literal: the regex engine scans for it
+    # quickly); the word boundary before it is checked here.
+    pattern = _chain_pattern(expression)
+    position = 0
+    while True:
+        found = pattern.search(text, position)
+        if found is None:
+            return False
+        start = found.start()
+        if start == 0 or _WORD_CHAR.match(text, start - 1) is None:
+            return True
+        position = start + 1
+
+
+_CHAIN_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _chain_pattern(expression: str) -> re.Pattern[str]:
+    pattern = _CHAIN_PATTERNS.get(expression)
+    if pattern is None:
+        # Between the names of a chain: whitespace, line continuations, parentheses, comments.
+        filler = r"(?:[\s\\()]|#[^\n]*\n)*"  # a comment runs to the line end: no backtracking
+        gap = filler + r"\." + filler
+        pattern = re.compile(gap.join(map(re.escape, expression.split("."))) + r"\b")
+        _CHAIN_PATTERNS[expression] = pattern
+    return pattern
+
+
+# How many modules `Writers.may_write` parses to answer one question, and in all: past either,
+# the answer is "may write" (sound: the stage lets the file through to the full analysis). A
+# common name (`get`, `update`) in a large package (litellm: 1,382 candidate modules) would
+# otherwise cost more `ast` parses than the analysis the gate can skip.
+PARSE_PER_QUESTION = 16
+PARSE_IN_ALL = 200
+
+
+class Writers:
+    """Names a call hop into a module of the project could use (see the module docstring).
+
+    Read from the text of every module first: in a module whose text may hold a scoped value,
+    every `def`/`class` name is a candidate, closed over aliases and subclasses (`candidates`).
+    `may_write(names)` answers from the candidates when none of the names is one (the common
+    case: no module is parsed); otherwise it parses (`ast`, once per module) the modules that
+    define a candidate those names depend on, through aliases and bases, and answers from
+    their writing functions (`_module_writers`): the same answer as parsing every module."""
+
+    def __init__(self, config: Config, texts: dict[str, str], defined: dict[str, list[str]],
+                 bases: dict[str, set[str]], aliases: list[tuple[str, str, str]],
+                 pin_classes: frozenset[str]) -> None:
+        self.config = config
+        self._texts = texts  # path -> text, modules that may hold a scoped value
+        self._defined = defined  # candidate name -> scoped module files that define it
+        self._bases = bases  # class -> terminal names of its bases (every module)
+        self._aliases = aliases  # (original, alias, path), every module
+        self._originals: dict[str, set[str]] = {}  # alias -> the names imported under it
+        for original, alias, _path in aliases:
+            self._originals.setdefault(alias, set()).add(original)
+        self.pin_classes = pin_classes
+        self._precise: dict[str, set[str]] = {}  # path -> its writing names (parsed)
+        # path -> writing method -> the classes defining it (None: unknown, every class)
+        self._owners: dict[str, dict[str, set[str]] | None] = {}
+        self._closure: frozenset[str] | None = None
+
+    @property
+    def scoped_files(self) -> tuple[str, ...]:
+        return tuple(self._texts)
+
+    @property
+    def candidates(self) -> frozenset[str]:
+        if self._closure is None:
+            base: set[str] = set()
+            for name, paths in self._defined.items():
+                if any(path not in self._precise for path in paths):
+                    base.add(name)
+            for found in self._precise.values():
+                base |= found
+            self._closure = frozenset(_close(base, self._bases, self._aliases))
+        return self._closure
+
+    def may_write(self, names: Iterable[str]) -> bool:
+        asked = set(names)
+        hits = asked & self.candidates
+        if not hits:
+            return False
+        support = self._support(hits)
+        missing = {path for name in support for path in self._defined.get(name, ())
+                   if path not in self._precise}
+        if len(missing) > PARSE_PER_QUESTION or len(self._precise) + len(missing) > PARSE_IN_ALL:
+            return True  # unknown: parsing would cost more than the check it could skip
+        for path in sorted(missing):
+            self._precise[path], self._owners[path] = _writers_of_text(self._texts[path],
+                                                                       self.config)
+        if missing:
+            self._closure = None
+        return bool(asked & self.candidates)
+
+    def may_write_method(self, name: str, bases: Iterable[str]) -> bool:
+        """May the method `name` of a class with these bases (their last names), or of one of
+        their ancestors, write onto a parameter? The ancestors are every class the project's
+        text names as a base of one of them, by name (and through `as` aliases), to a fixed
+        point: an over-approximation of what `ProjectIndex.ancestors` can find."""
+        if not self.may_write((name,)):
+            return False
+        owners: set[str] = set()
+        for path in self._defined.get(name, ()):
+            found = self._owners.get(path, None) if path in self._precise else None
+            if found is None:
+                return True  # not parsed, or unparsable: any class may define it
+            owners |= found.get(name, set())
+        return bool(owners) and not owners.isdisjoint(self._support(set(bases)))
+
+    def _support(self, hits: set[str]) -> set[str]:
+        """`hits` and the names they stand for, backwards through aliases and bases: the names
+        whose definitions can make one of `hits` a writer, or a class's ancestors."""
+        out: set[str] = set()
+        stack = list(hits)
+        while stack:
+            name = stack.pop()
+            if name in out:
+                continue
+            out.add(name)
+            stack.extend(self._originals.get(name, ()))
+            stack.extend(self._bases.get(name, ()))
+        return out
+
+
+def _close(names: set[str], bases: dict[str, set[str]],
+           aliases: list[tuple[str, str, str]]) -> set[str]:
+    """`names`, plus every class with one of them among its bases and every name one of them is
+    imported under, to a fixed point."""
+    changed = True
+    while changed:
+        changed = False
+        for cls, words in bases.items():
+            if cls not in names and words & names:
+                names.add(cls)
+                changed = True
+        for original, alias, _path in aliases:
+            if original in names and alias not in names:
+                names.add(alias)
+                changed = True
+    return names
+
+
+def _writers_of_text(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
+    """The module's writers and, per writing method, the classes that may define it (kept per
+    text and settings for the process: several `Writers` of one run share the modules)."""
+    key = (config.fingerprint(), len(text), hash(text))
+    found = _PARSED_WRITERS.get(key)
+    if found is None:
+        if len(_PARSED_WRITERS) > 4096:
+            _PARSED_WRITERS.clear()
+        found = _PARSED_WRITERS[key] = _parse_writers(text, config)
+    return found
+
+
+_PARSED_WRITERS: dict[tuple[str, int, int], tuple[set[str], dict[str, set[str]]]] = {}
+
+
+def _parse_writers(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
+        # Cannot tell (e.g. syntax newer than this interpreter): every definition may write,
+        # as a method of any class the text defines.
+        names = {m.group(1) for m in _DEF.finditer(text)}
+        classes = {m.group(1) for m in _ANY_CLASS.finditer(text)}
+        return names, {name: set(classes) for name in names}
+    owners: dict[str, set[str]] = {}
+    return _module_writers(tree, config, owners), owners
+
+
+def _base_list(text: str, start: int) -> str:
+    """The text of a class statement's bases, from just after its `(` to the matching `)`
+    (nested calls and subscripts included: `class A(make(B), C)`), or to the end of the text."""
+    depth = 1
+    position = start
+    for found in _PARENS.finditer(text, start):
+        position = found.end()
+        depth += 1 if found.group() == "(" else -1
+        if depth == 0:
+            return text[start:position - 1]
+    return text[start:]
+
+
+_PARENS = re.compile(r"[()]")
+
+
+@dataclass(frozen=True)
+class ModuleScan:
+    """What `collect_writers` reads off one module's text (no parse): kept per file by the
+    project index, so a run that builds several `Writers` (one per set of search folders)
+    scans each module once."""
+    path: str
+    bases: tuple[tuple[str, frozenset[str]], ...]  # class -> terminal names of its bases
+    aliases: tuple[tuple[str, str], ...]  # (original, alias)
+    classes: frozenset[str]  # every class the text defines
+    pins: bool  # names a pin helper
+    text: str | None  # the text, when it may hold a scoped value
+    defined: tuple[str, ...]  # its `def` names, when it may
+
+
+def scan_module(path: str, text: str, config: Config) -> ModuleScan:
+    bases: dict[str, set[str]] = {}
+    aliases: list[tuple[str, str]] = []
+    if "class" in text:
+        for match in _CLASS.finditer(text):
+            bases.setdefault(match.group(1), set()).update(
+                _WORD.findall(_base_list(text, match.end())))
+    if " as" in text:
+        for match in _IMPORT.finditer(text):
+            if match.group(1):
+                stop = text.find(")", match.end())
+            else:
+                found = _LINE_END.search(text, match.end())
+                stop = found.start() if found else -1
+            names_part = text[match.end(): stop if stop >= 0 else len(text)]
+            aliases.extend((a.group(1), a.group(2)) for a in _ALIAS.finditer(names_part))
+    classes = frozenset(m.group(1) for m in _ANY_CLASS.finditer(text)) if "class" in text \
+        else frozenset()
+    scoped = text_may_hold_scoped(text, config)
+    return ModuleScan(
+        path, tuple((c, frozenset(w)) for c, w in bases.items()), tuple(aliases), classes,
+        any(h in text for h in config.pin_helpers if h), text if scoped else None,
+        tuple(m.group(1) for m in _DEF.finditer(text)) if scoped else ())
+
+
+def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
+    """`files`: (path, text) of every module the project index could find."""
+    return writers_from_scans((scan_module(path, text, config) for path, text in files), config)
+
+
+def writers_from_scans(scans: Iterable[ModuleScan], config: Config) -> Writers:
+    """A module whose text cannot hold a scoped value has no writing callee. In the others (parsed
+    with `ast` on demand, see `Writers`), a function may write onto a parameter when it has a
+    parameter besides `self`/`cls` and its body holds a scoped source or calls (by name) another
+    function of the same module that may (summaries follow calls within their module only): a
+    fixed point per module. A class is a writer when its `__init__` is; so is, by name, any class
+    of any module that lists a writer among its bases, and any name a writer is imported under
+    (`as`)."""
+    defined: dict[str, list[str]] = {}
+    bases: dict[str, set[str]] = {}  # class -> terminal names of its bases
+    aliases: list[tuple[str, str, str]] = []  # (original, alias, path)
+    texts: dict[str, str] = {}
+    pin_classes: set[str] = set()
+    for scan in scans:
+        for cls, words in scan.bases:
+            bases.setdefault(cls, set()).update(words)
+        aliases.extend((original, alias, scan.path) for original, alias in scan.aliases)
+        if scan.text is None:
+            if scan.pins:
+                pin_classes.update(scan.classes)
+            continue
+        texts[scan.path] = scan.text
+        pin_classes.update(scan.classes)
+        for name in scan.defined:
+            defined.setdefault(name, []).append(scan.path)
+    return Writers(config, texts, defined, bases, aliases,
+                   frozenset(_close(pin_classes, bases, aliases)))
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _module_writers(tree: ast.Module, config: Config,
+                    owners: dict[str, set[str]] | None = None) -> set[str]:
+    """The module's writing functions, methods and classes by name; `owners` gets, for each
+    writing method, the classes it is defined in (a function nested in a method counts for
+    that class)."""
+    # A header key can be a module or class constant (`KEY = "x-litellm-session-id"`) that a
+    # function names: a key anywhere in the module counts for every function in it.
+    keys = [k.lower() for k in config.scoped_header_keys if k]
+    module_key = any(k in node.value.lower() for node in ast.walk(tree)
+                     if type(node) is ast.Constant and isinstance(node.value, str) for k in keys)
+    functions: list[tuple[str, bool, set[str], str | None, bool]] = []  # name, writes, calls, class
+    stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
+    while stack:
+        node, owner = stack.pop()
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                stack.append((child, child.name))
+            elif isinstance(child, _FUNCTIONS):
+                params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
+                                          *child.args.kwonlyargs)]
+                extra = bool(child.args.vararg or child.args.kwarg)
+                takes = extra or any(p not in ("self", "cls") for p in params) or (
+                    owner is None and bool(params))
+                facts = gather(child)  # nested functions included: an over-approximation
+                writes = takes and facts.mutates and (module_key or scoped_sources(facts, config))
+                functions.append((child.name, writes, facts.calls, owner, takes))
+                stack.append((child, owner))
+            else:
+                stack.append((child, owner))
+    names = {name for name, writes, _calls, _owner, _takes in functions if writes}
+    changed = True
+    while changed:
+        changed = False
+        for name, _writes, calls, _owner, takes in functions:
+            if takes and name not in names and calls & names:
+                names.add(name)
+                changed = True
+    classes = {owner for name, _w, _c, owner, _t in functions if owner and name == "__init__"
+               and name in names}
+    if owners is not None:
+        for name, writes, calls, owner, takes in functions:
+            # This very function writes, or passes its parameters on to a writer.
+            if owner and (writes or (takes and calls & names)):
+                owners.setdefault(name, set()).add(owner)
+    return names | classes
+
+
+def python_modules(bases: Iterable[Path], limit: int) -> list[Path] | None:
+    """Every `.py` file a dotted module name could reach under `bases` (folders whose names are
+    identifiers), or None past `limit` files (then the writers are unknown: every call counts)."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for base in bases:
+        stack = [base]
+        while stack:
+            folder = stack.pop()
+            if folder in seen:
+                continue
+            seen.add(folder)
+            if len(seen) > limit:
+                return None
+            try:
+                entries = list(folder.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                name = entry.name
+                try:
+                    if name.endswith(".py") and name[:-3].isidentifier() and entry.is_file():
+                        out.append(entry)
+                        if len(out) > limit:
+                            return None
+                    elif name.isidentifier() and entry.is_dir() and not entry.is_symlink():
+                        stack.append(entry)
+                except OSError:
+                    continue
+    return sorted(out)
+
+
+class StageInput:
+    """One file as the `ast` stages see it: the tree, and what they read from it, on demand."""
+
+    def __init__(self, tree: ast.Module, source: str, config: Config,
+                 writers_of: Callable[[], Writers | None] | None = None) -> None:
+        self.tree = tree
+        self.source = source
+        self.config = config
+        self._writers_of = writers_of
+        self._facts: AstFacts | None = None
+        self._scoped: bool | None = None
+
+    @property
+    def facts(self) -> AstFacts:
+        if self._facts is None:
+            self._facts = gather(self.tree)
+        return self._facts
+
+    def scoped(self) -> bool:
+        if self._scoped is None:
+            self._scoped = scoped_sources(self.facts, self.config)
+        return self._scoped
+
+    def may_install_and_pin(self) -> bool:
+        """LLA002: the class that installs an LLM has pins to re-apply: from its own module (S,
+        a pin helper named here), from a call hop, or from a base class of another module."""
+        if self.scoped():
+            return True
+        facts = self.facts
+        if facts.identifiers & set(self.config.pin_helpers):
+            return True
+        if not facts.base_names and not facts.calls:
+            return False
+        writers = self._writers_of() if self._writers_of else None
+        if writers is None:
+            return True
+        return bool(facts.base_names & writers.pin_classes) or writers.may_write(facts.calls)
+
+    def may_write_or_hop(self) -> bool:
+        """LLA001/LLA006: a scoped write here, or a call hop into a writing callee."""
+        if self.scoped():
+            return True
+        if not self.facts.calls:
+            return False
+        return may_hop(self.facts, self._writers_of() if self._writers_of else None)
