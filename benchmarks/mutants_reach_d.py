@@ -2,7 +2,9 @@
 """Mutation check for one tenant's records written into the process environment (issue 15,
 reach-d): a setter of the same file that writes its parameter into `os.environ` (letta's
 `temporary_env_vars`), called with records looked up for one user or tenant, or those records
-written there directly; plus safe rewrites that must stay silent. Injected into real SDK code at
+written there directly; instance data under an environment variable whose name says it is a
+credential or an identity (mem0's GOOGLE_APPLICATION_CREDENTIALS, litellm's LANGFUSE_PROJECT_ID);
+plus safe rewrites that must stay silent. Injected into real SDK code at
 sites found automatically; prints recall and false alarms per shape.
 
     python benchmarks/mutants_reach_d.py [--per-shape 12] [--wheels DIR] [-v]
@@ -36,6 +38,7 @@ WHEELS = {
     "google_adk-2.13.0": "google-adk==2.13.0",
     "haystack_ai-3.4.1": "haystack-ai==3.4.1",
     "smolagents-1.26.0": "smolagents==1.26.0",
+    "mem0ai-2.2.1": "mem0ai==2.2.1",
 }
 
 # Setters appended to the module: a method-free function writing a mapping, one writing item by
@@ -72,6 +75,13 @@ SHAPES: list[tuple[str, bool, str]] = [
      "_mut_set_env(_env)  #MUT"),
     ("direct: os.environ.update(records)", True,
      "_mut_os.environ.update(self._mut_mgr.get_secrets_as_dict(user_id=self._mut_uid))  #MUT"),
+    ("named: credentials file of the instance's config", True,
+     '_mut_os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = self._mut_cfg.credentials_path  #MUT'),
+    ("named: project id fetched by the instance's client", True,
+     "_pid = self._mut_client.project_id()\n"
+     '_mut_os.environ["LANGFUSE_PROJECT_ID"] = _pid  #MUT'),
+    ("named: setdefault of a tenant id", True,
+     '_mut_os.environ.setdefault("ACME_TENANT_ID", self._mut_tenant)  #MUT'),
     ("safe: setter with constants", False, '_mut_set_env({"TOKENIZERS_PARALLELISM": "false"})'),
     ("safe: setter with the caller's mapping, no identity", False, "_mut_set_env(self._mut_extra)"),
     ("safe: records in a private copy for a subprocess", False,
@@ -80,6 +90,14 @@ SHAPES: list[tuple[str, bool, str]] = [
      "_mut_run(env=_env)"),
     ("safe: looked up by a config id", False,
      "_mut_os.environ.update(self._mut_mgr.get_env_vars(config_id=self._mut_cid))"),
+    ("safe: named variable, a constant", False,
+     '_mut_os.environ["LANGFUSE_PROJECT_ID"] = "mock-project-id"'),
+    ("safe: instance data under a name that says nothing", False,
+     '_mut_os.environ["CODE_INTERPRETER_EXTENSION_NAME"] = self._mut_name'),
+    ("safe: named variable in a copy for a subprocess", False,
+     "_env = dict(_mut_os.environ)\n"
+     '_env["GOOGLE_APPLICATION_CREDENTIALS"] = self._mut_path\n'
+     "_mut_run(env=_env)"),
     ("safe: records read, not written", False,
      "_vars = self._mut_mgr.get_env_vars(actor=self.user)"),
 ]

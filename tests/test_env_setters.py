@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import libcst as cst
 
-from lint_rules.analysis.env_setters import EnvSetters, TenantRecords
+from lint_rules.analysis.env_setters import EnvSetters, TenantRecords, variable_holds
 from lint_rules.analysis.llm_objects import LLMFacts
-from lint_rules.analysis.process_state import GlobalSinks
+from lint_rules.analysis.process_state import GlobalSinks, credential_matcher
 from lint_rules.core.config import Config
 from lint_rules.syntax.semantic import build_model
 
@@ -69,3 +69,25 @@ def test_tenant_records_follow_in_place_merges() -> None:
     records = TenantRecords(model)
     assert records.holds(cst.Name("env"), fn) is not None
     assert records.holds(cst.Name("other"), fn) is None
+
+
+def test_environment_variable_names_that_say_what_they_hold() -> None:
+    is_credential = credential_matcher(Config())
+
+    def holds(literal: str) -> str | None:
+        return variable_holds(cst.parse_expression(literal), is_credential)
+
+    assert holds('"OPENAI_API_KEY"') == "a credential"
+    assert holds('"AWS_BEARER_TOKEN_BEDROCK"') is None  # the credential word is not last
+    assert holds('"HF_TOKEN"') == "a credential"
+    assert holds('"GOOGLE_APPLICATION_CREDENTIALS"') == "a credential"
+    assert holds("'VERTEX_CREDENTIALS_JSON'") == "a credential"
+    assert holds('"LANGFUSE_PROJECT_ID"') == "an identity"
+    assert holds('"TENANT_ID"') == "a credential"  # tenant_id is a configured credential name
+    assert holds('"TOKENIZERS_PARALLELISM"') is None
+    assert holds('"GOOGLE_CLOUD_PROJECT"') is None
+    assert holds('"my_project_id"') is None  # not an environment-style name
+    assert holds('"A-B_API_KEY"') is None
+    assert holds("key") is None
+    assert holds('f"{x}_API_KEY"') is None
+    assert holds('"\\x48F_TOKEN"') is None  # an escape: the text does not spell the name

@@ -16,11 +16,15 @@ Used by LLA005. Two questions, both inside one file:
   what is merged into it in place (`env.update(...)`, `env[k] = ...`, `env.setdefault(k, ...)`):
   a dict built from `os.environ.copy()` and then updated with an organisation's variables holds
   them.
+- `variable_holds(key, is_credential)`: what an environment variable holds by its name (an
+  upper-case literal): a credential (`OPENAI_API_KEY`, `GOOGLE_APPLICATION_CREDENTIALS`) or an
+  identity (`LANGFUSE_PROJECT_ID`), so caller data written there is judged by the name.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import libcst as cst
 
@@ -35,6 +39,48 @@ from lint_rules.syntax.tree import child_nodes, nodes_of
 IDENTITY = re.compile(
     r"(^|_)(actor|user|tenant|account|org|organization|customer|principal|owner|team|workspace)"
     r"(_?id)?$")
+# Environment variables whose name says what they hold: a secret (the credential names, upper
+# case, ending in one: `HF_TOKEN`, `OPENAI_API_KEY`; a credentials file:
+# `GOOGLE_APPLICATION_CREDENTIALS`) or whose data it is (`LANGFUSE_PROJECT_ID`, `X_TENANT_ID`).
+# Only upper-case names (the convention for environment variables), so a file holding such a
+# key spells the upper-case credential name.
+_CREDENTIALS_VARIABLE = re.compile(r"(^|_)CREDENTIALS?(_(FILE|PATH|JSON))?$")
+_IDENTITY_VARIABLE = re.compile(
+    r"(^|_)(USER|TENANT|ACCOUNT|ORG|ORGANIZATION|CUSTOMER|PROJECT|WORKSPACE|TEAM)_ID$")
+# (Kept in step with `_IDENTITY_WORDS` below, the words' prefilter tokens.)
+
+
+_IDENTITY_WORDS = ("USER", "TENANT", "ACCOUNT", "ORG", "ORGANIZATION", "CUSTOMER", "PROJECT",
+                   "WORKSPACE", "TEAM")
+
+
+def variable_name_tokens(credential_names: Iterable[str]) -> tuple[str, ...]:
+    """Every name `variable_holds` recognises spells one of these (the upper-case credential
+    names, `CREDENTIAL`, `<WORD>_ID`): the prefilter tokens of that judgement."""
+    tokens = {c.upper() for c in credential_names if c} | {"CREDENTIAL"}
+    tokens |= {f"{w}_ID" for w in _IDENTITY_WORDS}
+    return tuple(sorted(tokens))
+
+
+def variable_holds(key: cst.BaseExpression | None, is_credential) -> str | None:
+    """What an environment variable named by a string literal holds, by its name: "a
+    credential" or "an identity" (of a user, tenant, project), else None."""
+    if not isinstance(key, cst.SimpleString):
+        return None
+    try:
+        name = key.evaluated_value
+    except Exception:  # a malformed literal: unknown
+        return None
+    if not isinstance(name, str) or not name.isidentifier() or name != name.upper() \
+            or name not in key.value:  # spelled plainly (no escapes): its text holds the tokens
+        return None
+    if is_credential(name.lower()) or _CREDENTIALS_VARIABLE.search(name):
+        return "a credential"
+    if _IDENTITY_VARIABLE.search(name):
+        return "an identity"
+    return None
+
+
 # In-place merges into a local dict: (method, index of the merged value among positionals).
 _MERGES = {"update": 0, "setdefault": 1, "__setitem__": 1, "__ior__": 0}
 _MAX_STEPS = 400

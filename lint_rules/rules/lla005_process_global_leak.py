@@ -16,6 +16,8 @@ from lint_rules.analysis.env_setters import (
     EnvSetters,
     TenantRecords,
     is_environment,
+    variable_holds,
+    variable_name_tokens,
 )
 from lint_rules.analysis.process_state import (
     GlobalSinks,
@@ -130,6 +132,11 @@ what is written must be
   that passes an identity of the caller or the instance (`get_env_vars(actor=self.user)`,
   `store.vars_for(tenant_id)`), also merged into a local dict first (`env = os.environ.copy();
   env.update(records)`);
+- into the environment, under an upper-case variable whose name says it holds a credential
+  (ending in a credential name: `OPENAI_API_KEY`, `HF_TOKEN`; `*_CREDENTIALS`,
+  `*_CREDENTIALS_JSON`) or whose data it is (`*_USER_ID`, `*_TENANT_ID`, `*_PROJECT_ID`,
+  `*_WORKSPACE_ID`...), any data of the caller or of the instance
+  (`os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = self.config.credentials_path`);
 - into a library global, any caller data at all (a handler, a header dict, a base URL);
 
 written into
@@ -142,7 +149,8 @@ written into
 - a class attribute: `LLM.x = v`, `type(self).x = v`, `self.__class__.x = v`, `cls.x = v` in a
   classmethod (a classmethod's `cls` is the class, shared like any other), `setattr(LLM, ...)`,
   or a container held by one (`type(self).cache[k] = v`);
-- a library's process-global settings (`library-globals`, default `litellm.*`:
+- a library's process-global settings (`library-globals`, default `litellm.*`, `openai.*`,
+  `vertexai.*`, `google.cloud.aiplatform.*`, `google.generativeai.*`:
   `litellm.api_key = self.api_key`, `litellm.callbacks.append(handler)`, a configuration call
   `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`), the module reached
   through an import, also one call away: a call of a module-level function of the same file
@@ -221,8 +229,10 @@ class TenantLLMConfig:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         # Every finding needs a value that is instance data; each way of being one spells one
         # of these (the sinks alone, e.g. a module-level dict, have no token of their own).
-        # The setter and tenant-record findings are gated on these same tokens (`_env_paths`).
-        return instance_data_tokens(config)
+        # The setter and tenant-record findings are gated on these same tokens (`_env_paths`);
+        # a write under an environment variable named for a credential or an identity is
+        # gated on the names' own tokens (`HF_TOKEN`, `..._PROJECT_ID`).
+        return instance_data_tokens(config) + variable_name_tokens(config.credential_names)
 
     ast_prefilter = True
 
@@ -406,6 +416,27 @@ class TenantLLMConfig:
             return f"`{short(value)}`, records looked up for one user or tenant,"
         return f"`{short(value)}`, holding records looked up for one user or tenant (`{short(lookup)}`),"
 
+    def _named_variable(self, data: InstanceData, key: cst.BaseExpression | None,
+                        value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
+        """Caller or instance data put under an environment variable whose name says it holds
+        a credential or a tenant's identity (`os.environ["GOOGLE_APPLICATION_CREDENTIALS"] =
+        self.config.credentials_path`, `os.environ["LANGFUSE_PROJECT_ID"] =
+        self.api_client.project_id()`): the name tells what the value is when its own spelling
+        does not. A module-level function's own parameter is judged where it is called."""
+        source = self.ctx.source
+        if not any(t in source for t in ENVIRONMENT_TOKENS) or not any(
+                t in source for t in variable_name_tokens(self.ctx.config.credential_names)):
+            return None  # the prefilter's tokens for this judgement (cheap: most files stop here)
+        kind = variable_holds(key, credential_matcher(self.ctx.config))
+        if kind is None or key is None or _setter_parameter(value, fn):
+            return None
+        if not data.provenance.from_caller(value, fn, instance=True):
+            return None
+        text = " ".join(self.ctx.code(value).split())
+        text = text if len(text) <= 40 else text[:37] + "..."
+        return (f"`{text}`, data of the caller or of this instance held as {kind} "
+                f"({self.ctx.code(key)}),")
+
     # ------------------------------------------------------------------ judging them
     def check_module(self) -> None:
         # At the end: module globals bound after the function (lower in the file) count too.
@@ -428,6 +459,8 @@ class TenantLLMConfig:
                     what = data.caller_data(value, fn)
                 if what is None and is_environment(sink) and self._env_paths():
                     what = self._tenant_records(value, fn)
+                if what is None and is_environment(sink):
+                    what = self._named_variable(data, candidate.key, value, fn)
                 if what is not None and candidate.key is not None \
                         and _owned_slot(data, candidate.key, value, fn):
                     break
