@@ -65,6 +65,7 @@ CORPUS: list[tuple[str, str, str | None]] = [
     ("crewai", "1.15.30", None),
     ("autogen-agentchat", "0.7.5", None),
     ("autogen-core", "0.7.5", None),
+    ("mem0ai", "2.2.1", None),
 ]
 
 

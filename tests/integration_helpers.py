@@ -24,6 +24,10 @@ class TenantAccount:
         os.environ["AWS_ACCESS_KEY_ID"] = self.aws_access_key_id
 '''
 LEAKY_ROW, LEAKY_COL = 6, 9
+# The same write of a value that neither its own name nor its environment variable's name marks
+# as a credential by default (`license_key` into `APP_LICENSE`): a finding only when configured.
+LICENSE_SOURCE = LEAKY_SOURCE.replace("aws_access_key_id", "license_key").replace(
+    "AWS_ACCESS_KEY_ID", "APP_LICENSE")
 
 CLEAN_SOURCE = '''\
 import os

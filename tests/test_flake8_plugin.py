@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from integration_helpers import (
     CLEAN_SOURCE,
+    LICENSE_SOURCE,
     FIXABLE_CODE,
     FIXABLE_SOURCE,
     LEAKY_COL,
@@ -114,7 +115,7 @@ def test_selection_from_flake8_config_file(tree: Path) -> None:
 
 # ---------------------------------------------------------------------------- settings
 def test_pyproject_table_is_read(tmp_path: Path) -> None:
-    source = LEAKY_SOURCE.replace("aws_access_key_id", "license_key")
+    source = LICENSE_SOURCE
     write_tree(tmp_path, {"app/mod.py": source})
     assert run_flake8(tmp_path, ".").stdout == ""  # not a credential by default
     (tmp_path / "pyproject.toml").write_text(
@@ -159,14 +160,14 @@ def test_flake8_config_overrides_pyproject(tree: Path, config_file: str) -> None
 
 
 def test_command_line_option_extends_the_domain(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"mod.py": LEAKY_SOURCE.replace("aws_access_key_id", "license_key")})
+    write_tree(tmp_path, {"mod.py": LICENSE_SOURCE})
     assert run_flake8(tmp_path, ".").stdout == ""
     result = run_flake8(tmp_path, "--lla-extend-credential-names=license_key,other", ".")
     assert _codes(result.stdout) == [f"./mod.py:{LEAKY_ROW}:{LEAKY_COL}:LLA005"]
 
 
 def test_lla_config_option_names_the_pyproject(tmp_path: Path) -> None:
-    write_tree(tmp_path, {"src/mod.py": LEAKY_SOURCE.replace("aws_access_key_id", "license_key"),
+    write_tree(tmp_path, {"src/mod.py": LICENSE_SOURCE,
                           "conf/lint.toml": '[tool.llm-affinity-lint]\n'
                                             'extend-credential-names = ["license_key"]\n'})
     (tmp_path / ".flake8").write_text("[flake8]\nlla-config = conf/lint.toml\n")

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from integration_helpers import (
     CLEAN_SOURCE,
+    LICENSE_SOURCE,
     LEAKY_SOURCE,
     REPO_ROOT,
     HookRepo,
@@ -115,7 +116,7 @@ def test_hook_table_matches_the_hooks_file() -> None:
 
 # ---------------------------------------------------------------------------- flake8
 def _flake8_tree(root: Path) -> Path:
-    license_leak = LEAKY_SOURCE.replace("aws_access_key_id", "license_key")
+    license_leak = LICENSE_SOURCE
     return write_tree(root, {
         "src/app/aws.py": LEAKY_SOURCE,
         "src/app/license.py": license_leak,

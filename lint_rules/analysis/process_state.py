@@ -6,7 +6,8 @@ Used by LLA005. Two questions, both answered inside one function of one file:
   call write into state the whole process shares? `os.environ` (however imported), `os.putenv`,
   a module-level mutable container or a module global rebound under `global`, a class attribute
   (`LLM.x`, `type(self).x`, `self.__class__.x`, `cls.x` in a classmethod, or a container held
-  by one), and configured library globals (`library-globals`, default `litellm.*`).
+  by one), and configured library globals (`library-globals`, default `litellm.*`,
+  `openai.*`, `vertexai.*`, `google.cloud.aiplatform.*`, `google.generativeai.*`).
 - `InstanceData.describe(value, fn)`: is the value conversation-scoped (`ScopedValues`), a
   credential (`credential-names`, matched on the last identifier or a string key: `self.api_key`, `tenant.openai_api_key`, `cfg["api_key"]`), or a field of an LLM object
   (`self.<field>` inside an LLM class, `llm.model`) or of an LLM config object (`self.<field>`

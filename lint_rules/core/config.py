@@ -205,8 +205,12 @@ class Config:
     shared_classes: tuple[str, ...] = ()
     # Named presets of the settings for one SDK (`PRESETS`); applied under the table's own keys.
     preset: tuple[str, ...] = ()
-    # Module attributes that are process-global settings of a library.
-    library_globals: tuple[str, ...] = ("litellm.*",)
+    # Module attributes that are process-global settings of a library: LiteLLM's, the OpenAI
+    # module client's (`openai.api_key`, `openai.organization`), and Google's Vertex AI / Gemini
+    # SDK initialisers (`vertexai.init(project=..., credentials=...)`, `aiplatform.init(...)`,
+    # `genai.configure(api_key=...)`), which every later client of the process uses.
+    library_globals: tuple[str, ...] = (
+        "litellm.*", "openai.*", "vertexai.*", "google.cloud.aiplatform.*", "google.generativeai.*")
     # Names that mark a value as a credential or tenant secret.
     credential_names: tuple[str, ...] = (
         "api_key", "aws_access_key_id", "aws_secret_access_key", "aws_session_token", "api_token",

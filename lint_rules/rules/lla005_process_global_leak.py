@@ -13,8 +13,17 @@ import libcst as cst
 
 from lint_rules.analysis.call_effects import effects_of
 from lint_rules.analysis.context import FileContext
+from lint_rules.analysis.env_setters import (
+    ENVIRONMENT_TOKENS,
+    EnvSetters,
+    TenantRecords,
+    is_environment,
+    variable_holds,
+    variable_name_tokens,
+)
 from lint_rules.analysis.process_state import (
     GlobalSinks,
+    credential_matcher,
     InstanceData,
     Sink,
     instance_data_tokens,
@@ -22,7 +31,7 @@ from lint_rules.analysis.process_state import (
 from lint_rules.analysis.process_state import (
     is_local_name as _is_local,
 )
-from lint_rules.analysis.process_state_ast import may_leak_into_globals
+from lint_rules.analysis.process_state_ast import may_leak_into_globals, writes_shared_state
 from lint_rules.analysis.provenance import TOO_LONG, UNKNOWN, any_part
 from lint_rules.core.config import Config
 from lint_rules.rules.base import Evidence, Example, Rule
@@ -129,6 +138,15 @@ what is written must be
 - a **field of one LLM object** (`self.<field>` inside an LLM class, `llm.model`) or of one
   LLM config object (`self.<field>` in a class named after an LLM class: `TenantLLMConfig`;
   other config classes such as `Settings` may be the process's own start-up config);
+- into the environment, **records looked up for one user or tenant**: the result of a call
+  that passes an identity of the caller or the instance (`get_env_vars(actor=self.user)`,
+  `store.vars_for(tenant_id)`), also merged into a local dict first (`env = os.environ.copy();
+  env.update(records)`);
+- into the environment, under an upper-case variable whose name says it holds a credential
+  (ending in a credential name: `OPENAI_API_KEY`, `HF_TOKEN`; `*_CREDENTIALS`,
+  `*_CREDENTIALS_JSON`) or whose data it is (`*_USER_ID`, `*_TENANT_ID`, `*_PROJECT_ID`,
+  `*_WORKSPACE_ID`...), any data of the caller or of the instance
+  (`os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = self.config.credentials_path`);
 - into a library global, any caller data at all (a handler, a header dict, a base URL);
 
 written into
@@ -141,7 +159,8 @@ written into
 - a class attribute: `LLM.x = v`, `type(self).x = v`, `self.__class__.x = v`, `cls.x = v` in a
   classmethod (a classmethod's `cls` is the class, shared like any other), `setattr(LLM, ...)`,
   or a container held by one (`type(self).cache[k] = v`);
-- a library's process-global settings (`library-globals`, default `litellm.*`:
+- a library's process-global settings (`library-globals`, default `litellm.*`, `openai.*`,
+  `vertexai.*`, `google.cloud.aiplatform.*`, `google.generativeai.*`:
   `litellm.api_key = self.api_key`, `litellm.callbacks.append(handler)`, a configuration call
   `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`), the module reached
   through an import, also one call away: a call of a module-level function of the same file
@@ -154,6 +173,10 @@ written into
   credential, a conversation-scoped value, a field of one LLM object; any other caller data is
   not enough here). A callee whose parameter is named like a credential or a conversation id is
   reported in its own file instead; an unresolved callee gives no finding.
+- the environment through a function of the same file that writes its parameter there, any
+  number of calls away (a module-level function, or a method of the same class called through
+  `self`: `with self.temporary_env_vars(env):`), reported where the data enters: the call that
+  passes it.
 
 One write gives one finding, however many tenant values it carries.
 
@@ -224,7 +247,10 @@ class TenantLLMConfig:
     def trigger_tokens(cls, config: Config) -> Iterable[str]:
         # Every finding needs a value that is instance data; each way of being one spells one
         # of these (the sinks alone, e.g. a module-level dict, have no token of their own).
-        return instance_data_tokens(config)
+        # The setter and tenant-record findings are gated on these same tokens (`_env_paths`);
+        # a write under an environment variable named for a credential or an identity is
+        # gated on the names' own tokens (`HF_TOKEN`, `..._PROJECT_ID`).
+        return instance_data_tokens(config) + variable_name_tokens(config.credential_names)
 
     ast_prefilter = True
 
@@ -232,7 +258,11 @@ class TenantLLMConfig:
     def may_fire(cls, tree: ast.Module, source: str, config: Config) -> bool:
         # The tokens are common words (`token`, `password`): most files that hold one have no
         # credential identifier or no write into shared state in a function.
-        return may_leak_into_globals(tree, source, config)
+        if may_leak_into_globals(tree, source, config):
+            return True
+        # Records of one tenant carry no token of their own: a file that writes into the
+        # environment in some function may hold a setter or a tenant's records written there.
+        return any(t in source for t in ENVIRONMENT_TOKENS) and writes_shared_state(tree, source, config)
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
@@ -244,6 +274,7 @@ class TenantLLMConfig:
         self._pending: list[tuple[int, cst.Call, FunctionInfo]] = []
         self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
         self._setters: dict[str, dict[str, str]] | None = None
+        self._env_setters: EnvSetters | None = None
 
     # ------------------------------------------------------------------ collecting writes
     def _function(self) -> FunctionInfo | None:
@@ -377,12 +408,40 @@ class TenantLLMConfig:
             return _Candidate(node, sink, [arg], fn, related=evidence)
         return None
 
+    def _through_env_setter(self, node: cst.Call, fn: FunctionInfo) -> None:
+        """A call of a function of this file that writes a parameter into `os.environ`
+        (`with self.temporary_env_vars(env):`), judged with what this caller passes. An argument
+        this function only hands on from its own parameter is judged at its callers; one the
+        callee's write names a credential is reported at that write."""
+        if not self._env_paths():
+            return
+        if self._env_setters is None:
+            self._env_setters = EnvSetters(self.ctx.model, self._sinks)
+        setters = self._env_setters
+        callee = setters.callee(node, fn)
+        written = setters.of(callee) if callee is not None else {}
+        if not written or callee is None:
+            return
+        mine = setters.of(fn)
+        is_credential = credential_matcher(self.ctx.config)
+        for param, arg in setters.bound_arguments(node, callee):
+            writer = written.get(param)
+            if writer is None or is_credential(param):
+                continue
+            if isinstance(arg, cst.Name) and arg.value in mine:
+                continue
+            via = "" if writer == callee.name else f", through `{callee.name}()`"
+            sink = Sink(f"`os.environ` (by `{writer}()`{via})")
+            self._candidates.append(_Candidate(node, sink, [arg], fn))
+            return
+
     def visit_Call(self, node: cst.Call) -> None:
         fn = self._function()
         if fn is None:
             return
         self._through_setter(node, fn)
         self._through_other_module(node, fn)
+        self._through_env_setter(node, fn)
         found = self._sinks.call(node, fn)
         if found is not None and found[1]:
             key = None
@@ -404,6 +463,47 @@ class TenantLLMConfig:
         # A namespace folder (no `__init__.py`) inside the library's tree: its folder names.
         return top in PurePath(self.ctx.path).parts[:-1]
 
+    def _env_paths(self) -> bool:
+        """Setters and tenant records carry no token of their own: they are looked for only in
+        files that spell the environment and one of the rule's trigger tokens (so the prefilter
+        stays a necessary condition without letting every file that mentions `environ` in)."""
+        source = self.ctx.source
+        return any(t in source for t in ENVIRONMENT_TOKENS) and any(
+            t in source for t in instance_data_tokens(self.ctx.config))
+
+    def _tenant_records(self, value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
+        """Records looked up for one user or tenant (`get_env_vars(actor=self.user)`)."""
+        lookup = TenantRecords(self.ctx.model).holds(value, fn)
+        if lookup is None:
+            return None
+        def short(node: cst.CSTNode) -> str:
+            text = " ".join(self.ctx.code(node).split())
+            return text if len(text) <= 40 else text[:37] + "..."
+        if lookup is value:
+            return f"`{short(value)}`, records looked up for one user or tenant,"
+        return f"`{short(value)}`, holding records looked up for one user or tenant (`{short(lookup)}`),"
+
+    def _named_variable(self, data: InstanceData, key: cst.BaseExpression | None,
+                        value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
+        """Caller or instance data put under an environment variable whose name says it holds
+        a credential or a tenant's identity (`os.environ["GOOGLE_APPLICATION_CREDENTIALS"] =
+        self.config.credentials_path`, `os.environ["LANGFUSE_PROJECT_ID"] =
+        self.api_client.project_id()`): the name tells what the value is when its own spelling
+        does not. A module-level function's own parameter is judged where it is called."""
+        source = self.ctx.source
+        if not any(t in source for t in ENVIRONMENT_TOKENS) or not any(
+                t in source for t in variable_name_tokens(self.ctx.config.credential_names)):
+            return None  # the prefilter's tokens for this judgement (cheap: most files stop here)
+        kind = variable_holds(key, credential_matcher(self.ctx.config))
+        if kind is None or key is None or _setter_parameter(value, fn):
+            return None
+        if not data.provenance.from_caller(value, fn, instance=True):
+            return None
+        text = " ".join(self.ctx.code(value).split())
+        text = text if len(text) <= 40 else text[:37] + "..."
+        return (f"`{text}`, data of the caller or of this instance held as {kind} "
+                f"({self.ctx.code(key)}),")
+
     # ------------------------------------------------------------------ judging them
     def check_module(self) -> None:
         # At the end: module globals bound after the function (lower in the file) count too.
@@ -422,6 +522,10 @@ class TenantLLMConfig:
                     # A library's process-wide settings take nothing of one caller: any
                     # parameter or instance field (a handler, a header dict, a base URL).
                     what = data.caller_data(value, fn)
+                if what is None and is_environment(sink) and self._env_paths():
+                    what = self._tenant_records(value, fn)
+                if what is None and is_environment(sink):
+                    what = self._named_variable(data, candidate.key, value, fn)
                 if what is not None and candidate.key is not None \
                         and _owned_slot(data, candidate.key, value, fn):
                     break
