@@ -275,6 +275,7 @@ class TenantLLMConfig:
         self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
         self._setters: dict[str, dict[str, str]] | None = None
         self._env_setters: EnvSetters | None = None
+        self._env_spelled: bool | None = None  # `_env_paths`, once per file
 
     # ------------------------------------------------------------------ collecting writes
     def _function(self) -> FunctionInfo | None:
@@ -467,9 +468,11 @@ class TenantLLMConfig:
         """Setters and tenant records carry no token of their own: they are looked for only in
         files that spell the environment and one of the rule's trigger tokens (so the prefilter
         stays a necessary condition without letting every file that mentions `environ` in)."""
-        source = self.ctx.source
-        return any(t in source for t in ENVIRONMENT_TOKENS) and any(
-            t in source for t in instance_data_tokens(self.ctx.config))
+        if self._env_spelled is None:  # asked at every call: scan the text once per file
+            source = self.ctx.source
+            self._env_spelled = any(t in source for t in ENVIRONMENT_TOKENS) and any(
+                t in source for t in instance_data_tokens(self.ctx.config))
+        return self._env_spelled
 
     def _tenant_records(self, value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
         """Records looked up for one user or tenant (`get_env_vars(actor=self.user)`)."""
