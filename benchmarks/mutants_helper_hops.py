@@ -35,11 +35,9 @@ from __future__ import annotations
 
 import argparse
 import ast
-import random
 import shutil
 import sys
 import tempfile
-import zlib
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,11 +135,7 @@ def mutants(ctx: M.FileCtx) -> list[Mut]:
     return out
 
 
-def sample(items: list[Mut], cap: int, seed: int, salt: str) -> list[Mut]:
-    if len(items) <= cap:
-        return items
-    rng = random.Random(seed * 1_000_003 + zlib.crc32(salt.encode()))
-    return sorted(rng.sample(items, cap), key=lambda m: (m.path, m.site))
+sample = M.sample  # the same seeded draw as benchmarks/mutants.py
 
 
 def evaluate(m: Mut, root: Path, baselines: dict[str, list]) -> tuple[bool, list]:
