@@ -31,18 +31,23 @@ _CALLED_BY_NAME = frozenset({"setattr", "putenv"})
 
 def may_store_parameter(tree: ast.Module, name: str) -> bool:
     """Could `globals_written` list a parameter of the module-level function `name`?"""
+    return name in storing_names(tree)
+
+
+def storing_names(tree: ast.Module) -> frozenset[str]:
+    """Every name `may_store_parameter` answers True for, in one pass over the module: the
+    module-level functions that may store a parameter and the names its top-level imports bind
+    (a re-export may be anything). The project index keeps this set per module, not the tree."""
     defined: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
-    imported = False
+    out: set[str] = set()
     for statement in _top_level(tree):
-        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)) and statement.name == name:
+        if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef)):
             defined.append(statement)
-        elif isinstance(statement, (ast.Import, ast.ImportFrom)) and any(
-                (alias.asname or alias.name.split(".")[0]) == name for alias in statement.names):
-            imported = True
-    if imported:
-        return True
+        elif isinstance(statement, (ast.Import, ast.ImportFrom)):
+            out.update(alias.asname or alias.name.split(".")[0] for alias in statement.names)
     imports = _imported_names(tree) if defined else set()
-    return any(_stores_parameter(fn, imports) for fn in defined)
+    out.update(fn.name for fn in defined if fn.name not in out and _stores_parameter(fn, imports))
+    return frozenset(out)
 
 
 def _stores_parameter(found: ast.FunctionDef | ast.AsyncFunctionDef, imports: set[str]) -> bool:

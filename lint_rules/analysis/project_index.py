@@ -20,7 +20,7 @@ import libcst as cst
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
-from lint_rules.analysis.global_setters_ast import may_store_parameter
+from lint_rules.analysis.global_setters_ast import storing_names
 from lint_rules.analysis.header_census import (
     HeaderCensus,
     package_root,
@@ -85,7 +85,7 @@ class ProjectIndex:
         self._writers: dict[tuple[Path, ...], Writers | None] = {}
         self._censuses: dict[str, HeaderCensus | None] = {}
         self._callers: dict[str, bool] = {}
-        self._trees: dict[Path, ast.Module | None] = {}
+        self._storing: dict[Path, frozenset[str]] = {}  # may_store_globally, per module
 
     # Past this many modules under the search folders, `writers` gives up (None: every call may
     # be a call hop) rather than read them all.
@@ -137,18 +137,18 @@ class ProjectIndex:
             return bool(found.globals_written) if found is not None else name in summary.imports
         for candidate in self._candidates(module, near):
             if candidate.is_file():
-                tree = self._ast_of(candidate)
-                return tree is not None and may_store_parameter(tree, name)
+                return name in self._storing_names(candidate)
         return False
 
-    def _ast_of(self, path: Path) -> ast.Module | None:
-        if path not in self._trees:
+    def _storing_names(self, path: Path) -> frozenset[str]:
+        """`global_setters_ast.storing_names` of one module file, computed once per run."""
+        if path not in self._storing:
             try:
-                source = decode_source(path.read_bytes()).text
+                tree = ast_tree(decode_source(path.read_bytes()).text)
             except (OSError, SourceDecodeError):
-                source = None
-            self._trees[path] = ast_tree(source) if source is not None else None
-        return self._trees[path]
+                tree = None
+            self._storing[path] = storing_names(tree) if tree is not None else frozenset()
+        return self._storing[path]
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         try:
