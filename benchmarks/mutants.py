@@ -724,14 +724,21 @@ def evaluate(m: Mutant, package: str, copy_root: Path, baseline: list) -> Outcom
         got = findings(m.source, path, copy_root)
     finally:
         path.write_text(original, encoding="utf-8")
+    new = new_findings(got, baseline)
+    detected = m.rule is not None and any(c == m.rule and row in m.expected for c, row, _ in new)
+    return Outcome(m, package, detected, new)
+
+
+def new_findings(got: list[tuple], baseline: list[tuple]) -> list[tuple]:
+    """The (code, row, text) findings of `got` that the unmutated file did not have, compared
+    by code and text (an injection shifts the rows below it)."""
     extra = Counter((c, t) for c, _, t in got) - Counter((c, t) for c, _, t in baseline)
     new = []
     for c, row, t in got:
         if extra[(c, t)] > 0:
             extra[(c, t)] -= 1
             new.append((c, row, t))
-    detected = m.rule is not None and any(c == m.rule and row in m.expected for c, row, _ in new)
-    return Outcome(m, package, detected, new)
+    return new
 
 
 def python_files(root: Path) -> list[Path]:

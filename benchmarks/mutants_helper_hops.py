@@ -157,12 +157,7 @@ def evaluate(m: Mut, root: Path, baselines: dict[str, list]) -> tuple[bool, list
         path.write_text(original, encoding="utf-8")
         if m.sibling:
             sibling.unlink(missing_ok=True)
-    extra = Counter((c, t) for c, _, t in got) - Counter((c, t) for c, _, t in baselines[m.path])
-    new = []
-    for c, row, t in got:
-        if extra[(c, t)] > 0:
-            extra[(c, t)] -= 1
-            new.append((c, row, t))
+    new = M.new_findings(got, baselines[m.path])
     detected = m.rule is not None and any(c == m.rule and row in m.expected for c, row, _ in new)
     return detected, new
 
