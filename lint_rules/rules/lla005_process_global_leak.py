@@ -7,6 +7,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import PurePath
 
 import libcst as cst
@@ -93,6 +94,11 @@ def _owned_slot(data: InstanceData, key: cst.BaseExpression, value: cst.BaseExpr
     if TOO_LONG in value_roots:
         return True
     return UNKNOWN not in value_roots and bool(key_roots) and value_roots <= key_roots
+
+
+def _spells_all(source: str, *groups: Iterable[str]) -> bool:
+    """The text holds a token of every group."""
+    return all(any(t in source for t in group) for group in groups)
 
 
 def _display(here: str, path: str) -> str:
@@ -275,7 +281,6 @@ class TenantLLMConfig:
         self._startup: dict[int, bool] = {}  # id(function) -> is start-up code
         self._setters: dict[str, dict[str, str]] | None = None
         self._env_setters: EnvSetters | None = None
-        self._env_spelled: bool | None = None  # `_env_paths`, once per file
 
     # ------------------------------------------------------------------ collecting writes
     def _function(self) -> FunctionInfo | None:
@@ -414,7 +419,7 @@ class TenantLLMConfig:
         (`with self.temporary_env_vars(env):`), judged with what this caller passes. An argument
         this function only hands on from its own parameter is judged at its callers; one the
         callee's write names a credential is reported at that write."""
-        if not self._env_paths():
+        if not self._env_paths:
             return
         if self._env_setters is None:
             self._env_setters = EnvSetters(self.ctx.model, self._sinks)
@@ -464,15 +469,20 @@ class TenantLLMConfig:
         # A namespace folder (no `__init__.py`) inside the library's tree: its folder names.
         return top in PurePath(self.ctx.path).parts[:-1]
 
+    @cached_property
     def _env_paths(self) -> bool:
         """Setters and tenant records carry no token of their own: they are looked for only in
         files that spell the environment and one of the rule's trigger tokens (so the prefilter
-        stays a necessary condition without letting every file that mentions `environ` in)."""
-        if self._env_spelled is None:  # asked at every call: scan the text once per file
-            source = self.ctx.source
-            self._env_spelled = any(t in source for t in ENVIRONMENT_TOKENS) and any(
-                t in source for t in instance_data_tokens(self.ctx.config))
-        return self._env_spelled
+        stays a necessary condition without letting every file that mentions `environ` in).
+        Asked at every call: the text is scanned once per file."""
+        return _spells_all(self.ctx.source, ENVIRONMENT_TOKENS, instance_data_tokens(self.ctx.config))
+
+    @cached_property
+    def _env_names(self) -> bool:
+        """The file spells the environment and a credential or identity variable name (the
+        prefilter's tokens for `_named_variable`), scanned once per file."""
+        return _spells_all(self.ctx.source, ENVIRONMENT_TOKENS,
+                           variable_name_tokens(self.ctx.config.credential_names))
 
     def _tenant_records(self, value: cst.BaseExpression, fn: FunctionInfo | None) -> str | None:
         """Records looked up for one user or tenant (`get_env_vars(actor=self.user)`)."""
@@ -493,10 +503,8 @@ class TenantLLMConfig:
         self.config.credentials_path`, `os.environ["LANGFUSE_PROJECT_ID"] =
         self.api_client.project_id()`): the name tells what the value is when its own spelling
         does not. A module-level function's own parameter is judged where it is called."""
-        source = self.ctx.source
-        if not any(t in source for t in ENVIRONMENT_TOKENS) or not any(
-                t in source for t in variable_name_tokens(self.ctx.config.credential_names)):
-            return None  # the prefilter's tokens for this judgement (cheap: most files stop here)
+        if not self._env_names:
+            return None  # the prefilter's tokens for this judgement (most files stop here)
         kind = variable_holds(key, credential_matcher(self.ctx.config))
         if kind is None or key is None or _setter_parameter(value, fn):
             return None
@@ -525,7 +533,7 @@ class TenantLLMConfig:
                     # A library's process-wide settings take nothing of one caller: any
                     # parameter or instance field (a handler, a header dict, a base URL).
                     what = data.caller_data(value, fn)
-                if what is None and is_environment(sink) and self._env_paths():
+                if what is None and is_environment(sink) and self._env_paths:
                     what = self._tenant_records(value, fn)
                 if what is None and is_environment(sink):
                     what = self._named_variable(data, candidate.key, value, fn)
