@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import ast
 import gc
-import re
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,9 +23,10 @@ from pathlib import Path
 import libcst as cst
 
 from lint_rules.analysis.context import FileContext
-from lint_rules.analysis.header_keys import AnyCase
+from lint_rules.analysis.process_state_ast import StoresGlobally
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.analysis.rule_stages import StageInput
+from lint_rules.analysis.token_filter import TokenFilter
 from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Diagnostic, Edit, Fix, Location, RelatedLocation
@@ -101,48 +101,6 @@ def _has_node_hooks(rule: Rule) -> bool:
 
 
 # ---------------------------------------------------------------------------- prefilter
-_IDENTIFIER_RUN = re.compile(r"[A-Za-z0-9_]+")
-
-
-class TokenFilter:
-    """`any(token in source for token in tokens)`, exactly, at `str.find` speed.
-
-    A regex alternation of ~70 tokens costs ~100 ns per character; `in` (CPython's two-way/
-    memchr search) is ~50x faster per token. Tokens containing another token are implied by it
-    and dropped; the rest are grouped under their longest identifier run (`" llm"`, `"(llm"`,
-    `"llm="` -> `"llm"`), so a file without `llm` costs one scan for the whole group.
-    `AnyCase` tokens are searched in the lowered text, which is built only when no exact token
-    matched.
-    """
-
-    def __init__(self, tokens: Iterable[str]) -> None:
-        tokens = list(tokens)
-        self.any_case = tuple(sorted({t.lower() for t in tokens if isinstance(t, AnyCase)}))
-        unique = sorted({str(t) for t in tokens if not isinstance(t, AnyCase)},
-                        key=lambda t: (len(t), t))
-        kept: list[str] = []
-        for token in unique:
-            if not any(shorter in token for shorter in kept):
-                kept.append(token)
-        groups: dict[str, list[str]] = {}
-        for token in kept:
-            runs = _IDENTIFIER_RUN.findall(token)
-            anchor = max(runs, key=len) if runs else token
-            groups.setdefault(anchor, []).append(token)
-        self.tokens = tuple(kept)
-        # (anchor, tokens to confirm; empty when the anchor is itself the only token)
-        self.groups = tuple((a, tuple(g) if g != [a] else ()) for a, g in sorted(groups.items()))
-
-    def search(self, source: str) -> bool:
-        for anchor, group in self.groups:
-            if anchor in source and (not group or any(t in source for t in group)):
-                return True
-        if self.any_case:
-            lowered = source.lower()
-            return any(t in lowered for t in self.any_case)
-        return False
-
-
 @lru_cache(maxsize=64)
 def _token_filter(config: Config, codes: tuple[str, ...],
                   rules: tuple[type[Rule], ...] | None = None) -> TokenFilter | None:
@@ -195,11 +153,24 @@ def _stages(source: str, config: Config, codes: tuple[str, ...],
             tree = ast_tree(source)
         if tree is not None:
             near = Path(path) if path else None
-            writers_of = (lambda: index.writers(near)) if index is not None else None
-            stage = StageInput(tree, source, config, writers_of)
+            writers_of = stores = census_clear = None
+            if index is not None:
+                writers_of = lambda: index.writers(near)  # asked lazily
+                module_name, is_package = module_name_for(path) if path else ("", False)
+                stores = StoresGlobally(lambda module, name: index.may_store_globally(
+                    module, name, near), module_name, is_package)
+                census_clear = lambda: _census_clear(index, path)
+            stage = StageInput(tree, source, config, writers_of, stores, census_clear)
             passing = [rule for rule in passing
                        if not rule.ast_prefilter or rule.ast_stage(stage)]
     return tuple(passing), tree
+
+
+def _census_clear(index: ProjectIndex, path: str | None) -> bool:
+    """The header census proves that no code of the file's package writes a scoped header
+    into an LLM's header field (LLA004's `_no_scoped_header_in_llm_fields`)."""
+    census = index.header_census(path) if path else None
+    return census is not None and not census.may_hold_scoped_header
 
 
 # ---------------------------------------------------------------------------- checking
@@ -362,7 +333,7 @@ def _run_rules(source: str, path: str, config: Config, index: ProjectIndex | Non
         else:
             name, _ = module_name_for(path)
             model = build_model(parsed, path, name)
-            ctx = FileContext(path, source, config, parsed, model, index)
+            ctx = FileContext(path, source, config, parsed, model, index, tree)
             found = check_parsed(ctx, to_run)
             failure, lines = None, ctx.lines
     else:

@@ -1,10 +1,16 @@
-"""Summaries take class and method lines from one `ast` parse paired with libcst's definitions:
-the pairing must give the lines libcst's positions give, in every block shape."""
+"""Summaries take definition and statement lines from one `ast` parse paired with libcst's
+statements (syntax/lines.py): the pairing must give the lines libcst's positions give, in every
+block shape."""
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
-from lint_rules.analysis.project_index import _definition_lines
+import ast
+from pathlib import Path
+
+import pytest
+
+from lint_rules.syntax.lines import NodeLines, statement_lines
 
 SOURCE = '''\
 try:
@@ -62,6 +68,28 @@ def _positions(module: cst.Module) -> dict[int, int]:
             if isinstance(node, (cst.FunctionDef, cst.ClassDef))}
 
 
+def _definition_lines(module: cst.Module, source: str) -> dict[int, int]:
+    defs = {id(n) for n in _all_nodes(module) if isinstance(n, (cst.FunctionDef, cst.ClassDef))}
+    return {key: first for key, (first, _last) in
+            statement_lines(module, _ast_or_none(source)).items() if key in defs}
+
+
+def _ast_or_none(source: str):
+    try:
+        return ast.parse(source)
+    except SyntaxError:
+        return None
+
+
+def _all_nodes(module: cst.Module) -> list[cst.CSTNode]:
+    out, stack = [], [module]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(node.children)
+    return out
+
+
 def test_definition_lines_match_libcst_positions():
     module = cst.parse_module(SOURCE)
     lines = _definition_lines(module, SOURCE)
@@ -74,4 +102,31 @@ def test_unreadable_for_ast_gives_no_lines():
     # libcst reads it, this interpreter's `ast` may not: then positions answer (empty pairing).
     source = "def f():\n    pass\n"
     module = cst.parse_module(source)
-    assert _definition_lines(module, source + "def (:\n") == {}
+    assert statement_lines(module, _ast_or_none(source + "def (:\n")) == {}
+
+
+FIXTURES = sorted(p for p in (Path(__file__).parent / "fixtures").rglob("*.py")
+                  if p.stat().st_size and _ast_or_none(p.read_text(encoding="utf-8")) is not None)
+
+
+@pytest.mark.parametrize("path", [Path(__file__)] + FIXTURES[::7],
+                         ids=lambda p: p.name)
+def test_every_statement_and_node_line_matches_libcst_positions(path: Path) -> None:
+    """Every small and compound statement is paired, at the line libcst's positions give; a
+    node inside a statement gets the statement's line when the statement is one line long,
+    and the fallback's answer otherwise."""
+    source = path.read_text(encoding="utf-8")
+    module = cst.parse_module(source)
+    positions = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    paired = statement_lines(module, ast.parse(source))
+    statements = [n for n in _all_nodes(module)
+                  if isinstance(n, (cst.BaseSmallStatement, cst.BaseCompoundStatement))]
+    assert statements and {id(n) for n in statements} == set(paired)
+    asked: list[cst.CSTNode] = []
+    lines = NodeLines(module, source, lambda node: asked.append(node) or positions[node].start.line)
+    for statement in statements:
+        assert lines(statement) == positions[statement].start.line
+        for call in (n for n in _all_nodes(statement) if isinstance(n, cst.Call)):
+            assert lines(call, statement) == positions[call].start.line
+    assert all(not isinstance(n, (cst.BaseSmallStatement, cst.BaseCompoundStatement))
+               for n in asked)

@@ -305,3 +305,22 @@ def test_cache_follows_a_new_caller_that_does_not_reinject(tmp_path) -> None:
         "from agentpkg.llm.options.common import apply_extra_headers\n\n"
         "def raw(llm, kw):\n    out = apply_extra_headers(kw, llm)\n    return out\n")
     assert ("common.py", "LLA004") in _lint(root)
+
+
+@pytest.mark.parametrize("name, passes", [("seed_pin", True), ("v120_like", False),
+                                          ("v158_like", False)])
+def test_the_stage_skips_a_replace_the_census_clears(name: str, passes: bool) -> None:
+    """Issue 16: LLA004's `ast` stage asks the header census when the file's pinned headers can
+    only be LLM header fields; the findings are the same with and without the stages."""
+    from lint_rules.engine import check_text, rules_that_may_fire
+
+    path = CENSUS / name / OPTIONS
+    source = path.read_text()
+    config = Config()
+    passed = rules_that_may_fire(source, config, ("LLA004",), path=str(path),
+                                 index=ProjectIndex(config))
+    assert [r.code for r in passed] == (["LLA004"] if passes else [])
+    found = {pf: [(d.code, d.start.row) for d in check_text(
+        source, str(path), config, ProjectIndex(config), prefilter=pf)] for pf in (True, False)}
+    assert found[True] == found[False]
+    assert bool(found[False]) == passes

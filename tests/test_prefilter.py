@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import sysconfig
 from pathlib import Path
 
@@ -114,7 +115,7 @@ def test_syntax_errors_are_found_whether_or_not_the_file_is_parsed() -> None:
     ["a.b", "a", "b.c", "\\x", "x\\"],
 ])
 def test_token_filter_is_exactly_any_token_in_source(tokens) -> None:
-    from lint_rules.engine import TokenFilter
+    from lint_rules.analysis.token_filter import TokenFilter
 
     token_filter = TokenFilter(tokens)
     alphabet = ["llm", "LLM", " ", "(", "=", "'", "get_", "token", "api_", "self.", "state",
@@ -286,3 +287,78 @@ def test_lla008_stage_needs_two_calls_of_one_callee_one_with_a_scoped_keyword(se
     for prefilter in (True, False):
         found = [d.code for d in check_text(source, "m.py", config, prefilter=prefilter)]
         assert found == (["LLA008"] if reported else [])
+
+
+# ---------------------------------------------------------------- issue 16: stage gates
+_SETTER = "import os\n\n\ndef use_key(value):\n    os.environ['OPENAI_API_KEY'] = value\n"
+_QUIET = "def use_key(value):\n    seen = value\n    return seen\n"
+
+
+@pytest.mark.parametrize("module, import_line, call, stores", [
+    (_SETTER, "from pkg.setters import use_key", "use_key", True),
+    (_SETTER, "from .setters import use_key", "use_key", True),  # relative import
+    (_SETTER, "from pkg import setters", "setters.use_key", True),
+    (_QUIET, "from pkg.setters import use_key", "use_key", False),  # a local, not a sink
+    # a re-export, followed one step as the libcst hop follows it
+    (_SETTER, "from pkg.facade import use_key", "use_key", True),
+    (_QUIET, "from pkg.facade import use_key", "use_key", False),
+])
+def test_lla005_stage_asks_the_index_whether_the_imported_callee_stores(
+        tmp_path, module, import_line, call, stores) -> None:
+    """LLA005's hop across modules: the stage lets a caller with tenant data through only when
+    the imported function may store its parameter into process-global state (the project
+    index, on `ast`); the findings are the same with and without the stages."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "setters.py").write_text(module)
+    (tmp_path / "pkg" / "facade.py").write_text("from .setters import use_key\n")
+    source = (f"{import_line}\n\n\nclass Agent:\n    def start(self):\n"
+              f"        {call}(self.tenant_api_key)\n")
+    app = tmp_path / "pkg" / "app.py"
+    app.write_text(source)
+    config = Config()
+    passed = rules_that_may_fire(source, config, ("LLA005",), path=str(app),
+                                 index=ProjectIndex(config, [tmp_path]))
+    assert [r.code for r in passed] == (["LLA005"] if stores else [])
+    found = {pf: [(d.code, d.start.row) for d in check_text(
+        source, str(app), config, ProjectIndex(config, [tmp_path]), prefilter=pf)]
+        for pf in (True, False)}
+    assert found[True] == found[False] == ([("LLA005", 6)] if stores else [])
+
+
+def test_stage_calls_are_the_callees_a_call_hop_can_resolve() -> None:
+    """`AstFacts.calls` names what `EffectSummaries._target` may resolve: plain names, methods
+    of the first parameter or of an annotated parameter, and names reached through an import;
+    a method of a local or of an attribute chain never resolves."""
+    from lint_rules.analysis.rule_stages import gather
+
+    source = ("import pkg.mod\nfrom pkg import tools as t\n\n\n"
+              "class A:\n    def run(self, llm: LLM, other):\n"
+              "        self.own(llm)\n        llm.typed(1)\n        other.untyped(1)\n"
+              "        kwargs = {}\n        kwargs.update(a=1)\n        self.x.deep(llm)\n"
+              "        pkg.mod.remote(llm)\n        t.aliased(llm)\n        plain(llm)\n"
+              "        self.bare()\n")
+    calls = gather(ast.parse(source)).calls
+    assert calls == {"own", "typed", "remote", "aliased", "plain"}
+
+
+def test_function_facts_match_a_walk_of_each_function(tmp_path) -> None:
+    """`function_facts` (one walk of the module) gives every function what `gather` of that
+    function gives, nested code included; calls may only be more (the module's imports and
+    receivers count for every function)."""
+    from lint_rules.analysis.rule_stages import function_facts, gather
+
+    checked = 0
+    for path in FIXTURES + SAMPLE_SDK:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        defined, strings = function_facts(tree)
+        assert strings == gather(tree).strings
+        functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        assert sorted(id(n) for n, _, _ in defined) == sorted(id(n) for n in functions)
+        for node, _owner, facts in defined:
+            alone = gather(node)
+            assert (facts.strings, facts.identifiers, facts.chains, facts.mutates) == (
+                alone.strings, alone.identifiers, alone.chains, alone.mutates), node.name
+            assert facts.calls >= alone.calls, node.name
+            checked += 1
+    assert checked > 300

@@ -21,6 +21,7 @@ the cycle adds nothing.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,8 +35,11 @@ from lint_rules.analysis.llm_writes import WriteFinder
 from lint_rules.analysis.local_bindings import PARAM, local_defs
 from lint_rules.analysis.ownership import Ownership, Verdict
 from lint_rules.analysis.pins import calls_with_statement, is_pin_helper
+from lint_rules.analysis.rule_stages import Writers, local_writers
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ParamWrite
+from lint_rules.analysis.token_filter import token_filter
 from lint_rules.syntax.deep_stack import code_for_node
+from lint_rules.syntax.lines import NodeLines
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name
 from lint_rules.syntax.tree import nodes_of
 
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
     from lint_rules.analysis.context import FileFacts
     from lint_rules.analysis.project_index import ProjectIndex
 
-LinesOf = Callable[[cst.CSTNode], int]
+LinesOf = Callable[..., int]  # (node[, the statement holding it]) -> its start line
 
 
 class _ParamLLMs(LLMFacts):
@@ -96,11 +100,15 @@ class EffectSummaries:
     """Summaries of the functions of one module, computed on first use."""
 
     def __init__(self, facts: FileFacts, path: str, lines_of: LinesOf,
-                 index: ProjectIndex | None = None) -> None:
+                 index: ProjectIndex | None = None,
+                 tree_of: Callable[[], ast.Module | None] | None = None) -> None:
         self.facts = facts
         self.path = path
         self.lines_of = lines_of
         self.index = index
+        # The checked file's `ast` (the call-hop gate `_may_write_locally`); None: no gate.
+        self._tree_of = tree_of
+        self._local_writers: object = _UNSET
         self._done: dict[object, FunctionSummary] = {}
         self._busy: set[int] = set()
         self._writers: object = _UNSET
@@ -160,7 +168,7 @@ class EffectSummaries:
                 found = self._target(call, fn)
             except (OSError, ValueError, RecursionError):
                 continue
-            if found is not None and found[1] is not None:
+            if found is not None and found[1] is not None and self._may_write_locally(found[1]):
                 yield found[1]
 
     def _direct(self, fn: FunctionInfo) -> FunctionSummary:
@@ -195,7 +203,8 @@ class EffectSummaries:
                 reported = seen and (helper or (origin.kind is Ownership.BORROWED
                                                 and not origin.via_call))
                 writes.append(ParamWrite(origin.param, write.pins, self.path,
-                                         self.lines_of(write.node), _spelled(facts, write),
+                                         self.lines_of(write.node, write.statement),
+                                         _spelled(facts, write),
                                          reported, onto_llm=seen))
                 break
         # Writes made further down, through a call that passes a parameter on.
@@ -266,8 +275,27 @@ class EffectSummaries:
             return None
         summary, local, bound = found
         if local is not None:
+            if not self._may_write_locally(local):
+                return None  # its summary lists no write: nothing for a call site
             return self.summary(local), local, bound
         return summary, None, bound
+
+    def _may_write_locally(self, fn: FunctionInfo) -> bool:
+        """False when the function's summary cannot list a write onto a parameter: its name is
+        not among `rule_stages.local_writers` of this module's `ast` (with the project's
+        writers for calls into other modules)."""
+        if self._local_writers is _UNSET:
+            tree = self._tree_of() if self._tree_of is not None else None
+            self._local_writers = None if tree is None else local_writers(
+                tree, self.facts.config, self._project_writers())
+        names = self._local_writers
+        return names is None or fn.name in names  # type: ignore[operator]
+
+    def _project_writers(self) -> Writers | None:
+        if self._writers is _UNSET:
+            writers_of = getattr(self.index, "writers", None)
+            self._writers = writers_of(Path(self.path)) if writers_of is not None else None
+        return self._writers  # type: ignore[return-value]
 
     def _target(self, call: cst.Call, fn: FunctionInfo, ungated: bool = False):
         """(None, the callee, bound) for a function of this module, (its summary, None, bound)
@@ -372,10 +400,7 @@ class EffectSummaries:
         searched for the method `name`), the writing method must also be defined in a class
         that can be one of them or their ancestors (`Writers.may_write_method`).
         Unknown writers (no index method, a result cache): True."""
-        if self._writers is _UNSET:
-            writers_of = getattr(self.index, "writers", None)
-            self._writers = writers_of(Path(self.path)) if writers_of is not None else None
-        writers = self._writers
+        writers = self._project_writers()
         if writers is None:
             return True
         if bases is None:
@@ -445,8 +470,9 @@ def effects_of(ctx) -> EffectSummaries:
     """The function summaries of the file being checked (built once, kept on `ctx.facts`)."""
     facts = ctx.facts
     if facts.effects is None:
-        facts.effects = EffectSummaries(facts, ctx.path, lambda node: ctx.position(node).start.line,
-                                        ctx.index)
+        lines = NodeLines(ctx.module, ctx.source, lambda node: ctx.position(node).start.line,
+                          ctx.ast_tree)
+        facts.effects = EffectSummaries(facts, ctx.path, lines, ctx.index, ctx.ast_tree)
     return facts.effects
 
 
@@ -476,7 +502,7 @@ def borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
     # expression at the call site; the file must still hold an LLM token, so the prefilter
     # (which skips files without one) never hides such a finding.
     if facts.llm_token_in_source is None:
-        facts.llm_token_in_source = any(token in ctx.source for token in trigger_tokens(ctx.config))
+        facts.llm_token_in_source = token_filter(trigger_tokens(ctx.config)).search(ctx.source)
     trusted = facts.llm_token_in_source
     for statement, call in calls_with_statement(fn):
         resolved = effects.resolve(call, fn)

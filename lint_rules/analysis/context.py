@@ -9,6 +9,7 @@ project index builds a `FileFacts` of its own for each module it summarises.
 
 from __future__ import annotations
 
+import ast
 from typing import TYPE_CHECKING
 
 import libcst as cst
@@ -22,6 +23,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Edit
 from lint_rules.core.source import LineIndex
 from lint_rules.syntax.deep_stack import code_for_node, positions
+from lint_rules.syntax.parse import ast_tree
 from lint_rules.syntax.semantic import SemanticModel
 
 if TYPE_CHECKING:  # the index is built on this module; only its type is needed here
@@ -48,13 +50,16 @@ class FileContext:
     """Everything a rule may ask about the file being checked."""
 
     def __init__(self, path: str, source: str, config: Config, module: cst.Module,
-                 model: SemanticModel, index: ProjectIndex | None) -> None:
+                 model: SemanticModel, index: ProjectIndex | None,
+                 tree: ast.Module | None = None) -> None:
         self.path = path
         self.source = source
         self.config = config
         self.module = module
         self.model = model
         self.index = index
+        self._tree = tree  # CPython's `ast` of the source, when the engine has it
+        self._tree_asked = tree is not None
         self.lines = LineIndex(source)
         self._positions: object | None = None
         self._facts: FileFacts | None = None
@@ -64,6 +69,13 @@ class FileContext:
         if self._facts is None:
             self._facts = FileFacts(self.config, self.model)
         return self._facts
+
+    def ast_tree(self) -> ast.Module | None:
+        """CPython's `ast` of the file (parsed here when the engine had none; None when the
+        interpreter cannot read it, e.g. newer syntax)."""
+        if not self._tree_asked:
+            self._tree, self._tree_asked = ast_tree(self.source), True
+        return self._tree
 
     # --- positions and text (positions are computed on first use only) ---
     def position(self, node: cst.CSTNode) -> CodeRange:

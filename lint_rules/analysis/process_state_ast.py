@@ -26,9 +26,11 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from lint_rules.analysis import llm_objects as llm_analysis
+from lint_rules.analysis.global_setters_ast import storing_facts
 from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis.process_state import (
     ENVIRON,
@@ -38,7 +40,9 @@ from lint_rules.analysis.process_state import (
     credential_matcher,
     library_tokens,
 )
+from lint_rules.analysis.token_filter import token_filter
 from lint_rules.core.config import Config
+from lint_rules.syntax.semantic import relative_base
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -49,8 +53,11 @@ _TRY_STAR = getattr(ast, "TryStar", None)  # Python 3.11+
 _READ, _UNREAD, _CALLEE = 0, 1, 2
 
 
-def may_leak_into_globals(tree: ast.Module, source: str, config: Config) -> bool:
-    """Some function both writes into shared state and holds instance data."""
+def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
+                          stores: StoresGlobally | None = None) -> bool:
+    """Some function both writes into shared state and holds instance data. `stores` answers
+    for the hop across modules (`ProjectIndex.may_store_globally`); without it every call of
+    an imported function with arguments may hop."""
     facts = _FileFacts(tree, config, source)
     # A library global takes any caller data (`library_tokens`: the import spells it).
     everywhere = facts.file_data(source) or facts.library_seen
@@ -61,17 +68,51 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config) -> bool
     # One hop across modules: a call of an imported function, which may store its parameter
     # into shared state there, with instance data (`InstanceData.describe` only).
     data_everywhere = facts.file_data(source)
-    return any(_calls_imported(fn, facts) for fn in facts.functions
+    return any(_calls_imported(fn, facts, stores) for fn in facts.functions
                if data_everywhere or fn.has_data)
 
 
-def _calls_imported(fn: _Function, facts: _FileFacts) -> bool:
+@dataclass(frozen=True)
+class StoresGlobally:
+    """The project index's answer to "may `module.name` store a parameter into process-global
+    state?" (`ask(module, name)`), and the checked file's own module, which relative imports
+    are resolved against as `SemanticBuilder.visit_ImportFrom` does."""
+    ask: Callable[[str, str], bool]
+    module_name: str
+    is_package: bool
+
+    def absolute(self, target: str) -> str:
+        """An import target as `_FileFacts.imports` keeps it (`..x.y` for a relative one)."""
+        rest = target.lstrip(".")
+        level = len(target) - len(rest)
+        if not level:
+            return target
+        base = relative_base(self.module_name, level, self.is_package)
+        return ".".join(p for p in (base, rest) if p)
+
+
+def _calls_imported(fn: _Function, facts: _FileFacts, stores: StoresGlobally | None) -> bool:
+    """A call of an imported name with arguments that `EffectSummaries.resolve_remote` may
+    resolve to a function storing its parameter (the libcst side resolves through the last
+    import of the name; every import of it is tried here)."""
     for call in fn.calls:
         if not call.args and not call.keywords:
             continue  # nothing passed: nothing to store (LLA005 skips such calls too)
         spelled = _dotted(call.func)
-        if spelled is not None and spelled.split(".")[0] in facts.imports:
+        if spelled is None:
+            continue
+        head, _, rest = spelled.partition(".")
+        targets = facts.imports.get(head)
+        if not targets:
+            continue
+        if stores is None:
             return True
+        for target in targets:
+            qualname = stores.absolute(target)
+            qualname = f"{qualname}.{rest}" if rest else qualname
+            module, _, name = qualname.rpartition(".")
+            if module and stores.ask(module, name):
+                return True
     return False
 
 
@@ -123,7 +164,8 @@ class _FileFacts:
         # A library global may be written one call away, through a module-level function of
         # this file (`install(handler)`): any call of one counts as a shared write.
         self.library_seen = any(t in source for t in library_tokens(config))
-        self.module_functions: set[str] = set()  # every function name (defined anywhere)
+        self._tree = tree
+        self._library_setters: frozenset[str] | None = None
         self.patterns = tuple(config.library_globals)
         self.llm_classes = frozenset(c.rsplit(".", 1)[-1] for c in config.llm_classes)
         # local name -> what it may be imported as; a relative import keeps its dots (".x.y"):
@@ -132,6 +174,7 @@ class _FileFacts:
         self.classes: set[str] = set()
         self.functions: list[_Function] = []
         self.header_key_seen = False  # may reach any function through a module/class constant
+        self._file_data: bool | None = None
         self.module_names = _module_level_names(tree)
         data = _InstanceDataSpellings(config)
         # (node, enclosing function or None, how `InstanceData` would read the node)
@@ -200,13 +243,23 @@ class _FileFacts:
             for child in ast.iter_child_nodes(node):
                 push((child, fn, _READ))
 
-        self.module_functions = {f.node.name for f in self.functions}
+
+    def library_setters(self) -> frozenset[str]:
+        """Module-level functions that may store a parameter into a library global (a
+        superset of LLA005's `_library_setters`, `global_setters_ast`): calling one with any
+        caller data is a shared write one call away."""
+        if self._library_setters is None:
+            self._library_setters = storing_facts(self._tree).functions
+        return self._library_setters
 
     def file_data(self, source: str) -> bool:
         """Instance data that may reach any function: a scoped header key (through a module or
         class constant), or an LLM field (`llm.model`, `self.x` in an LLM class: it needs an
         LLM token in the text)."""
-        return self.header_key_seen or any(t in source for t in _llm_tokens(self.config))
+        if self._file_data is None:
+            self._file_data = self.header_key_seen or token_filter(
+                _llm_tokens(self.config)).search(source)
+        return self._file_data
 
     # ------------------------------------------------------------------ names
     def resolutions(self, spelled: str) -> tuple[set[str], list[str]]:
@@ -267,7 +320,7 @@ class _FunctionScope:
                 and self.container_is_shared(func.value):
             return True
         if isinstance(func, ast.Name) and self.facts.library_seen \
-                and func.id in self.facts.module_functions:
+                and func.id in self.facts.library_setters():
             return True
         if isinstance(func, ast.Attribute) and LIBRARY_CONFIG_CALL.match(func.attr):
             spelled = _dotted(func.value)

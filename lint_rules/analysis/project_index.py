@@ -20,7 +20,7 @@ import libcst as cst
 
 from lint_rules.analysis.call_effects import EffectSummaries
 from lint_rules.analysis.context import FileContext, FileFacts
-from lint_rules.analysis.global_setters_ast import storing_names
+from lint_rules.analysis.global_setters_ast import StoringFacts, storing_facts
 from lint_rules.analysis.header_census import (
     HeaderCensus,
     package_root,
@@ -34,8 +34,8 @@ from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
-from lint_rules.syntax.deep_stack import positions
-from lint_rules.syntax.parse import ParseFailure, ast_tree, parse_module
+from lint_rules.syntax.lines import NodeLines
+from lint_rules.syntax.parse import ParseFailure, ast_tree, module_name_for, parse_module
 from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
 
@@ -85,7 +85,7 @@ class ProjectIndex:
         self._writers: dict[tuple[Path, ...], Writers | None] = {}
         self._censuses: dict[str, HeaderCensus | None] = {}
         self._callers: dict[str, bool] = {}
-        self._storing: dict[Path, frozenset[str]] = {}  # may_store_globally, per module
+        self._storing: dict[Path, StoringFacts] = {}  # may_store_globally, per module
 
     # Past this many modules under the search folders, `writers` gives up (None: every call may
     # be a call hop) rather than read them all.
@@ -127,28 +127,54 @@ class ProjectIndex:
     def may_store_globally(self, module: str, name: str, near: Path | None = None) -> bool:
         """May the module-level function `module.name` store one of its parameters into
         process-global state (global_setters_ast.py, on CPython's tree: the gate in front of
-        LLA005's hop across modules, which needs the module's summary)? A module already
+        LLA005's hop across modules, which needs the module's summary)? A name the module
+        imports is followed one step, as `EffectSummaries._remote` follows it. A module already
         summarised answers from its summary."""
+        found = self._stores(module, name, near)
+        if not isinstance(found, tuple):
+            return found
+        target, path = found
+        inner, _, inner_name = target.rpartition(".")
+        if not inner or inner == module:
+            return False
+        again = self._stores(inner, inner_name, path)
+        return again is True
+
+    def _stores(self, module: str, name: str, near: Path | None) -> bool | tuple[str, Path]:
+        """True/False for a function of `module`, or (what the name is imported as, the
+        module's file) for a re-export."""
         if module in self._modules:
             summary = self._modules[module]
             if summary is None:
                 return False
-            found = summary.functions.get(name)
-            return bool(found.globals_written) if found is not None else name in summary.imports
+            fn = summary.functions.get(name)
+            if fn is not None:
+                return bool(fn.globals_written)
+            target = summary.imports.get(name)
+            return (target, Path(summary.path)) if target else False
         for candidate in self._candidates(module, near):
             if candidate.is_file():
-                return name in self._storing_names(candidate)
+                facts = self._storing_facts(candidate)
+                if name in facts.functions:
+                    return True
+                target = facts.reexports.get(name)
+                return (target, candidate) if target else False
         return False
 
-    def _storing_names(self, path: Path) -> frozenset[str]:
-        """`global_setters_ast.storing_names` of one module file, computed once per run."""
-        if path not in self._storing:
+    def _storing_facts(self, path: Path) -> StoringFacts:
+        """`global_setters_ast.storing_facts` of one module file, computed once per run."""
+        found = self._storing.get(path)
+        if found is None:
             try:
                 tree = ast_tree(decode_source(path.read_bytes()).text)
             except (OSError, SourceDecodeError):
                 tree = None
-            self._storing[path] = storing_names(tree) if tree is not None else frozenset()
-        return self._storing[path]
+            if tree is None:
+                found = StoringFacts(frozenset(), {})
+            else:
+                found = storing_facts(tree, *module_name_for(str(path)))
+            self._storing[path] = found
+        return found
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         try:
@@ -159,7 +185,7 @@ class ProjectIndex:
         if isinstance(parsed, ParseFailure):
             return None
         model = build_model(parsed, str(path))
-        lines = _lazy_lines(parsed, source)
+        lines = NodeLines(parsed, source)
         # No index here: a module's summary depends on its own text only, so the cache can
         # keep it until that file changes (calls into other modules resolve at the call site).
         return summarize_model(model, str(path), self.config, lines)
@@ -289,68 +315,6 @@ def _stat_key(path: Path) -> tuple[str, int, int, int]:
     except OSError:
         return (str(path), -1, -1, -1)
     return (str(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size)
-
-
-def _lazy_lines(module: cst.Module, source: str) -> Callable[[cst.CSTNode], int]:
-    """Start line of a node. Summaries ask it for every class and method: those come from one
-    `ast` parse (a fraction of libcst's position pass, which costs a codegen of the module); any
-    other node resolves libcst positions on first use."""
-    state: dict[str, object] = {}
-
-    def line_of(node: cst.CSTNode) -> int:
-        if "defs" not in state:
-            state["defs"] = _definition_lines(module, source)
-        line = state["defs"].get(id(node))  # type: ignore[attr-defined]
-        if line is not None:
-            return line
-        if "positions" not in state:
-            state["positions"] = positions(module)
-        return state["positions"][node].start.line  # type: ignore[index]
-
-    return line_of
-
-
-_DEFS_CST = (cst.FunctionDef, cst.ClassDef)
-_DEFS_AST = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-_BLOCKS_AST = (ast.stmt, ast.excepthandler, ast.match_case)
-# Block fields in source order (`try`: body, handlers, else, finally), whatever the node.
-_SOURCE_ORDER_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
-_BLOCKS_CST = (cst.BaseStatement, cst.BaseSuite, cst.ExceptHandler, cst.ExceptStarHandler,
-               cst.Else, cst.Finally, cst.MatchCase)
-
-
-def _definition_lines(module: cst.Module, source: str) -> dict[int, int]:
-    """id(def or class node) -> its `def`/`class` line, pairing libcst's and `ast`'s
-    definitions in source order; empty when they do not pair (the interpreter's `ast` cannot
-    read the file, e.g. newer syntax), and positions answer instead."""
-    tree = ast_tree(source)  # deep code: retried on a deep stack
-    if tree is None:
-        return {}
-    ast_defs: list[ast.AST] = []
-    stack: list[ast.AST] = [tree]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, _DEFS_AST):
-            ast_defs.append(node)
-        stack.extend(reversed([c for c in ast.iter_child_nodes(node) if isinstance(c, _BLOCKS_AST)]))
-    cst_defs: list[cst.CSTNode] = []
-    todo: list[cst.CSTNode] = [module]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, _DEFS_CST):
-            cst_defs.append(node)
-        children: list[cst.CSTNode] = []
-        for name in _SOURCE_ORDER_BLOCKS:
-            value = getattr(node, name, None)
-            if isinstance(value, (tuple, list)):
-                children.extend(value)
-            elif isinstance(value, cst.CSTNode):
-                children.append(value)
-        todo.extend(reversed([c for c in children if isinstance(c, _BLOCKS_CST)]))
-    if len(cst_defs) != len(ast_defs) or any(
-            a.name != c.name.value for a, c in zip(ast_defs, cst_defs)):  # type: ignore[attr-defined]
-        return {}
-    return {id(c): a.lineno for a, c in zip(ast_defs, cst_defs)}  # type: ignore[attr-defined]
 
 
 def local_summary(ctx: FileContext, cls: ClassInfo) -> ClassSummary:

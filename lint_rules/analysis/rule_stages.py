@@ -16,7 +16,9 @@ Each is a necessary condition, over-approximated: every test errs towards "maybe
   name (`"rollout_id"`) count as S too: `llm_writes.WriteFinder` takes their writes for pins.
 - `mentions_header_keyword`: LLA004 reads headers only under a configured header keyword
   (`extra_headers`...), spelled as a string, a module constant holding one, an attribute, a
-  keyword or a name.
+  keyword or a name. A file whose pinned headers can only be LLM header fields
+  (`pins_beyond_llm_fields` False) reports nothing when the project's header census proves
+  that no scoped header is ever written into one (`StageInput.may_bypass_headers`).
 - LLA001/LLA006 report a write in this file (needs S) or a call whose callee, here or in another
   module, writes a scoped value onto a parameter (a call hop, `call_effects.borrowed_call_hops`).
   A callee's summary with writes needs a scoped write in the callee's own module (summaries of
@@ -40,6 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lint_rules.analysis.process_state_ast import StoresGlobally
 from lint_rules.core.config import Config
 
 
@@ -50,7 +53,8 @@ class AstFacts:
     strings: set[str] = field(default_factory=set)
     identifiers: set[str] = field(default_factory=set)  # names, attributes, keywords, params...
     chains: set[tuple[str, ...]] = field(default_factory=set)  # trailing name chains
-    calls: set[str] = field(default_factory=set)  # called names (last segment), with args
+    # Called names (last segment) with arguments, of callees a call hop may resolve.
+    calls: set[str] = field(default_factory=set)
     # A store, deletion or method call on something other than `self`/`cls` (where a write onto
     # a parameter, or an alias of one, must be).
     mutates: bool = False
@@ -65,26 +69,74 @@ _STORES = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.For, ast.As
 
 
 def gather(tree: ast.AST) -> AstFacts:
-    facts = AstFacts()
-    strings, identifiers, chains, calls = facts.strings, facts.identifiers, facts.chains, facts.calls
+    return _walk(tree, split=False)[0].facts
+
+
+@dataclass
+class _Scope:
+    """One function's facts in `function_facts` (its own nodes; nested ones are merged in
+    after the walk), and what the walk needs to finish them."""
+    node: ast.AST | None
+    owner: str | None  # the enclosing class (a function nested in a method counts for it)
+    parent: int  # index of the enclosing function's scope, -1 for the module
+    facts: AstFacts = field(default_factory=AstFacts)
+    method_calls: list[ast.Attribute] = field(default_factory=list)
+
+
+def function_facts(tree: ast.Module) -> tuple[
+        list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str | None, AstFacts]], set[str]]:
+    """Every function of the module (nested ones included) with its enclosing class and what
+    `gather(function)` would read from it (its nested code included), and every string of the
+    module, in one walk of the module instead of one per function. Method calls are kept by
+    the receivers and imports of the whole module (a superset of the function's own)."""
+    scopes = _walk(tree, split=True)
+    strings = set().union(*(scope.facts.strings for scope in scopes))
+    for scope in reversed(scopes[1:]):  # inner functions were opened after their parents
+        if scope.parent > 0:
+            _merge(scopes[scope.parent].facts, scope.facts)
+    functions = [(scope.node, scope.owner, scope.facts) for scope in scopes[1:]]
+    return functions, strings  # type: ignore[return-value]
+
+
+def _merge(into: AstFacts, other: AstFacts) -> None:
+    into.strings |= other.strings
+    into.identifiers |= other.identifiers
+    into.chains |= other.chains
+    into.calls |= other.calls
+    into.mutates = into.mutates or other.mutates
+    into.base_names |= other.base_names
+
+
+def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
+    """One iterative walk: the module's facts (`split` False: one scope), or per function."""
+    scopes = [_Scope(None, None, -1)]
     AST = ast.AST
-    stack: list[ast.AST] = [tree]  # iterative, never recursive
-    pop, push, extend = stack.pop, stack.append, stack.extend
+    stack: list[tuple[ast.AST, int, str | None]] = [(tree, 0, None)]  # never recursive
+    pop, push = stack.pop, stack.append
     Constant, Name, Attribute, Call = ast.Constant, ast.Name, ast.Attribute, ast.Call
+    receivers: set[str] = set()  # first parameters and annotated parameters
+    imported: set[str] = set()  # names an import binds
     while stack:
-        node = pop()
+        node, at, owner = pop()
         kind = type(node)
+        if split and kind in (ast.FunctionDef, ast.AsyncFunctionDef):
+            scopes.append(_Scope(node, owner, at))
+            at = len(scopes) - 1
+        elif kind is ast.ClassDef:
+            owner = node.name
+        scope = scopes[at]
+        facts = scope.facts
         if kind is Constant:
             if type(node.value) is str:
-                strings.add(node.value)
+                facts.strings.add(node.value)
             continue
         if kind is Name:
-            identifiers.add(node.id)
-            chains.add((node.id,))
+            facts.identifiers.add(node.id)
+            facts.chains.add((node.id,))
             continue
         if kind is Attribute:
-            identifiers.add(node.attr)
-            chains.add(_chain(node))
+            facts.identifiers.add(node.attr)
+            facts.chains.add(_chain(node))
         elif kind is Call:
             dotted = _dotted(node.func)
             if dotted is not None:
@@ -97,19 +149,24 @@ def gather(tree: ast.AST) -> AstFacts:
                 # such as `super().__init__` or `f(x)(llm)` resolves to nothing.
                 func = node.func
                 if type(func) is Name:
-                    calls.add(func.id)
-                elif type(func) is Attribute and _rooted_at_name(func):
-                    calls.add(func.attr)
+                    facts.calls.add(func.id)
+                elif type(func) is Attribute:
+                    scope.method_calls.append(func)
             if not facts.mutates and _foreign(node.func, call=True):
                 facts.mutates = True
         elif kind is ast.keyword:
             if node.arg:
-                identifiers.add(node.arg)
+                facts.identifiers.add(node.arg)
         elif kind is ast.arg:
-            identifiers.add(node.arg)
+            facts.identifiers.add(node.arg)
+            if node.annotation is not None:
+                receivers.add(node.arg)
         elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
-            identifiers.add(node.name)
-            if kind is ast.ClassDef:
+            facts.identifiers.add(node.name)
+            if kind is not ast.ClassDef:
+                first = (*node.args.posonlyargs, *node.args.args)[:1]
+                receivers.update(a.arg for a in first)
+            else:
                 for base in (*node.bases, *node.keywords):
                     for inner in ast.walk(base):
                         if type(inner) is Name:
@@ -117,11 +174,12 @@ def gather(tree: ast.AST) -> AstFacts:
                         elif type(inner) is Attribute:
                             facts.base_names.add(inner.attr)
         elif kind is ast.alias:
-            identifiers.update(node.name.split("."))
+            facts.identifiers.update(node.name.split("."))
             if node.asname:
-                identifiers.add(node.asname)
+                facts.identifiers.add(node.asname)
+            imported.add(node.asname or node.name.split(".")[0])
         elif kind in (ast.Global, ast.Nonlocal):
-            identifiers.update(node.names)
+            facts.identifiers.update(node.names)
         elif kind in _STORES or kind is ast.withitem:
             if not facts.mutates:
                 targets = (node.targets if kind in (ast.Assign, ast.Delete) else
@@ -130,10 +188,27 @@ def gather(tree: ast.AST) -> AstFacts:
         for name in node._fields:
             value = getattr(node, name, None)
             if type(value) is list:
-                extend(v for v in value if isinstance(v, AST))
+                for v in reversed(value):
+                    if isinstance(v, AST):
+                        push((v, at, owner))
             elif isinstance(value, AST):
-                push(value)
-    return facts
+                push((value, at, owner))
+    # A method call resolves (`EffectSummaries._target`) only as `self.m`/`cls.m` (the first
+    # parameter of a method), `x.m` with `x` an annotated parameter, or through an import
+    # (`mod.f`, `pkg.mod.f`): `kwargs.update(...)` or `self.x.update(...)` never does.
+    receivers |= imported
+    for scope in scopes:
+        for func in scope.method_calls:
+            root: ast.AST = func.value
+            depth = 2
+            while type(root) is Attribute:
+                root = root.value
+                depth += 1
+            if type(root) is Name and (root.id in imported
+                                       or (depth == 2 and root.id in receivers)):
+                scope.facts.calls.add(func.attr)
+        scope.method_calls = []
+    return scopes
 
 
 def _foreign(target: ast.AST, call: bool = False) -> bool:
@@ -216,6 +291,19 @@ def _hooks_and_id_keys(config: Config) -> set[str]:
 def mentions_header_keyword(facts: AstFacts, config: Config) -> bool:
     keywords = {k for k in config.header_keywords if k}
     return bool(keywords & facts.identifiers or keywords & facts.strings)
+
+
+def pins_beyond_llm_fields(facts: AstFacts, config: Config) -> bool:
+    """May some pinned headers of this file be more than LLM header fields: a dict spelling a
+    scoped header key (literals and constants of this file, any case) or a call context's
+    headers (`call_context.headers()`, an owner named by `call-context-keywords` or a scoped
+    attribute)? When not, every LLA004 finding is `only_llm_fields`, which the project's
+    header census may clear."""
+    keys = [k.lower() for k in config.scoped_header_keys if k]
+    if keys and any(k in s.lower() for s in facts.strings for k in keys):
+        return True
+    contexts = {c for c in (*config.call_context_keywords, *config.scoped_attributes) if c}
+    return bool(contexts & facts.identifiers)
 
 
 def may_hop(facts: AstFacts, writers: Writers | None) -> bool:
@@ -526,34 +614,29 @@ _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
 def _module_writers(tree: ast.Module, config: Config,
-                    owners: dict[str, set[str]] | None = None) -> set[str]:
+                    owners: dict[str, set[str]] | None = None,
+                    remote: Callable[[set[str]], bool] | None = None) -> set[str]:
     """The module's writing functions, methods and classes by name; `owners` gets, for each
     writing method, the classes it is defined in (a function nested in a method counts for
-    that class)."""
+    that class). With `remote` (the project's `Writers.may_write`), a function that passes its
+    parameters to a callee of another module that may write is a writer too (the checked
+    file's own summaries follow such calls)."""
     # A header key can be a module or class constant (`KEY = "x-litellm-session-id"`) that a
     # function names: a key anywhere in the module counts for every function in it.
     keys = [k.lower() for k in config.scoped_header_keys if k]
-    module_key = any(k in node.value.lower() for node in ast.walk(tree)
-                     if type(node) is ast.Constant and isinstance(node.value, str) for k in keys)
+    defined, strings = function_facts(tree)
+    module_key = any(k in value.lower() for value in strings for k in keys)
     functions: list[tuple[str, bool, set[str], str | None, bool]] = []  # name, writes, calls, class
-    stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
-    while stack:
-        node, owner = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, ast.ClassDef):
-                stack.append((child, child.name))
-            elif isinstance(child, _FUNCTIONS):
-                params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
-                                          *child.args.kwonlyargs)]
-                extra = bool(child.args.vararg or child.args.kwarg)
-                takes = extra or any(p not in ("self", "cls") for p in params) or (
-                    owner is None and bool(params))
-                facts = gather(child)  # nested functions included: an over-approximation
-                writes = takes and facts.mutates and (module_key or scoped_sources(facts, config))
-                functions.append((child.name, writes, facts.calls, owner, takes))
-                stack.append((child, owner))
-            else:
-                stack.append((child, owner))
+    for child, owner, facts in defined:
+        params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
+                                  *child.args.kwonlyargs)]
+        extra = bool(child.args.vararg or child.args.kwarg)
+        takes = extra or any(p not in ("self", "cls") for p in params) or (
+            bool(params) and (owner is None or bool(child.decorator_list)))
+        # nested functions included: an over-approximation
+        writes = takes and ((facts.mutates and (module_key or scoped_sources(facts, config)))
+                            or (remote is not None and bool(facts.calls) and remote(facts.calls)))
+        functions.append((child.name, writes, facts.calls, owner, takes))
     names = {name for name, writes, _calls, _owner, _takes in functions if writes}
     changed = True
     while changed:
@@ -570,6 +653,13 @@ def _module_writers(tree: ast.Module, config: Config,
             if owner and (writes or (takes and calls & names)):
                 owners.setdefault(name, set()).add(owner)
     return names | classes
+
+
+def local_writers(tree: ast.Module, config: Config, writers: Writers | None) -> set[str]:
+    """Names of the functions of the checked module whose summary may list a write onto a
+    parameter (`EffectSummaries` skips the others: only writes matter at a call site)."""
+    return _module_writers(tree, config, None, (lambda calls: True) if writers is None
+                           else writers.may_write)
 
 
 def python_modules(bases: Iterable[Path], limit: int) -> list[Path] | None:
@@ -608,11 +698,18 @@ class StageInput:
     """One file as the `ast` stages see it: the tree, and what they read from it, on demand."""
 
     def __init__(self, tree: ast.Module, source: str, config: Config,
-                 writers_of: Callable[[], Writers | None] | None = None) -> None:
+                 writers_of: Callable[[], Writers | None] | None = None,
+                 stores: StoresGlobally | None = None,
+                 census_clear: Callable[[], bool] | None = None) -> None:
         self.tree = tree
         self.source = source
         self.config = config
         self._writers_of = writers_of
+        # LLA005's hop across modules: may an imported function store a parameter globally?
+        self.stores = stores
+        # LLA004: does the project's header census prove no scoped header in an LLM's header
+        # field (`ProjectIndex.header_census`)? Asked only when needed.
+        self._census_clear = census_clear
         self._facts: AstFacts | None = None
         self._scoped: bool | None = None
 
@@ -641,6 +738,16 @@ class StageInput:
         if writers is None:
             return True
         return bool(facts.base_names & writers.pin_classes) or writers.may_write(facts.calls)
+
+    def may_bypass_headers(self) -> bool:
+        """LLA004: headers read or written under a header keyword, with pinned headers that the
+        header census cannot clear (`pins_beyond_llm_fields`, or a census that may find a
+        scoped header in an LLM's header field, or none)."""
+        if not mentions_header_keyword(self.facts, self.config):
+            return False
+        if pins_beyond_llm_fields(self.facts, self.config) or self._census_clear is None:
+            return True
+        return not self._census_clear()
 
     def sibling_calls(self, keyword_fragments: Iterable[str]) -> bool:
         """LLA008: two calls of one dotted callee, one of them with a keyword whose name

@@ -16,7 +16,7 @@ from lint_rules.analysis.request_headers import (
     chain_object,
     pinned_header_tokens,
 )
-from lint_rules.analysis.rule_stages import StageInput, mentions_header_keyword
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Fix
 from lint_rules.rules.base import Example, Rule
@@ -193,8 +193,9 @@ def fetch(url, headers=None):
 
     @classmethod
     def ast_stage(cls, stage: StageInput) -> bool:
-        # Every finding reads or writes headers under a header keyword (rule_stages.py).
-        return mentions_header_keyword(stage.facts, stage.config)
+        # Every finding reads or writes headers under a header keyword; one whose pinned side is
+        # LLM header fields only is dropped when the header census clears them (`_flush`).
+        return stage.may_bypass_headers()
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)

@@ -32,8 +32,13 @@ from lint_rules.analysis.process_state import (
 from lint_rules.analysis.process_state import (
     is_local_name as _is_local,
 )
-from lint_rules.analysis.process_state_ast import may_leak_into_globals, writes_shared_state
+from lint_rules.analysis.process_state_ast import (
+    StoresGlobally,
+    may_leak_into_globals,
+    writes_shared_state,
+)
 from lint_rules.analysis.provenance import TOO_LONG, UNKNOWN, any_part
+from lint_rules.analysis.rule_stages import StageInput
 from lint_rules.core.config import Config
 from lint_rules.rules.base import Evidence, Example, Rule
 from lint_rules.syntax.semantic import FunctionInfo
@@ -261,14 +266,19 @@ class TenantLLMConfig:
     ast_prefilter = True
 
     @classmethod
-    def may_fire(cls, tree: ast.Module, source: str, config: Config) -> bool:
+    def may_fire(cls, tree: ast.Module, source: str, config: Config,
+                 stores: StoresGlobally | None = None) -> bool:
         # The tokens are common words (`token`, `password`): most files that hold one have no
         # credential identifier or no write into shared state in a function.
-        if may_leak_into_globals(tree, source, config):
+        if may_leak_into_globals(tree, source, config, stores):
             return True
         # Records of one tenant carry no token of their own: a file that writes into the
         # environment in some function may hold a setter or a tenant's records written there.
         return any(t in source for t in ENVIRONMENT_TOKENS) and writes_shared_state(tree, source, config)
+
+    @classmethod
+    def ast_stage(cls, stage: StageInput) -> bool:
+        return cls.may_fire(stage.tree, stage.source, stage.config, stage.stores)
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)

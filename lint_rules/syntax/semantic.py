@@ -200,7 +200,7 @@ def annotation_names(node: cst.BaseExpression | None) -> list[str]:
     return names
 
 
-def _relative_base(module_name: str, level: int, is_package: bool) -> str:
+def relative_base(module_name: str, level: int, is_package: bool) -> str:
     parts = module_name.split(".") if module_name else []
     if not is_package:
         parts = parts[:-1]
@@ -244,7 +244,7 @@ class SemanticBuilder:
         module = dotted_name(node.module) if node.module is not None else ""
         level = len(node.relative)
         if level:
-            base = _relative_base(self.model.module_name, level, self.is_package)
+            base = relative_base(self.model.module_name, level, self.is_package)
             module = ".".join(p for p in (base, module) if p)
         if isinstance(node.names, cst.ImportStar) or module is None:
             return
