@@ -239,6 +239,12 @@ class CachingIndex(ProjectIndex):
         # as a possible call hop (docs/performance.md).
         return None
 
+    def census_clears_for_stage(self, near) -> bool:
+        # A check that asks the census depends on every file of the package: asked by LLA004's
+        # stage for most files that mention headers, one edit would re-check them all. With a
+        # result cache the stage does not ask (the rule still does, for its rare findings).
+        return False
+
     def module(self, module: str, near: Path | None = None) -> ModuleSummary | None:
         if self._recording is not None:
             self._recording.add(module)
@@ -275,6 +281,23 @@ class CachingIndex(ProjectIndex):
     def _census_read(self, path: str) -> bytes | None:
         data = super()._census_read(path)
         self._census_file_deps[path] = None if data is None else digest(data)
+        return data
+
+    def _stores(self, module: str, name: str, near: Path | None):
+        # LLA005's stage read this module (or found none): the check depends on it.
+        if self._recording is not None:
+            self._recording.add(module)
+        return super()._stores(module, name, near)
+
+    def _read_module(self, path: Path) -> bytes | None:
+        try:
+            read_at = time.time_ns()
+            st = os.stat(path)
+            data = path.read_bytes()
+        except OSError:
+            return None
+        record = Digested(stat_signature(st), is_settled(st, read_at), digest(data))
+        self.digests[str(path)] = self._fresh_digests[str(path)] = record
         return data
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:

@@ -159,18 +159,11 @@ def _stages(source: str, config: Config, codes: tuple[str, ...],
                 module_name, is_package = module_name_for(path) if path else ("", False)
                 stores = StoresGlobally(lambda module, name: index.may_store_globally(
                     module, name, near), module_name, is_package)
-                census_clear = lambda: _census_clear(index, path)
+                census_clear = lambda: index.census_clears_for_stage(path)
             stage = StageInput(tree, source, config, writers_of, stores, census_clear)
             passing = [rule for rule in passing
                        if not rule.ast_prefilter or rule.ast_stage(stage)]
     return tuple(passing), tree
-
-
-def _census_clear(index: ProjectIndex, path: str | None) -> bool:
-    """The header census proves that no code of the file's package writes a scoped header
-    into an LLM's header field (LLA004's `_no_scoped_header_in_llm_fields`)."""
-    census = index.header_census(path) if path else None
-    return census is not None and not census.may_hold_scoped_header
 
 
 # ---------------------------------------------------------------------------- checking

@@ -265,3 +265,25 @@ def test_cli_cache_dir_no_cache_and_clean(tmp_path) -> None:
     (tmp_path / "precious" / "data.txt").write_text("keep me")
     assert cli("clean", "--cache-dir", "precious").returncode == 2
     assert (tmp_path / "precious" / "data.txt").exists()
+
+
+def test_editing_an_imported_setter_invalidates_its_callers(tmp_path, counted) -> None:
+    """Issue 16: LLA005's stage asks the index whether an imported function stores a parameter
+    globally (`may_store_globally`, on `ast`); the caller's entry depends on that module, so a
+    setter that starts storing re-checks the caller, which then reports the hop."""
+    pkg = tmp_path / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    setters = pkg / "setters.py"
+    setters.write_text("def use_key(value):\n    seen = value\n    return seen\n")
+    app = pkg / "app.py"
+    app.write_text("from pkg.setters import use_key\n\n\nclass Agent:\n"
+                   "    def start(self):\n        use_key(self.tenant_api_key)\n")
+    assert lint(tmp_path).diagnostics == []
+    setters.write_text("import os\n\n\ndef use_key(value):\n"
+                       "    os.environ['OPENAI_API_KEY'] = value\n")
+    counted.clear()
+    found = [(Path(d.path).name, d.code) for d in lint(tmp_path).diagnostics]
+    assert str(app) in counted  # app.py did not change: the module its stage read did
+    assert found == [("app.py", "LLA005")]
+    assert found == [(Path(d.path).name, d.code) for d in lint(tmp_path, cache=False).diagnostics]

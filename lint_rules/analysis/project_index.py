@@ -165,16 +165,25 @@ class ProjectIndex:
         """`global_setters_ast.storing_facts` of one module file, computed once per run."""
         found = self._storing.get(path)
         if found is None:
-            try:
-                tree = ast_tree(decode_source(path.read_bytes()).text)
-            except (OSError, SourceDecodeError):
-                tree = None
-            if tree is None:
-                found = StoringFacts(frozenset(), {})
-            else:
-                found = storing_facts(tree, *module_name_for(str(path)))
-            self._storing[path] = found
+            found = self._storing[path] = self._storing_facts_of(path, self._read_module(path))
         return found
+
+    def _read_module(self, path: Path) -> bytes | None:
+        """A module's bytes for the `ast` gates (the result cache records what it read)."""
+        try:
+            return path.read_bytes()
+        except OSError:
+            return None
+
+    @staticmethod
+    def _storing_facts_of(path: Path, data: bytes | None) -> StoringFacts:
+        try:
+            tree = ast_tree(decode_source(data).text) if data is not None else None
+        except SourceDecodeError:
+            tree = None
+        if tree is None:
+            return StoringFacts(frozenset(), {})
+        return storing_facts(tree, *module_name_for(str(path)))
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         try:
@@ -191,6 +200,13 @@ class ProjectIndex:
         return summarize_model(model, str(path), self.config, lines)
 
     # --- project facts ---
+    def census_clears_for_stage(self, near: str | Path | None) -> bool:
+        """LLA004's stage: the header census proves that no code of the package of `near`
+        writes a scoped header into an LLM's header field (the rule's
+        `_no_scoped_header_in_llm_fields`)."""
+        census = self.header_census(near) if near else None
+        return census is not None and not census.may_hold_scoped_header
+
     def header_census(self, near: str | Path) -> HeaderCensus | None:
         """Can a scoped header be in an LLM's header field anywhere in the package tree of
         `near` (header_census.py)? None: not in a package, or the tree cannot be read."""

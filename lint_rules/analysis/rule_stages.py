@@ -159,7 +159,7 @@ def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
                 facts.identifiers.add(node.arg)
         elif kind is ast.arg:
             facts.identifiers.add(node.arg)
-            if node.annotation is not None:
+            if node.annotation is not None and _names_a_class(node.annotation):
                 receivers.add(node.arg)
         elif kind in (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef):
             facts.identifiers.add(node.name)
@@ -209,6 +209,21 @@ def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
                 scope.facts.calls.add(func.attr)
         scope.method_calls = []
     return scopes
+
+
+def _names_a_class(annotation: ast.expr) -> bool:
+    """An annotation `semantic._annotation_text` may spell as a class, for
+    `EffectSummaries._target`: a dotted name, `A | None`, `Optional[A]`, or a string
+    (`dict[str, Any]` never resolves)."""
+    kind = type(annotation)
+    if kind is ast.Constant:
+        return type(annotation.value) is str  # type: ignore[attr-defined]
+    if kind is ast.BinOp and type(annotation.op) is ast.BitOr:  # type: ignore[attr-defined]
+        return any(_dotted(side) is not None
+                   for side in (annotation.left, annotation.right))  # type: ignore[attr-defined]
+    if kind is ast.Subscript:
+        return _dotted(annotation.value) in ("Optional", "typing.Optional")  # type: ignore[attr-defined]
+    return _dotted(annotation) is not None
 
 
 def _foreign(target: ast.AST, call: bool = False) -> bool:
