@@ -2,13 +2,12 @@
 statements (syntax/lines.py): the pairing must give the lines libcst's positions give, in every
 block shape."""
 
-import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
-
 import ast
 from pathlib import Path
 
+import libcst as cst
 import pytest
+from libcst.metadata import MetadataWrapper, PositionProvider
 
 from lint_rules.syntax.lines import NodeLines, statement_lines
 

@@ -11,7 +11,6 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -28,14 +27,24 @@ from lint_rules.analysis.header_census import (
     walk_package,
 )
 from lint_rules.analysis.pins import summarize_method
-from lint_rules.analysis.rule_stages import (ModuleScan, Writers, python_modules, scan_module,
-                                            writers_from_scans)
 from lint_rules.analysis.request_callers import callers_reinject
+from lint_rules.analysis.rule_stages import (
+    ModuleScan,
+    Writers,
+    python_modules,
+    scan_module,
+    writers_from_scans,
+)
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.syntax.lines import NodeLines
-from lint_rules.syntax.parse import ParseFailure, ast_tree, module_name_for, parse_module
+from lint_rules.syntax.parse import (
+    ParseFailure,
+    ast_tree,
+    module_name_for,
+    parse_module,
+)
 from lint_rules.syntax.semantic import ClassInfo, SemanticModel, build_model
 
 
