@@ -22,6 +22,11 @@ What a cached result is keyed on (see docs/performance.md):
   A check that asked a project fact of the whole package tree (the header census) depends on
   every file of the tree (by content digest) and every folder of it (by the digest of its
   listing, `header_census.listing`), so an added, removed or edited file invalidates it.
+- the project's writers (the ast stage's call hops, `rule_stages.Writers`): each question the
+  check asked them and that they answered "no writer" (a "yes" leads to a libcst check whose
+  reads are recorded as above), with the signature (paths and stat) of every module they were
+  read from. While the signature holds, the answers hold; when a module changed, the parent
+  asks the questions again and keeps the entry when every answer is still "no".
 
 Warm runs avoid reading unchanged files the way git and ruff do: when a file's stat signature
 (size, mtime_ns, ctime_ns, inode) equals the one recorded and the file was already older than
@@ -48,6 +53,7 @@ import libcst
 
 from lint_rules.analysis.header_census import HeaderCensus, listing, package_root, walk_package
 from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.analysis.rule_stages import Writers, python_modules
 from lint_rules.analysis.summaries import ModuleSummary, from_data, to_data
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
@@ -61,6 +67,10 @@ FORMAT = 2  # 2: JSON (1 was a pickle, never read again)
 # (coarse kernel clocks; 2 s on FAT): its stat signature is not trusted, its content is hashed.
 RACY_NS = 2_000_000_000
 EXISTS = b"exists"  # a dependency that only has to exist (an `__init__.py` that makes a package)
+# A dependency on the project's writers (`ProjectIndex.writers`): its "path" is this prefix and
+# the JSON of the questions answered "no", its digest the modules' signature (`writers_signature`).
+WRITERS_DEP = "\0writers\0"
+UNSETTLED = b"unsettled"  # a signature taken while some module was just written: never matches
 
 StatSig = tuple[int, int, int, int]
 
@@ -208,14 +218,20 @@ class CachingIndex(ProjectIndex):
         self._census_deps: dict[str, list[tuple[str, bytes | None]]] = {}
         self._census_recording: set[str] = set()
         self._census_file_deps: dict[str, bytes | None] = {}
+        self._writer_signatures: dict[tuple[Path, ...], bytes | None] = {}
+        self._writer_questions: dict[tuple[Path, ...], WritersQuestions] = {}
 
     # --- recording ---
     def start_recording(self) -> None:
         self._recording = set()
+        self._writer_questions = {}
 
     def stop_recording(self) -> list[tuple[str, bytes | None]]:
         names, self._recording = self._recording or set(), None
         deps: dict[str, bytes | None] = {}
+        for bases, questions in self._writer_questions.items():
+            deps[questions.dep_path(bases)] = self._writer_signatures.get(bases) or UNSETTLED
+        self._writer_questions = {}
         for root in self._census_recording:
             deps.update(self._census_deps.get(root, ()))
         self._census_recording = set()
@@ -234,10 +250,19 @@ class CachingIndex(ProjectIndex):
 
     # --- hooks into ProjectIndex ---
     def writers(self, near: Path | None):
-        # A file the ast stage rejects through the project's writers depends on every module
-        # of the project, which an entry cannot record: with a result cache, every call counts
-        # as a possible call hop (docs/performance.md).
-        return None
+        # A check depends on the writers' "no" answers (the "yes" ones lead to reads that are
+        # recorded): a proxy records them with the signature of the modules they came from.
+        bases = self.writers_bases(near)
+        if bases not in self._writer_signatures:
+            # Taken before the modules are read: a module written in between changes the
+            # signature the next run sees, which then asks the questions again.
+            self._writer_signatures[bases] = writers_signature(bases)
+        found = self.writers_at(bases)
+        return None if found is None else _RecordedWriters(found, self, bases)
+
+    def _heard_no(self, bases: tuple[Path, ...], kind: str, question) -> None:
+        if self._recording is not None:
+            self._writer_questions.setdefault(bases, WritersQuestions()).add(kind, question)
 
     def census_clears_for_stage(self, near) -> bool:
         # A check that asks the census depends on every file of the package: asked by LLA004's
@@ -321,18 +346,113 @@ class CachingIndex(ProjectIndex):
         return summary
 
 
+class WritersQuestions:
+    """The questions a check asked the project's writers and heard "no" to."""
+
+    def __init__(self, calls=(), methods=(), pin_bases=()) -> None:
+        self.calls: set[str] = set(calls)  # may_write: no callee of these names writes
+        self.methods: set[tuple[str, tuple[str, ...]]] = set(methods)  # may_write_method
+        self.pin_bases: set[str] = set(pin_bases)  # names_pin_class: none is a pin class
+
+    def add(self, kind: str, question) -> None:
+        if kind == "calls":
+            self.calls.update(question)
+        elif kind == "method":
+            self.methods.add(question)
+        else:
+            self.pin_bases.update(question)
+
+    def dep_path(self, bases: tuple[Path, ...]) -> str:
+        return WRITERS_DEP + json.dumps(
+            {"b": [str(b) for b in bases], "c": sorted(self.calls),
+             "m": sorted([n, list(b)] for n, b in self.methods), "p": sorted(self.pin_bases)},
+            separators=(",", ":"))
+
+    @staticmethod
+    def from_dep_path(path: str) -> tuple[tuple[Path, ...], WritersQuestions] | None:
+        try:
+            data = json.loads(path[len(WRITERS_DEP):])
+            bases = tuple(Path(_str(b)) for b in data["b"])
+            calls = [_str(c) for c in data["c"]]
+            methods = []
+            for item in data["m"]:
+                _need(isinstance(item, list) and len(item) == 2 and isinstance(item[1], list))
+                methods.append((_str(item[0]), tuple(_str(b) for b in item[1])))
+            pins = [_str(b) for b in data["p"]]
+        except (ValueError, KeyError, TypeError, RecursionError):  # _Bad is a ValueError
+            return None
+        return bases, WritersQuestions(calls, methods, pins)
+
+    def still_no(self, writers: Writers) -> bool:
+        """Does every question still get "no" from these writers?"""
+        return not (writers.may_write(self.calls) or writers.names_pin_class(self.pin_bases)
+                    or any(writers.may_write_method(n, b) for n, b in sorted(self.methods)))
+
+
+class _RecordedWriters:
+    """`Writers` as a check of a cached run sees them: every "no" is recorded (`WRITERS_DEP`)."""
+
+    def __init__(self, writers: Writers, index: CachingIndex, bases: tuple[Path, ...]) -> None:
+        self._writers, self._index, self._bases = writers, index, bases
+
+    def may_write(self, names) -> bool:
+        names = tuple(names)
+        found = self._writers.may_write(names)
+        if not found:
+            self._index._heard_no(self._bases, "calls", names)
+        return found
+
+    def may_write_method(self, name: str, bases) -> bool:
+        bases = tuple(sorted(set(bases)))
+        found = self._writers.may_write_method(name, bases)
+        if not found:
+            self._index._heard_no(self._bases, "method", (name, bases))
+        return found
+
+    def names_pin_class(self, names) -> bool:
+        names = tuple(names)
+        found = self._writers.names_pin_class(names)
+        if not found:
+            self._index._heard_no(self._bases, "pins", names)
+        return found
+
+
+def writers_signature(bases: tuple[Path, ...]) -> bytes | None:
+    """The paths and stat of every module `ProjectIndex.writers_at(bases)` reads; None past
+    its limit or while a module was written too recently to trust its stat (RACY_NS)."""
+    files = python_modules(bases, ProjectIndex.WRITERS_LIMIT)
+    if files is None:
+        return None
+    now = time.time_ns()
+    parts = [json.dumps([str(b) for b in bases])]
+    for path in files:
+        try:
+            st = os.stat(path)
+        except OSError:
+            parts.append(f"{path}\0-")
+            continue
+        if not is_settled(st, now):
+            return None
+        parts.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}")
+    return digest("\n".join(parts).encode("utf-8", "surrogateescape"))
+
+
 # ---------------------------------------------------------------------------- the store
 class ResultCache:
     """One run's view of the cache file: lookups in the parent, entries merged back from workers."""
 
-    def __init__(self, path: Path, data: dict | None = None) -> None:
+    def __init__(self, path: Path, data: dict | None = None, config: Config | None = None) -> None:
         self.path = path
+        self.config = config
         data = data or {}
         self.entries: dict[str, Entry] = data.get("entries", {})
         self.summaries: dict[tuple[str, bytes, str], ModuleSummary | None] = data.get("summaries", {})
         self.digests: dict[str, Digested] = data.get("digests", {})
         self._current: dict[str, bytes | None] = {}  # this run's digests of dependency files
         self._seen: set[str] = set()
+        self._signatures: dict[tuple[Path, ...], bytes | None] = {}  # this run's
+        self._writers_index: ProjectIndex | None = None
+        self._renewed: dict[str, bytes] = {}  # writers deps that still hold: their new signature
         self.dirty = False
 
     @classmethod
@@ -348,7 +468,7 @@ class ResultCache:
                     data = decode_cache(fh.read())
         except Exception:  # missing, unreadable, truncated, a symlink: start empty
             data = None
-        return cls(path, data)
+        return cls(path, data, config)
 
     @staticmethod
     def key(path: str, display: str) -> str:
@@ -364,6 +484,11 @@ class ResultCache:
             return None
         if not self.deps_valid(entry.deps):
             return None
+        if self._renewed and any(p in self._renewed for p, _ in entry.deps):
+            # The writers' answers held under a new signature: the next run trusts it at once.
+            entry = self.entries[key] = entry._replace(deps=tuple(
+                (p, self._renewed.get(p, expected)) for p, expected in entry.deps))
+            self.dirty = True
         try:
             st = os.stat(path)
         except OSError:
@@ -373,8 +498,30 @@ class ResultCache:
         return entry
 
     def deps_valid(self, deps: tuple[tuple[str, bytes | None], ...]) -> bool:
-        return all(self.current_digest(p, expected == EXISTS) == expected
+        return all(self._writers_hold(p, expected) if p.startswith(WRITERS_DEP)
+                   else self.current_digest(p, expected == EXISTS) == expected
                    for p, expected in deps)
+
+    def _writers_hold(self, path: str, signature: bytes | None) -> bool:
+        """Do the writers still answer "no" to the questions of a `WRITERS_DEP` dependency?"""
+        if path in self._renewed:
+            return True
+        parsed = WritersQuestions.from_dep_path(path)
+        if parsed is None or self.config is None:
+            return False
+        bases, questions = parsed
+        if bases not in self._signatures:
+            self._signatures[bases] = writers_signature(bases)
+        current = self._signatures[bases]
+        if current is not None and current == signature:
+            return True
+        if self._writers_index is None:
+            self._writers_index = ProjectIndex(self.config)
+        writers = self._writers_index.writers_at(bases)
+        if writers is None or not questions.still_no(writers):
+            return False
+        self._renewed[path] = current or UNSETTLED
+        return True
 
     def current_digest(self, path: str, existence_only: bool = False) -> bytes | None:
         memo_key = ("?" if existence_only else "#") + path

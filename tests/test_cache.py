@@ -287,3 +287,66 @@ def test_editing_an_imported_setter_invalidates_its_callers(tmp_path, counted) -
     assert str(app) in counted  # app.py did not change: the module its stage read did
     assert found == [("app.py", "LLA005")]
     assert found == [(Path(d.path).name, d.code) for d in lint(tmp_path, cache=False).diagnostics]
+
+
+def test_a_callee_that_starts_writing_rechecks_the_caller_the_writers_gate_skipped(
+        tmp_path, counted, monkeypatch) -> None:
+    """Issue 16: with a cache, the ast stage still rejects a caller whose callees the project's
+    writers clear (no libcst parse); its entry depends on those "no" answers. An edit elsewhere
+    that leaves them "no" keeps the entry; one that makes them "yes" re-checks the caller."""
+    pkg = tmp_path / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    pins = pkg / "pins.py"
+    pins.write_text('KEY = "X-Title"\n\n\ndef stamp(target, sid):\n'
+                    '    target.extra_headers[KEY] = sid\n')
+    app = pkg / "app.py"
+    app.write_text("from .pins import stamp\n\n\nclass Runner:\n"
+                   "    def __init__(self, agent):\n        self.agent = agent\n\n"
+                   "    def run(self):\n        stamp(self.agent.llm, self.name)\n")
+    other = pkg / "other.py"
+    other.write_text("def unrelated(x):\n    return x\n")
+    parsed: list[str] = []
+    real_parse = engine.libcst_parse
+    monkeypatch.setattr(engine, "libcst_parse", lambda source: parsed.append(source) or
+                        real_parse(source))
+    built: list[object] = []
+    real_writers_at = ProjectIndex.writers_at
+    monkeypatch.setattr(ProjectIndex, "writers_at", lambda self, bases: built.append(bases) or
+                        real_writers_at(self, bases))
+
+    import lint_rules.cache
+
+    # Files are trusted by stat once older than RACY_NS; 0 stands for "written long ago".
+    monkeypatch.setattr(lint_rules.cache, "RACY_NS", 0)
+
+    def same_as_uncached() -> list[tuple[str, str]]:
+        found = [(Path(d.path).name, d.code) for d in lint(tmp_path).diagnostics]
+        assert found == [(Path(d.path).name, d.code)
+                         for d in lint(tmp_path, cache=False).diagnostics]
+        return found
+
+    assert lint(tmp_path).diagnostics == []
+    assert not any("class Runner" in source for source in parsed)  # the stage rejected app.py
+    counted.clear()
+    built.clear()
+    assert lint(tmp_path).diagnostics == []
+    assert counted == [] and built == []  # nothing changed: the signature holds, no writers built
+    other.write_text("def unrelated(x, y):\n    return x, y\n")
+    assert same_as_uncached() == []
+    counted.clear()
+    assert lint(tmp_path).diagnostics == []
+    assert str(app) not in counted  # the writers still answer "no": the entry stands
+    built.clear()
+    lint(tmp_path)
+    assert built == []  # ... under the new signature, which the next run trusts at once
+    # A writer of that name anywhere makes the answer "yes" (writers go by name): re-checked,
+    # and the libcst check finds the call still goes to the silent `pins.stamp`.
+    other.write_text('def stamp(target, sid):\n    target.extra_headers["x-litellm-session-id"] = 1\n')
+    counted.clear()
+    assert lint(tmp_path).diagnostics == []
+    assert str(app) in counted
+    assert same_as_uncached() == []
+    other.write_text("def unrelated(x):\n    return x\n")
+    pins.write_text(pins.read_text().replace('"X-Title"', '"x-litellm-session-id"'))
+    assert same_as_uncached() == [("app.py", "LLA001")]

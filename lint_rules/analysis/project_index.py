@@ -251,7 +251,13 @@ class ProjectIndex:
     def writers(self, near: Path | None) -> Writers | None:
         """Which callees, among every module this index could find from `near`, may write a
         conversation-scoped value onto a parameter (`rule_stages.Writers`); None: unknown."""
-        bases = tuple(dict.fromkeys(b.resolve() for b in self._search_bases(near)))
+        return self.writers_at(self.writers_bases(near))
+
+    def writers_bases(self, near: Path | None) -> tuple[Path, ...]:
+        """The folders `writers(near)` reads every module under."""
+        return tuple(dict.fromkeys(b.resolve() for b in self._search_bases(near)))
+
+    def writers_at(self, bases: tuple[Path, ...]) -> Writers | None:
         if bases in self._writers:
             return self._writers[bases]
         found: Writers | None = None

@@ -460,6 +460,10 @@ class Writers:
             self._closure = None
         return bool(asked & self.candidates)
 
+    def names_pin_class(self, names: Iterable[str]) -> bool:
+        """Does one of `names` (the base names of a class) name a pin class of the project?"""
+        return not self.pin_classes.isdisjoint(names)
+
     def may_write_method(self, name: str, bases: Iterable[str]) -> bool:
         """May the method `name` of a class with these bases (their last names), or of one of
         their ancestors, write onto a parameter? The ancestors are every class the project's
@@ -752,7 +756,7 @@ class StageInput:
         writers = self._writers_of() if self._writers_of else None
         if writers is None:
             return True
-        return bool(facts.base_names & writers.pin_classes) or writers.may_write(facts.calls)
+        return writers.names_pin_class(facts.base_names) or writers.may_write(facts.calls)
 
     def may_bypass_headers(self) -> bool:
         """LLA004: headers read or written under a header keyword, with pinned headers that the
