@@ -155,9 +155,22 @@ class _StdinEcho:
         cls.write(data)
 
 
+_sigterm_owner = [0]  # the process whose run `_on_sigterm` ends
+
+
 def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
     """SIGTERM ends the run like Ctrl-C does: workers are terminated first, so none is left
     waiting forever on a pool whose parent is gone (r09)."""
+    if os.getpid() != _sigterm_owner[0]:
+        # A worker forked with this handler, terminated before it could reset it: die
+        # quietly, as SIGTERM's default does (a KeyboardInterrupt would print a traceback).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTERM)
+        return
+    # The run ends here: the pool's manager thread may trip over the futures this cancels
+    # (concurrent.futures raises InvalidStateError on a cancelled future); nothing it could
+    # report matters now, and a traceback must not be the run's last word.
+    threading.excepthook = lambda args: None
     for child in multiprocessing.active_children():
         child.terminate()
     raise KeyboardInterrupt
@@ -167,6 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     _StdinEcho.pending, _StdinEcho.data = False, None
     if threading.current_thread() is threading.main_thread():
         try:
+            _sigterm_owner[0] = os.getpid()
             signal.signal(signal.SIGTERM, _on_sigterm)
         except (ValueError, OSError):
             pass

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -347,6 +348,27 @@ def test_r09_sigterm_leaves_no_worker_behind(tmp_path):
         os.kill(pid, signal.SIGKILL)
     assert not left, left
     assert b"Traceback" not in proc.stderr.read()
+
+
+def test_r09_a_worker_terminated_before_its_initializer_dies_quietly(tmp_path):
+    """A worker is forked with the CLI's SIGTERM handler; terminated before the pool's
+    initializer runs, it must die as SIGTERM's default does, not print a KeyboardInterrupt."""
+    code = (
+        "import multiprocessing, os, signal, sys, time\n"
+        "from lint_rules import cli\n"
+        "cli._sigterm_owner[0] = os.getpid()\n"
+        "signal.signal(signal.SIGTERM, cli._on_sigterm)\n"
+        "ctx = multiprocessing.get_context('fork')\n"
+        "child = ctx.Process(target=time.sleep, args=(30,))\n"
+        "child.start()\n"
+        "time.sleep(0.3)\n"
+        "os.kill(child.pid, signal.SIGTERM)\n"
+        "child.join(20)\n"
+        "print(child.exitcode)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60, check=False)
+    assert done.stdout.strip() == str(-signal.SIGTERM)
+    assert "Traceback" not in done.stderr
 
 
 # ---------------------------------------------------------------------------- stdin (r12)
