@@ -16,7 +16,7 @@ from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, apply_edits
 from lint_rules.engine import check_text
 from lint_rules.rules import Rule
-from lint_rules.syntax.parse import ParseFailure, parse_module
+from lint_rules.syntax.parse import ParseFailure, libcst_parse, parse_module
 
 MAX_FIX_ROUNDS = 10
 
@@ -77,6 +77,10 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
                 return FixResult(source, fixed, diagnostics, initial=initial)
             for diagnostic in applicable:
                 _validate_fix(source, diagnostic)
+            if not _libcst_reproduces(source):
+                raise _FixAbort("libcst does not reproduce this text exactly (it drops a "
+                                "line continuation that ends in a lone carriage return), so no "
+                                "fix can be placed safely")
             chosen = _non_overlapping(applicable)
             candidate = _apply(source, chosen)
             if candidate == source:  # only no-op edits left: settled
@@ -102,6 +106,18 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
         return FixResult(source, fixed, diagnostics, initial=initial)
     except _FixAbort as abort:
         return FixResult(original, [], initial, error=f"{abort}; file left unchanged", initial=initial)
+
+
+def _libcst_reproduces(source: str) -> bool:
+    """Fixes are placed by libcst's view of the text: when its tree does not print back to
+    the very text (its tokenizer loses a `\\` + lone CR continuation), a fix could land on the
+    wrong characters. A lone CR ending the file, which libcst drops too, is past every
+    position and harmless. One parse and print, only on files with fixes to apply."""
+    parsed = libcst_parse(source)
+    if isinstance(parsed, ParseFailure):
+        return False
+    code = parsed.code
+    return code in (source, source.removesuffix("\r"))
 
 
 def rules_of(diagnostics: list[Diagnostic]) -> str:
