@@ -30,6 +30,7 @@ class: its constructor is a bound call, which the hop leaves alone) or not in th
 from __future__ import annotations
 
 import ast
+from collections import deque
 from dataclasses import dataclass
 
 from lint_rules.analysis.process_state import LIBRARY_CONFIG_CALL, MUTATORS
@@ -206,7 +207,7 @@ def _imported_names(tree: ast.Module) -> dict[str, str]:
     """Every name an import binds anywhere in the module -> the name it imports (`p` ->
     `putenv` for `from os import putenv as p`; `os` -> `os`)."""
     names: dict[str, str] = {}
-    for node in ast.walk(tree):
+    for node in _statements(tree):
         if isinstance(node, ast.ImportFrom):
             for alias in node.names:
                 names[alias.asname or alias.name] = alias.name
@@ -215,3 +216,23 @@ def _imported_names(tree: ast.Module) -> dict[str, str]:
                 local = alias.asname or alias.name.split(".")[0]
                 names[local] = alias.name.rsplit(".", 1)[-1] if alias.asname else local
     return names
+
+
+def _statements(tree: ast.Module):
+    """Every statement of the module at any depth (function and class bodies included) in
+    `ast.walk`'s order (a name bound by two imports keeps the same one), without visiting
+    expressions: imports are statements, and a module holds about ten expression nodes for
+    each statement. Except handlers and match cases stand between a statement and the bodies
+    they hold, as in the tree."""
+    queue: deque[ast.AST] = deque(tree.body)
+    while queue:
+        node = queue.popleft()
+        if isinstance(node, ast.stmt):
+            yield node
+        for field in node._fields:
+            if field in _STATEMENT_FIELDS:
+                queue.extend(getattr(node, field))
+
+
+# Fields that hold statements, or the except handlers and match cases that hold them.
+_STATEMENT_FIELDS = frozenset({"body", "orelse", "finalbody", "handlers", "cases"})
