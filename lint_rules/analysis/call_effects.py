@@ -494,7 +494,16 @@ class CallHop:
 def borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
     """Call sites of `fn` whose callee writes onto a parameter that receives a borrowed object,
     where the callee's own file does not report the write already. A caller that is itself a
-    private method fed by its callers (`via_call`) is skipped: its callers are reported."""
+    private method fed by its callers (`via_call`) is skipped: its callers are reported.
+    Computed once per function: LLA001 and LLA006 both ask."""
+    facts = ctx.facts
+    found = facts.call_hops.get(id(fn))
+    if found is None:
+        found = facts.call_hops[id(fn)] = _borrowed_call_hops(ctx, fn)
+    return list(found)
+
+
+def _borrowed_call_hops(ctx, fn: FunctionInfo) -> list[CallHop]:
     facts = ctx.facts
     effects = effects_of(ctx)
     out: list[CallHop] = []

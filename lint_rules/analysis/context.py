@@ -44,6 +44,7 @@ class FileFacts:
         self.pins: dict[int, frozenset] = {}  # id(FunctionInfo) -> pins it applies
         self.effects: object | None = None  # function summaries (call_effects.effects_of)
         self.llm_token_in_source: bool | None = None  # an LLM trigger token occurs in the file
+        self.call_hops: dict[int, list] = {}  # id(FunctionInfo) -> its borrowed call hops (LLA001, LLA006)
 
 
 class FileContext:
