@@ -397,23 +397,19 @@ class _RecordedWriters:
 
     def may_write(self, names) -> bool:
         names = tuple(names)
-        found = self._writers.may_write(names)
-        if not found:
-            self._index._heard_no(self._bases, "calls", names)
-        return found
+        return self._heard("calls", names, self._writers.may_write(names))
 
     def may_write_method(self, name: str, bases) -> bool:
         bases = tuple(sorted(set(bases)))
-        found = self._writers.may_write_method(name, bases)
-        if not found:
-            self._index._heard_no(self._bases, "method", (name, bases))
-        return found
+        return self._heard("method", (name, bases), self._writers.may_write_method(name, bases))
 
     def names_pin_class(self, names) -> bool:
         names = tuple(names)
-        found = self._writers.names_pin_class(names)
+        return self._heard("pins", names, self._writers.names_pin_class(names))
+
+    def _heard(self, kind: str, question, found: bool) -> bool:
         if not found:
-            self._index._heard_no(self._bases, "pins", names)
+            self._index._heard_no(self._bases, kind, question)
         return found
 
 
