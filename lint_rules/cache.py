@@ -442,7 +442,10 @@ class ResultCache:
         self.config = config
         data = data or {}
         self.entries: dict[str, Entry] = data.get("entries", {})
-        self.summaries: dict[tuple[str, bytes, str], ModuleSummary | None] = data.get("summaries", {})
+        # Summaries are decoded on first use: a warm run that checks no file never needs them
+        # (43 summaries of the agent-SDK corpus cost 0.2 s to rebuild, most of a warm run's decode).
+        self._summaries: dict[tuple[str, bytes, str], ModuleSummary | None] | None = None
+        self._summaries_raw: list = data.get("summaries_raw", [])
         self.digests: dict[str, Digested] = data.get("digests", {})
         self._current: dict[str, bytes | None] = {}  # this run's digests of dependency files
         self._seen: set[str] = set()
@@ -450,6 +453,12 @@ class ResultCache:
         self._writers_index: ProjectIndex | None = None
         self._renewed: dict[str, bytes] = {}  # writers deps that still hold: their new signature
         self.dirty = False
+
+    @property
+    def summaries(self) -> dict[tuple[str, bytes, str], ModuleSummary | None]:
+        if self._summaries is None:
+            self._summaries, self._summaries_raw = decode_summaries(self._summaries_raw), []
+        return self._summaries
 
     @classmethod
     def open(cls, cache_dir: Path, config: Config) -> ResultCache:
@@ -573,7 +582,7 @@ class ResultCache:
             if not os.path.exists(key.split("\0", 1)[0]):
                 del self.entries[key]
         try:
-            payload = encode_cache(self.entries, self.summaries, self.digests)
+            payload = encode_cache(self.entries, self._summaries, self.digests, self._summaries_raw)
             ensure_cache_dir(self.path.parent.parent)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.parent.is_symlink() or self.path.is_symlink():
@@ -706,14 +715,17 @@ def _dec_summary(v: object) -> ModuleSummary | None:
         raise _Bad from None
 
 
-def encode_cache(entries: dict[str, Entry], summaries: dict, digests: dict[str, Digested]) -> bytes:
+def encode_cache(entries: dict[str, Entry], summaries: dict | None, digests: dict[str, Digested],
+                 raw_summaries: list = ()) -> bytes:
+    """`summaries` decoded, or None to write back `raw_summaries` as they were read."""
     data = {
         "format": FORMAT,
         "entries": {key: {"sig": list(e.sig), "settled": e.settled, "digest": e.digest.hex(),
                           "diagnostics": [_enc_diag(d) for d in e.diagnostics],
                           "deps": [[p, _enc_dep_digest(x)] for p, x in e.deps]}
                     for key, e in entries.items()},
-        "summaries": [[p, d.hex(), m, _enc_summary(s)] for (p, d, m), s in summaries.items()],
+        "summaries": list(raw_summaries) if summaries is None else
+        [[p, d.hex(), m, _enc_summary(s)] for (p, d, m), s in summaries.items()],
         "digests": {p: [list(d.sig), d.settled, None if d.digest is None else d.digest.hex()]
                     for p, d in digests.items()},
     }
@@ -722,7 +734,8 @@ def encode_cache(entries: dict[str, Entry], summaries: dict, digests: dict[str, 
 
 def decode_cache(raw: bytes) -> dict | None:
     """The cache's content, validated; None when the file is not a cache of this format.
-    Entries that do not validate are dropped one by one (each is a miss)."""
+    Entries that do not validate are dropped one by one (each is a miss). The index summaries
+    stay raw ("summaries_raw", `decode_summaries`) until a check needs them."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
@@ -743,14 +756,7 @@ def decode_cache(raw: bytes) -> dict | None:
                                        tuple(_dec_diag(d) for d in e["diagnostics"]), tuple(deps))
         except _Bad:
             continue
-    summaries: dict = {}
     raw_summaries = data.get("summaries")
-    for item in (raw_summaries if isinstance(raw_summaries, list) else ()):
-        try:
-            _need(isinstance(item, list) and len(item) == 4)
-            summaries[(_str(item[0]), _hex(item[1]), _str(item[2]))] = _dec_summary(item[3])
-        except _Bad:
-            continue
     digests: dict[str, Digested] = {}
     raw_digests = data.get("digests")
     for path, d in (raw_digests.items() if isinstance(raw_digests, dict) else ()):
@@ -759,4 +765,18 @@ def decode_cache(raw: bytes) -> dict | None:
             digests[_str(path)] = Digested(_sig(d[0]), d[1], None if d[2] is None else _hex(d[2]))
         except _Bad:
             continue
-    return {"format": FORMAT, "entries": entries, "summaries": summaries, "digests": digests}
+    return {"format": FORMAT, "entries": entries, "digests": digests,
+            "summaries_raw": raw_summaries if isinstance(raw_summaries, list) else []}
+
+
+def decode_summaries(raw: list) -> dict[tuple[str, bytes, str], ModuleSummary | None]:
+    """The index summaries of a cache file (`decode_cache`'s "summaries_raw"), validated one by
+    one: a summary that does not validate is dropped (its module is summarised again)."""
+    summaries: dict = {}
+    for item in raw:
+        try:
+            _need(isinstance(item, list) and len(item) == 4)
+            summaries[(_str(item[0]), _hex(item[1]), _str(item[2]))] = _dec_summary(item[3])
+        except _Bad:
+            continue
+    return summaries

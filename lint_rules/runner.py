@@ -247,7 +247,7 @@ def _check_cached(items: list[tuple[str, str]], config: Config, roots: list[Path
         else:
             todo.append((i, path, display, found))
     checked = _check_all([(p, d, e) for _, p, d, e in todo], config, roots, options,
-                         _work_cached, cache.summaries)
+                         _work_cached, cache.summaries if todo else {})
     pending = iter(zip(todo, checked))
     for i in range(len(items)):
         if i in served:

@@ -193,6 +193,31 @@ def test_index_summaries_are_cached_by_content(tmp_path, index_rule, monkeypatch
     assert summarised == []  # base.py's summary came from the cache, not from a parse
 
 
+def test_summaries_are_decoded_only_for_a_check_and_written_back_as_read(
+        tmp_path, index_rule, monkeypatch) -> None:
+    """A warm run that checks no file does not rebuild the index summaries (most of its decode
+    time); a cache saved without them keeps them for the next run that needs them."""
+    import lint_rules.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
+    make_package(tmp_path)
+    lint(tmp_path)
+    decoded: list[int] = []
+    real = cache_module.decode_summaries
+    monkeypatch.setattr(cache_module, "decode_summaries",
+                        lambda raw: decoded.append(len(raw)) or real(raw))
+    assert len(lint(tmp_path).diagnostics) == 1  # warm: every file served
+    assert decoded == []
+    [path] = (tmp_path / CACHE_DIR_NAME).rglob("*.json")
+    cache = ResultCache(path, cache_module.decode_cache(path.read_bytes()), Config())
+    cache.dirty = True
+    cache.save()
+    assert decoded == []
+    again = ResultCache(path, cache_module.decode_cache(path.read_bytes()), Config())
+    assert "base.py" in {Path(key[0]).name for key in again.summaries}
+    assert decoded == [1]
+
+
 def test_recorded_dependencies_cover_found_and_missing_modules(tmp_path) -> None:
     base, sub = make_package(tmp_path)
     index = CachingIndex(Config(), [tmp_path / "src"])
