@@ -53,7 +53,7 @@ import libcst
 
 from lint_rules.analysis.header_census import HeaderCensus, listing, package_root, walk_package
 from lint_rules.analysis.project_index import ProjectIndex
-from lint_rules.analysis.rule_stages import Writers, python_modules
+from lint_rules.analysis.rule_stages import ModuleScan, Writers, module_writer_facts, python_modules
 from lint_rules.analysis.summaries import ModuleSummary, from_data, to_data
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
@@ -70,7 +70,8 @@ EXISTS = b"exists"  # a dependency that only has to exist (an `__init__.py` that
 # A dependency on the project's writers (`ProjectIndex.writers`): its "path" is this prefix and
 # the JSON of the questions answered "no", its digest the modules' signature (`writers_signature`).
 WRITERS_DEP = "\0writers\0"
-UNSETTLED = b"unsettled"  # a signature taken while some module was just written: never matches
+UNSETTLED = b"unsettled"  # no signature (past the writers' limit): never matches
+RACY_ROW = (-1, -1, -1, -1)  # a module's stat in a `WritersTable` that must be read again
 
 StatSig = tuple[int, int, int, int]
 
@@ -104,6 +105,14 @@ class Entry(NamedTuple):
     digest: bytes
     diagnostics: tuple[Diagnostic, ...]
     deps: tuple[tuple[str, bytes | None], ...]  # (path, digest | EXISTS | None = absent)
+
+
+class WritersTable(NamedTuple):
+    """What the project's writers were built from, module by module, at one signature: an edit
+    that leaves every module's facts the same leaves every answer the same."""
+
+    sig: bytes  # `writers_signature` of these modules
+    modules: dict[str, tuple[StatSig, bytes]]  # path -> (stat, `scan_facts`)
 
 
 class Digested(NamedTuple):
@@ -414,13 +423,28 @@ class _RecordedWriters:
 
 
 def writers_signature(bases: tuple[Path, ...]) -> bytes | None:
-    """The paths and stat of every module `ProjectIndex.writers_at(bases)` reads; None past
-    its limit or while a module was written too recently to trust its stat (RACY_NS)."""
+    """`writers_state`'s signature alone."""
+    state = writers_state(bases)
+    return None if state is None else state.sig
+
+
+class WritersState(NamedTuple):
+    sig: bytes  # the signature an entry records (marked racy when `racy` is not empty)
+    racy: frozenset[str]  # modules written too recently to trust their stat
+    stats: bytes  # the stat of every module alone: equal when nothing was written in between
+
+
+def writers_state(bases: tuple[Path, ...]) -> WritersState | None:
+    """The signature of every module `ProjectIndex.writers_at(bases)` reads (paths and stat),
+    and the modules written too recently to trust their stat (RACY_NS): with any of those the
+    signature is marked racy, so it never counts as "unchanged" by stat alone. None past the
+    writers' limit."""
     files = python_modules(bases, ProjectIndex.WRITERS_LIMIT)
     if files is None:
         return None
     now = time.time_ns()
     parts = [json.dumps([str(b) for b in bases])]
+    racy: set[str] = set()
     for path in files:
         try:
             st = os.stat(path)
@@ -428,9 +452,35 @@ def writers_signature(bases: tuple[Path, ...]) -> bytes | None:
             parts.append(f"{path}\0-")
             continue
         if not is_settled(st, now):
-            return None
-        parts.append(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0{st.st_ino}")
-    return digest("\n".join(parts).encode("utf-8", "surrogateescape"))
+            racy.add(str(path))
+        parts.append(f"{path}\0{stat_signature(st)}")
+    stats = digest("\n".join(parts).encode("utf-8", "surrogateescape"))
+    return WritersState(digest(stats + b"racy") if racy else stats, frozenset(racy), stats)
+
+
+def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:
+    """A module's part in the project's writers: everything `writers_from_scans` reads of its
+    `ModuleScan`, without its path; of the text of a module that may hold a scoped value, what
+    `Writers` parses out of it (`module_writer_facts`), so an edit of a comment, a docstring or
+    a body that writes nothing leaves the facts the same."""
+    if scan is None:
+        return digest(b"unreadable")
+    parsed = None
+    if scan.text is not None:
+        names, owners = module_writer_facts(scan.text, config)
+        parsed = [sorted(names), sorted([m, sorted(c)] for m, c in owners.items())]
+    parts = [sorted([c, sorted(w)] for c, w in scan.bases), [list(a) for a in scan.aliases],
+             sorted(scan.classes), scan.pins, scan.text is not None, list(scan.defined), parsed]
+    return digest(json.dumps(parts).encode("utf-8"))
+
+
+def _same_stats(now: WritersState | None, then: WritersState) -> bool:
+    """No module was written between the two states (one may have aged out of racy since)."""
+    return now is not None and now.stats == then.stats
+
+
+def _bases_key(bases: tuple[Path, ...]) -> str:
+    return json.dumps([str(b) for b in bases])
 
 
 # ---------------------------------------------------------------------------- the store
@@ -446,10 +496,12 @@ class ResultCache:
         # (43 summaries of the agent-SDK corpus cost 0.2 s to rebuild, most of a warm run's decode).
         self._summaries: dict[tuple[str, bytes, str], ModuleSummary | None] | None = None
         self._summaries_raw: list = data.get("summaries_raw", [])
+        self.writer_tables: dict[str, WritersTable] = data.get("writer_tables", {})
+        self._facts_hold: dict[tuple[Path, ...], bytes | None] = {}  # this run's
         self.digests: dict[str, Digested] = data.get("digests", {})
         self._current: dict[str, bytes | None] = {}  # this run's digests of dependency files
         self._seen: set[str] = set()
-        self._signatures: dict[tuple[Path, ...], bytes | None] = {}  # this run's
+        self._states: dict[tuple[Path, ...], WritersState | None] = {}  # this run's
         self._writers_index: ProjectIndex | None = None
         self._renewed: dict[str, bytes] = {}  # writers deps that still hold: their new signature
         self.dirty = False
@@ -515,18 +567,81 @@ class ResultCache:
         if parsed is None or self.config is None:
             return False
         bases, questions = parsed
-        if bases not in self._signatures:
-            self._signatures[bases] = writers_signature(bases)
-        current = self._signatures[bases]
-        if current is not None and current == signature:
+        if bases not in self._states:
+            self._states[bases] = writers_state(bases)
+        state = self._states[bases]
+        if state is None:
+            return False  # past the writers' limit: they are unknown
+        current, racy = state.sig, state.racy
+        if not racy and current == signature:
             return True
         if self._writers_index is None:
             self._writers_index = ProjectIndex(self.config)
+        if self._facts_unchanged_since(bases, state) == signature:
+            self._renewed[path] = current  # no module's facts changed: nor did any answer
+            return True
         writers = self._writers_index.writers_at(bases)
+        self._record_table(bases, state)
         if writers is None or not questions.still_no(writers):
             return False
-        self._renewed[path] = current or UNSETTLED
+        self._renewed[path] = current
         return True
+
+    def _facts_unchanged_since(self, bases: tuple[Path, ...], state: WritersState) -> bytes | None:
+        """The signature of the stored `WritersTable` when every module's facts are still the
+        same (the table then moves to the current signature), else None; once a run per search
+        folders. Only modules whose stat changed, or is too recent to trust, are read again."""
+        if bases in self._facts_hold:
+            return self._facts_hold[bases]
+        self._facts_hold[bases] = None
+        key = _bases_key(bases)
+        table = self.writer_tables.get(key)
+        files = python_modules(bases, ProjectIndex.WRITERS_LIMIT)
+        if table is None or files is None or {str(f) for f in files} != set(table.modules):
+            return None
+        rows = self._rows(files, state.racy, table.modules)
+        if rows is None or not _same_stats(writers_state(bases), state):  # or written meanwhile
+            return None
+        self.writer_tables[key] = WritersTable(state.sig, rows)
+        self.dirty = True
+        self._facts_hold[bases] = table.sig
+        return table.sig
+
+    def _record_table(self, bases: tuple[Path, ...], state: WritersState) -> None:
+        """The facts of every module the writers were just built from, at `state`."""
+        key = _bases_key(bases)
+        table = self.writer_tables.get(key)
+        if table is not None and table.sig == state.sig:
+            return
+        files = python_modules(bases, ProjectIndex.WRITERS_LIMIT)
+        rows = None if files is None else self._rows(files, state.racy, None)
+        if rows is not None and _same_stats(writers_state(bases), state):  # nothing written meanwhile
+            self.writer_tables[key] = WritersTable(state.sig, rows)
+            self.dirty = True
+
+    def _rows(self, files: list[Path], racy: frozenset[str],
+              stored: dict[str, tuple[StatSig, bytes]] | None
+              ) -> dict[str, tuple[StatSig, bytes]] | None:
+        """Each module's (stat, `scan_facts`); with `stored`, None as soon as one module's facts
+        differ from it (a module whose stat is unchanged and trusted is not read). A racy
+        module's row gets no stat, so the next comparison reads it again."""
+        index = self._writers_index
+        assert index is not None
+        rows: dict[str, tuple[StatSig, bytes]] = {}
+        for path in files:
+            name = str(path)
+            try:
+                sig = stat_signature(os.stat(path))
+            except OSError:
+                return None
+            if stored is not None and sig == stored[name][0] and name not in racy:
+                rows[name] = stored[name]
+                continue
+            facts = scan_facts(index.module_scan(path), index.config)
+            if stored is not None and facts != stored[name][1]:
+                return None
+            rows[name] = (RACY_ROW if name in racy else sig, facts)
+        return rows
 
     def current_digest(self, path: str, existence_only: bool = False) -> bytes | None:
         memo_key = ("?" if existence_only else "#") + path
@@ -582,7 +697,8 @@ class ResultCache:
             if not os.path.exists(key.split("\0", 1)[0]):
                 del self.entries[key]
         try:
-            payload = encode_cache(self.entries, self._summaries, self.digests, self._summaries_raw)
+            payload = encode_cache(self.entries, self._summaries, self.digests, self._summaries_raw,
+                                   self.writer_tables)
             ensure_cache_dir(self.path.parent.parent)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.parent.is_symlink() or self.path.is_symlink():
@@ -716,7 +832,8 @@ def _dec_summary(v: object) -> ModuleSummary | None:
 
 
 def encode_cache(entries: dict[str, Entry], summaries: dict | None, digests: dict[str, Digested],
-                 raw_summaries: list = ()) -> bytes:
+                 raw_summaries: list = (), writer_tables: dict[str, WritersTable] | None = None
+                 ) -> bytes:
     """`summaries` decoded, or None to write back `raw_summaries` as they were read."""
     data = {
         "format": FORMAT,
@@ -728,6 +845,9 @@ def encode_cache(entries: dict[str, Entry], summaries: dict | None, digests: dic
         [[p, d.hex(), m, _enc_summary(s)] for (p, d, m), s in summaries.items()],
         "digests": {p: [list(d.sig), d.settled, None if d.digest is None else d.digest.hex()]
                     for p, d in digests.items()},
+        "writer_tables": {key: [t.sig.hex(), {p: [*sig, facts.hex()]
+                                              for p, (sig, facts) in t.modules.items()}]
+                          for key, t in (writer_tables or {}).items()},
     }
     return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
@@ -765,7 +885,19 @@ def decode_cache(raw: bytes) -> dict | None:
             digests[_str(path)] = Digested(_sig(d[0]), d[1], None if d[2] is None else _hex(d[2]))
         except _Bad:
             continue
-    return {"format": FORMAT, "entries": entries, "digests": digests,
+    tables: dict[str, WritersTable] = {}
+    raw_tables = data.get("writer_tables")
+    for key, t in (raw_tables.items() if isinstance(raw_tables, dict) else ()):
+        try:
+            _need(isinstance(t, list) and len(t) == 2 and isinstance(t[1], dict))
+            modules = {}
+            for path, row in t[1].items():
+                _need(isinstance(row, list) and len(row) == 5)
+                modules[_str(path)] = (_sig(row[:4]), _hex(row[4]))
+            tables[_str(key)] = WritersTable(_hex(t[0]), modules)
+        except _Bad:
+            continue
+    return {"format": FORMAT, "entries": entries, "digests": digests, "writer_tables": tables,
             "summaries_raw": raw_summaries if isinstance(raw_summaries, list) else []}
 
 

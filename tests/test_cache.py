@@ -193,6 +193,48 @@ def test_index_summaries_are_cached_by_content(tmp_path, index_rule, monkeypatch
     assert summarised == []  # base.py's summary came from the cache, not from a parse
 
 
+def make_caller_of_a_silent_callee(root: Path) -> tuple[Path, Path, Path]:
+    """pins.py: `stamp` writes a header that is not scoped; app.py: a call of it with a borrowed
+    LLM (silent until `stamp` writes a scoped one); other.py: unrelated."""
+    pkg = root / "src" / "pkg"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    pins = pkg / "pins.py"
+    pins.write_text('KEY = "X-Title"\n\n\ndef stamp(target, sid):\n'
+                    '    target.extra_headers[KEY] = sid\n')
+    app = pkg / "app.py"
+    app.write_text("from .pins import stamp\n\n\nclass Runner:\n"
+                   "    def __init__(self, agent):\n        self.agent = agent\n\n"
+                   "    def run(self):\n        stamp(self.agent.llm, self.name)\n")
+    other = pkg / "other.py"
+    other.write_text("def unrelated(x):\n    return x\n")
+    return pins, app, other
+
+
+def test_a_module_written_too_recently_is_read_again_for_the_writers(tmp_path, counted,
+                                                                      monkeypatch) -> None:
+    """On a clock too coarse to see a second write (same size, same inode, same timestamps), a
+    module written within RACY_NS of the run has a stat that proves nothing: the table of the
+    writers' facts must read it again, and a caller whose answer changed is checked again."""
+    import lint_rules.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 10**18)  # every file was "just written"
+    monkeypatch.setattr(cache_module, "stat_signature",
+                        lambda st: (st.st_size, 0, 0, st.st_ino))  # the coarse clock
+    _pins, app, other = make_caller_of_a_silent_callee(tmp_path)
+    writer = 'def stamp(target, sid):\n    target.extra_headers["x-litellm-session-id"] = 1\n'
+    assert lint(tmp_path).diagnostics == []
+    harmless = "def unrelated(x):\n    return x\n"
+    other.write_text(harmless + "#" * (len(writer) - len(harmless) - 1) + "\n")
+    assert lint(tmp_path).diagnostics == []  # builds the writers once, and the table
+    size = other.stat().st_size
+    other.write_text(writer)  # a writer named `stamp` now: app.py's answer is "yes"
+    assert other.stat().st_size == size
+    counted.clear()
+    assert lint(tmp_path).diagnostics == []
+    assert str(app) in counted
+
+
 def test_summaries_are_decoded_only_for_a_check_and_written_back_as_read(
         tmp_path, index_rule, monkeypatch) -> None:
     """A warm run that checks no file does not rebuild the index summaries (most of its decode
@@ -319,18 +361,7 @@ def test_a_callee_that_starts_writing_rechecks_the_caller_the_writers_gate_skipp
     """Issue 16: with a cache, the ast stage still rejects a caller whose callees the project's
     writers clear (no libcst parse); its entry depends on those "no" answers. An edit elsewhere
     that leaves them "no" keeps the entry; one that makes them "yes" re-checks the caller."""
-    pkg = tmp_path / "src" / "pkg"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("")
-    pins = pkg / "pins.py"
-    pins.write_text('KEY = "X-Title"\n\n\ndef stamp(target, sid):\n'
-                    '    target.extra_headers[KEY] = sid\n')
-    app = pkg / "app.py"
-    app.write_text("from .pins import stamp\n\n\nclass Runner:\n"
-                   "    def __init__(self, agent):\n        self.agent = agent\n\n"
-                   "    def run(self):\n        stamp(self.agent.llm, self.name)\n")
-    other = pkg / "other.py"
-    other.write_text("def unrelated(x):\n    return x\n")
+    pins, app, other = make_caller_of_a_silent_callee(tmp_path)
     parsed: list[str] = []
     real_parse = engine.libcst_parse
     monkeypatch.setattr(engine, "libcst_parse", lambda source: parsed.append(source) or
@@ -365,6 +396,13 @@ def test_a_callee_that_starts_writing_rechecks_the_caller_the_writers_gate_skipp
     built.clear()
     lint(tmp_path)
     assert built == []  # ... under the new signature, which the next run trusts at once
+    # Another edit that leaves every module's facts the same: the table of the modules' facts
+    # stored by the last rebuild answers, and the parent builds no writers.
+    other.write_text("def unrelated(x, y, z):\n    return x, y, z\n")
+    counted.clear()
+    built.clear()
+    assert lint(tmp_path).diagnostics == []
+    assert str(app) not in counted and str(other) in counted and built == []
     # A writer of that name anywhere makes the answer "yes" (writers go by name): re-checked,
     # and the libcst check finds the call still goes to the silent `pins.stamp`.
     other.write_text('def stamp(target, sid):\n    target.extra_headers["x-litellm-session-id"] = 1\n')

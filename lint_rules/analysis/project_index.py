@@ -281,19 +281,24 @@ class ProjectIndex:
     def _module_scans(self, files: list[Path]) -> Iterator[ModuleScan]:
         """Each module's `ModuleScan`, read once per process while its stat is unchanged
         (folders without `__init__.py` give every file its own set of search folders)."""
-        fingerprint = self.config.fingerprint()
         for path in files:
-            key = (_stat_key(path), fingerprint)
-            scan = _SCAN_MEMO.get(key)
-            if scan is None:
-                try:
-                    text = decode_source(path.read_bytes()).text
-                except (OSError, SourceDecodeError):
-                    continue
-                if len(_SCAN_MEMO) > 50_000:
-                    _SCAN_MEMO.clear()
-                scan = _SCAN_MEMO[key] = scan_module(str(path), text, self.config)
-            yield scan
+            scan = self.module_scan(path)
+            if scan is not None:
+                yield scan
+
+    def module_scan(self, path: Path) -> ModuleScan | None:
+        """What `writers` reads off one module (None: unreadable, which `writers` skips)."""
+        key = (_stat_key(path), self.config.fingerprint())
+        scan = _SCAN_MEMO.get(key)
+        if scan is None:
+            try:
+                text = decode_source(path.read_bytes()).text
+            except (OSError, SourceDecodeError):
+                return None
+            if len(_SCAN_MEMO) > 50_000:
+                _SCAN_MEMO.clear()
+            scan = _SCAN_MEMO[key] = scan_module(str(path), text, self.config)
+        return scan
 
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:

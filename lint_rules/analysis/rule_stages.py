@@ -512,6 +512,12 @@ def _close(names: set[str], bases: dict[str, set[str]],
     return names
 
 
+def module_writer_facts(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
+    """All that `Writers` takes from the text of a module that may hold a scoped value: its
+    writing names and, per writing method, the classes that may define it."""
+    return _writers_of_text(text, config)
+
+
 def _writers_of_text(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
     """The module's writers and, per writing method, the classes that may define it (kept per
     text and settings for the process: several `Writers` of one run share the modules)."""
