@@ -25,8 +25,10 @@ What a cached result is keyed on (see docs/performance.md):
 - the project's writers (the ast stage's call hops, `rule_stages.Writers`): each question the
   check asked them and that they answered "no writer" (a "yes" leads to a libcst check whose
   reads are recorded as above), with the signature (paths and stat) of every module they were
-  read from. While the signature holds, the answers hold; when a module changed, the parent
-  asks the questions again and keeps the entry when every answer is still "no".
+  read from. While the signature holds, the answers hold. When a module changed, the parent
+  compares each module's writer facts with the table it keeps of them (`WritersTable`: only
+  changed or racy modules are read): the same facts give the same answers; otherwise it builds
+  the writers, asks the questions again and keeps the entry when every answer is still "no".
 
 Warm runs avoid reading unchanged files the way git and ruff do: when a file's stat signature
 (size, mtime_ns, ctime_ns, inode) equals the one recorded and the file was already older than
