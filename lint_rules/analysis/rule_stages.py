@@ -454,8 +454,8 @@ class Writers:
         if len(missing) > PARSE_PER_QUESTION or len(self._precise) + len(missing) > PARSE_IN_ALL:
             return True  # unknown: parsing would cost more than the check it could skip
         for path in sorted(missing):
-            self._precise[path], self._owners[path] = _writers_of_text(self._texts[path],
-                                                                       self.config)
+            self._precise[path], self._owners[path] = module_writer_facts(self._texts[path],
+                                                                          self.config)
         if missing:
             self._closure = None
         return bool(asked & self.candidates)
@@ -513,14 +513,9 @@ def _close(names: set[str], bases: dict[str, set[str]],
 
 
 def module_writer_facts(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
-    """All that `Writers` takes from the text of a module that may hold a scoped value: its
-    writing names and, per writing method, the classes that may define it."""
-    return _writers_of_text(text, config)
-
-
-def _writers_of_text(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
-    """The module's writers and, per writing method, the classes that may define it (kept per
-    text and settings for the process: several `Writers` of one run share the modules)."""
+    """The module's writers and, per writing method, the classes that may define it: all that
+    `Writers` takes from the text of a module that may hold a scoped value (kept per text and
+    settings for the process: several `Writers` of one run share the modules)."""
     key = (config.fingerprint(), len(text), hash(text))
     found = _PARSED_WRITERS.get(key)
     if found is None:
