@@ -11,6 +11,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import libcst as cst
+
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, apply_edits
@@ -70,6 +72,9 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
     fixed: list[Diagnostic] = []
     seen = {source}
     diagnostics = initial = check(source)
+    # Does libcst print `source` back exactly? Asked of the input once; a fixed text is known
+    # from the parse that validates it.
+    reproduced: bool | None = None
     try:
         for _ in range(MAX_FIX_ROUNDS):
             applicable = chosen_fixes(diagnostics)
@@ -77,7 +82,9 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
                 return FixResult(source, fixed, diagnostics, initial=initial)
             for diagnostic in applicable:
                 _validate_fix(source, diagnostic)
-            if not _libcst_reproduces(source):
+            if reproduced is None:
+                reproduced = _libcst_reproduces(libcst_parse(source), source)
+            if not reproduced:
                 raise _FixAbort("libcst does not reproduce this text exactly (it drops a "
                                 "line continuation that ends in a lone carriage return), so no "
                                 "fix can be placed safely")
@@ -97,7 +104,7 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
                                 "converge")
             seen.add(candidate)
             fixed.extend(chosen)
-            source = candidate
+            source, reproduced = candidate, _libcst_reproduces(failure, candidate)
             diagnostics = check(source)
         still = chosen_fixes(diagnostics)
         if still and _apply(source, _non_overlapping(still)) != source:
@@ -108,16 +115,13 @@ def fix_source(source: str, path: str = "<stdin>", config: Config | None = None,
         return FixResult(original, [], initial, error=f"{abort}; file left unchanged", initial=initial)
 
 
-def _libcst_reproduces(source: str) -> bool:
-    """Fixes are placed by libcst's view of the text: when its tree does not print back to
-    the very text (its tokenizer loses a `\\` + lone CR continuation), a fix could land on the
-    wrong characters. A lone CR ending the file, which libcst drops too, is past every
-    position and harmless. One parse and print, only on files with fixes to apply."""
-    parsed = libcst_parse(source)
-    if isinstance(parsed, ParseFailure):
-        return False
-    code = parsed.code
-    return code in (source, source.removesuffix("\r"))
+def _libcst_reproduces(parsed: cst.Module | ParseFailure, source: str) -> bool:
+    """Fixes are placed by libcst's view of the text: when its tree (`parsed`) does not print
+    back to the very text (its tokenizer loses a `\\` + lone CR continuation), a fix could land
+    on the wrong characters. A lone CR ending the file, which libcst drops too, is past every
+    position and harmless."""
+    return not isinstance(parsed, ParseFailure) and parsed.code in (
+        source, source.removesuffix("\r"))
 
 
 def rules_of(diagnostics: list[Diagnostic]) -> str:
