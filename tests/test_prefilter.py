@@ -161,6 +161,11 @@ _HOP_CALLEES = {
     "scoped attribute": "def stamp(target, sid):\n    target._prompt_cache_key = sid\n",
     "local chain": 'def _inner(target, session_id):\n    target.extra_headers["X-LiteLLM-Session-Id"]'
                    ' = session_id\n\n\ndef stamp(target, sid):\n    _inner(target, sid)\n',
+    "update call": 'def stamp(target, session_id):\n    log.info("pin")\n'
+                   '    target.extra_headers.update({"x-litellm-session-id": session_id})\n',
+    "setattr": 'def stamp(target, sid):\n    setattr(target, "_prompt_cache_key", sid)\n',
+    "merge into an alias": 'def stamp(target, session_id):\n    headers = target.extra_headers\n'
+                           '    headers |= {"x-litellm-session-id": session_id}\n',
 }
 
 
@@ -240,6 +245,20 @@ def test_method_gate_needs_a_writing_method_among_the_ancestors(tmp_path) -> Non
     assert not writers.may_write_method("stamp", ["Other"])
     assert not writers.may_write_method("stamp", ["BaseModel"])
     assert not writers.may_write_method("start", ["Base"])
+
+
+def test_a_callee_whose_calls_write_nothing_in_place_is_no_writer() -> None:
+    """Only the write finder's shapes (`write_shapes`: stores, `setattr`, `update`,
+    `setdefault`, `|=`) make a function a writer: a scoped function that merely calls methods
+    on its parameters (`target.run(session_id)`) writes nothing onto them."""
+    from lint_rules.analysis.rule_stages import collect_writers
+
+    calls_only = ("def run(target, session_id):\n    target.start(session_id)\n"
+                  "    log.info(session_id)\n    return target.get(session_id)\n")
+    writes = calls_only + "\n\ndef pin(target, session_id):\n    target.d.update(s=session_id)\n"
+    assert not collect_writers([("m.py", calls_only)], Config()).may_write(["run"])
+    writers = collect_writers([("m.py", writes)], Config())
+    assert writers.may_write(["pin"]) and not writers.may_write(["run"])
 
 
 def test_writers_answer_may_write_past_the_parse_budget(monkeypatch) -> None:

@@ -24,11 +24,11 @@ from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import ScopedValues, is_constant
 from lint_rules.analysis.self_returns import called_self_method, returned_values
+from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
 
-MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ class WriteFinder:
             func = call.func
             whole = call is whole_call
             name = dotted_name(func)
-            if name in ("setattr", "object.__setattr__") and len(call.args) >= 3:
+            if name in SETATTR_CALLEES and len(call.args) >= 3:
                 target = call.args[0].value
                 if self.llms.is_llm(target, fn):
                     attr = string_value(call.args[1].value)

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lint_rules.analysis.process_state_ast import StoresGlobally
+from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
 from lint_rules.core.config import Config
 
 
@@ -55,8 +56,8 @@ class AstFacts:
     chains: set[tuple[str, ...]] = field(default_factory=set)  # trailing name chains
     # Called names (last segment) with arguments, of callees a call hop may resolve.
     calls: set[str] = field(default_factory=set)
-    # A store, deletion or method call on something other than `self`/`cls` (where a write onto
-    # a parameter, or an alias of one, must be).
+    # A store, deletion or in-place write call (`write_shapes`) on something other than
+    # `self`/`cls` (where a write onto a parameter, or an alias of one, must be).
     mutates: bool = False
     base_names: set[str] = field(default_factory=set)  # every name in a class's bases
     # Calls by dotted callee (`Session`, `self._build`): how many, and their keyword names.
@@ -152,7 +153,7 @@ def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
                     facts.calls.add(func.id)
                 elif type(func) is Attribute:
                     scope.method_calls.append(func)
-            if not facts.mutates and _foreign(node.func, call=True):
+            if not facts.mutates and _writes_in_place(node.func):
                 facts.mutates = True
         elif kind is ast.keyword:
             if node.arg:
@@ -181,6 +182,8 @@ def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
         elif kind in (ast.Global, ast.Nonlocal):
             facts.identifiers.update(node.names)
         elif kind in _STORES or kind is ast.withitem:
+            if kind is ast.AugAssign and type(node.target) is Name and type(node.op) is ast.BitOr:
+                facts.mutates = True  # `headers |= {...}`: a merge into an alias, in place
             if not facts.mutates:
                 targets = (node.targets if kind in (ast.Assign, ast.Delete) else
                            [node.optional_vars] if kind is ast.withitem else [node.target])
@@ -243,6 +246,18 @@ def _foreign(target: ast.AST, call: bool = False) -> bool:
     if type(root) is ast.Name:
         return root.id not in _OWN and not (call and root.id == "super" and steps >= 2)
     return True
+
+
+def _writes_in_place(func: ast.AST) -> bool:
+    """A callee the write finder takes for a write (`write_shapes`) onto something other than
+    the function's own `self`/`cls`: `x.d.update(...)`, `setattr(x, ...)`. Any other call
+    (`x.run(...)`, `log.info(...)`) writes nothing in place for it."""
+    if type(func) is ast.Name:
+        return func.id in SETATTR_CALLEES
+    if type(func) is not ast.Attribute:
+        return False
+    return (func.attr in MUTATING_METHODS and _foreign(func, call=True)) \
+        or _dotted(func) in SETATTR_CALLEES
 
 
 def _rooted_at_name(node: ast.Attribute) -> bool:
