@@ -70,7 +70,7 @@ FORMAT = 2  # 2: JSON (1 was a pickle, never read again)
 RACY_NS = 2_000_000_000
 EXISTS = b"exists"  # a dependency that only has to exist (an `__init__.py` that makes a package)
 # A dependency on the project's writers (`ProjectIndex.writers`): its "path" is this prefix and
-# the JSON of the questions answered "no", its digest the modules' signature (`writers_signature`).
+# the JSON of the questions answered "no", its digest the modules' signature (`writers_state`).
 WRITERS_DEP = "\0writers\0"
 UNSETTLED = b"unsettled"  # no signature (past the writers' limit): never matches
 RACY_ROW = (-1, -1, -1, -1)  # a module's stat in a `WritersTable` that must be read again
@@ -113,7 +113,7 @@ class WritersTable(NamedTuple):
     """What the project's writers were built from, module by module, at one signature: an edit
     that leaves every module's facts the same leaves every answer the same."""
 
-    sig: bytes  # `writers_signature` of these modules
+    sig: bytes  # `writers_state(...).sig` of these modules
     modules: dict[str, tuple[StatSig, bytes]]  # path -> (stat, `scan_facts`)
 
 
@@ -264,11 +264,15 @@ class CachingIndex(ProjectIndex):
         # A check depends on the writers' "no" answers (the "yes" ones lead to reads that are
         # recorded): a proxy records them with the signature of the modules they came from.
         bases = self.writers_bases(near)
-        if bases not in self._writer_signatures:
+        if bases in self._writer_signatures:
+            found = self.writers_at(bases)
+        else:
             # Taken before the modules are read: a module written in between changes the
             # signature the next run sees, which then asks the questions again.
-            self._writer_signatures[bases] = writers_signature(bases)
-        found = self.writers_at(bases)
+            state = writers_state(bases)
+            found = self.writers_at(bases)
+            self._writer_signatures[bases] = None if state is None else state.as_read_at(
+                self.writers_read_at(bases))
         return None if found is None else _RecordedWriters(found, self, bases)
 
     def _heard_no(self, bases: tuple[Path, ...], kind: str, question) -> None:
@@ -424,16 +428,21 @@ class _RecordedWriters:
         return found
 
 
-def writers_signature(bases: tuple[Path, ...]) -> bytes | None:
-    """`writers_state`'s signature alone."""
-    state = writers_state(bases)
-    return None if state is None else state.sig
-
-
 class WritersState(NamedTuple):
     sig: bytes  # the signature an entry records (marked racy when `racy` is not empty)
     racy: frozenset[str]  # modules written too recently to trust their stat
     stats: bytes  # the stat of every module alone: equal when nothing was written in between
+    newest_ns: int  # the latest change (mtime or ctime) of any module
+
+    def as_read_at(self, read_at_ns: int | None) -> bytes:
+        """The signature of writers built from module texts read at `read_at_ns` (earlier than
+        this state, when the process kept them): marked racy when a module was too recent to
+        trust at that read, as the parent marks it when it validates entries then; an entry
+        recorded unmarked there would never match the parent's table after back-to-back
+        edits, and every later edit would rebuild the writers."""
+        if self.racy or read_at_ns is None or self.newest_ns + RACY_NS < read_at_ns:
+            return self.sig
+        return digest(self.stats + b"racy")
 
 
 def writers_state(bases: tuple[Path, ...]) -> WritersState | None:
@@ -447,6 +456,7 @@ def writers_state(bases: tuple[Path, ...]) -> WritersState | None:
     now = time.time_ns()
     parts = [json.dumps([str(b) for b in bases])]
     racy: set[str] = set()
+    newest = 0
     for path in files:
         try:
             st = os.stat(path)
@@ -455,9 +465,11 @@ def writers_state(bases: tuple[Path, ...]) -> WritersState | None:
             continue
         if not is_settled(st, now):
             racy.add(str(path))
+        newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
         parts.append(f"{path}\0{stat_signature(st)}")
     stats = digest("\n".join(parts).encode("utf-8", "surrogateescape"))
-    return WritersState(digest(stats + b"racy") if racy else stats, frozenset(racy), stats)
+    return WritersState(digest(stats + b"racy") if racy else stats, frozenset(racy), stats,
+                        newest)
 
 
 def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:

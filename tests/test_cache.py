@@ -235,6 +235,52 @@ def test_a_module_written_too_recently_is_read_again_for_the_writers(tmp_path, c
     assert str(app) in counted
 
 
+def test_writers_read_while_a_module_was_racy_record_a_racy_signature(tmp_path,
+                                                                       monkeypatch) -> None:
+    """Writers the process built from module texts read when one module was too recent to
+    trust (the parent validating entries just after an edit) are recorded under the racy
+    signature the parent's table has, even if that module has aged past RACY_NS by the time
+    the check asks (back-to-back edits used to rebuild the writers on every edit); writers read
+    once every module was settled keep the plain signature."""
+    import time
+
+    import lint_rules.cache as cache_module
+    from lint_rules.analysis import project_index
+
+    _pins, app, _other = make_caller_of_a_silent_callee(tmp_path)
+    monkeypatch.setattr(project_index, "_WRITERS_MEMO", {})
+    monkeypatch.setattr(project_index, "_SCAN_MEMO", {})
+    config = Config()
+    parent = ProjectIndex(config, [tmp_path / "src"])
+    bases = parent.writers_bases(app)
+    assert parent.writers_at(bases) is not None
+    read_at = parent.writers_read_at(bases)
+    time.sleep(0.01)
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns)
+                 for p in (tmp_path / "src" / "pkg").glob("*.py"))
+    # The newest module was racy when read, and is settled now.
+    monkeypatch.setattr(cache_module, "RACY_NS", read_at - newest + 1)
+    state = cache_module.writers_state(bases)
+    assert state is not None and not state.racy
+    racy_sig = digest(state.stats + b"racy")
+    assert state.as_read_at(read_at) == racy_sig != state.sig
+    assert state.as_read_at(read_at + 10) == state.sig
+
+    def recorded() -> bytes | None:
+        check = CachingIndex(config, [tmp_path / "src"])
+        check.start_recording()
+        writers = check.writers(app)
+        assert writers is not None and not writers.may_write(["stamp"])
+        [(path, signature)] = check.stop_recording()
+        assert path.startswith(cache_module.WRITERS_DEP)
+        return signature
+
+    assert recorded() == racy_sig  # the same process's writers, read while racy
+    monkeypatch.setattr(project_index, "_WRITERS_MEMO", {})
+    monkeypatch.setattr(project_index, "_SCAN_MEMO", {})
+    assert recorded() == state.sig  # read again now that every module is settled
+
+
 def test_summaries_are_decoded_only_for_a_check_and_written_back_as_read(
         tmp_path, index_rule, monkeypatch) -> None:
     """A warm run that checks no file does not rebuild the index summaries (most of its decode

@@ -11,6 +11,7 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -92,6 +93,7 @@ class ProjectIndex:
         self.roots = [r.resolve() for r in roots or []]
         self._modules: dict[str, ModuleSummary | None] = {}
         self._writers: dict[tuple[Path, ...], Writers | None] = {}
+        self._writers_read_at: dict[tuple[Path, ...], int] = {}
         self._censuses: dict[str, HeaderCensus | None] = {}
         self._callers: dict[str, bool] = {}
         self._storing: dict[Path, StoringFacts] = {}  # may_store_globally, per module
@@ -269,36 +271,53 @@ class ProjectIndex:
             key = (bases, self.config.fingerprint())
             memo = _WRITERS_MEMO.get(key)
             if memo is not None and memo[0] == signature:
-                found = memo[1]
+                found, read_at = memo[1], memo[2]
             else:
-                found = writers_from_scans(self._module_scans(files), self.config)
+                read: list[int] = []
+                found = writers_from_scans(self._module_scans(files, read), self.config)
+                read_at = min(read, default=time.time_ns())
                 if len(_WRITERS_MEMO) > 16:
                     _WRITERS_MEMO.clear()
-                _WRITERS_MEMO[key] = (signature, found)
+                _WRITERS_MEMO[key] = (signature, found, read_at)
+            self._writers_read_at[bases] = read_at
         self._writers[bases] = found
         return found
 
-    def _module_scans(self, files: list[Path]) -> Iterator[ModuleScan]:
+    def writers_read_at(self, bases: tuple[Path, ...]) -> int | None:
+        """When the oldest module text behind `writers_at(bases)` was read (`time.time_ns()`),
+        which may be before this index asked (the process keeps scans and writers while the
+        modules' stat is unchanged): a module changed shortly before that read may have been
+        read half-written, so a result cache must not trust its stat (cache.RACY_NS)."""
+        return self._writers_read_at.get(bases)
+
+    def _module_scans(self, files: list[Path], read_at: list[int]) -> Iterator[ModuleScan]:
         """Each module's `ModuleScan`, read once per process while its stat is unchanged
-        (folders without `__init__.py` give every file its own set of search folders)."""
+        (folders without `__init__.py` give every file its own set of search folders); the
+        time each was read goes to `read_at`."""
         for path in files:
-            scan = self.module_scan(path)
-            if scan is not None:
-                yield scan
+            found = self._scan_and_time(path)
+            if found is not None:
+                read_at.append(found[1])
+                yield found[0]
 
     def module_scan(self, path: Path) -> ModuleScan | None:
         """What `writers` reads off one module (None: unreadable, which `writers` skips)."""
+        found = self._scan_and_time(path)
+        return None if found is None else found[0]
+
+    def _scan_and_time(self, path: Path) -> tuple[ModuleScan, int] | None:
         key = (_stat_key(path), self.config.fingerprint())
-        scan = _SCAN_MEMO.get(key)
-        if scan is None:
+        found = _SCAN_MEMO.get(key)
+        if found is None:
+            read_at = time.time_ns()  # before the read: the conservative time
             try:
                 text = decode_source(path.read_bytes()).text
             except (OSError, SourceDecodeError):
                 return None
             if len(_SCAN_MEMO) > 50_000:
                 _SCAN_MEMO.clear()
-            scan = _SCAN_MEMO[key] = scan_module(str(path), text, self.config)
-        return scan
+            found = _SCAN_MEMO[key] = (scan_module(str(path), text, self.config), read_at)
+        return found
 
     # --- classes ---
     def lookup_class(self, qualname: str, near: Path | None = None) -> ClassSummary | None:
@@ -341,8 +360,8 @@ class ProjectIndex:
         return out
 
 
-_WRITERS_MEMO: dict[tuple, tuple[tuple, Writers]] = {}
-_SCAN_MEMO: dict[tuple, ModuleScan] = {}
+_WRITERS_MEMO: dict[tuple, tuple[tuple, Writers, int]] = {}  # (stats, writers, read at)
+_SCAN_MEMO: dict[tuple, tuple[ModuleScan, int]] = {}
 
 
 def _stat_key(path: Path) -> tuple[str, int, int, int]:
