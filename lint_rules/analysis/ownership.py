@@ -168,6 +168,7 @@ class OwnershipAnalysis:
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
         self._self_calls: dict[int, dict[str, list[tuple]]] = {}
         self._self_stores: dict[int, dict[str, list[tuple]]] = {}
+        self._per_conversation: dict[int, bool] = {}  # class -> `_built_per_conversation`
         self._attrs_busy: set[tuple[int, str]] = set()
         # `self.m()` results (`_self_method_result`): exact ones by method, those the bound
         # cut by (method, calls left); the calls left and whether the bound cut anything in
@@ -265,7 +266,8 @@ class OwnershipAnalysis:
         while it is being built (`__init__`, `model_post_init`, validators) nor in a method
         that only runs on a fresh object."""
         me = fn.self_name
-        if not self.llms.class_is_llm(fn.cls) or fn.name in _CONSTRUCTION_METHODS:
+        if not self.llms.class_is_llm(fn.cls) or fn.name in _CONSTRUCTION_METHODS \
+                or self._built_per_conversation(fn.cls):
             return [Origin(Ownership.UNKNOWN, f"`{me}`")]
         for deco in fn.node.decorators:
             spelled = dotted_name(deco.decorator.func if isinstance(deco.decorator, cst.Call)
@@ -626,6 +628,28 @@ class OwnershipAnalysis:
             self._calls_left, self._bound_hit, self._calls_used = outer
         self._class_attrs[key] = out
         return out
+
+    def _built_per_conversation(self, cls: ClassInfo | None) -> bool:
+        """Its constructor takes a conversation id and keeps it (`self.conversation_id =
+        conversation_id`): each conversation builds its own instance (pydantic-ai's realtime
+        `SessionInstrumentation`, a model only by its fields), so its own fields are the
+        conversation's, not state that other conversations share."""
+        if cls is None:
+            return False
+        known = self._per_conversation.get(id(cls))
+        if known is None:
+            ids = {e for e in self.llms.config.conversation_id_expressions if e and "." not in e}
+            known = False
+            for klass in self.model.local_mro(cls, []):
+                for name in _CONSTRUCTION_METHODS & klass.methods.keys():
+                    method = klass.methods[name]
+                    params = {p.name for p in method.params} & ids
+                    known = known or any(
+                        isinstance(value, cst.Name) and value.value in params
+                        for stores in self._self_stores_of(method).values()
+                        for _statement, value in stores)
+            self._per_conversation[id(cls)] = known
+        return known
 
     def _self_stores_of(self, method: FunctionInfo) -> dict[str, list[tuple]]:
         """Attribute -> (statement, value) of every `self.<attribute> = value` in the method's

@@ -81,7 +81,9 @@ a method of the class returns it: `self.headers()["h"][key] = v` with `def heade
 return {"h": self.agent.llm.extra_headers}`, or returns the LLM's dict itself), and a shallow
 copy whose dict field was not replaced are still the shared dicts. `self` inside a method
 of an LLM class (a router, a wrapper) is a shared LLM, except while it is being built
-(`__init__`, `model_post_init`, validators).
+(`__init__`, `model_post_init`, validators) and in a class whose constructor keeps a
+conversation id it is given (`self.conversation_id = conversation_id`): each conversation
+builds its own.
 
 Every finding carries its evidence: the steps that make the object shared (`self.agent` <-
 `__init__` stores the parameter `agent` by reference; an element of `get_all_llms()`) and the
