@@ -4,7 +4,9 @@
     fix_source(source, path, config, unsafe=False) -> FixResult
     check_file(path, config, index, fix=...) -> FileResult
 
-`fix_source`, `FixResult` and `fix_is_applicable` come from the fix loop (`lint_rules.fixes`).
+`fix_source` and `FixResult` come from the fix loop (`lint_rules.fixes`). The checker (the
+engine, the analysis, libcst) is imported on first use: a run whose every file is served from
+the result cache never loads it, and that import is most of a warm run's time.
 """
 
 from __future__ import annotations
@@ -18,15 +20,28 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.core.codes import SYNTAX_ERROR
 from lint_rules.core.config import Config
-from lint_rules.core.diagnostics import Diagnostic, Location
+from lint_rules.core.diagnostics import Diagnostic, Location, fix_is_applicable
 from lint_rules.core.source import DecodedSource, SourceDecodeError, decode_source
-from lint_rules.engine import check_text
-from lint_rules.fixes import FixResult, fix_is_applicable, fix_source, rules_of
-from lint_rules.rules import SYNTAX_ERROR, Rule
-from lint_rules.syntax.deep_stack import exhausted_stack
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from lint_rules.analysis.project_index import ProjectIndex
+    from lint_rules.fixes import FixResult
+    from lint_rules.rules import Rule
+
+
+def __getattr__(name: str) -> Any:
+    """`FixResult`, from the fix loop, loaded on first use."""
+    if name == "FixResult":
+        # The fix loop imports the checker: loaded on first use (see the module docstring).
+        from lint_rules.fixes import FixResult
+        return FixResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 # Larger files are reported as LLA000 and not read: no hand-written module is this big, and
 # libcst needs minutes for one (docs/cli.md, "Limits").
@@ -41,11 +56,28 @@ def check_source(source: str, path: str = "<stdin>", config: Config | None = Non
     fresh index looks for base-class modules next to `path`. `rules` replaces the registry's
     rules (for tests of rules and of the fix engine). A front-end that selects codes itself,
     has CPython's tree already or applies `# noqa` itself passes `codes`, `tree`, `noqa`."""
+    # The checker, loaded on first use (see the module docstring).
+    from lint_rules.analysis.project_index import ProjectIndex
+    from lint_rules.engine import check_text
+
     config = config or Config()
     if index is None:
         index = ProjectIndex(config)
     return check_text(source, path, config, index, rules=rules, codes=codes, tree=tree,
                       noqa=noqa)
+
+
+def fix_source(source: str, path: str = "<stdin>", config: Config | None = None, *,
+               unsafe: bool = False, index: ProjectIndex | None = None,
+               select: Callable[[Diagnostic], bool] | None = None,
+               rules: Sequence[type[Rule]] | None = None) -> FixResult:
+    """The fix loop (`lint_rules.fixes.fix_source`): fixes applied in bounded rounds, each
+    re-checked, until nothing changes."""
+    # The fix loop imports the checker: loaded on first use (see the module docstring).
+    from lint_rules import fixes
+
+    return fixes.fix_source(source, path, config, unsafe=unsafe, index=index, select=select,
+                            rules=rules)
 
 
 # ---------------------------------------------------------------------------- files
@@ -73,6 +105,10 @@ def check_file(path: Path, display: str, config: Config, index: ProjectIndex, *,
     that cannot be read, is not a regular file, is larger than `max_bytes` or cannot be
     decoded is one LLA000 finding. Fixing never writes; `new_text` is set only when an edit
     was applied and the result can be encoded back in the file's encoding."""
+    # The checker, loaded on first use (see the module docstring).
+    from lint_rules.engine import check_text
+    from lint_rules.fixes import rules_of
+
     try:
         st = os.stat(path)
         if not stat.S_ISREG(st.st_mode):
@@ -114,6 +150,9 @@ def check_file(path: Path, display: str, config: Config, index: ProjectIndex, *,
 def describe_exception(exc: BaseException) -> str:
     """A one-line description of an unexpected exception, cheap and safe to build: a KeyError
     holding a libcst node would print the whole tree (hundreds of MB for deep code)."""
+    # Only on an error: the deep-stack helpers import libcst.
+    from lint_rules.syntax.deep_stack import exhausted_stack
+
     if exhausted_stack(exc):
         return "RecursionError: the code is nested too deeply to analyse"
     name = type(exc).__name__

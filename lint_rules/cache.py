@@ -48,20 +48,20 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
+from importlib import metadata
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-import libcst
-
-from lint_rules.analysis.header_census import HeaderCensus, listing, package_root, walk_package
-from lint_rules.analysis.project_index import ProjectIndex
-from lint_rules.analysis.rule_stages import ModuleScan, Writers, module_writer_facts, python_modules
 from lint_rules.analysis.summaries import ModuleSummary, from_data, to_data
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
+from lint_rules.core.module_files import WRITERS_LIMIT, listing, python_modules
 from lint_rules.core.source import replace_file
 from lint_rules.core.version import __version__
-from lint_rules.syntax.parse import module_name_for
+
+if TYPE_CHECKING:
+    from lint_rules.analysis.project_index import ProjectIndex
+    from lint_rules.analysis.rule_stages import ModuleScan, Writers
 
 CACHE_DIR_NAME = ".llm_affinity_lint_cache"
 FORMAT = 2  # 2: JSON (1 was a pickle, never read again)
@@ -135,7 +135,10 @@ class WorkerYield:
 # ---------------------------------------------------------------------------- keys
 @lru_cache(maxsize=1)
 def tool_fingerprint() -> str:
-    libcst_version = getattr(libcst, "__version__", "?")
+    try:  # read off the installed distribution: importing libcst costs a warm run 0.1 s
+        libcst_version = metadata.version("libcst")
+    except metadata.PackageNotFoundError:
+        libcst_version = "?"
     parts = [f"{FORMAT}", __version__, sys.version, libcst_version]
     package = Path(__file__).resolve().parent
     for folder, dirs, files in os.walk(package):
@@ -213,154 +216,6 @@ def package_deps(path: str) -> list[tuple[str, bytes | None]]:
     return out
 
 
-# ---------------------------------------------------------------------------- the index
-class CachingIndex(ProjectIndex):
-    """A ProjectIndex that reuses cached module summaries and records what each check read."""
-
-    def __init__(self, config: Config, roots: list[Path] | None = None,
-                 summaries: dict[tuple[str, bytes, str], ModuleSummary | None] | None = None) -> None:
-        super().__init__(config, roots)
-        self.known = summaries if summaries is not None else {}
-        self.fresh: dict[tuple[str, bytes, str], ModuleSummary | None] = {}
-        self.digests: dict[str, Digested] = {}  # every module file summarised in this process
-        self._fresh_digests: dict[str, Digested] = {}
-        self._probed: dict[str, list[str]] = {}
-        self._recording: set[str] | None = None
-        self._census_deps: dict[str, list[tuple[str, bytes | None]]] = {}
-        self._census_recording: set[str] = set()
-        self._census_file_deps: dict[str, bytes | None] = {}
-        self._writer_signatures: dict[tuple[Path, ...], bytes | None] = {}
-        self._writer_questions: dict[tuple[Path, ...], WritersQuestions] = {}
-
-    # --- recording ---
-    def start_recording(self) -> None:
-        self._recording = set()
-        self._writer_questions = {}
-
-    def stop_recording(self) -> list[tuple[str, bytes | None]]:
-        names, self._recording = self._recording or set(), None
-        deps: dict[str, bytes | None] = {}
-        for bases, questions in self._writer_questions.items():
-            deps[questions.dep_path(bases)] = self._writer_signatures.get(bases) or UNSETTLED
-        self._writer_questions = {}
-        for root in self._census_recording:
-            deps.update(self._census_deps.get(root, ()))
-        self._census_recording = set()
-        for name in names:
-            for path in self._probed.get(name, ()):
-                found = self.digests.get(path)
-                deps[path] = found.digest if found is not None else None
-        return sorted(deps.items())
-
-    def drain(self) -> tuple[dict, dict]:
-        """Summaries and digests learned since the last drain (to send to the parent)."""
-        fresh, digests = self.fresh, self._fresh_digests
-        self.known.update(fresh)
-        self.fresh, self._fresh_digests = {}, {}
-        return fresh, digests
-
-    # --- hooks into ProjectIndex ---
-    def writers(self, near: Path | None):
-        # A check depends on the writers' "no" answers (the "yes" ones lead to reads that are
-        # recorded): a proxy records them with the signature of the modules they came from.
-        bases = self.writers_bases(near)
-        if bases in self._writer_signatures:
-            found = self.writers_at(bases)
-        else:
-            # Taken before the modules are read: a module written in between changes the
-            # signature the next run sees, which then asks the questions again.
-            state = writers_state(bases)
-            found = self.writers_at(bases)
-            self._writer_signatures[bases] = None if state is None else state.as_read_at(
-                self.writers_read_at(bases))
-        return None if found is None else _RecordedWriters(found, self, bases)
-
-    def _heard_no(self, bases: tuple[Path, ...], kind: str, question) -> None:
-        if self._recording is not None:
-            self._writer_questions.setdefault(bases, WritersQuestions()).add(kind, question)
-
-    def census_clears_for_stage(self, near) -> bool:
-        # A check that asks the census depends on every file of the package: asked by LLA004's
-        # stage for most files that mention headers, one edit would re-check them all. With a
-        # result cache the stage does not ask (the rule still does, for its rare findings).
-        return False
-
-    def module(self, module: str, near: Path | None = None) -> ModuleSummary | None:
-        if self._recording is not None:
-            self._recording.add(module)
-        return super().module(module, near)
-
-    def _candidates(self, module: str, near: Path | None):
-        probed = self._probed.setdefault(module, [])
-        for candidate in super()._candidates(module, near):
-            probed.append(str(candidate))
-            yield candidate
-
-    def header_census(self, near) -> HeaderCensus | None:
-        root = package_root(near) if str(near) not in ("", "-", "<stdin>") else None
-        if root is None:
-            return super().header_census(near)
-        key = str(root)
-        if key not in self._census_deps:
-            # Folders by listing, files by content: whatever the census read or could read.
-            deps: dict[str, bytes | None] = {}
-            walked = walk_package(root)
-            for folder in walked.folders if walked is not None else [key]:
-                deps[folder] = listing_digest(folder)
-            self._census_file_deps = deps
-            super().header_census(near)
-            self._census_deps[key] = sorted(deps.items())
-        if self._recording is not None:
-            self._census_recording.add(key)
-        return super().header_census(near)
-
-    def callers_reinject(self, near, name: str) -> bool:
-        self.header_census(near)  # records the whole tree as dependencies of this check
-        return super().callers_reinject(near, name)
-
-    def _census_read(self, path: str) -> bytes | None:
-        data = super()._census_read(path)
-        self._census_file_deps[path] = None if data is None else digest(data)
-        return data
-
-    def _stores(self, module: str, name: str, near: Path | None):
-        # LLA005's stage read this module (or found none): the check depends on it.
-        if self._recording is not None:
-            self._recording.add(module)
-        return super()._stores(module, name, near)
-
-    def _read_module(self, path: Path) -> bytes | None:
-        try:
-            read_at = time.time_ns()
-            st = os.stat(path)
-            data = path.read_bytes()
-        except OSError:
-            return None
-        record = Digested(stat_signature(st), is_settled(st, read_at), digest(data))
-        self.digests[str(path)] = self._fresh_digests[str(path)] = record
-        return data
-
-    def _summarize_file(self, path: Path) -> ModuleSummary | None:
-        key_path = str(path)
-        try:
-            read_at = time.time_ns()
-            st = os.stat(path)
-            data = path.read_bytes()
-        except OSError:
-            return None
-        data_digest = digest(data)
-        record = Digested(stat_signature(st), is_settled(st, read_at), data_digest)
-        self.digests[key_path] = self._fresh_digests[key_path] = record
-        key = (key_path, data_digest, module_name_for(key_path)[0])
-        if key in self.known:
-            return self.known[key]
-        if key in self.fresh:
-            return self.fresh[key]
-        summary = super()._summarize_file(path)
-        self.fresh[key] = summary
-        return summary
-
-
 class WritersQuestions:
     """The questions a check asked the project's writers and heard "no" to."""
 
@@ -404,30 +259,6 @@ class WritersQuestions:
                     or any(writers.may_write_method(n, b) for n, b in sorted(self.methods)))
 
 
-class _RecordedWriters:
-    """`Writers` as a check of a cached run sees them: every "no" is recorded (`WRITERS_DEP`)."""
-
-    def __init__(self, writers: Writers, index: CachingIndex, bases: tuple[Path, ...]) -> None:
-        self._writers, self._index, self._bases = writers, index, bases
-
-    def may_write(self, names) -> bool:
-        names = tuple(names)
-        return self._heard("calls", names, self._writers.may_write(names))
-
-    def may_write_method(self, name: str, bases) -> bool:
-        bases = tuple(sorted(set(bases)))
-        return self._heard("method", (name, bases), self._writers.may_write_method(name, bases))
-
-    def names_pin_class(self, names) -> bool:
-        names = tuple(names)
-        return self._heard("pins", names, self._writers.names_pin_class(names))
-
-    def _heard(self, kind: str, question, found: bool) -> bool:
-        if not found:
-            self._index._heard_no(self._bases, kind, question)
-        return found
-
-
 class WritersState(NamedTuple):
     sig: bytes  # the signature an entry records (marked racy when `racy` is not empty)
     racy: frozenset[str]  # modules written too recently to trust their stat
@@ -450,7 +281,7 @@ def writers_state(bases: tuple[Path, ...]) -> WritersState | None:
     and the modules written too recently to trust their stat (RACY_NS): with any of those the
     signature is marked racy, so it never counts as "unchanged" by stat alone. None past the
     writers' limit."""
-    files = python_modules(bases, ProjectIndex.WRITERS_LIMIT)
+    files = python_modules(bases, WRITERS_LIMIT)
     if files is None:
         return None
     now = time.time_ns()
@@ -477,6 +308,9 @@ def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:
     `ModuleScan`, without its path; of the text of a module that may hold a scoped value, what
     `Writers` parses out of it (`module_writer_facts`), so an edit of a comment, a docstring or
     a body that writes nothing leaves the facts the same."""
+    # The ast stages' reading of a module: loaded only when an edit is compared with the table.
+    from lint_rules.analysis.rule_stages import module_writer_facts
+
     if scan is None:
         return digest(b"unreadable")
     parsed = None
@@ -590,6 +424,10 @@ class ResultCache:
         if not racy and current == signature:
             return True
         if self._writers_index is None:
+            # The project's writers, built only when a module changed: a run that serves every
+            # file from the cache never loads the analysis (most of a warm run's start-up).
+            from lint_rules.analysis.project_index import ProjectIndex
+
             self._writers_index = ProjectIndex(self.config)
         if self._facts_unchanged_since(bases, state) == signature:
             self._renewed[path] = current  # no module's facts changed: nor did any answer
@@ -610,7 +448,7 @@ class ResultCache:
         self._facts_hold[bases] = None
         key = _bases_key(bases)
         table = self.writer_tables.get(key)
-        files = python_modules(bases, ProjectIndex.WRITERS_LIMIT)
+        files = python_modules(bases, WRITERS_LIMIT)
         if table is None or files is None or {str(f) for f in files} != set(table.modules):
             return None
         rows = self._rows(files, state.racy, table.modules)
@@ -627,7 +465,7 @@ class ResultCache:
         table = self.writer_tables.get(key)
         if table is not None and table.sig == state.sig:
             return
-        files = python_modules(bases, ProjectIndex.WRITERS_LIMIT)
+        files = python_modules(bases, WRITERS_LIMIT)
         rows = None if files is None else self._rows(files, state.racy, None)
         if rows is not None and _same_stats(writers_state(bases), state):  # nothing written meanwhile
             self.writer_tables[key] = WritersTable(state.sig, rows)

@@ -20,7 +20,6 @@ import tokenize
 from collections import Counter
 from pathlib import Path
 
-from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import (
     MAX_FILE_BYTES,
     FileResult,
@@ -32,15 +31,14 @@ from lint_rules.api import (
     read_error,
 )
 from lint_rules.cache import check_cache_dir, clean_cache, default_cache_dir
-from lint_rules.core.config import Config, ConfigError, ConfigResolver, discover_config
+from lint_rules.core.codes import SYNTAX_ERROR
+from lint_rules.core.config import Config, ConfigError, ConfigResolver, discover_config, toml_value
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.noqa import noqa_codes
 from lint_rules.core.source import FileChangedError, SourceDecodeError, decode_source, file_digest, write_atomically
 from lint_rules.core.version import __version__
 from lint_rules.discovery import is_excluded
-from lint_rules.docs import _toml, render_rule
 from lint_rules.output import FORMATS, write_diagnostics
-from lint_rules.rules import SYNTAX_ERROR, documented_rules, get_rule
 from lint_rules.runner import RunOptions, run
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
@@ -222,6 +220,11 @@ def _main(argv: list[str]) -> int:
 
 
 def _rule(args: argparse.Namespace) -> int:
+    # The rules and their docs, loaded for this command only: `check` served from the cache
+    # needs neither (their import is most of a warm run's start-up).
+    from lint_rules.docs import render_rule
+    from lint_rules.rules import documented_rules, get_rule
+
     if args.all:
         for rule in documented_rules():
             marker = " [*]" if rule.fix_description else ""
@@ -452,6 +455,9 @@ def _check_stdin(args: argparse.Namespace, config: Config, root: Path | None, fi
         if echo:
             _StdinEcho.write(data)
         return _report_to(args, [read_error(path, problem or "")], [], [], to_stderr=echo)
+    # The checker, loaded when there is something to check (see `api`).
+    from lint_rules.analysis.project_index import ProjectIndex
+
     index = ProjectIndex(config, [root] if root else [])
     if not fix:
         try:
@@ -616,4 +622,4 @@ def _show_settings(config: Config, root: Path | None) -> None:
     print(f"# project root: {root if root else '(none)'}")
     print("[tool.llm-affinity-lint]")
     for key, value in config.as_toml_dict().items():
-        print(f"{key} = {_toml(value)}")
+        print(f"{key} = {toml_value(value)}")

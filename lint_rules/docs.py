@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from lint_rules.core.config import toml_value
 from lint_rules.rules import Rule, documented_rules
 
 
@@ -22,22 +23,12 @@ def render_rule(rule: type[Rule]) -> str:
             if example.title:
                 parts += [f"{example.title[0].upper()}{example.title[1:]}:", ""]
             if example.options:
-                table = "\n".join(f"{k} = {_toml(v)}" for k, v in example.options.items())
+                table = "\n".join(f"{k} = {toml_value(v)}" for k, v in example.options.items())
                 parts += ["With `[tool.llm-affinity-lint]`:", "", "```toml", table, "```", ""]
             parts += ["```python", example.code.rstrip(), "```", ""]
             if example.fixed is not None:
                 parts += ["Fixed:", "", "```python", example.fixed.rstrip(), "```", ""]
     return "\n".join(parts).rstrip() + "\n"
-
-
-def _toml(value: object) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f'"{k}" = {_toml(v)}' for k, v in value.items()) + " }"
-    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def render_index() -> str:

@@ -15,17 +15,12 @@ import libcst as cst
 
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.config import Config
-from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, apply_edits
+from lint_rules.core.diagnostics import Diagnostic, Edit, apply_edits, fix_is_applicable
 from lint_rules.engine import check_text
 from lint_rules.rules import Rule
 from lint_rules.syntax.parse import ParseFailure, libcst_parse, parse_module
 
 MAX_FIX_ROUNDS = 10
-
-
-def fix_is_applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
-    fix = diagnostic.fix
-    return fix is not None and (unsafe or fix.applicability is Applicability.SAFE)
 
 
 @dataclass

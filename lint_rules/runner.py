@@ -13,11 +13,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.api import FileResult, check_file, fix_is_applicable, internal_error, read_error
 from lint_rules.cache import (
-    CachingIndex,
     ResultCache,
     WorkerYield,
     checked_entry,
@@ -29,6 +28,9 @@ from lint_rules.core.config import Config, ConfigResolver
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.source import FileChangedError, file_digest, write_atomically
 from lint_rules.discovery import DiscoveryError, walker
+
+if TYPE_CHECKING:
+    from lint_rules.cache_index import CachingIndex
 
 # Below this many files, worker start-up costs more than it saves.
 PARALLEL_THRESHOLD = 64
@@ -64,6 +66,11 @@ _worker_state: dict[str, object] = {}
 
 def _init_worker(config: Config, roots: list[Path], options: RunOptions,
                  summaries: dict | None = None) -> None:
+    # The checker's project index, loaded by the processes that check files only: a run that
+    # serves every file from the cache never imports the analysis or libcst.
+    from lint_rules.analysis.project_index import ProjectIndex
+    from lint_rules.cache_index import CachingIndex
+
     _worker_state["config"] = config
     _worker_state["index"] = (ProjectIndex(config, roots) if summaries is None
                               else CachingIndex(config, roots, summaries))
@@ -113,17 +120,22 @@ def _work_lean(item: tuple[str, str]) -> FileResult:
     return result
 
 
+def _served(display: str, path: str, entry) -> tuple[FileResult, WorkerYield] | None:
+    """The entry's findings when the file's content is unchanged (its stat was not trusted),
+    with the entry refreshed to the stat just read; None when the file must be checked."""
+    same = unchanged(path, entry)
+    if same is None:
+        return None
+    st, read_at = same
+    refreshed = entry._replace(sig=stat_signature(st), settled=is_settled(st, read_at))
+    return FileResult(display, list(refreshed.diagnostics)), WorkerYield(refreshed)
+
+
 def _work_cached(item: tuple[str, str, object]) -> tuple[FileResult, WorkerYield]:
-    """`_work` inside a cache lookup: reuse the entry when the content is unchanged, else check
-    and return what the cache should learn (the entry, new index summaries, file digests)."""
-    path, display, entry = item
+    """`_work` inside a cache lookup: check the file and return what the cache should learn
+    (the entry, new index summaries, file digests)."""
+    path, display, _entry = item
     index: CachingIndex = _worker_state["index"]  # type: ignore[assignment]
-    if entry is not None:
-        same = unchanged(path, entry)  # type: ignore[arg-type]
-        if same is not None:
-            st, read_at = same
-            refreshed = entry._replace(sig=stat_signature(st), settled=is_settled(st, read_at))  # type: ignore[attr-defined]
-            return FileResult(display, list(refreshed.diagnostics)), WorkerYield(refreshed)
     read_at = time.time_ns()
     try:
         st = os.stat(path)
@@ -216,6 +228,8 @@ def _run_group(items: list[tuple[str, str]], config: Config, roots: list[Path], 
 
 def _check_all(items: list, config: Config, roots: list[Path], options: RunOptions,
                work: Callable = _work_lean, summaries: dict | None = None) -> Iterator:
+    if not items:
+        return
     jobs = options.jobs or os.cpu_count() or 1
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
         _init_worker(config, roots, options, summaries)
@@ -244,6 +258,13 @@ def _check_cached(items: list[tuple[str, str]], config: Config, roots: list[Path
         found = cache.lookup(path, display, usable=usable)
         if isinstance(found, list):
             served[i] = FileResult(display, found)
+            continue
+        # A stat too recent to trust: the content decides, here rather than in a worker, so a
+        # run whose files are all unchanged starts no worker and loads no checker.
+        same = _served(display, path, found) if found is not None else None
+        if same is not None:
+            served[i] = same[0]
+            cache.store(path, display, same[1])
         else:
             todo.append((i, path, display, found))
     checked = _check_all([(p, d, e) for _, p, d, e in todo], config, roots, options,

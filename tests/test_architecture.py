@@ -1,9 +1,10 @@
 """The package's layers: every import points down (or stays within its layer).
 
-core < syntax < analysis < rules < engine < fixes < api < runner (runner, cache, discovery)
-< front-ends (cli, flake8 plugin, output formats, docs). Function-local imports count too; one
-of a package module is never needed (nothing is circular), and one of another package is there
-only to load an optional dependency lazily, with a comment saying why.
+core < syntax < analysis < rules < engine < fixes < api < runner (runner, cache, cache_index, discovery)
+< front-ends (cli, flake8 plugin, output formats, docs). Function-local imports count too, and
+each has a one-line comment saying why: one of another package loads an optional dependency
+lazily; one of a package module (nothing is circular) keeps the checker (libcst, the analysis,
+the rules) out of a run that checks nothing, whose time is mostly start-up.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("engine", ("lint_rules.engine",)),
     ("fixes", ("lint_rules.fixes",)),
     ("api", ("lint_rules.api",)),
-    ("runner", ("lint_rules.runner", "lint_rules.cache", "lint_rules.discovery")),
+    ("runner", ("lint_rules.runner", "lint_rules.cache", "lint_rules.cache_index",
+                "lint_rules.discovery")),
     ("front-ends", ("lint_rules.cli", "lint_rules.flake8_plugin", "lint_rules.output",
                     "lint_rules.docs", "lint_rules.__main__", "lint_rules")),
 )
@@ -113,9 +115,10 @@ def test_function_local_imports_are_lazy_optional_dependencies(path: Path) -> No
     for line, target, local, _ in imports(path):
         if not local:
             continue
-        assert not target.startswith("lint_rules"), (
-            f"{path.name}:{line}: a function-local import of {target}: import it at the top")
-        above = source_lines[line - 2].strip() if line >= 2 else ""
+        above_at = line - 2  # the comment may head a block of such imports
+        while above_at >= 0 and source_lines[above_at].strip().startswith(("from ", "import ")):
+            above_at -= 1
+        above = source_lines[above_at].strip() if above_at >= 0 else ""
         assert above.startswith("#"), (
             f"{path.name}:{line}: a function-local import of {target} needs a one-line reason "
             "in a comment on the line above")

@@ -14,7 +14,8 @@ import pytest
 import lint_rules.engine as engine
 import lint_rules.runner as runner
 from lint_rules.analysis.project_index import ProjectIndex
-from lint_rules.cache import CACHE_DIR_NAME, CachingIndex, ResultCache, digest
+from lint_rules.cache import CACHE_DIR_NAME, ResultCache, digest
+from lint_rules.cache_index import CachingIndex
 from lint_rules.core.config import Config, apply_settings
 from lint_rules.core.diagnostics import Applicability, Edit, Fix
 from lint_rules.rules.base import Rule
@@ -66,6 +67,40 @@ def test_warm_run_serves_every_unchanged_file_with_the_same_findings(tmp_path, c
     assert counted == []  # files just written are hashed, not re-checked
     assert findings(warm) == findings(cold) == findings(lint(tmp_path, cache=False))
     assert (tmp_path / CACHE_DIR_NAME / ".gitignore").read_text().strip().endswith("*")
+
+
+_IMPORTS_AFTER = """
+import sys
+from lint_rules.cli import main
+status = main(sys.argv[1:])
+# The cache's own data classes (`analysis.summaries`, `analysis.pin_values`) are no checker.
+light = {"lint_rules.analysis", "lint_rules.analysis.summaries", "lint_rules.analysis.pin_values"}
+heavy = sorted(m for m in sys.modules if m not in light and (m == "libcst" or m.startswith(
+    ("lint_rules.analysis", "lint_rules.engine", "lint_rules.rules", "lint_rules.syntax",
+     "lint_rules.fixes", "lint_rules.cache_index"))))
+print(status, " ".join(heavy))
+"""
+
+
+@pytest.mark.parametrize("output_format", ["concise", "full", "grouped", "github"])
+def test_a_warm_run_imports_neither_libcst_nor_the_analysis(tmp_path, output_format) -> None:
+    """A run whose every file is served from the cache (pre-commit on an unchanged tree, CI
+    with a restored cache) loads no checker: libcst and the analysis are most of the start-up
+    time (docs/performance.md). A run that checks a file still loads them. (The JSON and SARIF
+    formats describe every rule, so they load the rules.)"""
+    make_tree(tmp_path)
+
+    def imported(*args: str) -> tuple[str, list[str]]:
+        out = subprocess.run([sys.executable, "-c", _IMPORTS_AFTER, "check", *args, "src"],
+                             cwd=tmp_path, capture_output=True, text=True, check=False)
+        status, *heavy = out.stdout.strip().splitlines()[-1].split(" ")
+        return status, heavy
+
+    cold_status, cold = imported("--output-format", output_format)
+    assert "libcst" in cold
+    warm_status, warm = imported("--output-format", output_format)
+    assert (warm_status, warm) == (cold_status, [])
+    assert cold_status == "1"  # the tree has findings, served warm too
 
 
 def test_stat_fast_path_and_content_change_with_the_same_size_and_mtime(tmp_path, counted,

@@ -45,11 +45,11 @@ from pathlib import Path
 
 from lint_rules.analysis.header_keys import header_key_tokens
 from lint_rules.core.config import Config
+from lint_rules.core.module_files import listing
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.syntax.parse import ast_tree
 
 MAX_FILES = 5000  # a larger tree is not enumerated (no census, the rule reports)
-_SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
 
 
 def package_root(path: str | Path) -> Path | None:
@@ -63,23 +63,6 @@ def package_root(path: str | Path) -> Path | None:
     while folder.parent != folder and (folder.parent / "__init__.py").is_file():
         folder = folder.parent
     return folder
-
-
-def listing(folder: str | Path) -> list[str]:
-    """What the census sees of one folder: its sub-folders (`d:`) and Python files (`f:`),
-    sorted. The result cache digests the same listing to notice added or removed files."""
-    out: list[str] = []
-    with os.scandir(folder) as entries:
-        for entry in entries:
-            name = entry.name
-            if name.startswith("."):
-                continue
-            if entry.is_dir(follow_symlinks=False):
-                if name not in _SKIP_DIRS:
-                    out.append(f"d:{name}")
-            elif name.endswith(".py") and entry.is_file():
-                out.append(f"f:{name}")
-    return sorted(out)
 
 
 @dataclass(frozen=True)

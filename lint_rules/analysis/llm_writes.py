@@ -30,7 +30,6 @@ from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
 
 
-
 @dataclass(frozen=True)
 class Guard:
     test: cst.BaseExpression

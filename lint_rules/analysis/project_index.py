@@ -32,12 +32,12 @@ from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.rule_stages import (
     ModuleScan,
     Writers,
-    python_modules,
     scan_module,
     writers_from_scans,
 )
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
+from lint_rules.core.module_files import WRITERS_LIMIT, python_modules
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.syntax.lines import NodeLines
 from lint_rules.syntax.parse import (
@@ -100,7 +100,7 @@ class ProjectIndex:
 
     # Past this many modules under the search folders, `writers` gives up (None: every call may
     # be a call hop) rather than read them all.
-    WRITERS_LIMIT = 20_000
+    WRITERS_LIMIT = WRITERS_LIMIT
 
     # --- finding modules on disk ---
     def _search_bases(self, near: Path | None) -> list[Path]:

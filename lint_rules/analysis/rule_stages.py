@@ -40,7 +40,6 @@ import ast
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from lint_rules.analysis.process_state_ast import StoresGlobally
 from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
@@ -695,38 +694,6 @@ def local_writers(tree: ast.Module, config: Config, writers: Writers | None) -> 
     parameter (`EffectSummaries` skips the others: only writes matter at a call site)."""
     return _module_writers(tree, config, None, (lambda calls: True) if writers is None
                            else writers.may_write)
-
-
-def python_modules(bases: Iterable[Path], limit: int) -> list[Path] | None:
-    """Every `.py` file a dotted module name could reach under `bases` (folders whose names are
-    identifiers), or None past `limit` files (then the writers are unknown: every call counts)."""
-    out: list[Path] = []
-    seen: set[Path] = set()
-    for base in bases:
-        stack = [base]
-        while stack:
-            folder = stack.pop()
-            if folder in seen:
-                continue
-            seen.add(folder)
-            if len(seen) > limit:
-                return None
-            try:
-                entries = list(folder.iterdir())
-            except OSError:
-                continue
-            for entry in entries:
-                name = entry.name
-                try:
-                    if name.endswith(".py") and name[:-3].isidentifier() and entry.is_file():
-                        out.append(entry)
-                        if len(out) > limit:
-                            return None
-                    elif name.isidentifier() and entry.is_dir() and not entry.is_symlink():
-                        stack.append(entry)
-                except OSError:
-                    continue
-    return sorted(out)
 
 
 class StageInput:

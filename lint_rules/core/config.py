@@ -572,3 +572,14 @@ class ConfigResolver:
             config = load_config(found) if found is not None else Config()
             self._by_file[found] = (self._override(config), found.parent if found else None)
         return self._by_file[found]
+
+
+def toml_value(value: object) -> str:
+    """A settings value spelled as TOML (`show-settings`, the rule docs' option examples)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + " }"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -83,6 +83,15 @@ class Diagnostic:
         return (self.path, self.start.row, self.start.column, self.code, self.message)
 
 
+def fix_applies(fix: Fix | None, unsafe_fixes: bool) -> bool:
+    """Would `--fix` apply this fix? Ruff's rule: safe fixes always, unsafe ones on request."""
+    return fix is not None and (unsafe_fixes or fix.applicability is Applicability.SAFE)
+
+
+def fix_is_applicable(diagnostic: Diagnostic, unsafe: bool) -> bool:
+    return fix_applies(diagnostic.fix, unsafe)
+
+
 def apply_edits(source: str, edits: list[Edit]) -> str:
     """Apply non-overlapping edits; the caller has already removed overlaps."""
     out = []

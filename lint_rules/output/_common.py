@@ -4,22 +4,20 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from lint_rules.core.diagnostics import Applicability, Fix
+from lint_rules.core.diagnostics import fix_applies
 from lint_rules.core.version import __version__
-from lint_rules.rules import documented_rules
+
+__all__ = ["TOOL_NAME", "fix_applies", "registered_rules", "rule_urls", "tool_version"]
 
 TOOL_NAME = "llm-affinity-lint"
 INFORMATION_URI = "https://github.com/llm-affinity-lint/llm-affinity-lint"
 
-def fix_applies(fix: Fix | None, unsafe_fixes: bool) -> bool:
-    """Would `--fix` apply this fix? Ruff's rule: safe fixes always, unsafe ones on request."""
-    if fix is None:
-        return False
-    return fix.applicability is Applicability.SAFE or unsafe_fixes
-
-
 def registered_rules() -> tuple[type, ...]:
     """Every documented code's rule class, LLA000 included (tests replace this function)."""
+    # Loaded by the formats that describe the rules only: a run served from the cache and
+    # printed as text loads no rule (the rules import libcst).
+    from lint_rules.rules import documented_rules
+
     return tuple(documented_rules())
 
 

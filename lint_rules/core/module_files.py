@@ -1,0 +1,63 @@
+"""Which Python files a project holds, read off the file system alone (no parse, no checker):
+shared by the analysis (the project index, the header census) and by the result cache, whose
+warm path validates dependencies without loading the checker."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+# Past this many modules under its search folders the project's writers are not read (a file
+# then counts every call as a possible call hop): `ProjectIndex.writers`.
+WRITERS_LIMIT = 20_000
+SKIP_DIRS = frozenset({"__pycache__", "node_modules", "site-packages"})
+
+
+def python_modules(bases: Iterable[Path], limit: int) -> list[Path] | None:
+    """Every `.py` file a dotted module name could reach under `bases` (folders whose names are
+    identifiers), or None past `limit` files (then the writers are unknown: every call counts)."""
+    out: list[Path] = []
+    seen: set[Path] = set()
+    for base in bases:
+        stack = [base]
+        while stack:
+            folder = stack.pop()
+            if folder in seen:
+                continue
+            seen.add(folder)
+            if len(seen) > limit:
+                return None
+            try:
+                entries = list(folder.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                name = entry.name
+                try:
+                    if name.endswith(".py") and name[:-3].isidentifier() and entry.is_file():
+                        out.append(entry)
+                        if len(out) > limit:
+                            return None
+                    elif name.isidentifier() and entry.is_dir() and not entry.is_symlink():
+                        stack.append(entry)
+                except OSError:
+                    continue
+    return sorted(out)
+
+
+def listing(folder: str | Path) -> list[str]:
+    """What the census sees of one folder: its sub-folders (`d:`) and Python files (`f:`),
+    sorted. The result cache digests the same listing to notice added or removed files."""
+    out: list[str] = []
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                if name not in SKIP_DIRS:
+                    out.append(f"d:{name}")
+            elif name.endswith(".py") and entry.is_file():
+                out.append(f"f:{name}")
+    return sorted(out)
