@@ -156,16 +156,9 @@ class CachingIndex(ProjectIndex):
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         key_path = str(path)
-        try:
-            read_at = time.time_ns()
-            st = os.stat(path)
-            data = path.read_bytes()
-        except OSError:
+        if self._read_module(path) is None:  # records the file's digest
             return None
-        data_digest = digest(data)
-        record = Digested(stat_signature(st), is_settled(st, read_at), data_digest)
-        self.digests[key_path] = self._fresh_digests[key_path] = record
-        key = (key_path, data_digest, module_name_for(key_path)[0])
+        key = (key_path, self.digests[key_path].digest, module_name_for(key_path)[0])
         if key in self.known:
             return self.known[key]
         if key in self.fresh:
