@@ -237,6 +237,10 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
         return
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    # The checker, imported here before the fork: forked workers share its pages instead of
+    # each importing it again (a run with nothing to check never gets here).
+    import lint_rules.cache_index
+    import lint_rules.fixes  # noqa: F401  (the engine, the rules, libcst)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
                              initargs=(config, roots, options, summaries)) as pool:
