@@ -352,6 +352,10 @@ class ResultCache:
         self._states: dict[tuple[Path, ...], WritersState | None] = {}  # this run's
         self._writers_index: ProjectIndex | None = None
         self._renewed: dict[str, bytes] = {}  # writers deps that still hold: their new signature
+        # This run's unchanged, trusted signatures: the digest covers the search folders and
+        # every module's stat, so an entry recorded under one holds without parsing its
+        # questions (a warm run otherwise decoded the JSON of every entry's dependency).
+        self._settled: set[bytes] = set()
         self.dirty = False
 
     @property
@@ -409,7 +413,7 @@ class ResultCache:
 
     def _writers_hold(self, path: str, signature: bytes | None) -> bool:
         """Do the writers still answer "no" to the questions of a `WRITERS_DEP` dependency?"""
-        if path in self._renewed:
+        if path in self._renewed or (signature is not None and signature in self._settled):
             return True
         parsed = WritersQuestions.from_dep_path(path)
         if parsed is None or self.config is None:
@@ -422,6 +426,7 @@ class ResultCache:
             return False  # past the writers' limit: they are unknown
         current, racy = state.sig, state.racy
         if not racy and current == signature:
+            self._settled.add(current)
             return True
         if self._writers_index is None:
             # The project's writers, built only when a module changed: a run that serves every

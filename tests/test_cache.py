@@ -316,6 +316,27 @@ def test_writers_read_while_a_module_was_racy_record_a_racy_signature(tmp_path,
     assert recorded() == state.sig  # read again now that every module is settled
 
 
+def test_a_warm_run_reads_the_writers_questions_once_per_signature(tmp_path, counted,
+                                                                    monkeypatch) -> None:
+    """Entries recorded under the writers' current, trusted signature hold without decoding
+    their questions (the signature digests the search folders and every module's stat): a
+    warm run decodes one entry's questions, not one per entry."""
+    import lint_rules.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
+    _pins, app, _other = make_caller_of_a_silent_callee(tmp_path)
+    (app.parent / "app2.py").write_text(app.read_text())
+    assert lint(tmp_path).diagnostics == []
+    decoded: list[str] = []
+    real = cache_module.WritersQuestions.from_dep_path
+    monkeypatch.setattr(cache_module.WritersQuestions, "from_dep_path",
+                        staticmethod(lambda path: decoded.append(path) or real(path)))
+    counted.clear()
+    assert lint(tmp_path).diagnostics == []
+    assert counted == []  # every file served
+    assert len(decoded) == 1
+
+
 def test_summaries_are_decoded_only_for_a_check_and_written_back_as_read(
         tmp_path, index_rule, monkeypatch) -> None:
     """A warm run that checks no file does not rebuild the index summaries (most of its decode
