@@ -639,16 +639,14 @@ class OwnershipAnalysis:
         known = self._per_conversation.get(id(cls))
         if known is None:
             ids = {e for e in self.llms.config.conversation_id_expressions if e and "." not in e}
-            known = False
-            for klass in self.model.local_mro(cls, []):
-                for name in _CONSTRUCTION_METHODS & klass.methods.keys():
-                    method = klass.methods[name]
-                    params = {p.name for p in method.params} & ids
-                    known = known or any(
-                        isinstance(value, cst.Name) and value.value in params
-                        for stores in self._self_stores_of(method).values()
-                        for _statement, value in stores)
-            self._per_conversation[id(cls)] = known
+            constructors = [klass.methods[name] for klass in self.model.local_mro(cls, [])
+                            for name in _CONSTRUCTION_METHODS & klass.methods.keys()]
+            known = self._per_conversation[id(cls)] = any(
+                isinstance(value, cst.Name) and value.value in ids
+                and method.param(value.value) is not None
+                for method in constructors
+                for stores in self._self_stores_of(method).values()
+                for _statement, value in stores)
         return known
 
     def _self_stores_of(self, method: FunctionInfo) -> dict[str, list[tuple]]:

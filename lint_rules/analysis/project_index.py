@@ -98,10 +98,6 @@ class ProjectIndex:
         self._callers: dict[str, bool] = {}
         self._storing: dict[Path, StoringFacts] = {}  # may_store_globally, per module
 
-    # Past this many modules under the search folders, `writers` gives up (None: every call may
-    # be a call hop) rather than read them all.
-    WRITERS_LIMIT = WRITERS_LIMIT
-
     # --- finding modules on disk ---
     def _search_bases(self, near: Path | None) -> list[Path]:
         bases: list[Path] = []
@@ -263,7 +259,7 @@ class ProjectIndex:
         if bases in self._writers:
             return self._writers[bases]
         found: Writers | None = None
-        files = python_modules(bases, self.WRITERS_LIMIT)
+        files = python_modules(bases, WRITERS_LIMIT)  # past it: None, the writers unknown
         if files is not None:
             # Shared by every index of the process (the API builds one per call) while no
             # module under the folders changed (paths, sizes and mtimes).
