@@ -27,9 +27,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from lint_rules.analysis.process_state_ast import (
+from lint_rules.analysis.process_state_ast import (  # noqa: E402
     holds_instance_data,
     may_leak_into_globals,
+    writes_environment,
     writes_shared_state,
 )
 from lint_rules.analysis.project_index import ProjectIndex  # noqa: E402
@@ -37,6 +38,7 @@ from lint_rules.core.config import Config  # noqa: E402
 from lint_rules.core.source import decode_source  # noqa: E402
 from lint_rules.engine import check_text, rules_that_may_fire  # noqa: E402
 from lint_rules.rules import all_rules  # noqa: E402
+from lint_rules.syntax.parse import module_name_for  # noqa: E402
 
 
 def python_files(root: Path):
@@ -94,8 +96,15 @@ def audit_findings(roots: list[Path], config: Config) -> int:
 def audit_ast_stage(roots: list[Path], config: Config) -> int:
     from test_prefilter_ast import _Everything
 
-    counts = {"sink": 0, "data": 0, "both": 0}
-    halves = {"sink": writes_shared_state, "data": holds_instance_data, "both": may_leak_into_globals}
+    counts = {"sink": 0, "data": 0, "both": 0, "setter": 0, "environment": 0}
+    # The module name qualifies what an LLM class may be matched by (the engine passes it).
+    halves = {"sink": lambda tree, source, config, module: writes_shared_state(tree, source, config),
+              "data": holds_instance_data,
+              "both": lambda tree, source, config, module: may_leak_into_globals(
+                  tree, source, config, module_name=module),
+              "setter": lambda tree, source, config, module: writes_environment(tree, source, config),
+              "environment": lambda tree, source, config, module: writes_environment(
+                  tree, source, config)}
     files = missed = 0
     for root in roots:
         for path in python_files(root):
@@ -109,13 +118,15 @@ def audit_ast_stage(roots: list[Path], config: Config) -> int:
             files += 1
             found = {d.message for d in check_text(source, str(path), config, ProjectIndex(config),
                                                    prefilter=False, rules=[_Everything])}
+            module = module_name_for(str(path))[0]
             for kind in found:
                 counts[kind] += 1
-                if not halves[kind](tree, source, config):
+                if not halves[kind](tree, source, config, module):
                     missed += 1
                     print(f"MISSED {kind}: {path}", flush=True)
     print(f"{files} files; files with a shared write {counts['sink']}, with instance data "
-          f"{counts['data']}, with both in one function {counts['both']}; missed {missed}")
+          f"{counts['data']}, with both in one function {counts['both']}, with a write into the "
+          f"environment {counts['environment']}; missed {missed}")
     return 1 if missed else 0
 
 

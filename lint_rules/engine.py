@@ -153,14 +153,15 @@ def _stages(source: str, config: Config, codes: tuple[str, ...],
             tree = ast_tree(source)
         if tree is not None:
             near = Path(path) if path else None
+            module_name, is_package = module_name_for(path) if path else (None, False)
             writers_of = stores = census_clear = None
             if index is not None:
                 writers_of = lambda: index.writers(near)  # asked lazily
-                module_name, is_package = module_name_for(path) if path else ("", False)
                 stores = StoresGlobally(lambda module, name: index.may_store_globally(
-                    module, name, near), module_name, is_package)
+                    module, name, near), module_name or "", is_package)
                 census_clear = lambda: index.census_clears_for_stage(path)
-            stage = StageInput(tree, source, config, writers_of, stores, census_clear)
+            stage = StageInput(tree, source, config, writers_of, stores, census_clear,
+                               module_name)
             passing = [rule for rule in passing
                        if not rule.ast_prefilter or rule.ast_stage(stage)]
     return tuple(passing), tree

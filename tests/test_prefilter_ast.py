@@ -18,16 +18,19 @@ import pytest
 from markers import config_for, options_of
 from test_prefilter import FIXTURES, SAMPLE_SDK, stdlib_sample
 
+from lint_rules.analysis.env_setters import is_environment
 from lint_rules.analysis.process_state import InstanceData
 from lint_rules.analysis.process_state_ast import (
     holds_instance_data,
     may_leak_into_globals,
+    writes_environment,
     writes_shared_state,
 )
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.engine import check_text, may_have_findings, rules_that_may_fire
+from lint_rules.syntax.parse import module_name_for
 from lint_rules.rules.lla005_process_global_leak import ProcessGlobalLeak
 
 # Shapes that are findings only through a detail of the libcst analysis: the ast stage must
@@ -234,6 +237,72 @@ def test_every_leak_shape_passes_the_ast_stage(name, source, options) -> None:
     assert check_text(source, "mod.py", config, ProjectIndex(config)) == found
 
 
+# An LLM field is instance data (`InstanceData`); each case reaches its LLM only through one
+# route of `LLMSpellings.mentioned` (file path, source, settings).
+LLM_FIELD_LEAKS = {
+    "bare class name in a string annotation": ("mod.py", """
+        CACHE = {}
+        def f(x: "Optional[ChatOpenAI]"):
+            CACHE["k"] = x.temperature
+    """, {}),
+    "class named after an LLM class": ("mod.py", """
+        CACHE = {}
+        class TenantLLMConfig:
+            def f(self):
+                CACHE["k"] = self.region
+    """, {}),
+    "pattern reached through an import": ("mod.py", """
+        from pydantic_ai.models.foo import FooModel
+        CACHE = {}
+        def f(m: FooModel):
+            CACHE["k"] = m.settings
+    """, {}),
+    "pattern reached through a relative import in the package": ("pydantic_ai/models/x.py", """
+        from .foo import FooModel
+        CACHE = {}
+        def f(m: FooModel):
+            CACHE["k"] = m.settings
+    """, {}),
+    "class qualified by its own module": ("agents.py", """
+        CACHE = {}
+        class Model:
+            pass
+        def f(m: Model):
+            CACHE["k"] = m.settings
+    """, {}),
+    "class recognised by what it does": ("mod.py", """
+        CACHE = {}
+        class Backend:
+            model: str
+            def completion(self, messages):
+                CACHE["k"] = self.temperature
+    """, {}),
+    "pattern starting with a wildcard": ("mod.py", """
+        CACHE = {}
+        def f(b: "x.TenantBrain"):
+            CACHE["k"] = b.settings
+    """, {"llm-classes": ["*Brain"]}),
+}
+
+
+@pytest.mark.parametrize("name", list(LLM_FIELD_LEAKS))
+def test_llm_field_leaks_pass_the_stage(name, tmp_path) -> None:
+    relative, code, options = LLM_FIELD_LEAKS[name]
+    source = textwrap.dedent(code)
+    config = config_for(options)
+    path = tmp_path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    for folder in Path(relative).parents:
+        if str(folder) != ".":
+            (tmp_path / folder / "__init__.py").write_text("")
+    path.write_text(source)
+    found = check_text(source, str(path), config, ProjectIndex(config), prefilter=False)
+    assert [d.code for d in found] == ["LLA005"], "the case must be a real finding"
+    assert "LLM" in found[0].message, found[0].message
+    assert rules_that_may_fire(source, config, ("LLA005",), path=str(path)), name
+    assert check_text(source, str(path), config, ProjectIndex(config)) == found
+
+
 HARMLESS = {
     "credential words only in text": """
         '''Reads a token, a password or a secret from the user.'''
@@ -256,6 +325,23 @@ HARMLESS = {
         def f(tok):
             CACHE[tok.type] = token.tok_name[tok.type]
     """,
+    # LLM class tokens inside other words (`LM` in `HTML`), or a generic class name of another
+    # library (`typing.Generator`): no LLM expression, so no LLM field is instance data.
+    "LLM tokens inside other identifiers": """
+        from typing import Generator
+        HTML_CACHE = {}
+        class Page:
+            def render(self) -> Generator[str, None, None]:
+                HTML_CACHE[self.name] = self.body
+                yield self.body
+    """,
+    # The environment is only read: no setter or tenant record can be written there.
+    "environment read, module dict written": """
+        import os
+        _SEEN = {}
+        def remember(name):
+            _SEEN[name] = os.environ.get("GITHUB_TOKEN")
+    """,
 }
 
 
@@ -264,7 +350,7 @@ def test_harmless_shapes_are_rejected_before_libcst(name) -> None:
     source = textwrap.dedent(HARMLESS[name])
     config = Config()
     assert may_have_findings(source, config, ("LLA005",))  # stage one lets it through
-    assert rules_that_may_fire(source, config, ("LLA005",)) == ()
+    assert rules_that_may_fire(source, config, ("LLA005",), path="mod.py") == ()
 
 
 # ---------------------------------------------------------------------- sink by sink, value by value
@@ -290,11 +376,14 @@ class _Everything(ProcessGlobalLeak):
             self._values.extend((a.value, fn) for a in node.args)
 
     def check_module(self) -> None:
-        # A call of a same-file environment setter (`with self.temporary_env(env):`): the
-        # rule's second ast stage (`writes_shared_state`, the setter's own write) covers it.
+        # A write into the environment, directly or through a same-file setter (`with
+        # self.temporary_env(env):`): the rule's second ast stage (`writes_environment`, the
+        # setter's own write) covers it.
         for c in self._candidates:
             if c.sink.description.startswith("`os.environ` (by "):
                 self.report(c.node, "setter")
+            if is_environment(c.sink) and c.fn is not None:
+                self.report(c.node, "environment")
         sinks = {id(c.fn): c.node for c in self._candidates
                  if not c.sink.description.startswith("`os.environ` (by ")
                  and (c.sink.global_name is None
@@ -335,7 +424,7 @@ def _corpus() -> list[tuple[str, str, Config]]:
 
 @pytest.mark.slow
 def test_each_half_covers_what_the_libcst_analysis_finds() -> None:
-    counts = {"sink": 0, "data": 0, "both": 0, "setter": 0}
+    counts = {"sink": 0, "data": 0, "both": 0, "setter": 0, "environment": 0}
     for path, source, config in _corpus():
         try:
             tree = ast.parse(source)
@@ -345,14 +434,15 @@ def test_each_half_covers_what_the_libcst_analysis_finds() -> None:
                                                prefilter=False, rules=[_Everything])}
         for kind in found:
             counts[kind] += 1
+        module = module_name_for(path)[0]  # what the engine gives the stage
         if "sink" in found:
             assert writes_shared_state(tree, source, config), path
         if "data" in found:
-            assert holds_instance_data(tree, source, config), path
+            assert holds_instance_data(tree, source, config, module), path
         if "both" in found:
-            assert may_leak_into_globals(tree, source, config), path
-        if "setter" in found:
-            assert writes_shared_state(tree, source, config), path
+            assert may_leak_into_globals(tree, source, config, module_name=module), path
+        if "setter" in found or "environment" in found:
+            assert writes_environment(tree, source, config), path
     # Each half was really exercised (the corpus has dozens of files of each kind).
     assert counts["sink"] > 15 and counts["data"] > 25 and counts["both"] > 30, counts
-    assert counts["setter"] >= 1, counts
+    assert counts["setter"] >= 1 and counts["environment"] > 5, counts

@@ -29,7 +29,10 @@ file without any of them has no LLM expression (the prefilter relies on it).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 
 import libcst as cst
 
@@ -119,21 +122,93 @@ def _registry_like(receiver: cst.BaseExpression) -> bool:
     return any(h in last for h in _REGISTRY_HINTS)
 
 
+def llm_class_names(config: Config) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:
+    """The configured LLM classes as `LLMFacts` matches them: (patterns, qualified names, bare
+    names)."""
+    classes = (*config.llm_classes, *config.shared_classes)
+    # `pydantic_ai.models.*Model`: a family of provider classes, by qualified name only.
+    patterns = tuple(c for c in classes if "*" in c)
+    classes = tuple(c for c in classes if "*" not in c)
+    qualified = frozenset(c for c in classes if "." in c)
+    # Bare names: unqualified entries, and the last segment of a qualified one unless it is
+    # a generic word (`pydantic_ai.models.Model` does not make every `Model` an LLM).
+    bare = frozenset(c.rsplit(".", 1)[-1] for c in classes
+                     if "." not in c or c.rsplit(".", 1)[-1] not in GENERIC_CLASS_NAMES)
+    return patterns, qualified, bare
+
+
+@dataclass(frozen=True)
+class LLMSpellings:
+    """`trigger_tokens` identifier by identifier, for a stage that has the file's `ast`: a file
+    holds an LLM expression only if one of these holds (each path of `LLMFacts` starts at one).
+
+    - an identifier (a name, an attribute, an import's segments, a class's name) is a bare
+      class name, a configured attribute or name, a specific source method, or a model-name
+      field (every class recognised from what it does declares one);
+    - a class's name contains a bare class name (`TenantLLMConfig`, read by `InstanceData`);
+    - a qualified name or pattern may be resolved: its first segment (`pydantic_ai`, or the
+      prefix `langchain_` of `langchain_*.Chat*`) is an identifier's, or the module's own (a
+      relative import resolves under it, a class of the module is qualified by it);
+    - a pattern that starts with a wildcard (`*LLM`) keeps its text token (`anywhere`).
+
+    A string names a class only as an annotation (`"LLM | None"`): there, its words count.
+    `trigger_tokens` is the text-level superset of this (every spelling here holds a token)."""
+
+    words: frozenset[str]
+    bare: frozenset[str]
+    heads: frozenset[str]  # a first segment equal to one of these
+    head_prefixes: tuple[str, ...]  # a first segment starting with one of these
+    anywhere: tuple[str, ...]
+
+    def mentioned(self, identifiers: set[str], class_names: Iterable[str], module_name: str,
+                  annotation_strings: Iterable[str], source: str) -> bool:
+        """`identifiers`, `class_names` and the strings inside annotations are the file's, its
+        module is `module_name` (`syntax.parse.module_name_for`)."""
+        firsts = set(identifiers)
+        for text in annotation_strings:  # `"LLM | None"`: read as names by `annotation_names`
+            firsts.update(_WORD.findall(text))
+        if not self.words.isdisjoint(firsts):
+            return True
+        if any(bare in name for name in class_names for bare in self.bare):
+            return True
+        if any(token in source for token in self.anywhere):
+            return True
+        firsts.add(module_name.partition(".")[0])
+        return not self.heads.isdisjoint(firsts) or (
+            bool(self.head_prefixes) and any(f.startswith(self.head_prefixes) for f in firsts))
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+@lru_cache(maxsize=8)
+def llm_spellings(config: Config) -> LLMSpellings:
+    patterns, qualified, bare = llm_class_names(config)
+    heads: set[str] = set()
+    prefixes: set[str] = set()
+    anywhere: set[str] = set()
+    for name in (*qualified, *patterns):
+        prefix = re.split(r"[*?\[]", name, maxsplit=1)[0]
+        if "." in prefix:
+            heads.add(prefix.split(".", 1)[0])
+        elif prefix:
+            prefixes.add(prefix)
+        else:
+            anywhere.add(_literal_part(name))
+    words = bare | set(config.llm_attributes) | MODEL_NAME_FIELDS
+    words |= {s for s in config.llm_sources if _specific_source(s)}
+    return LLMSpellings(frozenset(w for w in words if w), frozenset(b for b in bare if b),
+                        frozenset(heads), tuple(sorted(prefixes)),
+                        tuple(sorted(a for a in anywhere if a)))
+
+
 class LLMFacts:
     """Answers "is this an LLM?" for one module."""
 
     def __init__(self, config: Config, model: SemanticModel) -> None:
         self.config = config
         self.model = model
-        classes = (*config.llm_classes, *config.shared_classes)
-        # `pydantic_ai.models.*Model`: a family of provider classes, by qualified name only.
-        self.patterns = tuple(c for c in classes if "*" in c)
-        classes = tuple(c for c in classes if "*" not in c)
-        self.qualified = frozenset(c for c in classes if "." in c)
-        # Bare names: unqualified entries, and the last segment of a qualified one unless it is
-        # a generic word (`pydantic_ai.models.Model` does not make every `Model` an LLM).
-        self.bare = frozenset(c.rsplit(".", 1)[-1] for c in classes
-                              if "." not in c or c.rsplit(".", 1)[-1] not in GENERIC_CLASS_NAMES)
+        self.patterns, self.qualified, self.bare = llm_class_names(config)
         self.call_methods = (MODEL_CALL_METHODS | EMBEDDING_CALL_METHODS
                              | frozenset(config.llm_call_methods))
         self.extra_fields = frozenset(config.request_extra_fields)

@@ -54,11 +54,13 @@ _READ, _UNREAD, _CALLEE = 0, 1, 2
 
 
 def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
-                          stores: StoresGlobally | None = None) -> bool:
+                          stores: StoresGlobally | None = None,
+                          module_name: str | None = None) -> bool:
     """Some function both writes into shared state and holds instance data. `stores` answers
     for the hop across modules (`ProjectIndex.may_store_globally`); without it every call of
-    an imported function with arguments may hop."""
-    facts = _FileFacts(tree, config, source)
+    an imported function with arguments may hop. `module_name`: the file's
+    (`module_name_for`), when known; it qualifies the names an LLM class may be matched by."""
+    facts = _FileFacts(tree, config, source, module_name)
     # A library global takes any caller data (`library_tokens`: the import spells it).
     everywhere = facts.file_data(source) or facts.library_seen
     lines = _lines(source)
@@ -116,9 +118,10 @@ def _calls_imported(fn: _Function, facts: _FileFacts, stores: StoresGlobally | N
     return False
 
 
-def holds_instance_data(tree: ast.Module, source: str, config: Config) -> bool:
+def holds_instance_data(tree: ast.Module, source: str, config: Config,
+                        module_name: str | None = None) -> bool:
     """Half 1 alone: could `InstanceData.describe` name anything in some function?"""
-    facts = _FileFacts(tree, config)
+    facts = _FileFacts(tree, config, module_name=module_name)
     return facts.file_data(source) or any(fn.has_data for fn in facts.functions)
 
 
@@ -127,6 +130,21 @@ def writes_shared_state(tree: ast.Module, source: str, config: Config) -> bool:
     facts = _FileFacts(tree, config, source)
     lines = _lines(source)
     return any(_writes_shared(fn, facts, lines) for fn in facts.functions)
+
+
+def writes_environment(tree: ast.Module, source: str, config: Config) -> bool:
+    """Could `GlobalSinks` see a write into the process environment (`os.environ`,
+    `os.putenv`) in some function? An environment setter of the file writes there itself."""
+    facts = _FileFacts(tree, config, source)
+    lines = _lines(source)
+    for fn in facts.functions:
+        if not fn.targets and not fn.calls:
+            continue
+        scope = _FunctionScope(fn.node, lines, facts)
+        if any(scope.target_is_environment(t) for t in fn.targets) or any(
+                scope.call_is_environment(c) for c in fn.calls):
+            return True
+    return False
 
 
 def _writes_shared(fn: _Function, facts: _FileFacts, lines: list[str]) -> bool:
@@ -159,8 +177,10 @@ class _FileFacts:
     """One walk over the module: imports, class names, module-level names, and per function
     its assignment targets, calls and instance-data spellings."""
 
-    def __init__(self, tree: ast.Module, config: Config, source: str = "") -> None:
+    def __init__(self, tree: ast.Module, config: Config, source: str = "",
+                 module_name: str | None = None) -> None:
         self.config = config
+        self.module_name = module_name  # None: not known (any LLM token then counts)
         # A library global may be written one call away, through a module-level function of
         # this file (`install(handler)`): any call of one counts as a shared write.
         self.library_seen = any(t in source for t in library_tokens(config))
@@ -175,6 +195,11 @@ class _FileFacts:
         self.functions: list[_Function] = []
         self.header_key_seen = False  # may reach any function through a module/class constant
         self._file_data: bool | None = None
+        # What `LLMSpellings.mentioned` reads: identifiers, class names, annotation strings.
+        self.identifiers: set[str] = set()
+        self.class_names: list[str] = []
+        self.annotations: list[ast.expr] = []
+        identifiers = self.identifiers
         self.module_names = _module_level_names(tree)
         data = _InstanceDataSpellings(config)
         # (node, enclosing function or None, how `InstanceData` would read the node)
@@ -184,6 +209,7 @@ class _FileFacts:
             node, fn, role = pop()
             kind = type(node)
             if kind is ast.Name:
+                identifiers.add(node.id)
                 if fn is not None and role == _READ and not fn.has_data and data.name(node.id):
                     fn.has_data = True
                 continue
@@ -196,6 +222,7 @@ class _FileFacts:
                         fn.has_data = True
                 continue
             if kind is ast.Attribute:
+                identifiers.add(node.attr)
                 if fn is not None and role == _READ and not fn.has_data and data.attribute(node):
                     fn.has_data = True
                 # An attribute is judged by its own name, never by the object it is read
@@ -216,20 +243,37 @@ class _FileFacts:
                 push((node.value, fn, _UNREAD))  # an element is judged by its key only
                 push((node.slice, fn, _READ))
                 continue
+            if kind is ast.AnnAssign:
+                self.annotations.append(node.annotation)
             if kind in _FUNCTIONS:
                 fn = _Function(node)
                 self.functions.append(fn)
+                if node.returns is not None:
+                    self.annotations.append(node.returns)
             elif kind is ast.ClassDef:
                 self.classes.add(node.name)
+                self.class_names.append(node.name)
+                identifiers.add(node.name)
+            elif kind is ast.arg:
+                if node.annotation is not None:
+                    self.annotations.append(node.annotation)
             elif kind is ast.Import:
                 for alias in node.names:
+                    identifiers.update(alias.name.split("."))
+                    if alias.asname:
+                        identifiers.add(alias.asname)
                     if alias.asname:
                         self.imports.setdefault(alias.asname, set()).add(alias.name)
                     else:
                         head = alias.name.split(".")[0]
                         self.imports.setdefault(head, set()).add(head)
             elif kind is ast.ImportFrom:
+                if node.module:
+                    identifiers.update(node.module.split("."))
                 for alias in node.names:
+                    identifiers.add(alias.name)
+                    if alias.asname:
+                        identifiers.add(alias.asname)
                     if alias.name == "*":
                         continue
                     full = f"{node.module}.{alias.name}" if node.module else alias.name
@@ -257,9 +301,19 @@ class _FileFacts:
         class constant), or an LLM field (`llm.model`, `self.x` in an LLM class: it needs an
         LLM token in the text)."""
         if self._file_data is None:
-            self._file_data = self.header_key_seen or token_filter(
-                _llm_tokens(self.config)).search(source)
+            self._file_data = self.header_key_seen or (
+                token_filter(_llm_tokens(self.config)).search(source) and self._mentions_llm(source))
         return self._file_data
+
+    def _mentions_llm(self, source: str) -> bool:
+        """`LLMSpellings.mentioned`: some identifier may start an LLM expression (an `LM`
+        inside `HTML`, or `typing.Generator`, does not)."""
+        if self.module_name is None:
+            return True
+        strings = [node.value for annotation in self.annotations for node in ast.walk(annotation)
+                   if type(node) is ast.Constant and type(node.value) is str]
+        return llm_analysis.llm_spellings(self.config).mentioned(
+            self.identifiers, self.class_names, self.module_name, strings, source)
 
     # ------------------------------------------------------------------ names
     def resolutions(self, spelled: str) -> tuple[set[str], list[str]]:
@@ -301,6 +355,21 @@ class _FunctionScope:
             params = [*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs]
             self.cls_param = params[0].arg if params else None
 
+    def target_is_environment(self, target: ast.expr) -> bool:
+        if isinstance(target, ast.Subscript):
+            return self.container_is_environment(target.value)
+        return self.facts.resolves_into(target, ENVIRON)
+
+    def call_is_environment(self, call: ast.Call) -> bool:
+        func = call.func
+        return self.facts.resolves_into(func, PUTENV) or (
+            isinstance(func, ast.Attribute) and func.attr in MUTATORS
+            and self.container_is_environment(func.value))
+
+    def container_is_environment(self, node: ast.expr) -> bool:
+        return self.facts.resolves_into(node, ENVIRON) or (
+            isinstance(node, ast.Name) and node.id in self.environ_aliases)
+
     def target_is_shared(self, target: ast.expr) -> bool:
         if isinstance(target, ast.Subscript):
             return self.container_is_shared(target.value)
@@ -314,7 +383,7 @@ class _FunctionScope:
 
     def call_is_shared(self, call: ast.Call) -> bool:
         func = call.func
-        if self.facts.resolves_into(func, PUTENV):
+        if self.call_is_environment(call):
             return True
         if isinstance(func, ast.Attribute) and func.attr in MUTATORS \
                 and self.container_is_shared(func.value):
@@ -339,14 +408,13 @@ class _FunctionScope:
         return False
 
     def container_is_shared(self, node: ast.expr) -> bool:
-        if self.facts.resolves_into(node, ENVIRON):
+        if self.container_is_environment(node):
             return True
         if isinstance(node, ast.Name):
             name = node.id
             # Imports count wherever they are (libcst sees only those above the write), so a
             # name may be both an import and a module-level container.
-            return (name in self.environ_aliases
-                    or (name in self.facts.imports and self.facts.library_global(name))
+            return ((name in self.facts.imports and self.facts.library_global(name))
                     or (name not in self.local and name in self.facts.module_names))
         if isinstance(node, ast.Attribute):
             return self.attribute_is_shared(node)

@@ -702,10 +702,12 @@ class StageInput:
     def __init__(self, tree: ast.Module, source: str, config: Config,
                  writers_of: Callable[[], Writers | None] | None = None,
                  stores: StoresGlobally | None = None,
-                 census_clear: Callable[[], bool] | None = None) -> None:
+                 census_clear: Callable[[], bool] | None = None,
+                 module_name: str | None = None) -> None:
         self.tree = tree
         self.source = source
         self.config = config
+        self.module_name = module_name  # `module_name_for(path)`; None when there is no path
         self._writers_of = writers_of
         # LLA005's hop across modules: may an imported function store a parameter globally?
         self.stores = stores

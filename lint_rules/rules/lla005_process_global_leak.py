@@ -35,7 +35,7 @@ from lint_rules.analysis.process_state import (
 from lint_rules.analysis.process_state_ast import (
     StoresGlobally,
     may_leak_into_globals,
-    writes_shared_state,
+    writes_environment,
 )
 from lint_rules.analysis.provenance import TOO_LONG, UNKNOWN, any_part
 from lint_rules.analysis.rule_stages import StageInput
@@ -267,18 +267,19 @@ class TenantLLMConfig:
 
     @classmethod
     def may_fire(cls, tree: ast.Module, source: str, config: Config,
-                 stores: StoresGlobally | None = None) -> bool:
+                 stores: StoresGlobally | None = None, module_name: str | None = None) -> bool:
         # The tokens are common words (`token`, `password`): most files that hold one have no
         # credential identifier or no write into shared state in a function.
-        if may_leak_into_globals(tree, source, config, stores):
+        if may_leak_into_globals(tree, source, config, stores, module_name):
             return True
         # Records of one tenant carry no token of their own: a file that writes into the
         # environment in some function may hold a setter or a tenant's records written there.
-        return any(t in source for t in ENVIRONMENT_TOKENS) and writes_shared_state(tree, source, config)
+        return any(t in source for t in ENVIRONMENT_TOKENS) and writes_environment(tree, source, config)
 
     @classmethod
     def ast_stage(cls, stage: StageInput) -> bool:
-        return cls.may_fire(stage.tree, stage.source, stage.config, stage.stores)
+        return cls.may_fire(stage.tree, stage.source, stage.config, stage.stores,
+                            stage.module_name)
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
