@@ -97,9 +97,21 @@ class ProjectIndex:
         self._censuses: dict[str, HeaderCensus | None] = {}
         self._callers: dict[str, bool] = {}
         self._storing: dict[Path, StoringFacts] = {}  # may_store_globally, per module
+        # Where modules are looked for, per folder of the asking file, and which candidate
+        # files exist: asked for every imported call of every checked function (a run sees
+        # one state of the disk).
+        self._bases: dict[Path | None, list[Path]] = {}
+        self._files: dict[Path, bool] = {}
 
     # --- finding modules on disk ---
     def _search_bases(self, near: Path | None) -> list[Path]:
+        key = near.parent if near is not None else None
+        found = self._bases.get(key)
+        if found is None:
+            found = self._bases[key] = self._find_search_bases(near)
+        return found
+
+    def _find_search_bases(self, near: Path | None) -> list[Path]:
         bases: list[Path] = []
         if near is not None:
             folder = near.resolve().parent
@@ -109,6 +121,12 @@ class ProjectIndex:
         for root in self.roots:
             bases.extend([root, root / "src"])
         return bases
+
+    def _is_file(self, path: Path) -> bool:
+        found = self._files.get(path)
+        if found is None:
+            found = self._files[path] = path.is_file()
+        return found
 
     def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
         rel = Path(*module.split("."))
@@ -126,7 +144,7 @@ class ProjectIndex:
             return self._modules[module]
         self._modules[module] = None  # guards against import cycles while summarising
         for candidate in self._candidates(module, near):
-            if candidate.is_file():
+            if self._is_file(candidate):
                 self._modules[module] = self._summarize_file(candidate)
                 break
         return self._modules[module]
@@ -160,7 +178,7 @@ class ProjectIndex:
             target = summary.imports.get(name)
             return (target, Path(summary.path)) if target else False
         for candidate in self._candidates(module, near):
-            if candidate.is_file():
+            if self._is_file(candidate):
                 facts = self._storing_facts(candidate)
                 if name in facts.functions:
                     return True
