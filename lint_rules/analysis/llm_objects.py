@@ -152,7 +152,7 @@ class LLMSpellings:
     - a pattern that starts with a wildcard (`*LLM`) keeps its text token (`anywhere`).
 
     A string names a class only as an annotation (`"LLM | None"`): there, its words count.
-    `trigger_tokens` is the text-level superset of this (every spelling here holds a token)."""
+    LLA005's stage asks this after `trigger_tokens`' text test: each is necessary on its own."""
 
     words: frozenset[str]
     bare: frozenset[str]

@@ -8,11 +8,15 @@ tenth of the cost of a libcst tree):
 1. instance data (`InstanceData` in `process_state.py`): in the function itself, an identifier or
    string that `describe` could take for a credential, a conversation id or a scoped attribute
    (read where `describe` reads them: an attribute by its own name, a call's receiver, not the
-   function called); anywhere in the file, a scoped header key string or an LLM token (LLM
-   fields are judged through the file's LLM classes);
+   function called); anywhere in the file, a scoped header key string or an identifier that
+   can start an LLM expression (`llm_objects.LLMSpellings`: LLM fields are judged through the
+   file's LLM classes);
 2. a write that `GlobalSinks` could call process-global (`os.environ`, `os.putenv`, a name
    declared `global`, a module-level name, a class attribute, a configured library global,
    `setattr` on a class).
+
+A record looked up for one tenant, or a same-file environment setter, carries no token of its
+own: a file that writes into the environment (`writes_environment`) may hold one.
 
 Every test here answers "maybe" whenever the libcst analysis could answer "yes": names count as
 local only where `local_bindings.local_defs` records them too (so a one-line `def f(): x = 1` body
@@ -262,7 +266,6 @@ class _FileFacts:
                     identifiers.update(alias.name.split("."))
                     if alias.asname:
                         identifiers.add(alias.asname)
-                    if alias.asname:
                         self.imports.setdefault(alias.asname, set()).add(alias.name)
                     else:
                         head = alias.name.split(".")[0]
@@ -299,7 +302,7 @@ class _FileFacts:
     def file_data(self, source: str) -> bool:
         """Instance data that may reach any function: a scoped header key (through a module or
         class constant), or an LLM field (`llm.model`, `self.x` in an LLM class: it needs an
-        LLM token in the text)."""
+        LLM token in the text and an identifier that can start an LLM expression)."""
         if self._file_data is None:
             self._file_data = self.header_key_seen or (
                 token_filter(_llm_tokens(self.config)).search(source) and self._mentions_llm(source))
