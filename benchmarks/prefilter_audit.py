@@ -27,7 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from lint_rules.analysis.process_state_ast import (  # noqa: E402
+from lint_rules.analysis.process_state_ast import (
     holds_instance_data,
     may_leak_into_globals,
     writes_environment,
@@ -38,7 +38,7 @@ from lint_rules.core.config import Config  # noqa: E402
 from lint_rules.core.source import decode_source  # noqa: E402
 from lint_rules.engine import check_text, rules_that_may_fire  # noqa: E402
 from lint_rules.rules import all_rules  # noqa: E402
-from lint_rules.syntax.parse import module_name_for  # noqa: E402
+from lint_rules.syntax.parse import module_name_for
 
 
 def python_files(root: Path):

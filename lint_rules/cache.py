@@ -55,7 +55,12 @@ from typing import TYPE_CHECKING, NamedTuple
 from lint_rules.analysis.summaries import ModuleSummary, from_data, to_data
 from lint_rules.core.config import Config
 from lint_rules.core.diagnostics import Applicability, Diagnostic, Edit, Fix, Location
-from lint_rules.core.module_files import WRITERS_LIMIT, listing, python_modules
+from lint_rules.core.module_files import (
+    WRITERS_LIMIT,
+    ModuleListings,
+    listing,
+    python_modules,
+)
 from lint_rules.core.source import replace_file
 from lint_rules.core.version import __version__
 
@@ -276,12 +281,14 @@ class WritersState(NamedTuple):
         return digest(self.stats + b"racy")
 
 
-def writers_state(bases: tuple[Path, ...]) -> WritersState | None:
+def writers_state(bases: tuple[Path, ...], listings: ModuleListings | None = None
+                  ) -> WritersState | None:
     """The signature of every module `ProjectIndex.writers_at(bases)` reads (paths and stat),
     and the modules written too recently to trust their stat (RACY_NS): with any of those the
     signature is marked racy, so it never counts as "unchanged" by stat alone. None past the
-    writers' limit."""
-    files = python_modules(bases, WRITERS_LIMIT)
+    writers' limit. `listings`: the run's listings of the folders (the same files), when the
+    caller keeps them; the stat is always taken now."""
+    files = python_modules(bases, WRITERS_LIMIT) if listings is None else listings.modules(bases)
     if files is None:
         return None
     now = time.time_ns()

@@ -83,7 +83,7 @@ class CachingIndex(ProjectIndex):
         else:
             # Taken before the modules are read: a module written in between changes the
             # signature the next run sees, which then asks the questions again.
-            state = writers_state(bases)
+            state = writers_state(bases, self.listings)
             found = self.writers_at(bases)
             self._writer_signatures[bases] = None if state is None else state.as_read_at(
                 self.writers_read_at(bases))

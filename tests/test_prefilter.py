@@ -381,3 +381,47 @@ def test_function_facts_match_a_walk_of_each_function(tmp_path) -> None:
             assert facts.calls >= alone.calls, node.name
             checked += 1
     assert checked > 300
+
+
+def test_module_listings_list_what_python_modules_lists(tmp_path) -> None:
+    """One walk per folder for every set of search folders of a run gives the files
+    `python_modules` gives for that set: nested folders, a folder already listed by another
+    base, a folder whose name is no identifier (reachable only as a base of its own)."""
+    from lint_rules.core.module_files import ModuleListings, python_modules
+
+    for rel in ("pkg/__init__.py", "pkg/a.py", "pkg/ns/b.py", "pkg/ns/deep/c.py",
+                "my-scripts/run.py", "my-scripts/inner/d.py", "top.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    listings = ModuleListings()
+    sets = [(tmp_path,), (tmp_path / "pkg" / "ns", tmp_path),
+            (tmp_path / "my-scripts", tmp_path), (tmp_path / "pkg", tmp_path / "pkg" / "ns")]
+    for bases in sets:
+        assert listings.modules(bases) == python_modules(bases, 20_000), bases
+    assert tmp_path / "my-scripts" / "run.py" in listings.modules(sets[2])
+    assert tmp_path / "my-scripts" / "run.py" not in listings.modules(sets[0])
+    assert ModuleListings(limit=3).modules((tmp_path,)) is None
+
+
+def test_search_folders_that_list_the_same_modules_share_one_writers(tmp_path, monkeypatch) -> None:
+    """A file in a folder without `__init__.py` searches that folder and the project's (414
+    such sets in litellm): the writers are read off the modules, so every set listing the
+    same modules gets the same writers, built once."""
+    from lint_rules.analysis import project_index
+
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "hooks").mkdir()
+    pin, use = tmp_path / "tools" / "pin.py", tmp_path / "hooks" / "use.py"
+    pin.write_text("def pin(llm, session_id):\n"
+                   "    llm.extra_headers['x-litellm-session-id'] = session_id\n")
+    use.write_text("from tools.pin import pin\n")
+    built = []
+    real = project_index.writers_from_scans
+    monkeypatch.setattr(project_index, "writers_from_scans",
+                        lambda scans, config: built.append(1) or real(scans, config))
+    monkeypatch.setattr(project_index, "_WRITERS_MEMO", {})
+    index = ProjectIndex(Config(), [tmp_path])
+    assert index.writers_bases(pin) != index.writers_bases(use)
+    first, second = index.writers(pin), index.writers(use)
+    assert first is second and first is not None and first.may_write(["pin"])
+    assert built == [1]

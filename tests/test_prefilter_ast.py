@@ -30,8 +30,8 @@ from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.engine import check_text, may_have_findings, rules_that_may_fire
-from lint_rules.syntax.parse import module_name_for
 from lint_rules.rules.lla005_process_global_leak import ProcessGlobalLeak
+from lint_rules.syntax.parse import module_name_for
 
 # Shapes that are findings only through a detail of the libcst analysis: the ast stage must
 # let every one of them through (one snippet per case: the stage answers per file).

@@ -11,6 +11,7 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -37,7 +38,7 @@ from lint_rules.analysis.rule_stages import (
 )
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.core.config import Config
-from lint_rules.core.module_files import WRITERS_LIMIT, python_modules
+from lint_rules.core.module_files import ModuleListings
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.syntax.lines import NodeLines
 from lint_rules.syntax.parse import (
@@ -102,6 +103,7 @@ class ProjectIndex:
         # one state of the disk).
         self._bases: dict[Path | None, list[Path]] = {}
         self._files: dict[Path, bool] = {}
+        self.listings = ModuleListings()  # the modules under each set of search folders
 
     # --- finding modules on disk ---
     def _search_bases(self, near: Path | None) -> list[Path]:
@@ -277,22 +279,23 @@ class ProjectIndex:
         if bases in self._writers:
             return self._writers[bases]
         found: Writers | None = None
-        files = python_modules(bases, WRITERS_LIMIT)  # past it: None, the writers unknown
+        files = self.listings.modules(bases)  # past the limit: None, the writers unknown
         if files is not None:
             # Shared by every index of the process (the API builds one per call) while no
-            # module under the folders changed (paths, sizes and mtimes).
-            signature = tuple(_stat_key(f) for f in files)
-            key = (bases, self.config.fingerprint())
+            # module changed (paths, sizes and mtimes). The writers are read off the modules
+            # alone: search folders that list the same modules share them.
+            signature = tuple(_stat_fields(f, self.listings.stat(f)) for f in files)
+            key = (self.config.fingerprint(), signature)
             memo = _WRITERS_MEMO.get(key)
-            if memo is not None and memo[0] == signature:
-                found, read_at = memo[1], memo[2]
+            if memo is not None:
+                found, read_at = memo
             else:
                 read: list[int] = []
                 found = writers_from_scans(self._module_scans(files, read), self.config)
                 read_at = min(read, default=time.time_ns())
                 if len(_WRITERS_MEMO) > 16:
                     _WRITERS_MEMO.clear()
-                _WRITERS_MEMO[key] = (signature, found, read_at)
+                _WRITERS_MEMO[key] = (found, read_at)
             self._writers_read_at[bases] = read_at
         self._writers[bases] = found
         return found
@@ -374,7 +377,7 @@ class ProjectIndex:
         return out
 
 
-_WRITERS_MEMO: dict[tuple, tuple[tuple, Writers, int]] = {}  # (stats, writers, read at)
+_WRITERS_MEMO: dict[tuple, tuple[Writers, int]] = {}  # (settings, stats) -> (writers, read at)
 _SCAN_MEMO: dict[tuple, tuple[ModuleScan, int]] = {}
 
 
@@ -382,6 +385,12 @@ def _stat_key(path: Path) -> tuple[str, int, int, int]:
     try:
         st = path.stat()
     except OSError:
+        st = None
+    return _stat_fields(path, st)
+
+
+def _stat_fields(path: Path, st: os.stat_result | None) -> tuple[str, int, int, int]:
+    if st is None:
         return (str(path), -1, -1, -1)
     return (str(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size)
 
