@@ -50,8 +50,9 @@ class ModuleListings:
     """`python_modules` and `os.stat` for the many sets of search folders of one run (a file in
     a folder without `__init__.py` searches that folder and the project's: litellm has 414 such
     sets over one tree of 3,135 modules). Each folder is walked once and each file stat'ed once:
-    a run sees one state of the disk. The files are those of `python_modules(bases)`; past
-    `limit` modules for one folder or for the union, None."""
+    a run sees one state of the disk. Below the limit the files are those of
+    `python_modules(bases)`; past `limit` modules for one folder or for the union, None (near
+    the limit the two may disagree on None: the cache then re-checks, which is safe)."""
 
     def __init__(self, limit: int = WRITERS_LIMIT) -> None:
         self.limit = limit
