@@ -141,20 +141,18 @@ def writes_environment(tree: ast.Module, source: str, config: Config) -> bool:
     `os.putenv`) in some function? An environment setter of the file writes there itself."""
     facts = _FileFacts(tree, config, source)
     lines = _lines(source)
-    for fn in facts.functions:
-        if not fn.targets and not fn.calls:
-            continue
-        scope = _FunctionScope(fn.node, lines, facts)
-        if any(scope.target_is_environment(t) for t in fn.targets) or any(
-                scope.call_is_environment(c) for c in fn.calls):
-            return True
-    return False
+    return any(_writes_shared(fn, facts, lines, environment=True) for fn in facts.functions)
 
 
-def _writes_shared(fn: _Function, facts: _FileFacts, lines: list[str]) -> bool:
+def _writes_shared(fn: _Function, facts: _FileFacts, lines: list[str],
+                   environment: bool = False) -> bool:
+    """A write into shared state in `fn`; with `environment`, into the environment only."""
     if not fn.targets and not fn.calls:
         return False
     scope = _FunctionScope(fn.node, lines, facts)
+    if environment:
+        return any(scope.target_is_environment(t) for t in fn.targets) or any(
+            scope.call_is_environment(c) for c in fn.calls)
     return any(scope.target_is_shared(t) for t in fn.targets) or any(
         scope.call_is_shared(c) for c in fn.calls)
 

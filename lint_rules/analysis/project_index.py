@@ -12,6 +12,7 @@ that cannot be found is "unknown", and rules treat unknown as "no facts" (never 
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -99,11 +100,11 @@ class ProjectIndex:
         self._callers: dict[str, bool] = {}
         self._storing: dict[Path, StoringFacts] = {}  # may_store_globally, per module
         # Where modules are looked for, per folder of the asking file, and which candidate
-        # files exist: asked for every imported call of every checked function (a run sees
-        # one state of the disk).
+        # files exist (`listings.stat`): asked for every imported call of every checked
+        # function (a run sees one state of the disk).
         self._bases: dict[Path | None, list[Path]] = {}
-        self._files: dict[Path, bool] = {}
-        self.listings = ModuleListings()  # the modules under each set of search folders
+        # The modules under each set of search folders, and each file's stat, once per run.
+        self.listings = ModuleListings()
 
     # --- finding modules on disk ---
     def _search_bases(self, near: Path | None) -> list[Path]:
@@ -125,10 +126,8 @@ class ProjectIndex:
         return bases
 
     def _is_file(self, path: Path) -> bool:
-        found = self._files.get(path)
-        if found is None:
-            found = self._files[path] = path.is_file()
-        return found
+        st = self.listings.stat(path)
+        return st is not None and stat.S_ISREG(st.st_mode)
 
     def _candidates(self, module: str, near: Path | None) -> Iterator[Path]:
         rel = Path(*module.split("."))
