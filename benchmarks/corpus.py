@@ -11,8 +11,10 @@ package requires a newer Python than the one running this script) into the cache
 wheel (a zip file) is unpacked, once, into `<cache>/src/<name>-<version>/`. That folder is the
 source root to check: it is what `site-packages` would hold, so imports between the package's
 modules resolve. The folder is marked as its own project (an empty `.git` and a `pyproject.toml`
-with an empty `[tool.llm-affinity-lint]` table), so the checks use default settings and no
-enclosing `.gitignore` hides it.
+with `[project] name` and an empty `[tool.llm-affinity-lint]` table, as in the SDK's own
+repository), so the checks use the settings the SDK's maintainers get without configuring
+anything (the defaults and the preset the tool infers from the project name) and no enclosing
+`.gitignore` hides it.
 
 Cache folder: `--cache-dir DIR`, else `$LLA_CORPUS_DIR`, else `/work/sdk-cache` if it exists,
 else `benchmarks/.work/sdk` (git-ignored). Nothing third-party is ever committed.
@@ -28,6 +30,7 @@ import argparse
 import ast
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -139,12 +142,24 @@ def count_py(root: Path) -> int:
     return sum(1 for _ in root.rglob("*.py"))
 
 
-def mark_project(root: Path) -> None:
-    """Default settings, and no enclosing .gitignore or settings table applies."""
+_TABLE = "[tool.llm-affinity-lint]\n"
+_MARKER = re.compile(r'(\[project\]\nname = "[^"\n]*"\n\n)?\[tool\.llm-affinity-lint\]\n')
+
+
+def mark_project(root: Path, name: str | None = None) -> None:
+    """The release's own project: no enclosing .gitignore or settings table applies, and an
+    empty table under `[project] name = <distribution>`, as in the SDK's repository (so the
+    tool applies the SDK's preset, `PRESET_PROJECTS`, as it does for its maintainers). A
+    marker that an older version of this script wrote is brought up to date."""
     (root / ".git").mkdir(exist_ok=True)
     pyproject = root / "pyproject.toml"
-    if not pyproject.exists():
-        pyproject.write_text("[tool.llm-affinity-lint]\n")
+    wanted = f'[project]\nname = "{name}"\n\n{_TABLE}' if name else _TABLE
+    try:
+        current = pyproject.read_text()
+    except FileNotFoundError:
+        current = None
+    if current is None or (current != wanted and name and _MARKER.fullmatch(current)):
+        pyproject.write_text(wanted)
 
 
 def fetch(entry: Entry, cache_dir: Path | None = None, quiet: bool = False) -> Release:
@@ -152,6 +167,7 @@ def fetch(entry: Entry, cache_dir: Path | None = None, quiet: bool = False) -> R
     cache = Path(cache_dir) if cache_dir else default_cache_dir()
     root = cache / "src" / f"{entry.name}-{entry.version}"
     if (root / ".unpacked").exists():
+        mark_project(root, entry.name)
         return Release(entry, root, count_py(root))
     try:
         cache.mkdir(parents=True, exist_ok=True)
@@ -178,7 +194,7 @@ def fetch(entry: Entry, cache_dir: Path | None = None, quiet: bool = False) -> R
         tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}-", dir=root.parent))
         with zipfile.ZipFile(wheel) as zf:
             zf.extractall(tmp)
-        mark_project(tmp)
+        mark_project(tmp, entry.name)
         (tmp / ".unpacked").write_text(wheel.name + "\n")
         try:
             tmp.rename(root)

@@ -363,7 +363,9 @@ def render_doc(runs: list[Run], skipped: list[corpus.Release], comp: Comparison,
     out = [BEGIN,
            f"Generated {today} by `{command}` (Python {platform.python_version()}, "
            f"{os.cpu_count()} cores; whole run {total_seconds:.0f} s wall, times are per release and "
-           "include the tool's start-up). Default settings, `--no-cache`; every finding is matched "
+           "include the tool's start-up). The settings each SDK's maintainers get without configuring "
+           "anything (the defaults and the preset inferred from `[project] name`), `--no-cache`; "
+           "every finding is matched "
            "against `benchmarks/ecosystem_triage.toml`.",
            "",
            "### Findings per release",

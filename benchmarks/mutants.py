@@ -73,6 +73,9 @@ CONFIG = _config()
 ID_EXPRS = ("self.id", "self._state.id", "self.state.id", "self.session_id", "self.conversation_id",
             "self._conversation_id")
 ID_PARAMS = ("session_id", "conversation_id")
+# Check each release with the settings its maintainers get from their pyproject.toml: the
+# defaults and the SDK's preset, inferred from `[project] name` (corpus.mark_project writes it).
+USE_PRESETS = True
 LLM_NAME = re.compile(r"(^|_)(llm|model|agent|llms)($|_)", re.I)
 PIN_NAME = re.compile(r"(^|_)(pin|bind)(_|$)", re.I)
 SWAP_NAME = re.compile(r"switch|swap|set_llm|use_llm|replace_llm|update_llm", re.I)
@@ -685,11 +688,11 @@ def _fix_owner(m: Mutant) -> Mutant:
 # ---------------------------------------------------------------------------- checking
 def findings(source: str, path: Path, root: Path) -> list[tuple[str, int, str]]:
     """(code, line, stripped line text) of every finding, with a fresh index over the copy."""
-    from lint_rules.core.config import Config
+    from lint_rules.core.config import Config, load_config
     from lint_rules.engine import check_text
     from lint_rules.analysis.project_index import ProjectIndex
 
-    config = Config()
+    config = load_config(root / "pyproject.toml") if USE_PRESETS else Config()
     diags = check_text(source, str(path), config, ProjectIndex(config, [root]))
     lines = source.splitlines()
     out = []
@@ -751,8 +754,8 @@ def prepare_copy(release: corpus.Release) -> Path:
     if not stamp.exists():
         shutil.rmtree(dest, ignore_errors=True)
         shutil.copytree(release.root, dest, ignore=shutil.ignore_patterns("__pycache__", ".git"))
-        corpus.mark_project(dest)
         stamp.write_text(str(release.root))
+    corpus.mark_project(dest, release.entry.name)  # also brings an older copy's marker up to date
     return dest
 
 
@@ -847,7 +850,7 @@ def write_doc(lines: list[str], outcomes: list[Outcome], releases, args, seconds
     alarms = [o for o in outcomes if o.mutant.rule is None and o.new]
     errs = [o for o in outcomes if o.error]
     cmd = "python benchmarks/mutants.py --write-docs" + (f" --cap {args.cap}" if args.cap != 3 else "") + (
-        f" --seed {args.seed}" if args.seed != 0 else "")
+        f" --seed {args.seed}" if args.seed != 0 else "") + (" --no-preset" if not USE_PRESETS else "")
     text = [
         "# Mutation benchmark on real SDK code",
         "",
@@ -866,7 +869,10 @@ def write_doc(lines: list[str], outcomes: list[Outcome], releases, args, seconds
         "",
         f"Generated {today}; Python {platform.python_version()}; seed {args.seed}, at most {args.cap} sites per "
         f"operator and package; {len(outcomes)} mutants in {seconds:.0f} s. Packages: "
-        + ", ".join(f"{r.entry.name} {r.entry.version}" for r in releases) + ".",
+        + ", ".join(f"{r.entry.name} {r.entry.version}" for r in releases) + ". Settings: "
+        + ("the defaults (`--no-preset`)." if not USE_PRESETS else "what each package's maintainers "
+           "get from their `pyproject.toml`, the defaults and the preset the tool infers from "
+           "`[project] name` (`--no-preset`: the defaults alone)."),
         "",
         *lines,
         "",
@@ -907,7 +913,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--list", action="store_true", help="list the operators and exit")
     parser.add_argument("--write-docs", action="store_true", help=f"write {DOC.relative_to(REPO)}")
     parser.add_argument("-v", "--verbose", action="store_true", help="print every mutant's outcome")
+    parser.add_argument("--no-preset", action="store_true",
+                        help="check with the defaults, without the preset the tool infers from "
+                             "the package's name")
     args = parser.parse_args(argv)
+    global USE_PRESETS
+    USE_PRESETS = not args.no_preset
     if args.list:
         for name, (rule, doc, _) in OPERATORS.items():
             print(f"{name:24s} {rule or 'safe':7s} {doc}")

@@ -119,3 +119,22 @@ def test_evaluate_detects_a_leak_and_restores_the_file(pkg: Path) -> None:
     assert path.read_text() == CONVERSATION
     (safe, *_) = build("safe-nonscoped-attr")
     assert M.evaluate(safe, "synthetic", pkg, base).new == []
+
+
+def test_release_marker_names_the_project_and_upgrades_an_old_one(tmp_path: Path) -> None:
+    import corpus
+
+    from lint_rules.core.config import load_config
+
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")  # an older script's marker
+    corpus.mark_project(old, "openai-agents")
+    assert load_config(old / "pyproject.toml").preset == ("openai-agents",)
+    corpus.mark_project(old, "openai-agents")  # idempotent
+    assert (old / "pyproject.toml").read_text().count("[project]") == 1
+    own = tmp_path / "own"
+    own.mkdir()
+    (own / "pyproject.toml").write_text('[tool.llm-affinity-lint]\npreset = "letta"\n')
+    corpus.mark_project(own, "openai-agents")  # a table someone wrote is left alone
+    assert load_config(own / "pyproject.toml").preset == ("letta",)

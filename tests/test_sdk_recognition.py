@@ -2,11 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import libcst as cst
 import pytest
 
 from lint_rules.analysis.llm_objects import LLMFacts, trigger_tokens
-from lint_rules.core.config import PRESETS, Config, ConfigError, apply_settings
+from lint_rules.api import check_source
+from lint_rules.core.config import (
+    PRESET_PROJECTS,
+    PRESETS,
+    Config,
+    ConfigError,
+    apply_settings,
+    load_config,
+    preset_for_project,
+)
 from lint_rules.syntax.semantic import build_model
 
 
@@ -82,6 +93,52 @@ def test_every_preset_names_real_settings() -> None:
     names = set(Config().as_toml_dict())
     for preset in PRESETS.values():
         assert {k.replace("_", "-") for k in preset} <= names
+
+
+def test_preset_is_inferred_from_the_project_name() -> None:
+    assert preset_for_project("openai-agents") == "openai-agents"
+    assert preset_for_project("Pydantic_AI.slim") == "pydantic-ai"  # PEP 503 normalisation
+    assert preset_for_project("langchain-openai") == "langchain"
+    assert preset_for_project("llama-index-core") == "llama-index"
+    assert preset_for_project("camel-ai") == "camel"
+    assert preset_for_project("openai") is None  # a client library, not an agent SDK
+    assert preset_for_project("my-agents") is None
+    assert preset_for_project(None) is None
+    assert set(PRESET_PROJECTS) <= set(PRESETS)
+
+
+def _project(tmp_path: Path, name: str, table: str = "") -> Path:
+    path = tmp_path / "pyproject.toml"
+    path.write_text(f'[project]\nname = "{name}"\n\n[tool.llm-affinity-lint]\n{table}')
+    return path
+
+
+def test_the_sdks_own_project_gets_its_preset(tmp_path: Path) -> None:
+    config = load_config(_project(tmp_path, "openai-agents"))
+    assert config.preset == ("openai-agents",)
+    assert "model" in config.llm_attributes and "group_id" in config.conversation_id_expressions
+    # The table's keys still apply after it.
+    extended = load_config(_project(tmp_path, "openai-agents", 'extend-llm-attributes = ["x"]\n'))
+    assert extended.preset == ("openai-agents",) and extended.llm_attributes[-1] == "x"
+
+
+def test_an_explicit_preset_replaces_the_inferred_one(tmp_path: Path) -> None:
+    assert load_config(_project(tmp_path, "openai-agents", "preset = []\n")).preset == ()
+    assert "model" not in load_config(_project(tmp_path, "openai-agents", "preset = []\n")).llm_attributes
+    chosen = load_config(_project(tmp_path, "openai-agents", 'preset = "letta"\n'))
+    assert chosen.preset == ("letta",) and "group_id" not in chosen.conversation_id_expressions
+    assert load_config(_project(tmp_path, "my-service")).preset == ()
+
+
+def test_the_inferred_preset_changes_what_is_found(tmp_path: Path) -> None:
+    source = ("class Runner:\n"
+              "    def __init__(self, agent):\n"
+              "        self.agent = agent\n"
+              "    def run(self, session_id):\n"
+              "        self.agent.model.extra_headers['x-litellm-session-id'] = session_id\n")
+    inferred = load_config(_project(tmp_path, "openai-agents"))
+    assert [d.code for d in check_source(source, "runner.py", inferred)] == ["LLA001"]
+    assert check_source(source, "runner.py", Config()) == []
 
 
 def test_show_settings_lists_the_new_keys() -> None:

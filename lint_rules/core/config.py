@@ -120,6 +120,38 @@ PRESETS: dict[str, dict[str, tuple[str, ...]]] = {
     "letta": {"llm_attributes": ("llm_client",)},
 }
 
+# The preset an SDK's own project gets when its table names none: its maintainers run the tool in
+# its repository, whose `[project] name` says which SDK it is (ruff reads `requires-python` the
+# same way). Distribution names, normalised as PEP 503 does, matched as globs.
+PRESET_PROJECTS: dict[str, tuple[str, ...]] = {
+    "openhands": ("openhands", "openhands-*"),
+    "pydantic-ai": ("pydantic-ai", "pydantic-ai-*"),
+    "openai-agents": ("openai-agents",),
+    "smolagents": ("smolagents",),
+    "langchain": ("langchain", "langchain-*"),
+    "langgraph": ("langgraph", "langgraph-*"),
+    "litellm": ("litellm", "litellm-*"),
+    "llama-index": ("llama-index", "llama-index-*"),
+    "haystack": ("haystack-ai", "haystack-experimental"),
+    "dspy": ("dspy", "dspy-ai"),
+    "google-adk": ("google-adk",),
+    "camel": ("camel-ai",),
+    "crewai": ("crewai", "crewai-tools"),
+    "autogen": ("autogen-agentchat", "autogen-core", "autogen-ext"),
+    "letta": ("letta",),
+}
+
+
+def preset_for_project(name: object) -> str | None:
+    """The preset of the SDK whose distribution is `name` (`[project] name`), or None."""
+    if not isinstance(name, str):
+        return None
+    normal = re.sub(r"[-_.]+", "-", name.strip()).lower()
+    for preset, patterns in PRESET_PROJECTS.items():
+        if any(fnmatch.fnmatchcase(normal, pattern) for pattern in patterns):
+            return preset
+    return None
+
 
 @dataclass(frozen=True)
 class Config:
@@ -412,6 +444,10 @@ def _typename(value: Any) -> str:
 
 def read_pyproject(path: Path) -> dict[str, Any] | None:
     """The tool's table from one pyproject.toml, or None when the file has none."""
+    return _tool_table(_read_toml(path), path)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
@@ -423,6 +459,10 @@ def read_pyproject(path: Path) -> dict[str, Any] | None:
         raise ConfigError(f"{path}: not valid TOML: nested too deeply") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    return data
+
+
+def _tool_table(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
     tool = data.get("tool", {})
     if not isinstance(tool, dict) or TABLE not in tool:
         return None
@@ -489,14 +529,20 @@ def load_config(path: Path | None) -> Config:
     """Defaults laid under the given pyproject's table (no file: the defaults)."""
     if path is None:
         return Config()
-    table = read_pyproject(path)
+    data = _read_toml(path)
+    table = _tool_table(data, path)
     anchor = str(path.resolve().parent)
     if table is None:
         if path.name != "pyproject.toml":
             raise ConfigError(f"{path}: has no [tool.{TABLE}] table")
         return replace(Config(), source=str(path), anchor=anchor)
     table, front = _front_end(table, path)
-    return replace(apply_settings(Config(), table, str(path)), anchor=anchor, front_end=front)
+    base = Config()
+    project = data.get("project")
+    inferred = preset_for_project(project.get("name")) if isinstance(project, dict) else None
+    if inferred is not None and "preset" not in table:  # `preset = []` opts out
+        base = _apply_preset(base, inferred, f"{path}: [project] name")
+    return replace(apply_settings(base, table, str(path)), anchor=anchor, front_end=front)
 
 
 def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Config, Path | None]:
