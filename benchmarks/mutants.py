@@ -596,9 +596,17 @@ def _drop_context(ctx: FileCtx) -> Iterator[Mutant]:
             yield Mutant("drop-call-context", "LLA007", ctx.path, f"{func.name}:{call.lineno}", src, span)
 
 
+def _binds_names(st: ast.AST, call: ast.Call) -> bool:
+    """Is `call` inside a lambda or a comprehension of `st`? Its names may be bound there
+    (`lambda fb: fb.completion(...)`), so a copy of it lifted out of `st` means nothing."""
+    return any(call is inner for scope in ast.walk(st)
+               if isinstance(scope, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp))
+               for inner in ast.walk(scope))
+
+
 def _retry(ctx: FileCtx, keep: bool) -> Iterator[Mutant]:
     for func, found in context_calls(ctx):
-        for st, call in found[:1]:
+        for st, call in [(st, call) for st, call in found if not _binds_names(st, call)][:1]:
             recv = ast.unparse(call.func.value)
             derived = ast.Call(func=ast.Attribute(
                 value=ast.parse(f'{recv}.model_copy(update={{"caching_prompt": False}})', mode="eval").body,
@@ -727,21 +735,24 @@ def evaluate(m: Mutant, package: str, copy_root: Path, baseline: list) -> Outcom
         got = findings(m.source, path, copy_root)
     finally:
         path.write_text(original, encoding="utf-8")
-    new = new_findings(got, baseline)
+    new = new_findings(got, baseline, m.expected)
     detected = m.rule is not None and any(c == m.rule and row in m.expected for c, row, _ in new)
     return Outcome(m, package, detected, new)
 
 
-def new_findings(got: list[tuple], baseline: list[tuple]) -> list[tuple]:
+def new_findings(got: list[tuple], baseline: list[tuple], changed: frozenset[int] = frozenset()
+                 ) -> list[tuple]:
     """The (code, row, text) findings of `got` that the unmutated file did not have, compared
-    by code and text (an injection shifts the rows below it)."""
+    by code and text (an injection shifts the rows below it). When the mutant repeats a line
+    the file already had a finding on (a second `if llm._prompt_cache_key is None:`), the
+    repeat on the changed lines is the new one: the old line is still there, unchanged."""
     extra = Counter((c, t) for c, _, t in got) - Counter((c, t) for c, _, t in baseline)
     new = []
-    for c, row, t in got:
+    for c, row, t in sorted(got, key=lambda f: f[1] not in changed):
         if extra[(c, t)] > 0:
             extra[(c, t)] -= 1
             new.append((c, row, t))
-    return new
+    return sorted(new, key=lambda f: f[1])
 
 
 def python_files(root: Path) -> list[Path]:

@@ -138,3 +138,23 @@ def test_release_marker_names_the_project_and_upgrades_an_old_one(tmp_path: Path
     (own / "pyproject.toml").write_text('[tool.llm-affinity-lint]\npreset = "letta"\n')
     corpus.mark_project(own, "openai-agents")  # a table someone wrote is left alone
     assert load_config(own / "pyproject.toml").preset == ("letta",)
+
+
+def test_a_retry_is_not_lifted_out_of_a_lambda() -> None:
+    source = ("class A:\n"
+              "    def fallback(self, messages, ctx):\n"
+              "        return self._handle(lambda fb: fb.completion(messages, call_context=ctx))\n"
+              "    def step(self, messages, ctx):\n"
+              "        return self.llm.completion(messages, call_context=ctx)\n")
+    file_ctx = M.FileCtx("a.py", source, ast.parse(source))
+    sites = [m.site for m in M.OPERATORS["retry-without-context"][2](file_ctx)]
+    assert sites == ["step:5"]  # `fb` is the lambda's: a copy of its call outside means nothing
+
+
+def test_a_repeated_line_counts_as_new_where_the_mutant_put_it() -> None:
+    guard = "if self.llm._prompt_cache_key is None:"
+    baseline = [("LLA003", 10, guard)]
+    got = [("LLA003", 10, guard), ("LLA003", 40, guard), ("LLA001", 41, "x = 1")]
+    assert M.new_findings(got, baseline, frozenset({40, 41})) == [("LLA003", 40, guard),
+                                                                  ("LLA001", 41, "x = 1")]
+    assert M.new_findings(got[:1], baseline, frozenset({40, 41})) == []
