@@ -161,7 +161,8 @@ def borrowed_attr(cls: ast.ClassDef) -> str | None:
     init = init_of(cls)
     if init is None:
         return None
-    params = {a.arg for a in init.args.args + init.args.kwonlyargs}
+    # A parameter annotated as a string is a model name (`AnyLLMModel(model: str)`), no LLM.
+    params = {a.arg for a in init.args.args + init.args.kwonlyargs if not _string_annotated(a)}
     for node in ast.walk(init):
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             t = node.targets[0]
@@ -174,6 +175,10 @@ def borrowed_attr(cls: ast.ClassDef) -> str | None:
                     continue
                 return f"self.{t.attr}"
     return None
+
+
+def _string_annotated(arg: ast.arg) -> bool:
+    return arg.annotation is not None and "str" in ast.unparse(arg.annotation)
 
 
 def qual(cls: ast.ClassDef | None, func) -> str:
@@ -249,8 +254,8 @@ def llm_param_sites(ctx: FileCtx, need_kwargs: bool = False, need_self: bool = T
         if need_kwargs and node.args.kwarg is None:
             continue
         params = [a for a in node.args.args + node.args.kwonlyargs if a.arg != "self"]
-        llm = next((a for a in params if a.arg.lower() in ("llm", "model")
-                    and not (a.annotation is not None and "str" in ast.unparse(a.annotation))), None)
+        llm = next((a for a in params if a.arg.lower() in ("llm", "model") and not _string_annotated(a)),
+                   None)
         stmt = body_start(node)
         if llm is None or stmt is None:
             continue

@@ -158,3 +158,12 @@ def test_a_repeated_line_counts_as_new_where_the_mutant_put_it() -> None:
     assert M.new_findings(got, baseline, frozenset({40, 41})) == [("LLA003", 40, guard),
                                                                   ("LLA001", 41, "x = 1")]
     assert M.new_findings(got[:1], baseline, frozenset({40, 41})) == []
+
+
+def test_a_model_name_is_no_borrowed_llm() -> None:
+    tree = ast.parse("class A:\n    def __init__(self, model: str, llm):\n"
+                     "        self.model = model\n        self.llm = llm\n"
+                     "class B:\n    def __init__(self, model: str):\n        self.model = model\n")
+    first, second = M.classes(tree)
+    assert M.borrowed_attr(first) == "self.llm"
+    assert M.borrowed_attr(second) is None
