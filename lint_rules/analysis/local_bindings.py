@@ -20,7 +20,7 @@ import libcst as cst
 
 from lint_rules.syntax.semantic import FunctionInfo
 from lint_rules.syntax.trampoline import run
-from lint_rules.syntax.tree import child_nodes
+from lint_rules.syntax.tree import child_nodes, walk
 
 # How a name got its value.
 ASSIGN = "assign"  # `name = value` (value is the expression)
@@ -235,6 +235,34 @@ class _Analyzer:
                     state = self._define(state, alias.name.value, OPAQUE, None, node)
             return state
         return state
+
+
+# ---------------------------------------------------------------------------- stores into `self`
+def self_stores(fn: FunctionInfo) -> dict[str, list[tuple[cst.CSTNode, cst.BaseExpression]]]:
+    """Attribute -> (statement, value) of every `self.<attribute> = value` in the method's body
+    (nested functions included: they close over `self`), computed once per method."""
+    cached = fn.derived.get("self_stores")
+    if cached is not None:
+        return cached
+    me = fn.self_name
+    stores: dict[str, list[tuple[cst.CSTNode, cst.BaseExpression]]] = {}
+
+    def store(node: cst.CSTNode, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
+                and target.value.value == me:
+            stores.setdefault(target.attr.value, []).append((node, value))
+
+    def visit(node: cst.CSTNode) -> None:
+        if isinstance(node, cst.Assign):
+            for t in node.targets:
+                store(node, t.target, node.value)
+        elif isinstance(node, cst.AnnAssign) and node.value is not None:
+            store(node, node.target, node.value)
+
+    if me is not None:
+        walk(fn.node.body, visit, lambda _n: None)
+    fn.derived["self_stores"] = stores
+    return stores
 
 
 # ---------------------------------------------------------------------------- stores into locals

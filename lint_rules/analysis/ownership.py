@@ -36,7 +36,7 @@ from typing import Any
 import libcst as cst
 
 from lint_rules.analysis.llm_objects import LLMFacts
-from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, function_defs
+from lint_rules.analysis.local_bindings import ASSIGN, LOOP, PARAM, function_defs, self_stores
 from lint_rules.analysis.self_returns import SELF_CALL_DEPTH, called_self_method, returned_values
 from lint_rules.syntax.semantic import ClassInfo, FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
@@ -167,7 +167,6 @@ class OwnershipAnalysis:
         self._busy: set[tuple] = set()
         self._class_attrs: dict[tuple[int, str], list[Origin]] = {}
         self._self_calls: dict[int, dict[str, list[tuple]]] = {}
-        self._self_stores: dict[int, dict[str, list[tuple]]] = {}
         self._per_conversation: dict[int, bool] = {}  # class -> `_built_per_conversation`
         self._attrs_busy: set[tuple[int, str]] = set()
         # `self.m()` results (`_self_method_result`): exact ones by method, those the bound
@@ -645,34 +644,9 @@ class OwnershipAnalysis:
                 isinstance(value, cst.Name) and value.value in ids
                 and method.param(value.value) is not None
                 for method in constructors
-                for stores in self._self_stores_of(method).values()
+                for stores in self_stores(method).values()
                 for _statement, value in stores)
         return known
-
-    def _self_stores_of(self, method: FunctionInfo) -> dict[str, list[tuple]]:
-        """Attribute -> (statement, value) of every `self.<attribute> = value` in the method's
-        own body: one walk per method and file, not one per attribute asked."""
-        known = self._self_stores.get(id(method))
-        if known is not None:
-            return known
-        me = method.self_name
-        stores: dict[str, list[tuple]] = {}
-
-        def store(node: cst.CSTNode, target: cst.BaseExpression, value: cst.BaseExpression) -> None:
-            if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name) \
-                    and target.value.value == me:
-                stores.setdefault(target.attr.value, []).append((node, value))
-
-        def visit(node: cst.CSTNode) -> None:
-            if isinstance(node, cst.Assign):
-                for t in node.targets:
-                    store(node, t.target, node.value)
-            elif isinstance(node, cst.AnnAssign) and node.value is not None:
-                store(node, node.target, node.value)
-
-        walk(method.node.body, visit, lambda _n: None)
-        self._self_stores[id(method)] = stores
-        return stores
 
     def _compute_self_attribute(self, cls: ClassInfo, attr: str) -> Steps:
         out: list[Origin] = []
@@ -680,7 +654,7 @@ class OwnershipAnalysis:
             me = method.self_name
             if me is None:
                 continue
-            for statement, value in self._self_stores_of(method).get(attr, ()):
+            for statement, value in self_stores(method).get(attr, ()):
                 for o in (yield self._origins_of(value, method, statement)):
                     if o.kind is Ownership.BORROWED and o.param is not None and not o.via_call:
                         o = Origin(Ownership.BORROWED,

@@ -130,7 +130,7 @@ class GlobalSinks:
             return Sink("`os.environ`")
         if isinstance(node, cst.Name) and node.value in self.model.imports:
             imported = self.model.imports[node.value]  # `from litellm import headers`
-            shadowed = fn is not None and _is_local(fn, node.value)
+            shadowed = fn is not None and _shadows_import(fn, node.value)
             if not shadowed and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
                 return Sink(f"the library global `{imported}`", library=imported)
             return None
@@ -183,6 +183,14 @@ class GlobalSinks:
             if library is not None:
                 return Sink(f"the process-wide settings of the library (`{library}(...)`)",
                             library=library), values
+        if isinstance(func, cst.Name) and func.value in self.model.imports \
+                and not (fn is not None and _shadows_import(fn, func.value)):
+            # `from vertexai import init as vertexai_init`, then `vertexai_init(project=...)`.
+            imported = self.model.imports[func.value]
+            if LIBRARY_CONFIG_CALL.match(imported.rpartition(".")[2]) \
+                    and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
+                return Sink(f"the process-wide settings of the library (`{imported}(...)`)",
+                            library=imported), values
         if resolved == "setattr" and len(node.args) == 3:
             owner, name = node.args[0].value, string_value(node.args[1].value)
             library = self._library_name(owner, name)
@@ -406,6 +414,20 @@ def _is_local(fn: FunctionInfo, name: str) -> bool:
             return False
         if local_defs(scope, name):
             return True
+        scope = scope.parent
+    return False
+
+
+def _shadows_import(fn: FunctionInfo, name: str) -> bool:
+    """Bound in the function (or an enclosing one) other than by an import: a function-local
+    `from vertexai import init` still names the library's function."""
+    scope: FunctionInfo | None = fn
+    while scope is not None:
+        if name in declared_global(scope):
+            return False
+        defs = local_defs(scope, name)
+        if defs:
+            return any(not isinstance(d.node, (cst.Import, cst.ImportFrom)) for d in defs)
         scope = scope.parent
     return False
 

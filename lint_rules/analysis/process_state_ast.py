@@ -396,6 +396,11 @@ class _FunctionScope:
             spelled = _dotted(func.value)
             if spelled is not None and self.facts.library_global(f"{spelled}.{func.attr}"):
                 return True
+        if isinstance(func, ast.Name) and func.id in self.facts.imports \
+                and self.facts.library_global(func.id):
+            full, tails = self.facts.resolutions(func.id)
+            if any(LIBRARY_CONFIG_CALL.match(name.rpartition(".")[2]) for name in (*full, *tails)):
+                return True  # an imported configuration call: `vertexai_init(...)`
         if isinstance(func, ast.Name) and func.id == "setattr" \
                 and len(call.args) + len(call.keywords) == 3:
             if call.keywords:

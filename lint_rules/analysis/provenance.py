@@ -5,6 +5,8 @@ data only when it comes from outside the process's own configuration:
 
 - a **parameter** of the function (the caller's data),
 - a **field of the instance** (`self.x`: the object is one tenant's LLM, config, conversation),
+  or, where the instance may be the process's own settings (`instance=False`), a field the
+  function itself stored from caller data (`self.project = project`, then `self.project`);
 - a local variable defined from either (followed through its definitions).
 
 A value read from the process's own environment or start-up configuration is not tenant data:
@@ -37,6 +39,7 @@ from lint_rules.analysis.local_bindings import (
     PARAM,
     WITH,
     local_defs,
+    self_stores,
 )
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name
 from lint_rules.syntax.tree import child_nodes
@@ -93,6 +96,15 @@ class Provenance:
                 continue
             if isinstance(node, cst.Attribute):
                 if self.model.resolve_expr(node) in ENVIRON:
+                    continue
+                if not instance and _own_field(node, scope):
+                    # Not the instance's data as such, but what this very function stored in
+                    # it (`self.project = project` in `__init__`, read back below).
+                    key = (id(scope), "." + node.attr.value)
+                    if key not in seen:
+                        seen.add(key)
+                        stack.extend((value, scope) for _statement, value
+                                     in self_stores(scope).get(node.attr.value, ()))
                     continue
                 stack.append((node.value, scope))  # a field of whatever it is read from
                 continue
@@ -253,3 +265,10 @@ def _unpacked_from(node: cst.CSTNode | None) -> cst.BaseExpression | None:
     if isinstance(node, (cst.For,)):
         return node.iter
     return None
+
+
+def _own_field(node: cst.Attribute, fn: FunctionInfo) -> bool:
+    """`self.x` in a method (`self` its first parameter)."""
+    me = fn.self_name
+    return me is not None and isinstance(node.value, cst.Name) and node.value.value == me \
+        and fn.param(me) is not None

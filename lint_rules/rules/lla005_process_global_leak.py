@@ -158,7 +158,11 @@ what is written must be
   `*_CREDENTIALS_JSON`) or whose data it is (`*_USER_ID`, `*_TENANT_ID`, `*_PROJECT_ID`,
   `*_WORKSPACE_ID`...), any data of the caller or of the instance
   (`os.environ["GOOGLE_APPLICATION_CREDENTIALS"] = self.config.credentials_path`);
-- into a library global, any caller data at all (a handler, a header dict, a base URL);
+- into a library global, any caller data at all (a handler, a header dict, a base URL); a field
+  of the instance counts there when the function itself stored caller data in it
+  (`self.project = project or os.getenv(...)`, then `aiplatform.init(project=self.project)` in
+  `__init__`), or when the class is an LLM or LLM config class (other instances may be the
+  process's own settings object);
 
 written into
 
@@ -173,8 +177,10 @@ written into
 - a library's process-global settings (`library-globals`, default `litellm.*`, `openai.*`,
   `vertexai.*`, `google.cloud.aiplatform.*`, `google.generativeai.*`:
   `litellm.api_key = self.api_key`, `litellm.callbacks.append(handler)`, a configuration call
-  `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`), the module reached
-  through an import, also one call away: a call of a module-level function of the same file
+  `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`, also imported under
+  another name: `from vertexai import init as vertexai_init`), the module reached through an
+  import (one inside the function counts too), also one call away: a call of a module-level
+  function of the same file
   that hands its parameter to a library global (`install(tenant.handler)`);
 - one hop **across modules**: a call of a module-level function of another module (found
   through the project index) that stores its parameter into the environment, a library global
