@@ -161,8 +161,8 @@ def borrowed_attr(cls: ast.ClassDef) -> str | None:
     init = init_of(cls)
     if init is None:
         return None
-    # A parameter annotated as a string is a model name (`AnyLLMModel(model: str)`), no LLM.
-    params = {a.arg for a in init.args.args + init.args.kwonlyargs if not _string_annotated(a)}
+    # A parameter annotated as a scalar is a model name or a flag (`AnyLLMModel(model: str)`).
+    params = {a.arg for a in init.args.args + init.args.kwonlyargs if not _scalar_annotated(a)}
     for node in ast.walk(init):
         if isinstance(node, ast.Assign) and len(node.targets) == 1:
             t = node.targets[0]
@@ -177,8 +177,11 @@ def borrowed_attr(cls: ast.ClassDef) -> str | None:
     return None
 
 
-def _string_annotated(arg: ast.arg) -> bool:
-    return arg.annotation is not None and "str" in ast.unparse(arg.annotation)
+def _scalar_annotated(arg: ast.arg) -> bool:
+    """Annotated as a string, a number or a flag (`model: str | ChatModel`, where `ChatModel`
+    is a literal of model names; `model_is_explicit: bool`): no LLM object."""
+    return arg.annotation is not None and re.search(r"\b(str|bool|int|float)\b",
+                                                    ast.unparse(arg.annotation)) is not None
 
 
 def qual(cls: ast.ClassDef | None, func) -> str:
@@ -254,7 +257,7 @@ def llm_param_sites(ctx: FileCtx, need_kwargs: bool = False, need_self: bool = T
         if need_kwargs and node.args.kwarg is None:
             continue
         params = [a for a in node.args.args + node.args.kwonlyargs if a.arg != "self"]
-        llm = next((a for a in params if a.arg.lower() in ("llm", "model") and not _string_annotated(a)),
+        llm = next((a for a in params if a.arg.lower() in ("llm", "model") and not _scalar_annotated(a)),
                    None)
         stmt = body_start(node)
         if llm is None or stmt is None:

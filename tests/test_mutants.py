@@ -163,7 +163,8 @@ def test_a_repeated_line_counts_as_new_where_the_mutant_put_it() -> None:
 def test_a_model_name_is_no_borrowed_llm() -> None:
     tree = ast.parse("class A:\n    def __init__(self, model: str, llm):\n"
                      "        self.model = model\n        self.llm = llm\n"
-                     "class B:\n    def __init__(self, model: str):\n        self.model = model\n")
+                     "class B:\n    def __init__(self, model: str | ChatModel, model_is_explicit: bool):\n"
+                     "        self.model = model\n        self._model_is_explicit = model_is_explicit\n")
     first, second = M.classes(tree)
     assert M.borrowed_attr(first) == "self.llm"
-    assert M.borrowed_attr(second) is None
+    assert M.borrowed_attr(second) is None  # a model name and a flag
