@@ -129,7 +129,7 @@ class GlobalSinks:
         if resolved in ENVIRON or (isinstance(node, cst.Name) and self._environ_alias(node.value, fn)):
             return Sink("`os.environ`")
         if isinstance(node, cst.Name) and node.value in self.model.imports:
-            imported = self.model.imports[node.value]  # `from litellm import headers`
+            imported = self.model.resolve_in(node.value, fn) or node.value  # `from litellm import headers`
             shadowed = fn is not None and _shadows_import(fn, node.value)
             if not shadowed and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
                 return Sink(f"the library global `{imported}`", library=imported)
@@ -146,7 +146,7 @@ class GlobalSinks:
 
     def _attribute_sink(self, node: cst.Attribute, fn: FunctionInfo | None) -> Sink | None:
         """`litellm.api_key` (a library global) or `LLM.x` / `type(self).x` (a class attribute)."""
-        library = self.library_global(node)
+        library = self.library_global(node, fn)
         if library is not None:
             return Sink(f"the library global `{library}`", library=library)
         owner = self.class_expr(node.value, fn)
@@ -179,21 +179,21 @@ class GlobalSinks:
                 return sink, positional[first:] + keywords
             return None
         if isinstance(func, cst.Attribute) and LIBRARY_CONFIG_CALL.match(func.attr.value):
-            library = self._library_name(func.value, func.attr.value)
+            library = self._library_name(func.value, func.attr.value, fn)
             if library is not None:
                 return Sink(f"the process-wide settings of the library (`{library}(...)`)",
                             library=library), values
         if isinstance(func, cst.Name) and func.value in self.model.imports \
                 and not (fn is not None and _shadows_import(fn, func.value)):
             # `from vertexai import init as vertexai_init`, then `vertexai_init(project=...)`.
-            imported = self.model.imports[func.value]
+            imported = self.model.resolve_in(func.value, fn) or func.value
             if LIBRARY_CONFIG_CALL.match(imported.rpartition(".")[2]) \
                     and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
                 return Sink(f"the process-wide settings of the library (`{imported}(...)`)",
                             library=imported), values
         if resolved == "setattr" and len(node.args) == 3:
             owner, name = node.args[0].value, string_value(node.args[1].value)
-            library = self._library_name(owner, name)
+            library = self._library_name(owner, name, fn)
             if library is not None:
                 return Sink(f"the library global `{library}`", library=library), [node.args[2].value]
             cls = self.class_expr(owner, fn)
@@ -202,14 +202,15 @@ class GlobalSinks:
         return None
 
     # ------------------------------------------------------------------ kinds of state
-    def library_global(self, node: cst.Attribute) -> str | None:
-        return self._library_name(node.value, node.attr.value)
+    def library_global(self, node: cst.Attribute, fn: FunctionInfo | None = None) -> str | None:
+        return self._library_name(node.value, node.attr.value, fn)
 
-    def _library_name(self, owner: cst.BaseExpression, attr: str | None) -> str | None:
+    def _library_name(self, owner: cst.BaseExpression, attr: str | None,
+                      fn: FunctionInfo | None = None) -> str | None:
         spelled = dotted_name(owner)
         if spelled is None or spelled.split(".")[0] not in self.model.imports:
             return None  # only modules reached through an import
-        resolved = self.model.resolve(spelled)
+        resolved = self.model.resolve_in(spelled, fn)
         full = f"{resolved}.{attr or '*'}"
         if any(fnmatch.fnmatchcase(full, p) for p in self.library_patterns):
             return full

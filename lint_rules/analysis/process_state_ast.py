@@ -46,7 +46,7 @@ from lint_rules.analysis.process_state import (
 )
 from lint_rules.analysis.token_filter import token_filter
 from lint_rules.core.config import Config
-from lint_rules.syntax.semantic import relative_base
+from lint_rules.syntax.semantic import IMPORT_MODULE, relative_base
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
@@ -247,6 +247,10 @@ class _FileFacts:
                 continue
             if kind is ast.AnnAssign:
                 self.annotations.append(node.annotation)
+            elif kind is ast.Assign and len(node.targets) == 1 and type(node.targets[0]) is ast.Name:
+                module = _dynamic_import(node.value)
+                if module is not None:
+                    self.imports.setdefault(node.targets[0].id, set()).add(module)
             if kind in _FUNCTIONS:
                 fn = _Function(node)
                 self.functions.append(fn)
@@ -608,3 +612,17 @@ def _scope_names(fn, lines: list[str], facts: _FileFacts):
         elif isinstance(statement, _SCOPES):
             local.add(statement.name)
     return local - declared, declared, aliases
+
+
+def _dynamic_import(value: ast.expr) -> str | None:
+    """`semantic.dynamic_import` on CPython's tree: `importlib.import_module("a.b")`, also
+    inside `cast(T, ...)`."""
+    if isinstance(value, ast.Call) and _dotted(value.func) in ("cast", "typing.cast") \
+            and len(value.args) == 2 and not value.keywords:
+        value = value.args[1]
+    if not (isinstance(value, ast.Call) and _dotted(value.func) in IMPORT_MODULE
+            and len(value.args) == 1 and not value.keywords):
+        return None
+    arg = value.args[0]
+    name = arg.value if isinstance(arg, ast.Constant) and type(arg.value) is str else None
+    return name if name and not name.startswith(".") else None

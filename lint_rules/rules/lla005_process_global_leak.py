@@ -179,7 +179,9 @@ written into
   `litellm.api_key = self.api_key`, `litellm.callbacks.append(handler)`, a configuration call
   `litellm.register_model(...)` / `sdk.init(...)` / `lib.set_x(...)`, also imported under
   another name: `from vertexai import init as vertexai_init`), the module reached through an
-  import (one inside the function counts too), also one call away: a call of a module-level
+  import (one inside the function wins there over the module's: `genai` may be `google.genai`
+  in one function and `google.generativeai` in another; `importlib.import_module("...")`
+  counts as an import), also one call away: a call of a module-level
   function of the same file
   that hands its parameter to a library global (`install(tenant.handler)`);
 - one hop **across modules**: a call of a module-level function of another module (found

@@ -81,6 +81,9 @@ class FunctionInfo:
     # Per-function results of the analysis layer, by the name of the analysis that owns each
     # ("defs", "item_stores", "writes", "guards", "calls", "declared_globals").
     derived: dict[str, object] = field(default_factory=dict, repr=False)
+    # Imports in the function's own body (`import google.genai as genai`): local alias ->
+    # qualified name. They win over the module's `imports` inside it (`resolve_in`).
+    imports: dict[str, str] = field(default_factory=dict, repr=False)
 
     @property
     def self_name(self) -> str | None:
@@ -140,6 +143,21 @@ class SemanticModel:
 
     def resolve_expr(self, node: cst.BaseExpression) -> str | None:
         return self.resolve(dotted_name(node))
+
+    def resolve_in(self, dotted: str | None, fn: FunctionInfo | None) -> str | None:
+        """`resolve`, where an import inside `fn` (or a function around it) wins: one name
+        may be imported from different modules in different functions (optional
+        dependencies: `genai` is `google.genai` here and `google.generativeai` there)."""
+        if dotted is None:
+            return None
+        head, _, rest = dotted.partition(".")
+        scope = fn
+        while scope is not None:
+            target = scope.imports.get(head)
+            if target is not None:
+                return f"{target}.{rest}" if rest else target
+            scope = scope.parent
+        return self.resolve(dotted)
 
     def class_named(self, name: str) -> ClassInfo | None:
         """The first class of this module with that name (a dict: hierarchies of thousands
@@ -235,10 +253,10 @@ class SemanticBuilder:
             if alias.asname is not None:
                 local = dotted_name(alias.asname.name)
                 if local:
-                    self.model.imports[local] = full
+                    self._bind(local, full)
             else:
                 head = full.split(".")[0]
-                self.model.imports.setdefault(head, head)
+                self._bind(head, head, keep=True)
 
     def visit_ImportFrom(self, node: cst.ImportFrom) -> None:
         module = dotted_name(node.module) if node.module is not None else ""
@@ -254,7 +272,17 @@ class SemanticBuilder:
                 continue
             local = dotted_name(alias.asname.name) if alias.asname is not None else name
             if local:
-                self.model.imports[local] = f"{module}.{name}" if module else name
+                self._bind(local, f"{module}.{name}" if module else name)
+
+    def _bind(self, local: str, full: str, keep: bool = False) -> None:
+        """An import: module-wide (`keep`: an earlier binding stays), and the function's own."""
+        if keep:
+            self.model.imports.setdefault(local, full)
+        else:
+            self.model.imports[local] = full
+        fn = self.model.current_function
+        if fn is not None:
+            fn.imports[local] = full
 
     # --- scopes ---
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
@@ -300,6 +328,10 @@ class SemanticBuilder:
     def visit_Assign(self, node: cst.Assign) -> None:
         for target in node.targets:
             self._record(target.target, node.value)
+        module = dynamic_import(node.value)
+        if module is not None and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+            # `genai = importlib.import_module("google.generativeai")`: an import by another name.
+            self._bind(node.targets[0].target.value, module)
 
     def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
         if node.value is not None:
@@ -333,6 +365,23 @@ def _annotation_text(annotation: cst.Annotation | None) -> str | None:
     if text is not None:
         return text.strip()
     return dotted_name(expr)
+
+
+def dynamic_import(value: cst.BaseExpression) -> str | None:
+    """The module of `importlib.import_module("a.b")`, also inside `cast(T, ...)` (optional
+    dependencies are often imported so); None for anything else. `process_state_ast` keeps
+    the same test on CPython's tree."""
+    if isinstance(value, cst.Call) and dotted_name(value.func) in ("cast", "typing.cast") \
+            and len(value.args) == 2:
+        value = value.args[1].value
+    if not (isinstance(value, cst.Call) and dotted_name(value.func) in IMPORT_MODULE
+            and len(value.args) == 1 and value.args[0].keyword is None):
+        return None
+    name = string_value(value.args[0].value)
+    return name if name and not name.startswith(".") else None
+
+
+IMPORT_MODULE = ("importlib.import_module", "import_module")
 
 
 def build_model(module: cst.Module, path: str, module_name: str | None = None) -> SemanticModel:
