@@ -357,8 +357,8 @@ class InstanceData:
                 if key is not None and self.is_credential(key):
                     return [cst.Subscript(func.value, [cst.SubscriptElement(cst.Index(node.args[0].value))])]
             carried = [func.value]  # `key.strip()`, `secret.get_secret_value()`
-            if method in ("format", "join", "format_map"):
-                carried += args
+            if method in ("format", "join", "format_map") or method[:1].isupper():
+                carried += args  # ... and a qualified constructor: `pydantic.SecretStr(key)`
             return carried
         if name in _CONVERTERS:
             return args

@@ -157,7 +157,8 @@ class Provenance:
             if self.model.resolve_expr(func.value) in ENVIRON:
                 return []
             carried: list[cst.BaseExpression] = [func.value]
-            if func.attr.value in ("format", "join", "format_map", "get", "pop", "setdefault"):
+            if func.attr.value in ("format", "join", "format_map", "get", "pop", "setdefault") \
+                    or func.attr.value[:1].isupper():  # a qualified constructor: `models.Config(x)`
                 carried += args
             return carried
         name = dotted_name(func)
