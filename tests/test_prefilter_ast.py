@@ -446,3 +446,22 @@ def test_each_half_covers_what_the_libcst_analysis_finds() -> None:
     # Each half was really exercised (the corpus has dozens of files of each kind).
     assert counts["sink"] > 15 and counts["data"] > 25 and counts["both"] > 30, counts
     assert counts["setter"] >= 1 and counts["environment"] > 5, counts
+
+
+@pytest.mark.parametrize("expression, module", [
+    ('importlib.import_module("google.generativeai")', "google.generativeai"),
+    ('cast(Any, importlib.import_module("a.b"))', "a.b"),
+    ('import_module("a")', "a"),
+    ('cast(typ=Any, val=importlib.import_module("a"))', None),
+    ('importlib.import_module(".relative")', None),
+    ("importlib.import_module(name)", None),
+    ('import_module("x", "pkg")', None),
+    ("import_module(*names)", None),
+])
+def test_both_trees_read_a_dynamic_import_alike(expression, module) -> None:
+    # The stage must pass every file whose libcst model binds the import (LLA005's sinks).
+    from lint_rules.analysis.process_state_ast import _dynamic_import
+    from lint_rules.syntax.semantic import dynamic_import
+
+    assert dynamic_import(cst.parse_expression(expression)) == module
+    assert _dynamic_import(ast.parse(expression, mode="eval").body) == module

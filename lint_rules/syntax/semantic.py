@@ -372,10 +372,10 @@ def dynamic_import(value: cst.BaseExpression) -> str | None:
     dependencies are often imported so); None for anything else. `process_state_ast` keeps
     the same test on CPython's tree."""
     if isinstance(value, cst.Call) and dotted_name(value.func) in ("cast", "typing.cast") \
-            and len(value.args) == 2:
+            and len(value.args) == 2 and all(a.keyword is None and not a.star for a in value.args):
         value = value.args[1].value
     if not (isinstance(value, cst.Call) and dotted_name(value.func) in IMPORT_MODULE
-            and len(value.args) == 1 and value.args[0].keyword is None):
+            and len(value.args) == 1 and value.args[0].keyword is None and not value.args[0].star):
         return None
     name = string_value(value.args[0].value)
     return name if name and not name.startswith(".") else None
