@@ -129,9 +129,9 @@ class GlobalSinks:
         if resolved in ENVIRON or (isinstance(node, cst.Name) and self._environ_alias(node.value, fn)):
             return Sink("`os.environ`")
         if isinstance(node, cst.Name) and node.value in self.model.imports:
-            imported = self.model.resolve_in(node.value, fn) or node.value  # `from litellm import headers`
+            imported = self.model.resolve_in(node.value, fn)  # `from litellm import headers`
             shadowed = fn is not None and _shadows_import(fn, node.value)
-            if not shadowed and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
+            if not shadowed and self._is_library(imported):
                 return Sink(f"the library global `{imported}`", library=imported)
             return None
         if isinstance(node, cst.Name):
@@ -186,9 +186,8 @@ class GlobalSinks:
         if isinstance(func, cst.Name) and func.value in self.model.imports \
                 and not (fn is not None and _shadows_import(fn, func.value)):
             # `from vertexai import init as vertexai_init`, then `vertexai_init(project=...)`.
-            imported = self.model.resolve_in(func.value, fn) or func.value
-            if LIBRARY_CONFIG_CALL.match(imported.rpartition(".")[2]) \
-                    and any(fnmatch.fnmatchcase(imported, p) for p in self.library_patterns):
+            imported = self.model.resolve_in(func.value, fn)
+            if LIBRARY_CONFIG_CALL.match(imported.rpartition(".")[2]) and self._is_library(imported):
                 return Sink(f"the process-wide settings of the library (`{imported}(...)`)",
                             library=imported), values
         if resolved == "setattr" and len(node.args) == 3:
@@ -210,11 +209,12 @@ class GlobalSinks:
         spelled = dotted_name(owner)
         if spelled is None or spelled.split(".")[0] not in self.model.imports:
             return None  # only modules reached through an import
-        resolved = self.model.resolve_in(spelled, fn)
-        full = f"{resolved}.{attr or '*'}"
-        if any(fnmatch.fnmatchcase(full, p) for p in self.library_patterns):
-            return full
-        return None
+        full = f"{self.model.resolve_in(spelled, fn)}.{attr or '*'}"
+        return full if self._is_library(full) else None
+
+    def _is_library(self, qualified: str | None) -> bool:
+        return qualified is not None and any(fnmatch.fnmatchcase(qualified, p)
+                                             for p in self.library_patterns)
 
     def is_module_container(self, name: str, fn: FunctionInfo | None) -> bool:
         value = self.model.globals.get(name)

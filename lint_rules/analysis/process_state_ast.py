@@ -400,8 +400,7 @@ class _FunctionScope:
             spelled = _dotted(func.value)
             if spelled is not None and self.facts.library_global(f"{spelled}.{func.attr}"):
                 return True
-        if isinstance(func, ast.Name) and func.id in self.facts.imports \
-                and self.facts.library_global(func.id):
+        if isinstance(func, ast.Name) and self.facts.library_global(func.id):
             full, tails = self.facts.resolutions(func.id)
             if any(LIBRARY_CONFIG_CALL.match(name.rpartition(".")[2]) for name in (*full, *tails)):
                 return True  # an imported configuration call: `vertexai_init(...)`
@@ -617,10 +616,13 @@ def _scope_names(fn, lines: list[str], facts: _FileFacts):
 def _dynamic_import(value: ast.expr) -> str | None:
     """`semantic.dynamic_import` on CPython's tree: `importlib.import_module("a.b")`, also
     inside `cast(T, ...)`."""
-    if isinstance(value, ast.Call) and _dotted(value.func) in ("cast", "typing.cast") \
-            and len(value.args) == 2 and not value.keywords:
+    if type(value) is not ast.Call:
+        return None  # asked of every assignment of the file: most values are no call
+    callee = _dotted(value.func)
+    if callee in ("cast", "typing.cast") and len(value.args) == 2 and not value.keywords:
         value = value.args[1]
-    if not (isinstance(value, ast.Call) and _dotted(value.func) in IMPORT_MODULE
+        callee = _dotted(value.func) if isinstance(value, ast.Call) else None
+    if not (callee in IMPORT_MODULE and isinstance(value, ast.Call)
             and len(value.args) == 1 and not value.keywords):
         return None
     arg = value.args[0]

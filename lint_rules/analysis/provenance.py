@@ -271,5 +271,4 @@ def _unpacked_from(node: cst.CSTNode | None) -> cst.BaseExpression | None:
 def _own_field(node: cst.Attribute, fn: FunctionInfo) -> bool:
     """`self.x` in a method (`self` its first parameter)."""
     me = fn.self_name
-    return me is not None and isinstance(node.value, cst.Name) and node.value.value == me \
-        and fn.param(me) is not None
+    return me is not None and isinstance(node.value, cst.Name) and node.value.value == me

@@ -371,11 +371,15 @@ def dynamic_import(value: cst.BaseExpression) -> str | None:
     """The module of `importlib.import_module("a.b")`, also inside `cast(T, ...)` (optional
     dependencies are often imported so); None for anything else. `process_state_ast` keeps
     the same test on CPython's tree."""
-    if isinstance(value, cst.Call) and dotted_name(value.func) in ("cast", "typing.cast") \
-            and len(value.args) == 2 and all(a.keyword is None and not a.star for a in value.args):
+    if not isinstance(value, cst.Call):
+        return None  # asked of every assignment of the file: most values are no call
+    callee = dotted_name(value.func)
+    if callee in ("cast", "typing.cast") and len(value.args) == 2 \
+            and all(a.keyword is None and not a.star for a in value.args):
         value = value.args[1].value
-    if not (isinstance(value, cst.Call) and dotted_name(value.func) in IMPORT_MODULE
-            and len(value.args) == 1 and value.args[0].keyword is None and not value.args[0].star):
+        callee = dotted_name(value.func) if isinstance(value, cst.Call) else None
+    if not (callee in IMPORT_MODULE and isinstance(value, cst.Call) and len(value.args) == 1
+            and value.args[0].keyword is None and not value.args[0].star):
         return None
     name = string_value(value.args[0].value)
     return name if name and not name.startswith(".") else None
