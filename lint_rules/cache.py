@@ -61,12 +61,13 @@ from lint_rules.core.module_files import (
     listing,
     python_modules,
 )
-from lint_rules.core.source import replace_file
+from lint_rules.core.source import content_digest, replace_file
 from lint_rules.core.version import __version__
 
 if TYPE_CHECKING:
     from lint_rules.analysis.project_index import ProjectIndex
     from lint_rules.analysis.rule_stages import ModuleScan, Writers
+    from lint_rules.analysis.text_facts import FactRows
 
 CACHE_DIR_NAME = ".llm_affinity_lint_cache"
 FORMAT = 2  # 2: JSON (1 was a pickle, never read again)
@@ -83,8 +84,7 @@ RACY_ROW = (-1, -1, -1, -1)  # a module's stat in a `WritersTable` that must be 
 StatSig = tuple[int, int, int, int]
 
 
-def digest(data: bytes) -> bytes:
-    return hashlib.blake2b(data, digest_size=16).digest()
+digest = content_digest
 
 
 def listing_digest(folder: str) -> bytes | None:
@@ -135,6 +135,7 @@ class WorkerYield:
     entry: Entry | None = None
     summaries: dict[tuple[str, bytes, str], ModuleSummary | None] = field(default_factory=dict)
     digests: dict[str, Digested] = field(default_factory=dict)
+    facts: FactRows = field(default_factory=dict)  # `text_facts` computed by the worker
 
 
 # ---------------------------------------------------------------------------- keys
@@ -322,8 +323,8 @@ def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:
         return digest(b"unreadable")
     parsed = None
     if scan.text is not None:
-        names, owners = module_writer_facts(scan.text, config)
-        parsed = [sorted(names), sorted([m, sorted(c)] for m, c in owners.items())]
+        facts = module_writer_facts(scan.path, scan.text, config)
+        parsed = [sorted(facts.names), sorted([m, sorted(c)] for m, c in facts.owners.items())]
     parts = [sorted([c, sorted(w)] for c, w in scan.bases), [list(a) for a in scan.aliases],
              sorted(scan.classes), scan.pins, scan.text is not None, list(scan.defined), parsed]
     return digest(json.dumps(parts).encode("utf-8"))
@@ -347,10 +348,13 @@ class ResultCache:
         self.config = config
         data = data or {}
         self.entries: dict[str, Entry] = data.get("entries", {})
-        # Summaries are decoded on first use: a warm run that checks no file never needs them
-        # (43 summaries of the agent-SDK corpus cost 0.2 s to rebuild, most of a warm run's decode).
-        self._summaries: dict[tuple[str, bytes, str], ModuleSummary | None] | None = None
-        self._summaries_raw: list = data.get("summaries_raw", [])
+        # Each summary is decoded when a check asks for it: a warm run that checks no file
+        # decodes none, an edit run the few its checks read (rebuilding them all cost an edit
+        # run of the agent-SDK corpus 0.4 s).
+        self.summaries = SummaryStore(data.get("summaries_raw", []))
+        # Facts of module texts (`analysis.text_facts`), plain data: rebuilt in a process that
+        # asks for them.
+        self.text_facts: FactRows = data.get("text_facts", {})
         self.writer_tables: dict[str, WritersTable] = data.get("writer_tables", {})
         self._facts_hold: dict[tuple[Path, ...], bytes | None] = {}  # this run's
         self.digests: dict[str, Digested] = data.get("digests", {})
@@ -364,12 +368,6 @@ class ResultCache:
         # questions (a warm run otherwise decoded the JSON of every entry's dependency).
         self._settled: set[bytes] = set()
         self.dirty = False
-
-    @property
-    def summaries(self) -> dict[tuple[str, bytes, str], ModuleSummary | None]:
-        if self._summaries is None:
-            self._summaries, self._summaries_raw = decode_summaries(self._summaries_raw), []
-        return self._summaries
 
     @classmethod
     def open(cls, cache_dir: Path, config: Config) -> ResultCache:
@@ -439,7 +437,9 @@ class ResultCache:
             # The project's writers, built only when a module changed: a run that serves every
             # file from the cache never loads the analysis (most of a warm run's start-up).
             from lint_rules.analysis.project_index import ProjectIndex
+            from lint_rules.analysis.text_facts import MEMO
 
+            MEMO.seed(self.config.fingerprint(), self.text_facts)
             self._writers_index = ProjectIndex(self.config)
         if self._facts_unchanged_since(bases, state) == signature:
             self._renewed[path] = current  # no module's facts changed: nor did any answer
@@ -551,18 +551,30 @@ class ResultCache:
         if result.digests:
             self.digests.update(result.digests)
             self.dirty = True
+        self.learn_facts(result.facts)
+
+    def learn_facts(self, rows: FactRows) -> None:
+        for kind, by_path in rows.items():
+            self.text_facts.setdefault(kind, {}).update(by_path)
+            self.dirty = True
 
     def save(self) -> None:
         """Write atomically; a cache that cannot be written is silently skipped."""
+        memo = sys.modules.get("lint_rules.analysis.text_facts")
+        if memo is not None and self.config is not None:  # facts this process computed itself
+            self.learn_facts(memo.MEMO.drain(self.config.fingerprint()))
         if not self.dirty:
             return
         # Drop entries of files that are gone (the others may belong to other sub-trees).
         for key in [k for k in self.entries if k not in self._seen]:
             if not os.path.exists(key.split("\0", 1)[0]):
                 del self.entries[key]
+        for by_path in self.text_facts.values():
+            for path in [p for p in by_path if not os.path.exists(p)]:
+                del by_path[path]
         try:
-            payload = encode_cache(self.entries, self._summaries, self.digests, self._summaries_raw,
-                                   self.writer_tables)
+            payload = encode_cache(self.entries, self.summaries, self.digests, self.writer_tables,
+                                   self.text_facts)
             ensure_cache_dir(self.path.parent.parent)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.parent.is_symlink() or self.path.is_symlink():
@@ -695,23 +707,27 @@ def _dec_summary(v: object) -> ModuleSummary | None:
         raise _Bad from None
 
 
-def encode_cache(entries: dict[str, Entry], summaries: dict | None, digests: dict[str, Digested],
-                 raw_summaries: list = (), writer_tables: dict[str, WritersTable] | None = None
-                 ) -> bytes:
-    """`summaries` decoded, or None to write back `raw_summaries` as they were read."""
+def encode_cache(entries: dict[str, Entry], summaries: SummaryStore | dict,
+                 digests: dict[str, Digested],
+                 writer_tables: dict[str, WritersTable] | None = None,
+                 text_facts: FactRows | None = None) -> bytes:
+    """`summaries`: a store (its undecoded summaries are written back as they were read), or
+    a dict of decoded ones."""
     data = {
         "format": FORMAT,
         "entries": {key: {"sig": list(e.sig), "settled": e.settled, "digest": e.digest.hex(),
                           "diagnostics": [_enc_diag(d) for d in e.diagnostics],
                           "deps": [[p, _enc_dep_digest(x)] for p, x in e.deps]}
                     for key, e in entries.items()},
-        "summaries": list(raw_summaries) if summaries is None else
+        "summaries": summaries.rows() if isinstance(summaries, SummaryStore) else
         [[p, d.hex(), m, _enc_summary(s)] for (p, d, m), s in summaries.items()],
         "digests": {p: [list(d.sig), d.settled, None if d.digest is None else d.digest.hex()]
                     for p, d in digests.items()},
         "writer_tables": {key: [t.sig.hex(), {p: [*sig, facts.hex()]
                                               for p, (sig, facts) in t.modules.items()}]
                           for key, t in (writer_tables or {}).items()},
+        "text_facts": {kind: {p: [d.hex(), detail, plain] for p, (d, detail, plain) in rows.items()}
+                       for kind, rows in (text_facts or {}).items()},
     }
     return json.dumps(data, separators=(",", ":")).encode("utf-8")
 
@@ -719,7 +735,7 @@ def encode_cache(entries: dict[str, Entry], summaries: dict | None, digests: dic
 def decode_cache(raw: bytes) -> dict | None:
     """The cache's content, validated; None when the file is not a cache of this format.
     Entries that do not validate are dropped one by one (each is a miss). The index summaries
-    stay raw ("summaries_raw", `decode_summaries`) until a check needs them."""
+    stay raw ("summaries_raw", `SummaryStore`) until a check asks for one."""
     try:
         data = json.loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):
@@ -761,18 +777,75 @@ def decode_cache(raw: bytes) -> dict | None:
             tables[_str(key)] = WritersTable(_hex(t[0]), modules)
         except _Bad:
             continue
-    return {"format": FORMAT, "entries": entries, "digests": digests, "writer_tables": tables,
-            "summaries_raw": raw_summaries if isinstance(raw_summaries, list) else []}
-
-
-def decode_summaries(raw: list) -> dict[tuple[str, bytes, str], ModuleSummary | None]:
-    """The index summaries of a cache file (`decode_cache`'s "summaries_raw"), validated one by
-    one: a summary that does not validate is dropped (its module is summarised again)."""
-    summaries: dict = {}
-    for item in raw:
-        try:
-            _need(isinstance(item, list) and len(item) == 4)
-            summaries[(_str(item[0]), _hex(item[1]), _str(item[2]))] = _dec_summary(item[3])
-        except _Bad:
+    facts: FactRows = {}
+    raw_facts = data.get("text_facts")
+    for kind, rows in (raw_facts.items() if isinstance(raw_facts, dict) else ()):
+        if not isinstance(rows, dict):
             continue
-    return summaries
+        kept = facts[kind] = {}
+        for path, row in rows.items():  # the data itself is checked when a process asks for it
+            try:
+                _need(isinstance(row, list) and len(row) == 3)
+                kept[_str(path)] = (_hex(row[0]), _str(row[1]), row[2])
+            except _Bad:
+                continue
+    return {"format": FORMAT, "entries": entries, "digests": digests, "writer_tables": tables,
+            "summaries_raw": raw_summaries if isinstance(raw_summaries, list) else [],
+            "text_facts": facts}
+
+
+SummaryKey = tuple[str, bytes, str]  # (module file, its content digest, its module name)
+_ABSENT = object()
+
+
+class SummaryStore:
+    """The index summaries of a cache file (`decode_cache`'s "summaries_raw") by key, each
+    rebuilt and validated when first asked for: one that does not validate is absent (its
+    module is summarised again). Summaries learned in this run are added decoded."""
+
+    def __init__(self, raw: list) -> None:
+        self._raw: dict[SummaryKey, object] = {}
+        self._decoded: dict[SummaryKey, ModuleSummary | None] = {}
+        for item in raw:
+            try:
+                _need(isinstance(item, list) and len(item) == 4)
+                self._raw[(_str(item[0]), _hex(item[1]), _str(item[2]))] = item[3]
+            except _Bad:
+                continue
+
+    def get(self, key: SummaryKey, default=None):
+        if key in self._decoded:
+            return self._decoded[key]
+        raw = self._raw.pop(key, _ABSENT)
+        if raw is _ABSENT:
+            return default
+        try:
+            found = self._decoded[key] = _dec_summary(raw)
+        except _Bad:
+            return default
+        return found
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key, _ABSENT) is not _ABSENT  # type: ignore[arg-type]
+
+    def __getitem__(self, key: SummaryKey) -> ModuleSummary | None:
+        found = self.get(key, _ABSENT)
+        if found is _ABSENT:
+            raise KeyError(key)
+        return found  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self._raw) + len(self._decoded)
+
+    def __iter__(self):
+        return iter([*self._raw, *self._decoded])
+
+    def update(self, learned: dict[SummaryKey, ModuleSummary | None]) -> None:
+        for key in learned:
+            self._raw.pop(key, None)
+        self._decoded.update(learned)
+
+    def rows(self) -> list:
+        """The cache file's rows: undecoded ones as they were read."""
+        return ([[p, d.hex(), m, raw] for (p, d, m), raw in self._raw.items()]
+                + [[p, d.hex(), m, _enc_summary(s)] for (p, d, m), s in self._decoded.items()])

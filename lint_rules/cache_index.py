@@ -14,9 +14,12 @@ from lint_rules.analysis.header_census import HeaderCensus, package_root, walk_p
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.analysis.rule_stages import Writers
 from lint_rules.analysis.summaries import ModuleSummary
+from lint_rules.analysis.text_facts import MEMO, FactRows
 from lint_rules.cache import (
     UNSETTLED,
     Digested,
+    SummaryKey,
+    SummaryStore,
     WritersQuestions,
     digest,
     is_settled,
@@ -27,12 +30,15 @@ from lint_rules.cache import (
 from lint_rules.core.config import Config
 from lint_rules.syntax.parse import module_name_for
 
+_UNKNOWN = object()
+
 
 class CachingIndex(ProjectIndex):
     """A ProjectIndex that reuses cached module summaries and records what each check read."""
 
     def __init__(self, config: Config, roots: list[Path] | None = None,
-                 summaries: dict[tuple[str, bytes, str], ModuleSummary | None] | None = None) -> None:
+                 summaries: SummaryStore | dict[SummaryKey, ModuleSummary | None] | None = None
+                 ) -> None:
         super().__init__(config, roots)
         self.known = summaries if summaries is not None else {}
         self.fresh: dict[tuple[str, bytes, str], ModuleSummary | None] = {}
@@ -66,12 +72,13 @@ class CachingIndex(ProjectIndex):
                 deps[path] = found.digest if found is not None else None
         return sorted(deps.items())
 
-    def drain(self) -> tuple[dict, dict]:
-        """Summaries and digests learned since the last drain (to send to the parent)."""
+    def drain(self) -> tuple[dict, dict, FactRows]:
+        """Summaries, digests and text facts learned since the last drain (to send to the
+        parent)."""
         fresh, digests = self.fresh, self._fresh_digests
         self.known.update(fresh)
         self.fresh, self._fresh_digests = {}, {}
-        return fresh, digests
+        return fresh, digests, MEMO.drain(self.config.fingerprint())
 
     # --- hooks into ProjectIndex ---
     def writers(self, near: Path | None):
@@ -159,8 +166,9 @@ class CachingIndex(ProjectIndex):
         if self._read_module(path) is None:  # records the file's digest
             return None
         key = (key_path, self.digests[key_path].digest, module_name_for(key_path)[0])
-        if key in self.known:
-            return self.known[key]
+        known = self.known.get(key, _UNKNOWN)
+        if known is not _UNKNOWN:
+            return known  # type: ignore[return-value]
         if key in self.fresh:
             return self.fresh[key]
         summary = super()._summarize_file(path)

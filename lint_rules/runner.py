@@ -65,11 +65,15 @@ _worker_state: dict[str, object] = {}
 
 
 def _init_worker(config: Config, roots: list[Path], options: RunOptions,
-                 summaries: dict | None = None) -> None:
+                 summaries: dict | None = None, facts: dict | None = None) -> None:
     # The checker's project index, loaded by the processes that check files only: a run that
     # serves every file from the cache never imports the analysis or libcst.
     from lint_rules.analysis.project_index import ProjectIndex
+    from lint_rules.analysis.text_facts import MEMO
     from lint_rules.cache_index import CachingIndex
+
+    if facts:
+        MEMO.seed(config.fingerprint(), facts)
 
     _worker_state["config"] = config
     _worker_state["index"] = (ProjectIndex(config, roots) if summaries is None
@@ -149,7 +153,7 @@ def _work_cached(item: tuple[str, str, object]) -> tuple[FileResult, WorkerYield
     learned = WorkerYield()
     if st is not None:
         learned.entry = checked_entry(path, st, read_at, result, deps)
-    learned.summaries, learned.digests = index.drain()
+    learned.summaries, learned.digests, learned.facts = index.drain()
     if not _worker_state["options"].fix:  # type: ignore[attr-defined]
         result.original = None
     return result, learned
@@ -227,12 +231,13 @@ def _run_group(items: list[tuple[str, str]], config: Config, roots: list[Path], 
 
 
 def _check_all(items: list, config: Config, roots: list[Path], options: RunOptions,
-               work: Callable = _work_lean, summaries: dict | None = None) -> Iterator:
+               work: Callable = _work_lean, summaries: dict | None = None,
+               facts: dict | None = None) -> Iterator:
     if not items:
         return
     jobs = options.jobs or os.cpu_count() or 1
     if jobs <= 1 or len(items) < PARALLEL_THRESHOLD:
-        _init_worker(config, roots, options, summaries)
+        _init_worker(config, roots, options, summaries, facts)
         yield from map(work, items)
         return
     methods = multiprocessing.get_all_start_methods()
@@ -243,7 +248,7 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
     import lint_rules.fixes  # noqa: F401  (the engine, the rules, libcst)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
-                             initargs=(config, roots, options, summaries)) as pool:
+                             initargs=(config, roots, options, summaries, facts)) as pool:
         # Each file goes to exactly one worker, and only the parent writes: no two
         # processes ever write the same file.
         yield from pool.map(work, items, chunksize=chunk)
@@ -272,7 +277,8 @@ def _check_cached(items: list[tuple[str, str]], config: Config, roots: list[Path
         else:
             todo.append((i, path, display, found))
     checked = _check_all([(p, d, e) for _, p, d, e in todo], config, roots, options,
-                         _work_cached, cache.summaries if todo else {})
+                         _work_cached, cache.summaries if todo else {},
+                         cache.text_facts if todo else None)
     pending = iter(zip(todo, checked))
     for i in range(len(items)):
         if i in served:

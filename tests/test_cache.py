@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -337,29 +338,39 @@ def test_a_warm_run_reads_the_writers_questions_once_per_signature(tmp_path, cou
     assert len(decoded) == 1
 
 
-def test_summaries_are_decoded_only_for_a_check_and_written_back_as_read(
+def test_summaries_are_decoded_only_when_asked_for_and_written_back_as_read(
         tmp_path, index_rule, monkeypatch) -> None:
-    """A warm run that checks no file does not rebuild the index summaries (most of its decode
-    time); a cache saved without them keeps them for the next run that needs them."""
+    """A warm run that checks no file rebuilds no index summary (most of its decode time), an
+    edit run only those its checks read; a cache saved without them keeps them for the next
+    run that needs them."""
     import lint_rules.cache as cache_module
 
     monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
     make_package(tmp_path)
+    (tmp_path / "src" / "pkg" / "other.py").write_text("class Other:\n    pass\n")
+    (tmp_path / "src" / "pkg" / "uses_other.py").write_text(
+        "from pkg.other import Other\n\n\nclass Mine(Other):\n    pass\n")
     lint(tmp_path)
-    decoded: list[int] = []
-    real = cache_module.decode_summaries
-    monkeypatch.setattr(cache_module, "decode_summaries",
-                        lambda raw: decoded.append(len(raw)) or real(raw))
+    decoded: list[str] = []
+    real = cache_module._dec_summary
+    monkeypatch.setattr(cache_module, "_dec_summary",
+                        lambda raw: decoded.append(raw["path"]) or real(raw))
     assert len(lint(tmp_path).diagnostics) == 1  # warm: every file served
     assert decoded == []
     [path] = (tmp_path / CACHE_DIR_NAME).rglob("*.json")
     cache = ResultCache(path, cache_module.decode_cache(path.read_bytes()), Config())
+    assert {Path(key[0]).name for key in cache.summaries} == {"base.py", "other.py"}
     cache.dirty = True
     cache.save()
     assert decoded == []
+    sub = tmp_path / "src" / "pkg" / "sub.py"
+    sub.write_text(sub.read_text() + "# edited\n")
+    assert len(lint(tmp_path).diagnostics) == 1
+    assert [Path(p).name for p in decoded] == ["base.py"]  # the edited file's base only
     again = ResultCache(path, cache_module.decode_cache(path.read_bytes()), Config())
-    assert "base.py" in {Path(key[0]).name for key in again.summaries}
-    assert decoded == [1]
+    assert {Path(key[0]).name for key in again.summaries} == {"base.py", "other.py"}
+    assert again.summaries.get(next(k for k in again.summaries
+                                    if k[0].endswith("other.py"))).classes["Other"].name == "Other"
 
 
 def test_recorded_dependencies_cover_found_and_missing_modules(tmp_path) -> None:
@@ -456,6 +467,63 @@ def test_editing_an_imported_setter_invalidates_its_callers(tmp_path, counted) -
     assert str(app) in counted  # app.py did not change: the module its stage read did
     assert found == [("app.py", "LLA005")]
     assert found == [(Path(d.path).name, d.code) for d in lint(tmp_path, cache=False).diagnostics]
+
+
+def test_an_edit_run_reads_the_facts_of_the_edited_module_only(tmp_path, counted,
+                                                               monkeypatch) -> None:
+    """The `ast` stages' facts of every module (the writers' scans and parsed writers, LLA005's
+    storing facts) are kept in the result cache by text: a new process that checks one edited
+    file computes them for that file alone, and a row that does not fit is computed again."""
+    import lint_rules.cache as cache_module
+    from lint_rules.analysis import project_index, rule_stages, text_facts
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
+    pins, app, _other = make_caller_of_a_silent_callee(tmp_path)
+    (pins.parent / "setters.py").write_text(
+        "import os\n\n\ndef use_key(value):\n    os.environ['OPENAI_API_KEY'] = value\n")
+    # A module that may hold a scoped value and defines `stamp`: the writers parse it to
+    # learn that this `stamp` writes nothing.
+    (pins.parent / "scoped.py").write_text(
+        'KEY = "x-litellm-session-id"\n\n\ndef stamp(self):\n    return KEY\n')
+    app.write_text(app.read_text().replace("from .pins import stamp\n", "from .pins import stamp\n"
+                                           "from pkg.setters import use_key\n")
+                   + "        use_key(self.tenant_api_key)\n")
+    computed: list[tuple[str, str]] = []
+    real_scan, real_parse = project_index.scan_module, rule_stages._parse_writers
+    real_storing = ProjectIndex._storing_facts_of
+    monkeypatch.setattr(project_index, "scan_module", lambda path, text, config: computed.append(
+        ("scan", Path(path).name)) or real_scan(path, text, config))
+    monkeypatch.setattr(rule_stages, "_parse_writers", lambda text, config: computed.append(
+        ("writers", "scoped.py" if "def stamp(self)" in text else "?")) or real_parse(text, config))
+    monkeypatch.setattr(ProjectIndex, "_storing_facts_of", staticmethod(
+        lambda path, data: computed.append(("storing", Path(path).name)) or real_storing(path, data)))
+
+    def new_process() -> None:
+        computed.clear()
+        monkeypatch.setattr(project_index, "_WRITERS_MEMO", {})
+        monkeypatch.setattr(project_index, "_SCAN_MEMO", {})
+        text_facts.MEMO.clear()
+
+    new_process()
+    expected = [(Path(d.path).name, d.code) for d in lint(tmp_path).diagnostics]
+    assert expected == [("app.py", "LLA005")]
+    assert {kind for kind, _ in computed} == {"scan", "writers", "storing"}
+    new_process()
+    app.write_text(app.read_text() + "\n# edited\n")
+    counted.clear()
+    assert [(Path(d.path).name, d.code) for d in lint(tmp_path).diagnostics] == expected
+    assert str(app) in counted
+    assert computed == [("scan", "app.py")]  # nothing else is read again
+    # A row whose data no longer fits its type is computed again, never trusted.
+    [path] = (tmp_path / CACHE_DIR_NAME).rglob("*.json")
+    data = json.loads(path.read_text())
+    for row in data["text_facts"]["storing"].values():
+        row[2] = {"functions": "not a list"}
+    path.write_text(json.dumps(data))
+    new_process()
+    app.write_text(app.read_text() + "# edited again\n")
+    assert [(Path(d.path).name, d.code) for d in lint(tmp_path).diagnostics] == expected
+    assert sorted(computed) == [("scan", "app.py"), ("storing", "setters.py")]
 
 
 def test_a_callee_that_starts_writing_rechecks_the_caller_the_writers_gate_skipped(

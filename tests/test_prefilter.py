@@ -265,13 +265,13 @@ def test_writers_answer_may_write_past_the_parse_budget(monkeypatch) -> None:
     """A name defined in more candidate modules than one question may parse is "may write"
     without parsing them (the stage then lets the file through: sound); under the budget the
     modules are parsed and a name no module writes with is "no"."""
-    from lint_rules.analysis import rule_stages
+    from lint_rules.analysis import rule_stages, text_facts
 
     quiet = 'KEY = "x-litellm-session-id"\n\n\ndef get(self):\n    return KEY\n'
     files = [(f"m{i}.py", quiet) for i in range(rule_stages.PARSE_PER_QUESTION + 1)]
     parsed: list[str] = []
     real = rule_stages._parse_writers
-    monkeypatch.setattr(rule_stages, "_PARSED_WRITERS", {})
+    monkeypatch.setattr(rule_stages, "MEMO", text_facts.FactMemo())
     monkeypatch.setattr(rule_stages, "_parse_writers",
                         lambda text, config: parsed.append(text) or real(text, config))
     assert rule_stages.collect_writers(files, Config()).may_write(["get"])

@@ -34,13 +34,16 @@ from lint_rules.analysis.request_callers import callers_reinject
 from lint_rules.analysis.rule_stages import (
     ModuleScan,
     Writers,
+    module_scan_of,
+    scan_facts_of,
     scan_module,
     writers_from_scans,
 )
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
+from lint_rules.analysis.text_facts import MEMO, ScanFacts
 from lint_rules.core.config import Config
 from lint_rules.core.module_files import ModuleListings
-from lint_rules.core.source import SourceDecodeError, decode_source
+from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
 from lint_rules.syntax.lines import NodeLines
 from lint_rules.syntax.parse import (
     ParseFailure,
@@ -188,10 +191,19 @@ class ProjectIndex:
         return False
 
     def _storing_facts(self, path: Path) -> StoringFacts:
-        """`global_setters_ast.storing_facts` of one module file, computed once per run."""
+        """`global_setters_ast.storing_facts` of one module file, computed once per run (and
+        once per text, `text_facts`)."""
         found = self._storing.get(path)
         if found is None:
-            found = self._storing[path] = self._storing_facts_of(path, self._read_module(path))
+            data = self._read_module(path)
+            if data is None:
+                found = StoringFacts(frozenset(), {})
+            else:
+                name, is_package = module_name_for(str(path))
+                key = ("storing", str(path), content_digest(data), f"{name}\0{is_package}")
+                found = MEMO.get(self.config.fingerprint(), key, StoringFacts,
+                                 lambda: self._storing_facts_of(path, data))
+            self._storing[path] = found
         return found
 
     def _read_module(self, path: Path) -> bytes | None:
@@ -202,9 +214,9 @@ class ProjectIndex:
             return None
 
     @staticmethod
-    def _storing_facts_of(path: Path, data: bytes | None) -> StoringFacts:
+    def _storing_facts_of(path: Path, data: bytes) -> StoringFacts:
         try:
-            tree = ast_tree(decode_source(data).text) if data is not None else None
+            tree = ast_tree(decode_source(data).text)
         except SourceDecodeError:
             tree = None
         if tree is None:
@@ -322,17 +334,21 @@ class ProjectIndex:
         return None if found is None else found[0]
 
     def _scan_and_time(self, path: Path) -> tuple[ModuleScan, int] | None:
-        key = (_stat_key(path), self.config.fingerprint())
+        fingerprint = self.config.fingerprint()
+        key = (_stat_key(path), fingerprint)
         found = _SCAN_MEMO.get(key)
         if found is None:
             read_at = time.time_ns()  # before the read: the conservative time
             try:
-                text = decode_source(path.read_bytes()).text
+                data = path.read_bytes()
+                text = decode_source(data).text
             except (OSError, SourceDecodeError):
                 return None
+            facts = MEMO.get(fingerprint, ("scan", str(path), content_digest(data), ""), ScanFacts,
+                             lambda: scan_facts_of(scan_module(str(path), text, self.config)))
             if len(_SCAN_MEMO) > 50_000:
                 _SCAN_MEMO.clear()
-            found = _SCAN_MEMO[key] = (scan_module(str(path), text, self.config), read_at)
+            found = _SCAN_MEMO[key] = (module_scan_of(str(path), facts, text), read_at)
         return found
 
     # --- classes ---

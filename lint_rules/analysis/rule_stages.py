@@ -42,8 +42,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from lint_rules.analysis.process_state_ast import StoresGlobally
+from lint_rules.analysis.text_facts import MEMO, ScanFacts, WriterFacts
 from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
 from lint_rules.core.config import Config
+from lint_rules.core.source import content_digest
 
 
 @dataclass
@@ -436,9 +438,9 @@ class Writers:
         for original, alias, _path in aliases:
             self._originals.setdefault(alias, set()).add(original)
         self.pin_classes = pin_classes
-        self._precise: dict[str, set[str]] = {}  # path -> its writing names (parsed)
+        self._precise: dict[str, frozenset[str]] = {}  # path -> its writing names (parsed)
         # path -> writing method -> the classes defining it (None: unknown, every class)
-        self._owners: dict[str, dict[str, set[str]] | None] = {}
+        self._owners: dict[str, dict[str, frozenset[str]] | None] = {}
         self._closure: frozenset[str] | None = None
 
     @property
@@ -468,8 +470,8 @@ class Writers:
         if len(missing) > PARSE_PER_QUESTION or len(self._precise) + len(missing) > PARSE_IN_ALL:
             return True  # unknown: parsing would cost more than the check it could skip
         for path in sorted(missing):
-            self._precise[path], self._owners[path] = module_writer_facts(self._texts[path],
-                                                                          self.config)
+            facts = module_writer_facts(path, self._texts[path], self.config)
+            self._precise[path], self._owners[path] = facts.names, facts.owners
         if missing:
             self._closure = None
         return bool(asked & self.candidates)
@@ -526,33 +528,26 @@ def _close(names: set[str], bases: dict[str, set[str]],
     return names
 
 
-def module_writer_facts(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
+def module_writer_facts(path: str, text: str, config: Config) -> WriterFacts:
     """The module's writers and, per writing method, the classes that may define it: all that
     `Writers` takes from the text of a module that may hold a scoped value (kept per text and
-    settings for the process: several `Writers` of one run share the modules)."""
-    key = (config.fingerprint(), len(text), hash(text))
-    found = _PARSED_WRITERS.get(key)
-    if found is None:
-        if len(_PARSED_WRITERS) > 4096:
-            _PARSED_WRITERS.clear()
-        found = _PARSED_WRITERS[key] = _parse_writers(text, config)
-    return found
+    settings, `text_facts`: several `Writers` of one run, and later runs, share the modules)."""
+    key = ("writers", path, content_digest(text.encode("utf-8", "surrogatepass")), "")
+    return MEMO.get(config.fingerprint(), key, WriterFacts, lambda: _parse_writers(text, config))
 
 
-_PARSED_WRITERS: dict[tuple[str, int, int], tuple[set[str], dict[str, set[str]]]] = {}
-
-
-def _parse_writers(text: str, config: Config) -> tuple[set[str], dict[str, set[str]]]:
+def _parse_writers(text: str, config: Config) -> WriterFacts:
     try:
         tree = ast.parse(text)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError):
         # Cannot tell (e.g. syntax newer than this interpreter): every definition may write,
         # as a method of any class the text defines.
-        names = {m.group(1) for m in _DEF.finditer(text)}
-        classes = {m.group(1) for m in _ANY_CLASS.finditer(text)}
-        return names, {name: set(classes) for name in names}
+        names = frozenset(m.group(1) for m in _DEF.finditer(text))
+        classes = frozenset(m.group(1) for m in _ANY_CLASS.finditer(text))
+        return WriterFacts(names, {name: classes for name in names})
     owners: dict[str, set[str]] = {}
-    return _module_writers(tree, config, owners), owners
+    names = _module_writers(tree, config, owners)
+    return WriterFacts(frozenset(names), {m: frozenset(c) for m, c in owners.items()})
 
 
 def _base_list(text: str, start: int) -> str:
@@ -608,6 +603,18 @@ def scan_module(path: str, text: str, config: Config) -> ModuleScan:
         path, tuple((c, frozenset(w)) for c, w in bases.items()), tuple(aliases), classes,
         any(h in text for h in config.pin_helpers if h), text if scoped else None,
         tuple(m.group(1) for m in _DEF.finditer(text)) if scoped else ())
+
+
+def scan_facts_of(scan: ModuleScan) -> ScanFacts:
+    """What `text_facts` keeps of a scan: all of it but the path and the text."""
+    return ScanFacts(dict(scan.bases), scan.aliases, scan.classes, scan.pins,
+                     scan.text is not None, scan.defined)
+
+
+def module_scan_of(path: str, facts: ScanFacts, text: str) -> ModuleScan:
+    """The scan of the module at `path` whose text is `text`, from its kept facts."""
+    return ModuleScan(path, tuple(facts.bases.items()), facts.aliases, facts.classes,
+                      facts.pins, text if facts.scoped else None, facts.defined)
 
 
 def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:

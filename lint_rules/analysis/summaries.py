@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -142,13 +143,18 @@ def from_data(kind: object, data: object) -> object:
         return {from_data(key, k): from_data(val, v) for k, v in data.items()}  # type: ignore[union-attr]
     if dataclasses.is_dataclass(kind):
         _need(isinstance(data, dict))
-        hints = typing.get_type_hints(kind)
+        hints = _type_hints(kind)
         values = {}
         for f in dataclasses.fields(kind):
             _need(f.name in data)  # type: ignore[operator]
             values[f.name] = from_data(hints[f.name], data[f.name])  # type: ignore[index]
         return kind(**values)
     raise ValueError(f"cannot rebuild {kind!r}")
+
+
+@functools.cache
+def _type_hints(kind: type) -> dict[str, object]:
+    return typing.get_type_hints(kind)  # resolving the annotations is most of a rebuild's cost
 
 
 def _need(condition: bool) -> None:

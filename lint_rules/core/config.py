@@ -14,6 +14,7 @@ import re
 import stat
 import sys
 from dataclasses import dataclass, field, fields, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -290,11 +291,8 @@ class Config:
 
     def fingerprint(self) -> str:
         """A stable hash of every setting that can change findings (the cache keys on it)."""
-        data = {f.name: getattr(self, f.name) for f in fields(self)
-                if f.name not in ("source", "front_end")}
-        if data["anchor"] is None:  # patterns are relative to the working directory then
-            data["anchor"] = os.getcwd()
-        return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
+        # Patterns are relative to the working directory when there is no anchor.
+        return _fingerprint(self, os.getcwd() if self.anchor is None else None)
 
     def as_toml_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -558,6 +556,16 @@ def discover_config(paths: list[Path], explicit: Path | None = None) -> tuple[Co
         if found is not None:
             return load_config(found), found.parent
     return Config(), None
+
+
+@lru_cache(maxsize=64)
+def _fingerprint(config: Config, cwd: str | None) -> str:
+    """`Config.fingerprint`, computed once per settings (asked for every module a run reads)."""
+    data = {f.name: getattr(config, f.name) for f in fields(config)
+            if f.name not in ("source", "front_end")}
+    if cwd is not None:
+        data["anchor"] = cwd
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 
 class ConfigResolver:

@@ -98,6 +98,11 @@ def file_digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def content_digest(data: bytes) -> bytes:
+    """What the result cache and the index key a text's derived facts on (16 bytes of blake2b)."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
 def write_atomically(path: str | os.PathLike[str], data: bytes, expected_digest: str) -> None:
     """Replace `path` with `data` via a temporary file in the same folder and a rename.
 
