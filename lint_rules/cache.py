@@ -440,6 +440,7 @@ class ResultCache:
             from lint_rules.analysis.text_facts import MEMO
 
             MEMO.seed(self.config.fingerprint(), self.text_facts)
+            MEMO.keep_fresh = True  # what the comparison computes is saved with the cache
             self._writers_index = ProjectIndex(self.config)
         if self._facts_unchanged_since(bases, state) == signature:
             self._renewed[path] = current  # no module's facts changed: nor did any answer

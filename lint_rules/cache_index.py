@@ -40,6 +40,7 @@ class CachingIndex(ProjectIndex):
                  summaries: SummaryStore | dict[SummaryKey, ModuleSummary | None] | None = None
                  ) -> None:
         super().__init__(config, roots)
+        MEMO.keep_fresh = True  # `drain` hands the text facts this process computes to the cache
         self.known = summaries if summaries is not None else {}
         self.fresh: dict[tuple[str, bytes, str], ModuleSummary | None] = {}
         self.digests: dict[str, Digested] = {}  # every module file summarised in this process

@@ -583,3 +583,36 @@ def test_a_callee_that_starts_writing_rechecks_the_caller_the_writers_gate_skipp
     other.write_text("def unrelated(x):\n    return x\n")
     pins.write_text(pins.read_text().replace('"X-Title"', '"x-litellm-session-id"'))
     assert same_as_uncached() == [("app.py", "LLA001")]
+
+
+def test_text_facts_are_kept_for_a_cache_only_and_rebuilt_from_plain_data() -> None:
+    """`text_facts.FactMemo`: facts computed while no result cache asks are not kept to be
+    drained; seeded plain data is rebuilt when asked for, and one that does not fit is
+    computed again."""
+    from lint_rules.analysis.global_setters_ast import StoringFacts
+    from lint_rules.analysis.text_facts import FactMemo
+
+    memo = FactMemo()
+    facts = StoringFacts(frozenset({"set_key"}), {"os": "os"})
+    computed: list[str] = []
+
+    def compute(name: str):
+        return lambda: computed.append(name) or facts
+
+    key = ("storing", "/p/m.py", b"d1", "m\0False")
+    assert memo.get("fp", key, StoringFacts, compute("first")) == facts
+    assert memo.get("fp", key, StoringFacts, compute("again")) == facts
+    assert computed == ["first"] and memo.drain("fp") == {}
+    memo.keep_fresh = True
+    other = ("storing", "/p/n.py", b"d2", "n\0False")
+    memo.get("fp", other, StoringFacts, compute("n"))
+    rows = memo.drain("fp")
+    assert rows == {"storing": {"/p/n.py": (b"d2", "n\0False",
+                                             {"functions": ["set_key"], "reexports": {"os": "os"}})}}
+    fresh = FactMemo()
+    fresh.seed("fp", rows)
+    assert fresh.get("fp", other, StoringFacts, compute("not needed")) == facts
+    assert computed == ["first", "n"]
+    fresh.seed("fp", {"storing": {"/p/m.py": (b"d1", "m\0False", {"functions": 3})}})
+    assert fresh.get("fp", key, StoringFacts, compute("bad row")) == facts
+    assert computed[-1] == "bad row"

@@ -53,13 +53,15 @@ class WriterFacts:
 
 class FactMemo:
     """One process's facts, by settings fingerprint and `FactKey`. Facts seeded from the result
-    cache stay plain data until asked for; facts computed here are also kept as `fresh` plain
-    data until `drain` hands them to whoever persists them."""
+    cache stay plain data until asked for; while `keep_fresh` (a process that checks for a
+    result cache), facts computed here are also kept as plain data until `drain` hands them
+    to the cache."""
 
     def __init__(self) -> None:
         self._values: dict[tuple[str, str, bytes, str], object] = {}
         self._plain: dict[tuple[str, str, bytes, str], object] = {}
         self._fresh: dict[str, FactRows] = {}
+        self.keep_fresh = False
 
     def get(self, fingerprint: str, key: FactKey, kind: type[T], compute: Callable[[], T]) -> T:
         kind_name, path, digest, detail = key
@@ -75,11 +77,11 @@ class FactMemo:
                 found = _MISSING
         if found is _MISSING:
             found = compute()
-            if len(self._values) > _LIMIT:  # nobody drains (no result cache): start again
+            if len(self._values) > _LIMIT:  # a long-lived process: start again
                 self._values.clear()
-                self._fresh.clear()
-            self._fresh.setdefault(fingerprint, {}).setdefault(kind_name, {})[path] = (
-                digest, detail, to_data(found))
+            if self.keep_fresh:
+                self._fresh.setdefault(fingerprint, {}).setdefault(kind_name, {})[path] = (
+                    digest, detail, to_data(found))
         self._values[slot] = found
         return found  # type: ignore[return-value]
 
