@@ -129,11 +129,9 @@ class GlobalSinks:
         if resolved in ENVIRON or (isinstance(node, cst.Name) and self._environ_alias(node.value, fn)):
             return Sink("`os.environ`")
         if isinstance(node, cst.Name) and node.value in self.model.imports:
-            imported = self.model.resolve_in(node.value, fn)  # `from litellm import headers`
-            shadowed = fn is not None and _shadows_import(fn, node.value)
-            if not shadowed and self._is_library(imported):
-                return Sink(f"the library global `{imported}`", library=imported)
-            return None
+            imported = self._imported_library(node.value, fn)  # `from litellm import headers`
+            return None if imported is None else Sink(f"the library global `{imported}`",
+                                                      library=imported)
         if isinstance(node, cst.Name):
             # Whether the module binds a mutable object to it is only known at the end of the
             # file: the rule checks `is_module_container(sink.global_name, fn)` then.
@@ -181,15 +179,12 @@ class GlobalSinks:
         if isinstance(func, cst.Attribute) and LIBRARY_CONFIG_CALL.match(func.attr.value):
             library = self._library_name(func.value, func.attr.value, fn)
             if library is not None:
-                return Sink(f"the process-wide settings of the library (`{library}(...)`)",
-                            library=library), values
-        if isinstance(func, cst.Name) and func.value in self.model.imports \
-                and not (fn is not None and _shadows_import(fn, func.value)):
+                return _settings_sink(library), values
+        if isinstance(func, cst.Name):
             # `from vertexai import init as vertexai_init`, then `vertexai_init(project=...)`.
-            imported = self.model.resolve_in(func.value, fn)
-            if LIBRARY_CONFIG_CALL.match(imported.rpartition(".")[2]) and self._is_library(imported):
-                return Sink(f"the process-wide settings of the library (`{imported}(...)`)",
-                            library=imported), values
+            imported = self._imported_library(func.value, fn)
+            if imported is not None and LIBRARY_CONFIG_CALL.match(imported.rpartition(".")[2]):
+                return _settings_sink(imported), values
         if resolved == "setattr" and len(node.args) == 3:
             owner, name = node.args[0].value, string_value(node.args[1].value)
             library = self._library_name(owner, name, fn)
@@ -211,6 +206,14 @@ class GlobalSinks:
             return None  # only modules reached through an import
         full = f"{self.model.resolve_in(spelled, fn)}.{attr or '*'}"
         return full if self._is_library(full) else None
+
+    def _imported_library(self, name: str, fn: FunctionInfo | None) -> str | None:
+        """What a bare name is imported as, when that is in a library and no local binding
+        shadows the import (in `fn`, its imports win over the module's)."""
+        if name not in self.model.imports or (fn is not None and _shadows_import(fn, name)):
+            return None
+        imported = self.model.resolve_in(name, fn)
+        return imported if self._is_library(imported) else None
 
     def _is_library(self, qualified: str | None) -> bool:
         return qualified is not None and any(fnmatch.fnmatchcase(qualified, p)
@@ -417,6 +420,10 @@ def _is_local(fn: FunctionInfo, name: str) -> bool:
             return True
         scope = scope.parent
     return False
+
+
+def _settings_sink(library: str) -> Sink:
+    return Sink(f"the process-wide settings of the library (`{library}(...)`)", library=library)
 
 
 def _shadows_import(fn: FunctionInfo, name: str) -> bool:
