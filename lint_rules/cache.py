@@ -317,16 +317,18 @@ def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:
     `Writers` parses out of it (`module_writer_facts`), so an edit of a comment, a docstring or
     a body that writes nothing leaves the facts the same."""
     # The ast stages' reading of a module: loaded only when an edit is compared with the table.
-    from lint_rules.analysis.rule_stages import module_writer_facts
+    from lint_rules.analysis.rule_stages import module_writer_facts, text_on_disk
 
     if scan is None:
         return digest(b"unreadable")
     parsed = None
-    if scan.text is not None:
-        facts = module_writer_facts(scan.path, scan.text, config)
+    if scan.digest is not None:
+        facts = module_writer_facts(scan.path, scan.digest, text_on_disk, config)
+        if facts is None:  # written since the scan: facts no table holds
+            return digest(b"changed")
         parsed = [sorted(facts.names), sorted([m, sorted(c)] for m, c in facts.owners.items())]
     parts = [sorted([c, sorted(w)] for c, w in scan.bases), [list(a) for a in scan.aliases],
-             sorted(scan.classes), scan.pins, scan.text is not None, list(scan.defined), parsed]
+             sorted(scan.classes), scan.pins, scan.digest is not None, list(scan.defined), parsed]
     return digest(json.dumps(parts).encode("utf-8"))
 
 

@@ -491,8 +491,8 @@ def test_an_edit_run_reads_the_facts_of_the_edited_module_only(tmp_path, counted
     computed: list[tuple[str, str]] = []
     real_scan, real_parse = project_index.scan_module, rule_stages._parse_writers
     real_storing = ProjectIndex._storing_facts_of
-    monkeypatch.setattr(project_index, "scan_module", lambda path, text, config: computed.append(
-        ("scan", Path(path).name)) or real_scan(path, text, config))
+    monkeypatch.setattr(project_index, "scan_module", lambda path, text, config, digest: (
+        computed.append(("scan", Path(path).name)) or real_scan(path, text, config, digest)))
     monkeypatch.setattr(rule_stages, "_parse_writers", lambda text, config: computed.append(
         ("writers", "scoped.py" if "def stamp(self)" in text else "?")) or real_parse(text, config))
     monkeypatch.setattr(ProjectIndex, "_storing_facts_of", staticmethod(

@@ -261,6 +261,31 @@ def test_a_callee_whose_calls_write_nothing_in_place_is_no_writer() -> None:
     assert writers.may_write(["pin"]) and not writers.may_write(["run"])
 
 
+def test_writers_read_a_scanned_text_again_and_distrust_a_changed_one(tmp_path,
+                                                                       monkeypatch) -> None:
+    """`Writers` keeps a scanned module's digest, not its text (the texts cost each worker about
+    25 MB on SDK code): it reads the file again to parse it. A file changed since the scan makes
+    every definition in it a possible writer, of any class, and that guess is not kept."""
+    from lint_rules.analysis import rule_stages, text_facts
+    from lint_rules.core.source import content_digest
+
+    quiet = 'KEY = "x-litellm-session-id"\n\n\ndef get(self):\n    return KEY\n'
+    path = tmp_path / "m.py"
+    path.write_text(quiet)
+    scan = rule_stages.scan_module(str(path), quiet, Config(), content_digest(path.read_bytes()))
+    assert scan.digest is not None
+    monkeypatch.setattr(rule_stages, "MEMO", text_facts.FactMemo())
+    assert not rule_stages.writers_from_scans([scan], Config()).may_write(["get"])
+
+    monkeypatch.setattr(rule_stages, "MEMO", text_facts.FactMemo())
+    path.write_text(quiet + "\n\ndef put(self, target):\n    target.d.update(k=KEY)\n")
+    changed = rule_stages.writers_from_scans([scan], Config())
+    assert changed.may_write(["get"])
+    assert changed.may_write_method("get", ["AnyClass"])
+    path.write_text(quiet)  # the scanned text again: parsed, not the guess
+    assert not rule_stages.writers_from_scans([scan], Config()).may_write(["get"])
+
+
 def test_writers_answer_may_write_past_the_parse_budget(monkeypatch) -> None:
     """A name defined in more candidate modules than one question may parse is "may write"
     without parsing them (the stage then lets the file through: sound); under the budget the

@@ -341,14 +341,17 @@ class ProjectIndex:
             read_at = time.time_ns()  # before the read: the conservative time
             try:
                 data = path.read_bytes()
-                text = decode_source(data).text
+                data_digest = content_digest(data)
+                # Decoded only when the facts of these bytes are not known yet.
+                facts = MEMO.get(fingerprint, ("scan", str(path), data_digest, ""), ScanFacts,
+                                 lambda: scan_facts_of(scan_module(
+                                     str(path), decode_source(data).text, self.config,
+                                     data_digest)))
             except (OSError, SourceDecodeError):
                 return None
-            facts = MEMO.get(fingerprint, ("scan", str(path), content_digest(data), ""), ScanFacts,
-                             lambda: scan_facts_of(scan_module(str(path), text, self.config)))
             if len(_SCAN_MEMO) > 50_000:
                 _SCAN_MEMO.clear()
-            found = _SCAN_MEMO[key] = (module_scan_of(str(path), facts, text), read_at)
+            found = _SCAN_MEMO[key] = (module_scan_of(str(path), facts, data_digest), read_at)
         return found
 
     # --- classes ---

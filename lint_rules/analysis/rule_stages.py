@@ -40,12 +40,13 @@ import ast
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lint_rules.analysis.process_state_ast import StoresGlobally
 from lint_rules.analysis.text_facts import MEMO, ScanFacts, WriterFacts
 from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
 from lint_rules.core.config import Config
-from lint_rules.core.source import content_digest
+from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
 
 
 @dataclass
@@ -416,6 +417,10 @@ PARSE_PER_QUESTION = 16
 PARSE_IN_ALL = 200
 
 
+# (module file, digest of its bytes) -> its text, or None when the file no longer holds it
+ReadText = Callable[[str, bytes], "str | None"]
+
+
 class Writers:
     """Names a call hop into a module of the project could use (see the module docstring).
 
@@ -426,11 +431,12 @@ class Writers:
     define a candidate those names depend on, through aliases and bases, and answers from
     their writing functions (`_module_writers`): the same answer as parsing every module."""
 
-    def __init__(self, config: Config, texts: dict[str, str], defined: dict[str, list[str]],
-                 bases: dict[str, set[str]], aliases: list[tuple[str, str, str]],
-                 pin_classes: frozenset[str]) -> None:
+    def __init__(self, config: Config, digests: dict[str, bytes], read: ReadText,
+                 defined: dict[str, list[str]], bases: dict[str, set[str]],
+                 aliases: list[tuple[str, str, str]], pin_classes: frozenset[str]) -> None:
         self.config = config
-        self._texts = texts  # path -> text, modules that may hold a scoped value
+        self._digests = digests  # path -> its bytes' digest, modules that may hold a scoped value
+        self._read = read
         self._defined = defined  # candidate name -> scoped module files that define it
         self._bases = bases  # class -> terminal names of its bases (every module)
         self._aliases = aliases  # (original, alias, path), every module
@@ -442,10 +448,6 @@ class Writers:
         # path -> writing method -> the classes defining it (None: unknown, every class)
         self._owners: dict[str, dict[str, frozenset[str]] | None] = {}
         self._closure: frozenset[str] | None = None
-
-    @property
-    def scoped_files(self) -> tuple[str, ...]:
-        return tuple(self._texts)
 
     @property
     def candidates(self) -> frozenset[str]:
@@ -470,8 +472,12 @@ class Writers:
         if len(missing) > PARSE_PER_QUESTION or len(self._precise) + len(missing) > PARSE_IN_ALL:
             return True  # unknown: parsing would cost more than the check it could skip
         for path in sorted(missing):
-            facts = module_writer_facts(path, self._texts[path], self.config)
-            self._precise[path], self._owners[path] = facts.names, facts.owners
+            facts = module_writer_facts(path, self._digests[path], self._read, self.config)
+            if facts is None:  # changed or gone since the scan: every definition may write
+                self._precise[path] = frozenset(n for n, ps in self._defined.items() if path in ps)
+                self._owners[path] = None
+            else:
+                self._precise[path], self._owners[path] = facts.names, facts.owners
         if missing:
             self._closure = None
         return bool(asked & self.candidates)
@@ -528,12 +534,36 @@ def _close(names: set[str], bases: dict[str, set[str]],
     return names
 
 
-def module_writer_facts(path: str, text: str, config: Config) -> WriterFacts:
+def module_writer_facts(path: str, digest: bytes, read: ReadText,
+                        config: Config) -> WriterFacts | None:
     """The module's writers and, per writing method, the classes that may define it: all that
     `Writers` takes from the text of a module that may hold a scoped value (kept per text and
-    settings, `text_facts`: several `Writers` of one run, and later runs, share the modules)."""
-    key = ("writers", path, content_digest(text.encode("utf-8", "surrogatepass")), "")
-    return MEMO.get(config.fingerprint(), key, WriterFacts, lambda: _parse_writers(text, config))
+    settings, `text_facts`: several `Writers` of one run, and later runs, share the modules).
+    `digest`: the module file's (`content_digest` of its bytes); `read(path, digest)` gives the
+    text, or None when the file no longer holds it (then None: unknown, and nothing is kept)."""
+    def parse() -> WriterFacts:
+        text = read(path, digest)
+        if text is None:
+            raise _TextGone
+        return _parse_writers(text, config)
+
+    try:
+        return MEMO.get(config.fingerprint(), ("writers", path, digest, ""), WriterFacts, parse)
+    except _TextGone:
+        return None
+
+
+class _TextGone(Exception):
+    """The text a digest was taken of cannot be read any more."""
+
+
+def text_on_disk(path: str, digest: bytes) -> str | None:
+    """The text of the module file at `path` when its bytes' digest is still `digest`."""
+    try:
+        data = Path(path).read_bytes()
+        return decode_source(data).text if content_digest(data) == digest else None
+    except (OSError, SourceDecodeError):
+        return None
 
 
 def _parse_writers(text: str, config: Config) -> WriterFacts:
@@ -576,11 +606,14 @@ class ModuleScan:
     aliases: tuple[tuple[str, str], ...]  # (original, alias)
     classes: frozenset[str]  # every class the text defines
     pins: bool  # names a pin helper
-    text: str | None  # the text, when it may hold a scoped value
+    # The digest of the file's bytes, when it may hold a scoped value: `Writers` reads such a
+    # text again to parse it (keeping the texts cost each process about 25 MB on SDK code).
+    digest: bytes | None
     defined: tuple[str, ...]  # its `def` names, when it may
 
 
-def scan_module(path: str, text: str, config: Config) -> ModuleScan:
+def scan_module(path: str, text: str, config: Config, digest: bytes) -> ModuleScan:
+    """`digest`: of the file's bytes (`content_digest`), which `Writers` reads again."""
     bases: dict[str, set[str]] = {}
     aliases: list[tuple[str, str]] = []
     if "class" in text:
@@ -601,28 +634,32 @@ def scan_module(path: str, text: str, config: Config) -> ModuleScan:
     scoped = text_may_hold_scoped(text, config)
     return ModuleScan(
         path, tuple((c, frozenset(w)) for c, w in bases.items()), tuple(aliases), classes,
-        any(h in text for h in config.pin_helpers if h), text if scoped else None,
+        any(h in text for h in config.pin_helpers if h), digest if scoped else None,
         tuple(m.group(1) for m in _DEF.finditer(text)) if scoped else ())
 
 
 def scan_facts_of(scan: ModuleScan) -> ScanFacts:
-    """What `text_facts` keeps of a scan: all of it but the path and the text."""
+    """What `text_facts` keeps of a scan: all of it but the path and the digest."""
     return ScanFacts(dict(scan.bases), scan.aliases, scan.classes, scan.pins,
-                     scan.text is not None, scan.defined)
+                     scan.digest is not None, scan.defined)
 
 
-def module_scan_of(path: str, facts: ScanFacts, text: str) -> ModuleScan:
-    """The scan of the module at `path` whose text is `text`, from its kept facts."""
+def module_scan_of(path: str, facts: ScanFacts, digest: bytes) -> ModuleScan:
+    """The scan of the module file at `path` whose bytes' digest is `digest`, from its facts."""
     return ModuleScan(path, tuple(facts.bases.items()), facts.aliases, facts.classes,
-                      facts.pins, text if facts.scoped else None, facts.defined)
+                      facts.pins, digest if facts.scoped else None, facts.defined)
 
 
 def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers:
     """`files`: (path, text) of every module the project index could find."""
-    return writers_from_scans((scan_module(path, text, config) for path, text in files), config)
+    texts = dict(files)
+    scans = (scan_module(path, text, config, content_digest(text.encode("utf-8", "surrogatepass")))
+             for path, text in texts.items())
+    return writers_from_scans(scans, config, lambda path, _digest: texts[path])
 
 
-def writers_from_scans(scans: Iterable[ModuleScan], config: Config) -> Writers:
+def writers_from_scans(scans: Iterable[ModuleScan], config: Config,
+                       read: ReadText = text_on_disk) -> Writers:
     """A module whose text cannot hold a scoped value has no writing callee. In the others (parsed
     with `ast` on demand, see `Writers`), a function may write onto a parameter when it has a
     parameter besides `self`/`cls` and its body holds a scoped source or calls (by name) another
@@ -633,21 +670,21 @@ def writers_from_scans(scans: Iterable[ModuleScan], config: Config) -> Writers:
     defined: dict[str, list[str]] = {}
     bases: dict[str, set[str]] = {}  # class -> terminal names of its bases
     aliases: list[tuple[str, str, str]] = []  # (original, alias, path)
-    texts: dict[str, str] = {}
+    digests: dict[str, bytes] = {}
     pin_classes: set[str] = set()
     for scan in scans:
         for cls, words in scan.bases:
             bases.setdefault(cls, set()).update(words)
         aliases.extend((original, alias, scan.path) for original, alias in scan.aliases)
-        if scan.text is None:
+        if scan.digest is None:
             if scan.pins:
                 pin_classes.update(scan.classes)
             continue
-        texts[scan.path] = scan.text
+        digests[scan.path] = scan.digest
         pin_classes.update(scan.classes)
         for name in scan.defined:
             defined.setdefault(name, []).append(scan.path)
-    return Writers(config, texts, defined, bases, aliases,
+    return Writers(config, digests, read, defined, bases, aliases,
                    frozenset(_close(pin_classes, bases, aliases)))
 
 
