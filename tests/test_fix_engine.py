@@ -6,6 +6,7 @@ from __future__ import annotations
 import codecs
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -323,6 +324,31 @@ def test_parallel_workers_never_write(tmp_path):
     assert all(p.read_text() == "x = 2\nif a:\n    ...\n" for p in files)
     assert {pid for pid, _ in writes} == {os.getpid()}
     assert sorted(p for _, p in writes) == sorted(str(p) for p in files)  # each exactly once
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc/self/statm, glibc")
+def test_a_large_worker_gives_freed_memory_back_after_each_file(monkeypatch):
+    """A worker whose resident size is above TRIM_ABOVE hands freed pages back (malloc_trim)
+    after a file; a smaller one, and a process that is no worker (the API in a caller's
+    process), call nothing."""
+    calls: list[int] = []
+
+    class Libc:
+        def malloc_trim(self, pad: int) -> int:
+            calls.append(pad)
+            return 1
+
+    monkeypatch.setattr(runner.ctypes, "CDLL", lambda name: Libc())
+    monkeypatch.setattr(runner, "_worker_state", {})
+    runner._trim()
+    assert calls == []
+    runner._trim_after_each_file()
+    monkeypatch.setattr(runner, "TRIM_ABOVE", 1 << 60)
+    runner._trim()
+    assert calls == []
+    monkeypatch.setattr(runner, "TRIM_ABOVE", 0)
+    runner._trim()
+    assert calls == [0]
 
 
 # ---------------------------------------------------------------------------- write_atomically
