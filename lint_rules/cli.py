@@ -10,7 +10,6 @@ import argparse
 import difflib
 import io
 import json
-import multiprocessing
 import os
 import re
 import signal
@@ -169,9 +168,15 @@ def _on_sigterm(signum, frame) -> None:  # noqa: ARG001
     # (concurrent.futures raises InvalidStateError on a cancelled future); nothing it could
     # report matters now, and a traceback must not be the run's last word.
     threading.excepthook = lambda args: None
-    for child in multiprocessing.active_children():
-        child.terminate()
+    _terminate_workers()
     raise KeyboardInterrupt
+
+
+def _terminate_workers() -> None:
+    multiprocessing = sys.modules.get("multiprocessing")  # not imported: no worker was started
+    if multiprocessing is not None:
+        for child in multiprocessing.active_children():
+            child.terminate()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -193,8 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"llm-affinity-lint: config error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
-        for child in multiprocessing.active_children():
-            child.terminate()
+        _terminate_workers()
         _StdinEcho.flush_input()
         print("llm-affinity-lint: interrupted", file=sys.stderr)
         return 130

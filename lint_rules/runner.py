@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import ctypes
 import gc
-import multiprocessing
 import os
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -102,6 +99,9 @@ def _die_with_parent() -> None:
     if not sys.platform.startswith("linux"):
         return
     try:
+        # Imported in the worker: a run that starts no pool does not need it.
+        import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(1, int(signal.SIGTERM))  # PR_SET_PDEATHSIG
         if os.getppid() == 1:  # the parent died before prctl: do not linger
@@ -113,6 +113,9 @@ def _die_with_parent() -> None:
 def _trim_after_each_file() -> None:
     """glibc keeps the pages a file's trees were freed into, so a worker would stay at the size
     of the largest file it checked: give them back after each file (glibc only)."""
+    # Imported in the worker, as in `_die_with_parent`.
+    import ctypes
+
     try:
         trim = ctypes.CDLL(None).malloc_trim
     except (AttributeError, OSError):
@@ -274,6 +277,10 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
         _init_worker(config, roots, options, summaries, facts)
         yield from map(work, items)
         return
+    # Imported here: a run that checks few files never starts a pool (20 ms of its start).
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     # The checker, imported here before the fork: forked workers share its pages instead of

@@ -338,7 +338,9 @@ def test_a_large_worker_gives_freed_memory_back_after_each_file(monkeypatch):
             calls.append(pad)
             return 1
 
-    monkeypatch.setattr(runner.ctypes, "CDLL", lambda name: Libc())
+    import ctypes
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Libc())
     monkeypatch.setattr(runner, "_worker_state", {})
     runner._trim()
     assert calls == []
