@@ -70,13 +70,14 @@ if TYPE_CHECKING:
     from lint_rules.analysis.text_facts import FactRows
 
 CACHE_DIR_NAME = ".llm_affinity_lint_cache"
-FORMAT = 2  # 2: JSON (1 was a pickle, never read again)
+FORMAT = 3  # 2: JSON (1 was a pickle, never read again); 3: `WRITERS_DEP` split
 # A file modified less than this before it was read may change again within one timestamp tick
 # (coarse kernel clocks; 2 s on FAT): its stat signature is not trusted, its content is hashed.
 RACY_NS = 2_000_000_000
 EXISTS = b"exists"  # a dependency that only has to exist (an `__init__.py` that makes a package)
-# A dependency on the project's writers (`ProjectIndex.writers`): its "path" is this prefix and
-# the JSON of the questions answered "no", its digest the modules' signature (`writers_state`).
+# A dependency on the project's writers (`ProjectIndex.writers`): its "path" is this prefix, the
+# JSON of the search folders, NUL and the JSON of the questions answered "no"; its digest the
+# modules' signature (`writers_state`).
 WRITERS_DEP = "\0writers\0"
 UNSETTLED = b"unsettled"  # no signature (past the writers' limit): never matches
 RACY_ROW = (-1, -1, -1, -1)  # a module's stat in a `WritersTable` that must be read again
@@ -254,16 +255,32 @@ class WritersQuestions:
             self.pin_bases.update(question)
 
     def dep_path(self, bases: tuple[Path, ...]) -> str:
-        return WRITERS_DEP + json.dumps(
-            {"b": [str(b) for b in bases], "c": sorted(self.calls),
-             "m": sorted([n, list(b)] for n, b in self.methods), "p": sorted(self.pin_bases)},
-            separators=(",", ":"))
+        """`WRITERS_DEP`, the search folders, NUL, the questions (JSON never holds a raw NUL):
+        a run that finds the writers' facts unchanged reads the folders alone."""
+        return (WRITERS_DEP + json.dumps([str(b) for b in bases], separators=(",", ":")) + "\0"
+                + json.dumps({"c": sorted(self.calls),
+                              "m": sorted([n, list(b)] for n, b in self.methods),
+                              "p": sorted(self.pin_bases)}, separators=(",", ":")))
 
     @staticmethod
-    def from_dep_path(path: str) -> tuple[tuple[Path, ...], WritersQuestions] | None:
+    def bases_of_dep_path(path: str) -> str | None:
+        """The search folders' part of a `dep_path` (as written), or None."""
+        bases, nul, _ = path[len(WRITERS_DEP):].partition("\0")
+        return bases if nul else None
+
+    @staticmethod
+    def decode_bases(raw: str) -> tuple[Path, ...] | None:
         try:
-            data = json.loads(path[len(WRITERS_DEP):])
-            bases = tuple(Path(_str(b)) for b in data["b"])
+            data = json.loads(raw)
+            _need(isinstance(data, list))
+            return tuple(Path(_str(b)) for b in data)
+        except (ValueError, RecursionError):  # _Bad is a ValueError
+            return None
+
+    @staticmethod
+    def from_dep_path(path: str) -> WritersQuestions | None:
+        try:
+            data = json.loads(path[len(WRITERS_DEP):].partition("\0")[2])
             calls = [_str(c) for c in data["c"]]
             methods = []
             for item in data["m"]:
@@ -272,7 +289,7 @@ class WritersQuestions:
             pins = [_str(b) for b in data["p"]]
         except (ValueError, KeyError, TypeError, RecursionError):  # _Bad is a ValueError
             return None
-        return bases, WritersQuestions(calls, methods, pins)
+        return WritersQuestions(calls, methods, pins)
 
     def still_no(self, writers: Writers) -> bool:
         """Does every question still get "no" from these writers?"""
@@ -377,6 +394,7 @@ class ResultCache:
         self.digests: dict[str, Digested] = data.get("digests", {})
         self._current: dict[str, bytes | None] = {}  # this run's digests of dependency files
         self._seen: set[str] = set()
+        self._bases: dict[str, tuple[Path, ...] | None] = {}  # decoded `WRITERS_DEP` folders
         self._states: dict[tuple[Path, ...], WritersState | None] = {}  # this run's
         self._writers_index: ProjectIndex | None = None
         self._renewed: dict[str, bytes] = {}  # writers deps that still hold: their new signature
@@ -437,10 +455,14 @@ class ResultCache:
         """Do the writers still answer "no" to the questions of a `WRITERS_DEP` dependency?"""
         if path in self._renewed or (signature is not None and signature in self._settled):
             return True
-        parsed = WritersQuestions.from_dep_path(path)
-        if parsed is None or self.config is None:
+        raw_bases = WritersQuestions.bases_of_dep_path(path)
+        if raw_bases is None or self.config is None:
             return False
-        bases, questions = parsed
+        if raw_bases not in self._bases:  # the entries share a few search folders' lists
+            self._bases[raw_bases] = WritersQuestions.decode_bases(raw_bases)
+        bases = self._bases[raw_bases]
+        if bases is None:
+            return False
         if bases not in self._states:
             self._states[bases] = writers_state(bases)
         state = self._states[bases]
@@ -462,6 +484,9 @@ class ResultCache:
         if self._facts_unchanged_since(bases, state) == signature:
             self._renewed[path] = current  # no module's facts changed: nor did any answer
             return True
+        questions = WritersQuestions.from_dep_path(path)
+        if questions is None:
+            return False
         writers = self._writers_index.writers_at(bases)
         self._record_table(bases, state)
         if writers is None or not questions.still_no(writers):

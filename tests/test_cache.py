@@ -320,15 +320,18 @@ def test_writers_read_while_a_module_was_racy_record_a_racy_signature(tmp_path,
     assert recorded() == state.sig  # read again now that every module is settled
 
 
-def test_a_warm_run_reads_the_writers_questions_once_per_signature(tmp_path, counted,
-                                                                    monkeypatch) -> None:
+def test_runs_read_the_writers_questions_only_when_a_module_s_facts_changed(tmp_path, counted,
+                                                                            monkeypatch) -> None:
     """Entries recorded under the writers' current, trusted signature hold without decoding
     their questions (the signature digests the search folders and every module's stat): a
-    warm run decodes one entry's questions, not one per entry."""
+    warm run decodes none. Once the first edit has recorded every module's writer facts, an
+    edit that changes none renews them without decoding either (an edit run used to decode
+    every entry's); an edit that makes a callee
+    write a scoped value decodes them and checks its callers again."""
     import lint_rules.cache as cache_module
 
     monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
-    _pins, app, _other = make_caller_of_a_silent_callee(tmp_path)
+    pins, app, other = make_caller_of_a_silent_callee(tmp_path)
     (app.parent / "app2.py").write_text(app.read_text())
     assert lint(tmp_path).diagnostics == []
     decoded: list[str] = []
@@ -337,8 +340,19 @@ def test_a_warm_run_reads_the_writers_questions_once_per_signature(tmp_path, cou
                         staticmethod(lambda path: decoded.append(path) or real(path)))
     counted.clear()
     assert lint(tmp_path).diagnostics == []
-    assert counted == []  # every file served
-    assert len(decoded) == 1
+    assert counted == [] and decoded == []  # every file served, no question read
+    other.write_text("def unrelated(x):\n    return [x]\n")
+    assert lint(tmp_path).diagnostics == []  # the first edit also records the writers' facts
+    counted.clear()
+    decoded.clear()
+    other.write_text("def unrelated(x):\n    return (x,)\n")
+    assert lint(tmp_path).diagnostics == []
+    assert counted == [str(other)] and decoded == []
+    pins.write_text(pins.read_text().replace('"X-Title"', '"x-litellm-session-id"'))
+    counted.clear()
+    found = lint(tmp_path).diagnostics
+    assert {(Path(d.path).name, d.code) for d in found} >= {("app.py", "LLA001"), ("app2.py", "LLA001")}
+    assert str(app) in counted and decoded
 
 
 def test_summaries_are_decoded_only_when_asked_for_and_written_back_as_read(

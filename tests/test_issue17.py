@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from lint_rules.cache import FORMAT
+
 REPO = Path(__file__).resolve().parent.parent
 
 PIN = ('def pin(llm, conversation_id):\n'
@@ -157,7 +159,7 @@ def test_cache_is_json_and_never_runs_code(tmp_path):
     files = list((tmp_path / ".llm_affinity_lint_cache").rglob("*.json"))
     assert len(files) == 1 and not list((tmp_path / ".llm_affinity_lint_cache").rglob("*.pickle"))
     data = json.loads(files[0].read_text())
-    assert data["format"] == 2 and data["entries"]
+    assert data["format"] == FORMAT and data["entries"]
     # A pickle planted where an old version kept its cache is never loaded.
     import pickle
 
