@@ -395,6 +395,9 @@ class ResultCache:
         self._current: dict[str, bytes | None] = {}  # this run's digests of dependency files
         self._seen: set[str] = set()
         self._bases: dict[str, tuple[Path, ...] | None] = {}  # decoded `WRITERS_DEP` folders
+        # The search folders (as spelled) and signatures of the `WRITERS_DEP` dependencies of
+        # the entries this run stored.
+        self._checked_writers: set[tuple[str, bytes]] = set()
         self._states: dict[tuple[Path, ...], WritersState | None] = {}  # this run's
         self._writers_index: ProjectIndex | None = None
         self._renewed: dict[str, bytes] = {}  # writers deps that still hold: their new signature
@@ -455,13 +458,8 @@ class ResultCache:
         """Do the writers still answer "no" to the questions of a `WRITERS_DEP` dependency?"""
         if path in self._renewed or (signature is not None and signature in self._settled):
             return True
-        raw_bases = WritersQuestions.bases_of_dep_path(path)
-        if raw_bases is None or self.config is None:
-            return False
-        if raw_bases not in self._bases:  # the entries share a few search folders' lists
-            self._bases[raw_bases] = WritersQuestions.decode_bases(raw_bases)
-        bases = self._bases[raw_bases]
-        if bases is None:
+        bases = self._bases_of(path)
+        if bases is None or self.config is None:
             return False
         if bases not in self._states:
             self._states[bases] = writers_state(bases)
@@ -472,15 +470,7 @@ class ResultCache:
         if not racy and current == signature:
             self._settled.add(current)
             return True
-        if self._writers_index is None:
-            # The project's writers, built only when a module changed: a run that serves every
-            # file from the cache never loads the analysis (most of a warm run's start-up).
-            from lint_rules.analysis.project_index import ProjectIndex
-            from lint_rules.analysis.text_facts import MEMO
-
-            MEMO.seed(self.config.fingerprint(), self.text_facts)
-            MEMO.keep_fresh = True  # what the comparison computes is saved with the cache
-            self._writers_index = ProjectIndex(self.config)
+        self._open_writers_index()
         if self._facts_unchanged_since(bases, state) == signature:
             self._renewed[path] = current  # no module's facts changed: nor did any answer
             return True
@@ -493,6 +483,52 @@ class ResultCache:
             return False
         self._renewed[path] = current
         return True
+
+    def _bases_of(self, dep: str) -> tuple[Path, ...] | None:
+        """The search folders of a `WRITERS_DEP` dependency (the entries share a few lists)."""
+        raw = WritersQuestions.bases_of_dep_path(dep)
+        return None if raw is None else self._decoded_bases(raw)
+
+    def _decoded_bases(self, raw: str) -> tuple[Path, ...] | None:
+        if raw not in self._bases:
+            self._bases[raw] = WritersQuestions.decode_bases(raw)
+        return self._bases[raw]
+
+    def _open_writers_index(self) -> None:
+        """The index the writers and their table are read with, built only when a module
+        changed or a table is recorded."""
+        if self._writers_index is not None or self.config is None:
+            return
+        # Imported here: a run that serves every file from the cache never loads the analysis
+        # (most of a warm run's start-up).
+        from lint_rules.analysis.project_index import ProjectIndex
+        from lint_rules.analysis.text_facts import MEMO
+
+        MEMO.seed(self.config.fingerprint(), self.text_facts)
+        MEMO.keep_fresh = True  # what the comparison computes is saved with the cache
+        self._writers_index = ProjectIndex(self.config)
+
+    def _record_checked_tables(self) -> None:
+        """The table of the writers' facts for each set of search folders this run's checks
+        asked the writers about, unless one holds at the signature the checks recorded: the
+        first edit after a cold run then compares facts instead of building the writers
+        (0.8 s of it on the agent-SDK corpus). Skipped when a module changed since, or is too
+        recent to trust: the table must describe the modules the checks' writers were read
+        from."""
+        if self.config is None:
+            return
+        for raw, signature in sorted(self._checked_writers):
+            bases = self._decoded_bases(raw)
+            if bases is None:
+                continue
+            table = self.writer_tables.get(_bases_key(bases))
+            if table is not None and table.sig == signature:
+                continue
+            state = writers_state(bases)
+            if state is None or state.racy or state.sig != signature:
+                continue
+            self._open_writers_index()
+            self._record_table(bases, state)
 
     def _facts_unchanged_since(self, bases: tuple[Path, ...], state: WritersState) -> bytes | None:
         """The signature of the stored `WritersTable` when every module's facts are still the
@@ -588,6 +624,11 @@ class ResultCache:
         if result.entry is not None:
             self.entries[self.key(path, display)] = result.entry
             self.dirty = True
+            for dep, signature in result.entry.deps:
+                if signature is not None and dep.startswith(WRITERS_DEP):
+                    raw = WritersQuestions.bases_of_dep_path(dep)
+                    if raw is not None:
+                        self._checked_writers.add((raw, signature))
         if result.summaries:
             self.summaries.update(result.summaries)
             self.dirty = True
@@ -603,6 +644,10 @@ class ResultCache:
 
     def save(self) -> None:
         """Write atomically; a cache that cannot be written is silently skipped."""
+        try:
+            self._record_checked_tables()
+        except Exception:  # the table only saves the next edit time: never fail a run for it
+            pass
         memo = sys.modules.get("lint_rules.analysis.text_facts")
         if memo is not None and self.config is not None:  # facts this process computed itself
             self.learn_facts(memo.MEMO.drain(self.config.fingerprint()))

@@ -324,9 +324,10 @@ def test_runs_read_the_writers_questions_only_when_a_module_s_facts_changed(tmp_
                                                                             monkeypatch) -> None:
     """Entries recorded under the writers' current, trusted signature hold without decoding
     their questions (the signature digests the search folders and every module's stat): a
-    warm run decodes none. Once the first edit has recorded every module's writer facts, an
-    edit that changes none renews them without decoding either (an edit run used to decode
-    every entry's); an edit that makes a callee
+    warm run decodes none. The run that checked them recorded every module's writer facts, so
+    an edit that changes none renews them without decoding either (an edit run used to decode
+    every entry's, and the first edit after a cold run built the writers); an edit that makes a
+    callee
     write a scoped value decodes them and checks its callers again."""
     import lint_rules.cache as cache_module
 
@@ -342,10 +343,6 @@ def test_runs_read_the_writers_questions_only_when_a_module_s_facts_changed(tmp_
     assert lint(tmp_path).diagnostics == []
     assert counted == [] and decoded == []  # every file served, no question read
     other.write_text("def unrelated(x):\n    return [x]\n")
-    assert lint(tmp_path).diagnostics == []  # the first edit also records the writers' facts
-    counted.clear()
-    decoded.clear()
-    other.write_text("def unrelated(x):\n    return (x,)\n")
     assert lint(tmp_path).diagnostics == []
     assert counted == [str(other)] and decoded == []
     pins.write_text(pins.read_text().replace('"X-Title"', '"x-litellm-session-id"'))
@@ -353,6 +350,37 @@ def test_runs_read_the_writers_questions_only_when_a_module_s_facts_changed(tmp_
     found = lint(tmp_path).diagnostics
     assert {(Path(d.path).name, d.code) for d in found} >= {("app.py", "LLA001"), ("app2.py", "LLA001")}
     assert str(app) in counted and decoded
+
+
+def test_a_checking_run_records_the_writers_table_only_for_the_modules_its_checks_read(
+        tmp_path, monkeypatch) -> None:
+    """The table a checking run records must describe the modules its checks' writers were
+    read from: one is recorded at the signature the entries hold, none when the modules'
+    signature is no longer the one the checks recorded (a module written meanwhile)."""
+    import lint_rules.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
+    make_caller_of_a_silent_callee(tmp_path)
+    lint(tmp_path)
+    [cache_file] = (tmp_path / CACHE_DIR_NAME).rglob("*.json")
+    data = json.loads(cache_file.read_text())
+    recorded = {sig for e in data["entries"].values() for dep, sig in e["deps"]
+                if dep.startswith(cache_module.WRITERS_DEP)}
+    assert len(recorded) == 1
+    assert [t[0] for t in data["writer_tables"].values()] == list(recorded)
+
+    (raw, sig), = {(cache_module.WritersQuestions.bases_of_dep_path(dep), bytes.fromhex(sig))
+                   for e in data["entries"].values() for dep, sig in e["deps"]
+                   if dep.startswith(cache_module.WRITERS_DEP)}
+
+    def tables_recorded_for(signature: bytes) -> list[bytes]:
+        cache = ResultCache(cache_file, None, Config())
+        cache._checked_writers = {(raw, signature)}
+        cache._record_checked_tables()
+        return [t.sig for t in cache.writer_tables.values()]
+
+    assert tables_recorded_for(sig) == [sig]
+    assert tables_recorded_for(digest(b"modules as another run saw them")) == []
 
 
 def test_summaries_are_decoded_only_when_asked_for_and_written_back_as_read(
