@@ -40,6 +40,7 @@ write changes the signature. Otherwise the content is hashed and compared.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import shutil
@@ -48,7 +49,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-import importlib.util
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -65,8 +65,8 @@ from lint_rules.core.version import __version__
 
 if TYPE_CHECKING:
     from lint_rules.analysis.project_index import ProjectIndex
-    from lint_rules.analysis.summaries import ModuleSummary
     from lint_rules.analysis.rule_stages import ModuleScan, Writers
+    from lint_rules.analysis.summaries import ModuleSummary
     from lint_rules.analysis.text_facts import FactRows
 
 CACHE_DIR_NAME = ".llm_affinity_lint_cache"
@@ -165,8 +165,8 @@ def _libcst_version() -> str:
         folder = spec.submodule_search_locations[0]  # type: ignore[union-attr,index]
         with open(os.path.join(folder, "_version.py"), "rb") as fh:
             return hashlib.blake2b(fh.read(), digest_size=8).hexdigest()
-    except Exception:  # a build without the file: ask the distribution
-        pass
+    except (ImportError, ValueError, AttributeError, TypeError, IndexError, OSError):
+        pass  # not found as a package, or a build without the file: ask the distribution
     # Only a libcst without `_version.py` needs the distributions' metadata.
     from importlib import metadata
 

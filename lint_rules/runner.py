@@ -113,12 +113,12 @@ def _die_with_parent() -> None:
 def _trim_after_each_file() -> None:
     """glibc keeps the pages a file's trees were freed into, so a worker would stay at the size
     of the largest file it checked: give them back after each file (glibc only)."""
-    # Imported in the worker, as in `_die_with_parent`.
-    import ctypes
-
     try:
+        # Imported in the worker, as in `_die_with_parent`.
+        import ctypes
+
         trim = ctypes.CDLL(None).malloc_trim
-    except (AttributeError, OSError):
+    except (ImportError, AttributeError, OSError):  # no ctypes, or a libc without malloc_trim
         return
     page = os.sysconf("SC_PAGE_SIZE")
 

@@ -327,8 +327,7 @@ def test_runs_read_the_writers_questions_only_when_a_module_s_facts_changed(tmp_
     warm run decodes none. The run that checked them recorded every module's writer facts, so
     an edit that changes none renews them without decoding either (an edit run used to decode
     every entry's, and the first edit after a cold run built the writers); an edit that makes a
-    callee
-    write a scoped value decodes them and checks its callers again."""
+    callee write a scoped value decodes them and checks its callers again."""
     import lint_rules.cache as cache_module
 
     monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
