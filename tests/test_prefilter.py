@@ -408,6 +408,24 @@ def test_function_facts_match_a_walk_of_each_function(tmp_path) -> None:
     assert checked > 300
 
 
+def test_python_modules_lists_what_a_dotted_name_can_reach(tmp_path) -> None:
+    """`.py` files with identifier names (a symlink to one too), in folders with identifier
+    names, not through a symlinked folder (a cycle, or another tree), sorted."""
+    from lint_rules.core.module_files import python_modules
+
+    for rel in ("pkg/__init__.py", "pkg/a.py", "pkg/sub/b.py", "pkg/my-mod.py", "my-dir/c.py",
+                "top.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x = 1\n")
+    (tmp_path / "pkg" / "folder.py").mkdir()
+    (tmp_path / "pkg" / "linked.py").symlink_to(tmp_path / "top.py")
+    (tmp_path / "pkg" / "loop").symlink_to(tmp_path / "pkg", target_is_directory=True)
+    (tmp_path / "pkg" / "dangling.py").symlink_to(tmp_path / "gone.py")
+    assert python_modules((tmp_path,), 100) == [tmp_path / rel for rel in (
+        "pkg/__init__.py", "pkg/a.py", "pkg/linked.py", "pkg/sub/b.py", "top.py")]
+    assert python_modules((tmp_path,), 4) is None
+
+
 def test_module_listings_list_what_python_modules_lists(tmp_path) -> None:
     """One walk per folder for every set of search folders of a run gives the files
     `python_modules` gives for that set: nested folders, a folder already listed by another
