@@ -458,7 +458,8 @@ class ResultCache:
         """Do the writers still answer "no" to the questions of a `WRITERS_DEP` dependency?"""
         if path in self._renewed or (signature is not None and signature in self._settled):
             return True
-        bases = self._bases_of(path)
+        raw = WritersQuestions.bases_of_dep_path(path)
+        bases = None if raw is None else self._decoded_bases(raw)
         if bases is None or self.config is None:
             return False
         if bases not in self._states:
@@ -484,12 +485,9 @@ class ResultCache:
         self._renewed[path] = current
         return True
 
-    def _bases_of(self, dep: str) -> tuple[Path, ...] | None:
-        """The search folders of a `WRITERS_DEP` dependency (the entries share a few lists)."""
-        raw = WritersQuestions.bases_of_dep_path(dep)
-        return None if raw is None else self._decoded_bases(raw)
-
     def _decoded_bases(self, raw: str) -> tuple[Path, ...] | None:
+        """The search folders of a `WRITERS_DEP` dependency, decoded once per spelling (the
+        entries share a few lists)."""
         if raw not in self._bases:
             self._bases[raw] = WritersQuestions.decode_bases(raw)
         return self._bases[raw]
@@ -512,7 +510,7 @@ class ResultCache:
         """The table of the writers' facts for each set of search folders this run's checks
         asked the writers about, unless one holds at the signature the checks recorded: the
         first edit after a cold run then compares facts instead of building the writers
-        (0.8 s of it on the agent-SDK corpus). Skipped when a module changed since, or is too
+        (0.3-3 s of it on the agent-SDK corpus). Skipped when a module changed since, or is too
         recent to trust: the table must describe the modules the checks' writers were read
         from."""
         if self.config is None:

@@ -30,7 +30,7 @@ def python_modules(bases: Iterable[Path], limit: int) -> list[Path] | None:
                 return None
             try:
                 # `scandir`: the entries' types come with the listing, so only a symlink costs a
-                # `stat` (three walks of every module folder are part of each edit run).
+                # `stat` (an edit run walks the folders once per set of search folders).
                 with os.scandir(folder) as scanned:
                     entries = list(scanned)
             except OSError:
