@@ -660,3 +660,91 @@ def test_text_facts_are_kept_for_a_cache_only_and_rebuilt_from_plain_data() -> N
     fresh.seed("fp", {"storing": {"/p/m.py": (b"d1", "m\0False", {"functions": 3})}})
     assert fresh.get("fp", key, StoringFacts, compute("bad row")) == facts
     assert computed[-1] == "bad row"
+
+
+def _every_leaf_replaced(plain: object, path: tuple = ()):
+    """(path, copy of `plain` with the value at `path` replaced by one of the wrong type)."""
+    if isinstance(plain, dict):
+        for key, value in plain.items():
+            yield from _every_leaf_replaced(value, (*path, key))
+    elif isinstance(plain, list):
+        for i, value in enumerate(plain):
+            yield from _every_leaf_replaced(value, (*path, i))
+    if path:
+        yield path, {"wrong": 1} if not isinstance(plain, dict) else ["wrong"]
+
+
+def _replaced(plain: object, path: tuple, value: object) -> object:
+    if not path:
+        return value
+    copy = dict(plain) if isinstance(plain, dict) else list(plain)  # type: ignore[call-overload]
+    copy[path[0]] = _replaced(copy[path[0]], path[1:], value)  # type: ignore[index]
+    return copy
+
+
+def test_summaries_and_text_facts_rebuild_exactly_and_refuse_every_misfit() -> None:
+    """The cache's codec (`summaries.to_data`/`from_data`, made once per type): a summary with
+    every kind of field comes back equal, with the same collection types; a value of the wrong
+    type anywhere, a missing field or a kind outside its `Literal` is refused (ValueError,
+    which the cache takes for a miss), and a float field takes an int as JSON gives it."""
+    from dataclasses import dataclass
+
+    from lint_rules.analysis.pin_values import Pin
+    from lint_rules.analysis.summaries import (
+        ClassSummary,
+        FunctionSummary,
+        GlobalWrite,
+        MethodSummary,
+        ModuleSummary,
+        ParamWrite,
+        from_data,
+        to_data,
+    )
+    from lint_rules.analysis.text_facts import ScanFacts
+
+    pins = frozenset({Pin.header("x-litellm-session-id"), Pin.attr("prompt_cache_key")})
+    effects = FunctionSummary(
+        "_pin", "pkg.mod.Agent._pin", "/p/mod.py", 12, ("self", "llm"), True,
+        (ParamWrite("llm", pins, "/p/mod.py", 14, "llm.extra_headers[...]", True, "_a -> _b",
+                    True),),
+        frozenset({"llm"}), False, True,
+        (GlobalWrite("key", "`os.environ`", None, "/p/mod.py", 20, "os.environ[k] = key"),
+         GlobalWrite("key", "`litellm.api_key`", "litellm.api_key", "/p/mod.py", 21, "x")))
+    method = MethodSummary("_pin", 12, ("self", "llm"), frozenset({"reset"}), pins, True, False,
+                           effects)
+    module = ModuleSummary("pkg.mod", "/p/mod.py", {"Agent": ClassSummary(
+        "Agent", "pkg.mod.Agent", "/p/mod.py", 3, ("pkg.base.Base",), {"_pin": method})},
+        {"os": "os"}, {"helper": effects})
+    plain = json.loads(json.dumps(to_data(module)))
+    rebuilt = from_data(ModuleSummary, plain)
+    assert rebuilt == module
+    inner = rebuilt.classes["Agent"].methods["_pin"].effects
+    assert isinstance(inner.writes, tuple) and isinstance(inner.returns_params, frozenset)
+    assert isinstance(inner.writes[0].pins, frozenset) and isinstance(inner.params, tuple)
+
+    refused = 0
+    for path, wrong in _every_leaf_replaced(plain):
+        with pytest.raises(ValueError):
+            from_data(ModuleSummary, _replaced(plain, path, wrong))
+        refused += 1
+    assert refused > 60
+    missing = json.loads(json.dumps(plain))
+    del missing["classes"]["Agent"]["methods"]["_pin"]["line"]
+    with pytest.raises(ValueError):
+        from_data(ModuleSummary, missing)
+    with pytest.raises(ValueError):  # a pin kind outside the Literal
+        from_data(Pin, {"kind": "cookie", "name": "x"})
+    with pytest.raises(ValueError):  # ScanFacts checks its aliases are pairs
+        from_data(ScanFacts, {"bases": {}, "aliases": [["a"]], "classes": [], "pins": False,
+                              "scoped": False, "defined": []})
+    with pytest.raises(ValueError):  # a bool is not an int, nor an int a str
+        from_data(ParamWrite, {**to_data(effects.writes[0]), "line": True})
+
+    @dataclass(frozen=True)
+    class Ratio:
+        value: float
+
+    assert from_data(Ratio, {"value": 2}) == Ratio(2)
+    with pytest.raises(ValueError):
+        from_data(Ratio, {"value": "2"})
+

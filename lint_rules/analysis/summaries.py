@@ -113,48 +113,123 @@ def to_data(value: object) -> object:
 
 def from_data(kind: object, data: object) -> object:
     """Rebuild a value of type `kind` (a dataclass or a typing form over plain types)."""
-    origin = typing.get_origin(kind)
-    args = typing.get_args(kind)
-    if kind is type(None) or kind is None:
-        _need(data is None)
-        return None
-    if origin in (typing.Union, types.UnionType):
-        for option in args:
-            try:
-                return from_data(option, data)
-            except ValueError:
-                continue
-        raise ValueError("no union member fits")
-    if origin is typing.Literal:
-        _need(data in args)
-        return data
-    if kind in (str, int, bool, float):
-        _need(type(data) is kind or (kind is float and type(data) is int))
-        return data
-    if origin in (tuple, frozenset, list, set):
-        _need(isinstance(data, list))
-        item = args[0] if args else object
-        items = [from_data(item, v) for v in data]  # type: ignore[union-attr]
-        return frozenset(items) if origin is frozenset else tuple(items) if origin is tuple \
-            else items
-    if origin is dict:
-        _need(isinstance(data, dict))
-        key, val = args
-        return {from_data(key, k): from_data(val, v) for k, v in data.items()}  # type: ignore[union-attr]
-    if dataclasses.is_dataclass(kind):
-        _need(isinstance(data, dict))
-        hints = _type_hints(kind)
-        values = {}
-        for f in dataclasses.fields(kind):
-            _need(f.name in data)  # type: ignore[operator]
-            values[f.name] = from_data(hints[f.name], data[f.name])  # type: ignore[index]
-        return kind(**values)
-    raise ValueError(f"cannot rebuild {kind!r}")
+    return _decoder(kind)(data)
+
+
+Decoder = typing.Callable[[object], object]
 
 
 @functools.cache
-def _type_hints(kind: type) -> dict[str, object]:
-    return typing.get_type_hints(kind)  # resolving the annotations is most of a rebuild's cost
+def _decoder(kind: object) -> Decoder:
+    """The rebuilder of one type, made once per type: reading the typing forms again for every
+    value was most of a rebuild's cost (an edit run rebuilds every module's writer scan)."""
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if kind is type(None) or kind is None:
+        return _none
+    if origin in (typing.Union, types.UnionType):
+        return _union([_decoder(option) for option in args])
+    if origin is typing.Literal:
+        return _literal(args)
+    if kind in (str, int, bool):
+        return _exactly(kind)  # type: ignore[arg-type]
+    if kind is float:
+        return _float
+    if origin in (tuple, frozenset, list, set):
+        return _sequence(origin, args[0] if args else object)
+    if origin is dict:
+        return _mapping(*args)
+    if dataclasses.is_dataclass(kind):
+        return _record(kind)  # type: ignore[arg-type]
+    return _unknown(kind)
+
+
+def _none(data: object) -> None:
+    _need(data is None)
+
+
+def _union(options: list[Decoder]) -> Decoder:
+    def rebuild(data: object) -> object:
+        for option in options:
+            try:
+                return option(data)
+            except ValueError:
+                continue
+        raise ValueError("no union member fits")
+    return rebuild
+
+
+def _literal(allowed: tuple) -> Decoder:
+    def rebuild(data: object) -> object:
+        _need(data in allowed)
+        return data
+    return rebuild
+
+
+def _exactly(kind: type) -> Decoder:
+    def rebuild(data: object) -> object:
+        _need(type(data) is kind)
+        return data
+    return rebuild
+
+
+def _float(data: object) -> object:
+    _need(type(data) is float or type(data) is int)
+    return data
+
+
+def _sequence(origin: type, item: object) -> Decoder:
+    build = frozenset if origin is frozenset else tuple if origin is tuple else list
+    if item is str:  # names: the most common collection, checked without a call per item
+        def rebuild_names(data: object) -> object:
+            _need(isinstance(data, list) and all(type(v) is str for v in data))
+            return build(data)  # type: ignore[arg-type]
+        return rebuild_names
+    item_decoder: list[Decoder] = []  # made on first use: a type may contain itself
+
+    def rebuild(data: object) -> object:
+        _need(isinstance(data, list))
+        if not item_decoder:
+            item_decoder.append(_decoder(item))
+        one = item_decoder[0]
+        return build([one(v) for v in data])  # type: ignore[union-attr]
+    return rebuild
+
+
+def _mapping(key: object, value: object) -> Decoder:
+    parts: list[Decoder] = []
+
+    def rebuild(data: object) -> object:
+        _need(isinstance(data, dict))
+        if not parts:
+            parts.extend((_decoder(key), _decoder(value)))
+        k, v = parts
+        return {k(a): v(b) for a, b in data.items()}  # type: ignore[union-attr]
+    return rebuild
+
+
+def _record(kind: type) -> Decoder:
+    fields: list[tuple[str, Decoder]] = []
+    made: list[bool] = []
+
+    def rebuild(data: object) -> object:
+        _need(isinstance(data, dict))
+        if not made:
+            hints = typing.get_type_hints(kind)  # resolving the annotations: once per type
+            fields.extend((f.name, _decoder(hints[f.name])) for f in dataclasses.fields(kind))
+            made.append(True)
+        values = {}
+        for name, field_decoder in fields:
+            _need(name in data)  # type: ignore[operator]
+            values[name] = field_decoder(data[name])  # type: ignore[index]
+        return kind(**values)
+    return rebuild
+
+
+def _unknown(kind: object) -> Decoder:
+    def rebuild(data: object) -> object:
+        raise ValueError(f"cannot rebuild {kind!r}")
+    return rebuild
 
 
 def _need(condition: bool) -> None:
