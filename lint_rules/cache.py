@@ -302,6 +302,10 @@ class WritersState(NamedTuple):
     racy: frozenset[str]  # modules written too recently to trust their stat
     stats: bytes  # the stat of every module alone: equal when nothing was written in between
     newest_ns: int  # the latest change (mtime or ctime) of any module
+    bases: tuple[Path, ...] = ()
+    # Each module and its stat (None: it could not be stat'ed), as the signature read them: a
+    # comparison with the table reads these instead of walking the folders again.
+    modules: tuple[tuple[str, StatSig | None], ...] = ()
 
     def as_read_at(self, read_at_ns: int | None) -> bytes:
         """The signature of writers built from module texts read at `read_at_ns` (earlier than
@@ -325,22 +329,41 @@ def writers_state(bases: tuple[Path, ...], listings: ModuleListings | None = Non
     if files is None:
         return None
     now = time.time_ns()
-    parts = [json.dumps([str(b) for b in bases])]
     racy: set[str] = set()
     newest = 0
+    modules: list[tuple[str, StatSig | None]] = []
     for path in files:
+        name = str(path)
         try:
             st = os.stat(path)
         except OSError:
-            parts.append(f"{path}\0-")
+            modules.append((name, None))
             continue
         if not is_settled(st, now):
-            racy.add(str(path))
+            racy.add(name)
         newest = max(newest, st.st_mtime_ns, st.st_ctime_ns)
-        parts.append(f"{path}\0{stat_signature(st)}")
-    stats = digest("\n".join(parts).encode("utf-8", "surrogateescape"))
+        modules.append((name, stat_signature(st)))
+    stats = _stats_digest(bases, modules)
     return WritersState(digest(stats + b"racy") if racy else stats, frozenset(racy), stats,
-                        newest)
+                        newest, bases, tuple(modules))
+
+
+def _stats_digest(bases: tuple[Path, ...], modules: list[tuple[str, StatSig | None]]) -> bytes:
+    parts = [json.dumps([str(b) for b in bases])]
+    parts.extend(f"{name}\0-" if sig is None else f"{name}\0{sig}" for name, sig in modules)
+    return digest("\n".join(parts).encode("utf-8", "surrogateescape"))
+
+
+def _unwritten_since(state: WritersState) -> bool:
+    """No module of `state` was written (or removed) since its stat was taken. A module added
+    since is not in the state, so the signature of the next run's state differs anyway."""
+    now: list[tuple[str, StatSig | None]] = []
+    for name, _ in state.modules:
+        try:
+            now.append((name, stat_signature(os.stat(name))))
+        except OSError:
+            now.append((name, None))
+    return _stats_digest(state.bases, now) == state.stats
 
 
 def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:
@@ -362,11 +385,6 @@ def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:
     parts = [sorted([c, sorted(w)] for c, w in scan.bases), [list(a) for a in scan.aliases],
              sorted(scan.classes), scan.pins, scan.digest is not None, list(scan.defined), parsed]
     return digest(json.dumps(parts).encode("utf-8"))
-
-
-def _same_stats(now: WritersState | None, then: WritersState) -> bool:
-    """No module was written between the two states (one may have aged out of racy since)."""
-    return now is not None and now.stats == then.stats
 
 
 def _bases_key(bases: tuple[Path, ...]) -> str:
@@ -537,11 +555,10 @@ class ResultCache:
         self._facts_hold[bases] = None
         key = _bases_key(bases)
         table = self.writer_tables.get(key)
-        files = python_modules(bases, WRITERS_LIMIT)
-        if table is None or files is None or {str(f) for f in files} != set(table.modules):
+        if table is None or {name for name, _ in state.modules} != set(table.modules):
             return None
-        rows = self._rows(files, state.racy, table.modules)
-        if rows is None or not _same_stats(writers_state(bases), state):  # or written meanwhile
+        rows = self._rows(state, table.modules)
+        if rows is None or not _unwritten_since(state):  # or written meanwhile
             return None
         self.writer_tables[key] = WritersTable(state.sig, rows)
         self.dirty = True
@@ -554,34 +571,30 @@ class ResultCache:
         table = self.writer_tables.get(key)
         if table is not None and table.sig == state.sig:
             return
-        files = python_modules(bases, WRITERS_LIMIT)
-        rows = None if files is None else self._rows(files, state.racy, None)
-        if rows is not None and _same_stats(writers_state(bases), state):  # nothing written meanwhile
+        rows = self._rows(state, None)
+        if rows is not None and _unwritten_since(state):  # nothing written meanwhile
             self.writer_tables[key] = WritersTable(state.sig, rows)
             self.dirty = True
 
-    def _rows(self, files: list[Path], racy: frozenset[str],
-              stored: dict[str, tuple[StatSig, bytes]] | None
+    def _rows(self, state: WritersState, stored: dict[str, tuple[StatSig, bytes]] | None
               ) -> dict[str, tuple[StatSig, bytes]] | None:
-        """Each module's (stat, `scan_facts`); with `stored`, None as soon as one module's facts
-        differ from it (a module whose stat is unchanged and trusted is not read). A racy
-        module's row gets no stat, so the next comparison reads it again."""
+        """Each module's (stat, `scan_facts`) at `state`; with `stored`, None as soon as one
+        module's facts differ from it (a module whose stat is unchanged and trusted is not
+        read). A racy module's row gets no stat, so the next comparison reads it again."""
         index = self._writers_index
         assert index is not None
         rows: dict[str, tuple[StatSig, bytes]] = {}
-        for path in files:
-            name = str(path)
-            try:
-                sig = stat_signature(os.stat(path))
-            except OSError:
+        for name, sig in state.modules:
+            if sig is None:
                 return None
-            if stored is not None and sig == stored[name][0] and name not in racy:
+            racy = name in state.racy
+            if stored is not None and sig == stored[name][0] and not racy:
                 rows[name] = stored[name]
                 continue
-            facts = scan_facts(index.module_scan(path), index.config)
+            facts = scan_facts(index.module_scan(Path(name)), index.config)
             if stored is not None and facts != stored[name][1]:
                 return None
-            rows[name] = (RACY_ROW if name in racy else sig, facts)
+            rows[name] = (RACY_ROW if racy else sig, facts)
         return rows
 
     def current_digest(self, path: str, existence_only: bool = False) -> bytes | None:

@@ -748,3 +748,38 @@ def test_summaries_and_text_facts_rebuild_exactly_and_refuse_every_misfit() -> N
     with pytest.raises(ValueError):
         from_data(Ratio, {"value": "2"})
 
+
+def test_a_writers_state_lists_the_folders_once_and_sees_writes_made_after_it(
+        tmp_path, monkeypatch) -> None:
+    """`writers_state` keeps each module with its stat: comparing an edit with the writers'
+    table and recording a table read those instead of listing the folders again (an edit run
+    listed them three times per set of search folders), and the "written meanwhile" check
+    stats the same modules again: a module edited or removed after the state fails it."""
+    import lint_rules.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
+    _pins, _app, other = make_caller_of_a_silent_callee(tmp_path)
+    lint(tmp_path)
+    [cache_file] = (tmp_path / CACHE_DIR_NAME).rglob("*.json")
+    cache = ResultCache(cache_file, cache_module.decode_cache(cache_file.read_bytes()), Config())
+    [key] = cache.writer_tables  # the run recorded the table of the folders its check asked
+    bases = tuple(Path(b) for b in json.loads(key))
+    listed: list[object] = []
+    real = cache_module.python_modules
+    monkeypatch.setattr(cache_module, "python_modules",
+                        lambda *a: listed.append(a) or real(*a))
+
+    state = cache_module.writers_state(bases)
+    assert state is not None and len(listed) == 1
+    assert {Path(name) for name, _ in state.modules} == set(real(bases, 10_000))
+    assert all(sig == cache_module.stat_signature(os.stat(name)) for name, sig in state.modules)
+    assert cache_module._unwritten_since(state)
+
+    cache._open_writers_index()
+    assert cache._facts_unchanged_since(bases, state) is not None  # every module's facts hold
+    assert len(listed) == 1  # no second listing
+
+    other.write_text(other.read_text() + "\n# an edit after the state was taken\n")
+    assert not cache_module._unwritten_since(state)
+    other.unlink()
+    assert not cache_module._unwritten_since(state)
