@@ -362,14 +362,14 @@ def test_a_checking_run_records_the_writers_table_only_for_the_modules_its_check
     make_caller_of_a_silent_callee(tmp_path)
     lint(tmp_path)
     [cache_file] = (tmp_path / CACHE_DIR_NAME).rglob("*.json")
-    data = json.loads(cache_file.read_text())
-    recorded = {sig for e in data["entries"].values() for dep, sig in e["deps"]
+    data = cache_module.decode_cache(cache_file.read_bytes())
+    recorded = {sig for e in data["entries"].values() for dep, sig in e.deps
                 if dep.startswith(cache_module.WRITERS_DEP)}
     assert len(recorded) == 1
-    assert [t[0] for t in data["writer_tables"].values()] == list(recorded)
+    assert [t.sig for t in data["writer_tables"].values()] == list(recorded)
 
-    (raw, sig), = {(cache_module.WritersQuestions.bases_of_dep_path(dep), bytes.fromhex(sig))
-                   for e in data["entries"].values() for dep, sig in e["deps"]
+    (raw, sig), = {(cache_module.WritersQuestions.bases_of_dep_path(dep), sig)
+                   for e in data["entries"].values() for dep, sig in e.deps
                    if dep.startswith(cache_module.WRITERS_DEP)}
 
     def tables_recorded_for(signature: bytes) -> list[bytes]:
@@ -783,3 +783,33 @@ def test_a_writers_state_lists_the_folders_once_and_sees_writes_made_after_it(
     assert not cache_module._unwritten_since(state)
     other.unlink()
     assert not cache_module._unwritten_since(state)
+
+
+def test_the_cache_file_lists_each_dependency_once_and_a_bad_row_misses_its_entries() -> None:
+    """Entries name their dependencies by number in one table (most share the same
+    `__init__.py` files and modules): the file holds each (path, digest) once, decodes to the
+    same entries, and a table row or a number that does not validate is a miss for the
+    entries that use it only."""
+    import lint_rules.cache as cache_module
+    from lint_rules.cache import EXISTS, Entry, decode_cache, encode_cache
+
+    init = ("/p/pkg/__init__.py", EXISTS)
+    base = ("/p/pkg/base.py", digest(b"class Base: ..."))
+    gone = ("/p/pkg/gone.py", None)
+    entries = {
+        "/p/pkg/a.py\0pkg/a.py": Entry((1, 2, 3, 4), True, digest(b"a"), (), (init, base)),
+        "/p/pkg/b.py\0pkg/b.py": Entry((5, 6, 7, 8), False, digest(b"b"), (), (init, gone)),
+        "/p/pkg/c.py\0pkg/c.py": Entry((9, 9, 9, 9), True, digest(b"c"), (), (init,)),
+    }
+    raw = encode_cache(entries, {}, {})
+    data = json.loads(raw)
+    assert data["format"] == cache_module.FORMAT
+    assert sorted(map(tuple, data["deps"])) == sorted(
+        [(init[0], "exists"), (base[0], base[1].hex()), (gone[0], None)])
+    assert decode_cache(raw)["entries"] == entries
+
+    broken = json.loads(raw)
+    broken["deps"][[r[0] for r in broken["deps"]].index(base[0])] = [base[0], "not hex"]
+    broken["entries"]["/p/pkg/c.py\0pkg/c.py"]["deps"] = [len(broken["deps"])]
+    kept = decode_cache(json.dumps(broken).encode())["entries"]
+    assert kept == {"/p/pkg/b.py\0pkg/b.py": entries["/p/pkg/b.py\0pkg/b.py"]}
