@@ -302,10 +302,10 @@ class WritersState(NamedTuple):
     racy: frozenset[str]  # modules written too recently to trust their stat
     stats: bytes  # the stat of every module alone: equal when nothing was written in between
     newest_ns: int  # the latest change (mtime or ctime) of any module
-    bases: tuple[Path, ...] = ()
+    bases: tuple[Path, ...]
     # Each module and its stat (None: it could not be stat'ed), as the signature read them: a
     # comparison with the table reads these instead of walking the folders again.
-    modules: tuple[tuple[str, StatSig | None], ...] = ()
+    modules: tuple[tuple[str, StatSig | None], ...]
 
     def as_read_at(self, read_at_ns: int | None) -> bytes:
         """The signature of writers built from module texts read at `read_at_ns` (earlier than
@@ -788,7 +788,9 @@ def _dec_diag(v: object) -> Diagnostic:
                       _loc(v.get("s")), _loc(v.get("e")), fix, _str(v.get("l")))
 
 
-def _table_row(table: list, number: object):
+def _table_row(table: list[tuple[str, bytes | None] | None], number: object
+               ) -> tuple[str, bytes | None]:
+    """The dependency an entry names by its number in the file's table."""
     _need(type(number) is int and 0 <= number < len(table))  # type: ignore[operator]
     row = table[number]  # type: ignore[index]
     _need(row is not None)
