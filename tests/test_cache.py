@@ -663,7 +663,8 @@ def test_text_facts_are_kept_for_a_cache_only_and_rebuilt_from_plain_data() -> N
 
 
 def _every_leaf_replaced(plain: object, path: tuple = ()):
-    """(path, copy of `plain` with the value at `path` replaced by one of the wrong type)."""
+    """(path, a value of the wrong type for it) for every value below `plain`, leaves and
+    containers alike; `_replaced` puts it in place."""
     if isinstance(plain, dict):
         for key, value in plain.items():
             yield from _every_leaf_replaced(value, (*path, key))
@@ -737,7 +738,7 @@ def test_summaries_and_text_facts_rebuild_exactly_and_refuse_every_misfit() -> N
     with pytest.raises(ValueError):  # ScanFacts checks its aliases are pairs
         from_data(ScanFacts, {"bases": {}, "aliases": [["a"]], "classes": [], "pins": False,
                               "scoped": False, "defined": []})
-    with pytest.raises(ValueError):  # a bool is not an int, nor an int a str
+    with pytest.raises(ValueError):  # a bool is not an int (JSON has both)
         from_data(ParamWrite, {**to_data(effects.writes[0]), "line": True})
 
     @dataclass(frozen=True)
