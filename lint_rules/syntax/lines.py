@@ -7,11 +7,17 @@ and libcst's, taken in source order, pair one to one (same count, same kinds, sa
 names), so a statement's line is its partner's `lineno`, and any node inside a statement that
 stands on one line (`lineno == end_lineno`) is on that line. Anything else asks the fallback
 (libcst's positions), once per module.
+
+When CPython's `ast` cannot read the text (syntax newer than the interpreter, such as 3.12's
+`type X = ...` under 3.11), the statements' lines come from `tokenize` instead, paired the same
+way (`token_statement_lines`): a tokenization costs a fifth of libcst's position pass.
 """
 
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Callable
 
 import libcst as cst
@@ -47,17 +53,7 @@ def statement_lines(module: cst.Module, tree: ast.Module | None) -> dict[int, tu
         if isinstance(node, ast.stmt):
             ast_statements.append(node)
         stack.extend(reversed([c for c in _ast_blocks(node) if isinstance(c, _BLOCKS_AST)]))
-    cst_statements: list[cst.CSTNode] = []
-    todo: list[cst.CSTNode] = [module]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, _LINES_CST):
-            cst_statements.extend(node.body)
-            continue
-        if isinstance(node, cst.BaseCompoundStatement):
-            cst_statements.append(node)
-        todo.extend(reversed([c for c in _cst_blocks(node)
-                              if isinstance(c, (cst.BaseStatement, *_CONTAINERS_CST))]))
+    cst_statements = _cst_statements(module)
     if len(ast_statements) != len(cst_statements):
         return {}
     out: dict[int, tuple[int, int]] = {}
@@ -69,6 +65,150 @@ def statement_lines(module: cst.Module, tree: ast.Module | None) -> dict[int, tu
             return {}
         out[id(c)] = (a.lineno, a.end_lineno or a.lineno)
     return out
+
+
+def _cst_statements(module: cst.Module) -> list[cst.CSTNode]:
+    """Every small and compound statement of the module, in source order."""
+    cst_statements: list[cst.CSTNode] = []
+    todo: list[cst.CSTNode] = [module]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, _LINES_CST):
+            cst_statements.extend(node.body)
+            continue
+        if isinstance(node, cst.BaseCompoundStatement):
+            cst_statements.append(node)
+        todo.extend(reversed([c for c in _cst_blocks(node)
+                              if isinstance(c, (cst.BaseStatement, *_CONTAINERS_CST))]))
+    return cst_statements
+
+
+# The keyword that starts each compound statement (`elif` is an `If` in libcst and in `ast`).
+_COMPOUND_KEYWORDS = {
+    "if": cst.If, "elif": cst.If, "while": cst.While, "for": cst.For, "try": cst.Try,
+    "with": cst.With, "def": cst.FunctionDef, "class": cst.ClassDef, "match": cst.Match,
+}
+_CLAUSE_KEYWORDS = frozenset({"else", "except", "finally", "case"})  # not statements
+_SOFT_KEYWORDS = frozenset({"match", "case"})  # names too: `match = 1`, `case(x)`
+_NOT_AFTER_SOFT = frozenset({"=", ".", ":", ",", ")", "]", "}", ";"})
+_SKIPPED_TOKENS = frozenset({tokenize.NL, tokenize.COMMENT, tokenize.INDENT, tokenize.DEDENT,
+                             tokenize.ENCODING})
+_OPENING, _CLOSING = frozenset("([{"), frozenset(")]}")
+
+
+def token_statement_lines(module: cst.Module, source: str) -> dict[int, tuple[int, int]]:
+    """`statement_lines` from `tokenize` when there is no `ast`: each logical line gives its
+    compound statement (by keyword) and its `;`-separated small statements, in source order,
+    the order of `_cst_statements`. A compound statement's last line is not known here: it is
+    given as its first line + 1, so nothing inside it counts as standing on one line (such
+    nodes ask the fallback). Empty when the text does not tokenize or the two sequences do not
+    pair, statement for statement and kind for kind."""
+    try:
+        found = _token_statements(source)
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        return {}
+    cst_statements = _cst_statements(module)
+    if len(found) != len(cst_statements):
+        return {}
+    out: dict[int, tuple[int, int]] = {}
+    for (first, last, keyword), c in zip(found, cst_statements):
+        if keyword is None:
+            if isinstance(c, cst.BaseCompoundStatement):
+                return {}
+        elif not isinstance(c, _COMPOUND_KEYWORDS[keyword]) and not (
+                keyword == "try" and isinstance(c, cst.TryStar)):
+            return {}
+        out[id(c)] = (first, last)
+    return out
+
+
+def _token_statements(source: str) -> list[tuple[int, int, str | None]]:
+    """(first line, last line, compound keyword or None) of every statement, in source order."""
+    out: list[tuple[int, int, str | None]] = []
+    line: list[tokenize.TokenInfo] = []
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type in _SKIPPED_TOKENS:
+            continue
+        if token.type in (tokenize.NEWLINE, tokenize.ENDMARKER):
+            if line:
+                _logical_line(line, out)
+            line = []
+            continue
+        line.append(token)
+    return out
+
+
+def _logical_line(tokens: list[tokenize.TokenInfo], out: list) -> None:
+    if tokens[0].type == tokenize.OP and tokens[0].string == "@":
+        return  # a decorator: the statement's line is its `def` or `class` line, as in `ast`
+    i = 0
+    while i < len(tokens):
+        keyword = _keyword_at(tokens, i)
+        if keyword is not None:
+            colon = _header_end(tokens, i)
+            if keyword in _COMPOUND_KEYWORDS:
+                row = tokens[i].start[0]
+                out.append((row, row + 1, keyword))
+            i = colon + 1  # what follows the colon on the same line is the body's
+            continue
+        end = _small_statement_end(tokens, i)
+        out.append((tokens[i].start[0], tokens[end - 1].end[0], None))
+        i = end + 1  # past the `;`
+
+
+def _keyword_at(tokens: list[tokenize.TokenInfo], i: int) -> str | None:
+    """The compound or clause keyword that starts a statement at `tokens[i]`, if any."""
+    token = tokens[i]
+    if token.type != tokenize.NAME:
+        return None
+    word = token.string
+    if word == "async" and i + 1 < len(tokens) and tokens[i + 1].string in ("def", "for", "with"):
+        return tokens[i + 1].string
+    if word in _SOFT_KEYWORDS:
+        after = tokens[i + 1] if i + 1 < len(tokens) else None
+        if after is None or after.string in _NOT_AFTER_SOFT or after.type == tokenize.OP and \
+                after.string.endswith("=") or not _has_header_colon(tokens, i):
+            return None
+        return word
+    if word in _COMPOUND_KEYWORDS or word in _CLAUSE_KEYWORDS:
+        return word
+    return None
+
+
+def _header_end(tokens: list[tokenize.TokenInfo], i: int) -> int:
+    """The index of the `:` that ends the header starting at `tokens[i]` (outside brackets)."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        text = tokens[j].string
+        if tokens[j].type != tokenize.OP:
+            continue
+        if text in _OPENING:
+            depth += 1
+        elif text in _CLOSING:
+            depth -= 1
+        elif text == ":" and depth == 0:
+            return j
+    return len(tokens)  # no colon: the pairing will not match, and says so
+
+
+def _has_header_colon(tokens: list[tokenize.TokenInfo], i: int) -> bool:
+    return _header_end(tokens, i) < len(tokens)
+
+
+def _small_statement_end(tokens: list[tokenize.TokenInfo], i: int) -> int:
+    """The index of the `;` that ends the small statement at `tokens[i]`, or the line's end."""
+    depth = 0
+    for j in range(i, len(tokens)):
+        text = tokens[j].string
+        if tokens[j].type != tokenize.OP:
+            continue
+        if text in _OPENING:
+            depth += 1
+        elif text in _CLOSING:
+            depth -= 1
+        elif text == ";" and depth == 0:
+            return j
+    return len(tokens)
 
 
 def _ast_blocks(node: ast.AST) -> list[ast.AST]:
@@ -109,7 +249,8 @@ class NodeLines:
     def __call__(self, node: cst.CSTNode, statement: cst.CSTNode | None = None) -> int:
         if self._lines is None:
             tree = self._tree_of() if self._tree_of is not None else ast_tree(self._source)
-            self._lines = statement_lines(self._module, tree)
+            self._lines = statement_lines(self._module, tree) if tree is not None else \
+                token_statement_lines(self._module, self._source)
         found = self._lines.get(id(node))
         if found is not None:
             return found[0]
