@@ -166,9 +166,11 @@ def _keyword_at(tokens: list[tokenize.TokenInfo], i: int) -> str | None:
         return tokens[i + 1].string
     if word in _SOFT_KEYWORDS:
         after = tokens[i + 1] if i + 1 < len(tokens) else None
-        if after is None or after.string in _NOT_AFTER_SOFT or after.type == tokenize.OP and \
-                after.string.endswith("=") or not _has_header_colon(tokens, i):
-            return None
+        if after is None or after.string in _NOT_AFTER_SOFT or (
+                after.type == tokenize.OP and after.string.endswith("=")):
+            return None  # a name: `match = 1`, `case.x`, `match == y`
+        if not _has_header_colon(tokens, i):
+            return None  # `match(x)`: a call
         return word
     if word in _COMPOUND_KEYWORDS or word in _CLAUSE_KEYWORDS:
         return word
