@@ -178,19 +178,8 @@ def _keyword_at(tokens: list[tokenize.TokenInfo], i: int) -> str | None:
 
 
 def _header_end(tokens: list[tokenize.TokenInfo], i: int) -> int:
-    """The index of the `:` that ends the header starting at `tokens[i]` (outside brackets)."""
-    depth = 0
-    for j in range(i, len(tokens)):
-        text = tokens[j].string
-        if tokens[j].type != tokenize.OP:
-            continue
-        if text in _OPENING:
-            depth += 1
-        elif text in _CLOSING:
-            depth -= 1
-        elif text == ":" and depth == 0:
-            return j
-    return len(tokens)  # no colon: the pairing will not match, and says so
+    """The index of the `:` that ends the header starting at `tokens[i]`."""
+    return _top_level(tokens, i, ":")
 
 
 def _has_header_colon(tokens: list[tokenize.TokenInfo], i: int) -> bool:
@@ -199,16 +188,22 @@ def _has_header_colon(tokens: list[tokenize.TokenInfo], i: int) -> bool:
 
 def _small_statement_end(tokens: list[tokenize.TokenInfo], i: int) -> int:
     """The index of the `;` that ends the small statement at `tokens[i]`, or the line's end."""
+    return _top_level(tokens, i, ";")
+
+
+def _top_level(tokens: list[tokenize.TokenInfo], i: int, operator: str) -> int:
+    """The index of the first `operator` from `tokens[i]` on outside brackets, or the line's
+    end (a header without its colon: the pairing will not match, and says so)."""
     depth = 0
     for j in range(i, len(tokens)):
-        text = tokens[j].string
         if tokens[j].type != tokenize.OP:
             continue
+        text = tokens[j].string
         if text in _OPENING:
             depth += 1
         elif text in _CLOSING:
             depth -= 1
-        elif text == ";" and depth == 0:
+        elif text == operator and depth == 0:
             return j
     return len(tokens)
 
