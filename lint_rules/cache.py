@@ -349,7 +349,7 @@ def writers_state(bases: tuple[Path, ...], listings: ModuleListings | None = Non
 
 
 def _stats_digest(bases: tuple[Path, ...], modules: list[tuple[str, StatSig | None]]) -> bytes:
-    parts = [json.dumps([str(b) for b in bases])]
+    parts = [_bases_key(bases)]
     parts.extend(f"{name}\0-" if sig is None else f"{name}\0{sig}" for name, sig in modules)
     return digest("\n".join(parts).encode("utf-8", "surrogateescape"))
 
