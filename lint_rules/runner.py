@@ -23,6 +23,7 @@ from lint_rules.cache import (
 )
 from lint_rules.core.config import Config, ConfigResolver
 from lint_rules.core.diagnostics import Diagnostic
+from lint_rules.core.memory import release_freed_memory, resident_bytes
 from lint_rules.core.source import FileChangedError, file_digest, write_atomically
 from lint_rules.discovery import DiscoveryError, walker
 
@@ -112,31 +113,17 @@ def _die_with_parent() -> None:
 
 def _trim_after_each_file() -> None:
     """glibc keeps the pages a file's trees were freed into, so a worker would stay at the size
-    of the largest file it checked: give them back after each file (glibc only)."""
-    try:
-        # Imported in the worker, as in `_die_with_parent`.
-        import ctypes
-
-        trim = ctypes.CDLL(None).malloc_trim
-    except (ImportError, AttributeError, OSError):  # no ctypes, or a libc without malloc_trim
-        return
-    page = os.sysconf("SC_PAGE_SIZE")
-
-    def trim_when_large() -> None:
-        try:
-            with open("/proc/self/statm", "rb") as fh:
-                resident = int(fh.read().split()[1]) * page
-        except (OSError, ValueError, IndexError):
-            return
-        if resident > TRIM_ABOVE:
-            trim(0)
-
-    _worker_state["trim"] = trim_when_large
+    of the largest file it checked: give them back after each file."""
+    _worker_state["trim"] = True
 
 
-def _init_pool_worker(*args) -> None:
+def _init_pool_worker(large_parse_gate, *args) -> None:
+    # Imported here, as in `_init_worker`: a run served from the cache never loads libcst.
+    from lint_rules.syntax.parse import gate_large_parses
+
     _die_with_parent()
     _trim_after_each_file()
+    gate_large_parses(large_parse_gate)
     # Worker processes only (the API may run in a caller's process: leave its GC alone).
     # Objects inherited from the parent never become garbage: freezing them keeps full
     # collections short (and pages shared); libcst trees are acyclic and freed by refcount,
@@ -155,9 +142,10 @@ def _work_lean(item: tuple[str, str]) -> FileResult:
 
 
 def _trim() -> None:
-    trim = _worker_state.get("trim")
-    if trim is not None:
-        trim()  # type: ignore[operator]
+    if _worker_state.get("trim"):
+        resident = resident_bytes()
+        if resident is not None and resident > TRIM_ABOVE:
+            release_freed_memory()
 
 
 def _served(display: str, path: str, entry) -> tuple[FileResult, WorkerYield] | None:
@@ -289,7 +277,8 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
     import lint_rules.fixes  # noqa: F401  (the engine, the rules, libcst)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
-                             initargs=(config, roots, options, summaries, facts)) as pool:
+                             initargs=(context.Lock(), config, roots, options, summaries, facts)
+                             ) as pool:
         # Each file goes to exactly one worker, and only the parent writes: no two
         # processes ever write the same file.
         yield from pool.map(work, items, chunksize=chunk)
