@@ -1,4 +1,4 @@
-"""A large libcst parse gives its scratch memory back at once and holds the large-parse gate."""
+"""A large libcst parse gives its scratch memory back at once; a very large one holds the gate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import pytest
 from lint_rules.core import memory
 from lint_rules.syntax import parse
 from lint_rules.syntax.parse import (
+    GATED_SOURCE,
     LARGE_SOURCE,
     ParseFailure,
     gate_large_parses,
@@ -56,25 +57,26 @@ def gate():
         gate_large_parses(None)
 
 
-def test_only_a_large_parse_holds_the_gate(gate, monkeypatch):
+def test_only_a_very_large_parse_holds_the_gate(gate, monkeypatch):
     held_during: list[bool] = []
     real = parse._libcst_parse
     monkeypatch.setattr(parse, "_libcst_parse", lambda s: held_during.append(gate.held) or real(s))
-    assert not isinstance(libcst_parse(_source(LARGE_SOURCE // 2)), ParseFailure)
-    assert gate.entered == 0 and held_during == [False]
     assert not isinstance(libcst_parse(_source(LARGE_SOURCE)), ParseFailure)
+    assert gate.entered == 0 and held_during == [False]
+    assert not isinstance(libcst_parse(_source(GATED_SOURCE)), ParseFailure)
     assert gate.entered == 1 and held_during == [False, True] and not gate.held
 
 
-def test_a_large_parse_that_fails_releases_the_gate(gate):
-    found = libcst_parse(_source(LARGE_SOURCE) + "def broken(:\n")
+def test_a_gated_parse_that_fails_releases_the_gate(gate):
+    found = libcst_parse(_source(GATED_SOURCE) + "def broken(:\n")
     assert isinstance(found, ParseFailure) and found.message.startswith("libcst: ")
     assert gate.entered == 1 and not gate.held
 
 
-def test_without_a_gate_a_large_parse_runs_unguarded():
+def test_a_gate_taken_away_is_not_held(gate):
     gate_large_parses(None)
-    assert not isinstance(libcst_parse(_source(LARGE_SOURCE)), ParseFailure)
+    assert not isinstance(libcst_parse(_source(GATED_SOURCE)), ParseFailure)
+    assert gate.entered == 0
 
 
 def test_only_a_large_parse_gives_memory_back(monkeypatch):

@@ -38,10 +38,12 @@ class ParseFailure:
 
 
 LIBCST_PREFIX = "libcst: "
-# Source length from which a libcst parse is "large": it gives its scratch memory back (at 64 K
-# characters: about 13 MB back for 2 ms, against a 0.1 s parse), and it takes the large-parse
-# gate when the process has one.
+# Source length from which a libcst parse gives its scratch memory back (at 64 K characters:
+# about 13 MB back for 2 ms, against a 0.1 s parse).
 LARGE_SOURCE = 64_000
+# Source length from which a parse takes the large-parse gate, when the process has one: 30 MB
+# of scratch memory and more.
+GATED_SOURCE = 150_000
 # Held around each large parse when set (`gate_large_parses`).
 _large_parse_gate: list[AbstractContextManager] = []
 
@@ -150,7 +152,7 @@ def _for_target(libcst_failure: ParseFailure, cpython: ParseFailure, target: Ver
 
 def libcst_parse(source: str) -> cst.Module | ParseFailure:
     """libcst alone: only for text that `syntax_check` has accepted (failures say "libcst: ")."""
-    if len(source) < LARGE_SOURCE or not _large_parse_gate:
+    if len(source) < GATED_SOURCE or not _large_parse_gate:
         return _libcst_parse(source)
     with _large_parse_gate[0]:
         return _libcst_parse(source)
