@@ -434,6 +434,23 @@ def test_recorded_dependencies_cover_found_and_missing_modules(tmp_path) -> None
     assert not fresh.deps_valid(tuple(deps.items()))
 
 
+def test_a_module_asked_again_keeps_each_probed_path_once(tmp_path) -> None:
+    """The paths looked at for a module are a set: a worker asks about the same modules for
+    every file it checks, and the record must not grow with the asking."""
+    base, sub = make_package(tmp_path)
+    index = CachingIndex(Config(), [tmp_path / "src"])
+    index.start_recording()
+    for _ in range(3):  # LLA005's gate, asked before the module is summarised
+        assert not index.may_store_globally("pkg.base", "nothing", sub)
+        assert not index.may_store_globally("pkg.nowhere", "nothing", sub)
+    index.ancestors(("pkg.base.Base",), sub)
+    deps = dict(index.stop_recording())
+    for module in ("pkg.base", "pkg.nowhere"):
+        probed = list(index._probed[module])
+        assert probed and len(probed) == len(set(probed))
+    assert deps[str(base)] == digest(base.read_bytes())
+
+
 def test_fix_runs_check_cached_files_that_have_something_to_fix(tmp_path, index_rule) -> None:
     base, sub = make_package(tmp_path)
     assert len(lint(tmp_path).diagnostics) == 1  # cached, with a safe fix
