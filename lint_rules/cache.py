@@ -423,6 +423,9 @@ class ResultCache:
         # every module's stat, so an entry recorded under one holds without parsing its
         # questions (a warm run otherwise decoded the JSON of every entry's dependency).
         self._settled: set[bytes] = set()
+        # One tuple per (path, digest) dependency for the entries this run stores: each worker's
+        # entry arrives with its own copies, and most entries name the same modules.
+        self._dep_rows: dict[tuple[str, bytes | None], tuple[str, bytes | None]] = {}
         self.dirty = False
 
     @classmethod
@@ -633,9 +636,11 @@ class ResultCache:
     # --- updates ---
     def store(self, path: str, display: str, result: WorkerYield) -> None:
         if result.entry is not None:
-            self.entries[self.key(path, display)] = result.entry
+            rows = self._dep_rows
+            entry = result.entry._replace(deps=tuple(rows.setdefault(d, d) for d in result.entry.deps))
+            self.entries[self.key(path, display)] = entry
             self.dirty = True
-            for dep, signature in result.entry.deps:
+            for dep, signature in entry.deps:
                 if signature is not None and dep.startswith(WRITERS_DEP):
                     raw = WritersQuestions.bases_of_dep_path(dep)
                     if raw is not None:

@@ -831,3 +831,26 @@ def test_the_cache_file_lists_each_dependency_once_and_a_bad_row_misses_its_entr
     broken["entries"]["/p/pkg/c.py\0pkg/c.py"]["deps"] = [len(broken["deps"])]
     kept = decode_cache(json.dumps(broken).encode())["entries"]
     assert kept == {"/p/pkg/b.py\0pkg/b.py": entries["/p/pkg/b.py\0pkg/b.py"]}
+
+
+def test_stored_entries_share_one_tuple_per_dependency(tmp_path) -> None:
+    """Each worker's entry arrives with its own copy of every dependency (through a pipe):
+    the parent keeps one tuple per (path, digest), and the entries and the saved file are
+    the same as without sharing."""
+    import pickle
+
+    from lint_rules.cache import EXISTS, Entry, WorkerYield, decode_cache
+
+    init = ("/p/pkg/__init__.py", EXISTS)
+    base = ("/p/pkg/base.py", digest(b"class Base: ..."))
+    cache = ResultCache(tmp_path / "c.json")
+    sent = {name: Entry((1, 2, 3, 4), True, digest(name.encode()), (), (init, base))
+            for name in ("a", "b")}
+    for name, entry in sent.items():
+        cache.store(f"/p/pkg/{name}.py", f"pkg/{name}.py",
+                    WorkerYield(pickle.loads(pickle.dumps(entry))))
+    a, b = (cache.entries[cache.key(f"/p/pkg/{n}.py", f"pkg/{n}.py")] for n in ("a", "b"))
+    assert a == sent["a"] and b == sent["b"]
+    assert all(x is y for x, y in zip(a.deps, b.deps))
+    cache.save()
+    assert decode_cache((tmp_path / "c.json").read_bytes())["entries"] == cache.entries
