@@ -446,6 +446,27 @@ def test_module_listings_list_what_python_modules_lists(tmp_path) -> None:
     assert ModuleListings(limit=3).modules((tmp_path,)) is None
 
 
+def test_module_listings_keep_the_stat_fields_the_index_reads(tmp_path) -> None:
+    """A run keeps one stat per module it looked at: the fields the index reads, with
+    `os.stat`'s values and names; a path that cannot be stat'ed is None, asked once."""
+    import os
+    import stat
+
+    from lint_rules.core.module_files import ModuleListings
+
+    module = tmp_path / "m.py"
+    module.write_text("x = 1\n")
+    listings = ModuleListings()
+    kept, real = listings.stat(module), os.stat(module)
+    assert kept is not None and stat.S_ISREG(kept.st_mode) and not stat.S_ISREG(
+        listings.stat(tmp_path).st_mode)
+    assert (kept.st_mtime_ns, kept.st_ctime_ns, kept.st_size) == (
+        real.st_mtime_ns, real.st_ctime_ns, real.st_size)
+    module.write_text("x = 2  # longer\n")
+    assert listings.stat(module) is kept  # one state of the disk per run
+    assert listings.stat(tmp_path / "gone.py") is None
+
+
 def test_search_folders_that_list_the_same_modules_share_one_writers(tmp_path, monkeypatch) -> None:
     """A file in a folder without `__init__.py` searches that folder and the project's (414
     such sets in litellm): the writers are read off the modules, so every set listing the

@@ -42,7 +42,7 @@ from lint_rules.analysis.rule_stages import (
 from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleSummary
 from lint_rules.analysis.text_facts import MEMO, ScanFacts
 from lint_rules.core.config import Config
-from lint_rules.core.module_files import ModuleListings
+from lint_rules.core.module_files import FileStat, ModuleListings
 from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
 from lint_rules.syntax.lines import NodeLines
 from lint_rules.syntax.parse import (
@@ -407,7 +407,7 @@ def _stat_key(path: Path) -> tuple[str, int, int, int]:
     return _stat_fields(path, st)
 
 
-def _stat_fields(path: Path, st: os.stat_result | None) -> tuple[str, int, int, int]:
+def _stat_fields(path: Path, st: os.stat_result | FileStat | None) -> tuple[str, int, int, int]:
     if st is None:
         return (str(path), -1, -1, -1)
     return (str(path), st.st_mtime_ns, st.st_ctime_ns, st.st_size)

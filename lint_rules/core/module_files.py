@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from pathlib import Path
+from typing import NamedTuple
 
 # Past this many modules under its search folders the project's writers are not read (a file
 # then counts every call as a possible call hop): `ProjectIndex.writers`.
@@ -49,6 +50,16 @@ def python_modules(bases: Iterable[Path], limit: int) -> list[Path] | None:
     return sorted(out)
 
 
+class FileStat(NamedTuple):
+    """The fields of `os.stat_result` that the index reads, under the same names: a run keeps
+    one per module it looked at, and a whole `stat_result` is about four times the size."""
+
+    st_mode: int
+    st_mtime_ns: int
+    st_ctime_ns: int
+    st_size: int
+
+
 class ModuleListings:
     """`python_modules` and `os.stat` for the many sets of search folders of one run (a file in
     a folder without `__init__.py` searches that folder and the project's: litellm has 414 such
@@ -60,7 +71,7 @@ class ModuleListings:
     def __init__(self, limit: int = WRITERS_LIMIT) -> None:
         self.limit = limit
         self._walked: dict[Path, list[Path] | None] = {}
-        self._stats: dict[Path, os.stat_result | None] = {}
+        self._stats: dict[Path, FileStat | None] = {}
 
     def modules(self, bases: Iterable[Path]) -> list[Path] | None:
         found: set[Path] = set()
@@ -73,13 +84,16 @@ class ModuleListings:
             found.update(files)
         return None if len(found) > self.limit else sorted(found)
 
-    def stat(self, path: Path) -> os.stat_result | None:
-        """`os.stat(path)`, None when it fails; asked once per run."""
+    def stat(self, path: Path) -> FileStat | None:
+        """`os.stat(path)`'s fields, None when it fails; asked once per run."""
         if path not in self._stats:
             try:
-                self._stats[path] = os.stat(path)
+                st = os.stat(path)
             except OSError:
                 self._stats[path] = None
+            else:
+                self._stats[path] = FileStat(st.st_mode, st.st_mtime_ns, st.st_ctime_ns,
+                                             st.st_size)
         return self._stats[path]
 
 
