@@ -44,14 +44,6 @@ LARGE_SOURCE = 64_000
 # Source length from which a parse takes the large-parse gate, when the process has one: 30 MB
 # of scratch memory and more.
 GATED_SOURCE = 150_000
-# Held around each large parse when set (`gate_large_parses`).
-_large_parse_gate: list[AbstractContextManager] = []
-
-
-def gate_large_parses(gate: AbstractContextManager | None) -> None:
-    """Parse large sources only while holding `gate` (None: no gate). The runner gives its
-    workers one lock, so that no two of them hold a large parse's scratch memory at once."""
-    _large_parse_gate[:] = [] if gate is None else [gate]
 _LIBCST_AT = re.compile(r"error at (\d+):(\d+): ")
 # CPython's messages for text past its nesting limits (3.10 to 3.13).
 _LIMIT_MESSAGES = ("too many nested parentheses", "too many levels of indentation",
@@ -148,6 +140,16 @@ def _for_target(libcst_failure: ParseFailure, cpython: ParseFailure, target: Ver
     return ParseFailure(cpython.row, cpython.column,
                         f"{cpython.message} ({describe(RUNNING)}); libcst, for the project's "
                         f"target {describe(target)}, stops on line {row}: {detail}")
+
+
+# Held around each large parse when set (`gate_large_parses`).
+_large_parse_gate: list[AbstractContextManager] = []
+
+
+def gate_large_parses(gate: AbstractContextManager | None) -> None:
+    """Parse large sources only while holding `gate` (None: no gate). The runner gives its
+    workers one lock, so that no two of them hold a large parse's scratch memory at once."""
+    _large_parse_gate[:] = [] if gate is None else [gate]
 
 
 def libcst_parse(source: str) -> cst.Module | ParseFailure:
