@@ -8,13 +8,7 @@ import pytest
 
 from lint_rules.core import memory
 from lint_rules.syntax import parse
-from lint_rules.syntax.parse import (
-    GATED_SOURCE,
-    LARGE_SOURCE,
-    ParseFailure,
-    gate_large_parses,
-    libcst_parse,
-)
+from lint_rules.syntax.parse import ParseFailure, gate_large_parses, libcst_parse
 
 CHUNK = (
     "class Agent{n}(Base):\n"
@@ -48,7 +42,14 @@ class Gate:
 
 
 @pytest.fixture
-def gate():
+def small_thresholds(monkeypatch):
+    """The thresholds' logic on small sources: a parse of 150 K characters takes a second."""
+    monkeypatch.setattr(parse, "LARGE_SOURCE", 2_000)
+    monkeypatch.setattr(parse, "GATED_SOURCE", 5_000)
+
+
+@pytest.fixture
+def gate(small_thresholds):
     recorder = Gate()
     gate_large_parses(recorder)
     try:
@@ -61,32 +62,32 @@ def test_only_a_very_large_parse_holds_the_gate(gate, monkeypatch):
     held_during: list[bool] = []
     real = parse._libcst_parse
     monkeypatch.setattr(parse, "_libcst_parse", lambda s: held_during.append(gate.held) or real(s))
-    assert not isinstance(libcst_parse(_source(LARGE_SOURCE)), ParseFailure)
+    assert not isinstance(libcst_parse(_source(parse.LARGE_SOURCE)), ParseFailure)
     assert gate.entered == 0 and held_during == [False]
-    assert not isinstance(libcst_parse(_source(GATED_SOURCE)), ParseFailure)
+    assert not isinstance(libcst_parse(_source(parse.GATED_SOURCE)), ParseFailure)
     assert gate.entered == 1 and held_during == [False, True] and not gate.held
 
 
 def test_a_gated_parse_that_fails_releases_the_gate(gate):
-    found = libcst_parse(_source(GATED_SOURCE) + "def broken(:\n")
+    found = libcst_parse(_source(parse.GATED_SOURCE) + "def broken(:\n")
     assert isinstance(found, ParseFailure) and found.message.startswith("libcst: ")
     assert gate.entered == 1 and not gate.held
 
 
 def test_a_gate_taken_away_is_not_held(gate):
     gate_large_parses(None)
-    assert not isinstance(libcst_parse(_source(GATED_SOURCE)), ParseFailure)
+    assert not isinstance(libcst_parse(_source(parse.GATED_SOURCE)), ParseFailure)
     assert gate.entered == 0
 
 
-def test_only_a_large_parse_gives_memory_back(monkeypatch):
+def test_only_a_large_parse_gives_memory_back(small_thresholds, monkeypatch):
     released: list[int] = []
     monkeypatch.setattr(parse, "release_freed_memory", lambda: released.append(1))
-    libcst_parse(_source(LARGE_SOURCE // 2))
+    libcst_parse(_source(parse.LARGE_SOURCE // 2))
     assert released == []
-    libcst_parse(_source(LARGE_SOURCE))
+    libcst_parse(_source(parse.LARGE_SOURCE))
     assert released == [1]
-    libcst_parse(_source(LARGE_SOURCE) + "def broken(:\n")
+    libcst_parse(_source(parse.LARGE_SOURCE) + "def broken(:\n")
     assert released == [1, 1]
 
 
