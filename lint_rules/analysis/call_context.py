@@ -29,9 +29,8 @@ from lint_rules.syntax.semantic import (
     dotted_name,
     string_value,
 )
-from lint_rules.syntax.tree import child_nodes
+from lint_rules.syntax.tree import NESTED_SCOPE_TYPES, child_nodes
 
-_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
 _COPY_CALLS = frozenset({"dict", "copy.copy", "copy.deepcopy"})
 
 
@@ -116,7 +115,7 @@ def body_nodes(root: cst.CSTNode) -> Iterable[cst.CSTNode]:
     while stack:
         node = stack.pop()
         yield node
-        stack.extend(reversed([c for c in child_nodes(node) if not isinstance(c, _SCOPES)]))
+        stack.extend(reversed([c for c in child_nodes(node) if type(c) not in NESTED_SCOPE_TYPES]))
 
 
 def from_own_kwargs(expr: cst.BaseExpression, fn: FunctionInfo, keywords: frozenset[str]) -> bool:

@@ -34,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass
 
 from lint_rules.analysis.process_state import LIBRARY_CONFIG_CALL, MUTATORS
+from lint_rules.syntax.ast_fields import walk
 from lint_rules.syntax.semantic import relative_base
 
 _CALLED_BY_NAME = frozenset({"setattr", "putenv"})
@@ -110,7 +111,7 @@ def _stores_parameter(found: ast.FunctionDef | ast.AsyncFunctionDef, imports: _I
     environ = False
     stores: list[ast.expr] = []  # targets assigned a bare parameter
     calls: list[ast.Call] = []  # calls passing a bare parameter
-    for node in ast.walk(found):
+    for node in walk(found):
         kind = type(node)
         if kind is ast.Global:
             declared.update(node.names)  # type: ignore[attr-defined]

@@ -168,7 +168,7 @@ class WriteFinder:
 
     def _calls(self, fn: FunctionInfo, small: cst.BaseSmallStatement, found: list[Write]) -> None:
         calls: list[cst.Call] = []
-        walk(small, lambda n: calls.append(n) if isinstance(n, cst.Call) else None, lambda _n: None)
+        walk(small, lambda n: calls.append(n) if type(n) is cst.Call else None, lambda _n: None)
         whole_call = small.value if isinstance(small, cst.Expr) else None
         for call in calls:
             func = call.func

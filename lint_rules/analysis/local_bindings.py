@@ -20,7 +20,7 @@ import libcst as cst
 
 from lint_rules.syntax.semantic import FunctionInfo
 from lint_rules.syntax.trampoline import run
-from lint_rules.syntax.tree import child_nodes, walk
+from lint_rules.syntax.tree import NESTED_SCOPE_TYPES, child_nodes, walk
 
 # How a name got its value.
 ASSIGN = "assign"  # `name = value` (value is the expression)
@@ -295,22 +295,25 @@ def local_item_stores(fn: FunctionInfo, name: str) -> list[ItemStore]:
 def _collect_item_stores(fn: FunctionInfo) -> dict[str, list[ItemStore]]:
     out: dict[str, list[ItemStore]] = {}
     stack: list[cst.CSTNode] = [fn.node.body]
+    # Exact types: libcst's node classes are final, and `isinstance` on its ABCs costs 10x.
+    Name = cst.Name
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.FunctionDef, cst.ClassDef, cst.Lambda)):
+        kind = type(node)
+        if kind in NESTED_SCOPE_TYPES:
             continue
-        if isinstance(node, cst.Assign):
+        if kind is cst.Assign:
             for target in node.targets:
                 t = target.target
-                if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and len(t.slice) == 1 \
-                        and isinstance(t.slice[0].slice, cst.Index):
+                if type(t) is cst.Subscript and type(t.value) is Name and len(t.slice) == 1 \
+                        and type(t.slice[0].slice) is cst.Index:
                     out.setdefault(t.value.value, []).append(
                         ItemStore(t.value.value, t.slice[0].slice.value, node.value))
-        elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name) \
-                and isinstance(node.operator, cst.BitOrAssign):
+        elif kind is cst.AugAssign and type(node.target) is Name \
+                and type(node.operator) is cst.BitOrAssign:
             out.setdefault(node.target.value, []).append(ItemStore(node.target.value, None, node.value))
-        elif isinstance(node, cst.Call) and isinstance(node.func, cst.Attribute) \
-                and isinstance(node.func.value, cst.Name):
+        elif kind is cst.Call and type(node.func) is cst.Attribute \
+                and type(node.func.value) is Name:
             owner, method = node.func.value.value, node.func.attr.value
             positional = [a.value for a in node.args if a.keyword is None and not a.star]
             if method == "setdefault" and positional:

@@ -46,6 +46,7 @@ from lint_rules.analysis.process_state import (
 )
 from lint_rules.analysis.token_filter import token_filter
 from lint_rules.core.config import Config
+from lint_rules.syntax.ast_fields import child_nodes, walk
 from lint_rules.syntax.semantic import IMPORT_MODULE, relative_base
 
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
@@ -289,7 +290,7 @@ class _FileFacts:
                     fn.targets.extend(node.targets)
                 elif kind is ast.AugAssign or node.value is not None:
                     fn.targets.append(node.target)
-            for child in ast.iter_child_nodes(node):
+            for child in child_nodes(node):
                 push((child, fn, _READ))
 
 
@@ -315,7 +316,7 @@ class _FileFacts:
         inside `HTML`, or `typing.Generator`, does not)."""
         if self.module_name is None:
             return True
-        strings = [node.value for annotation in self.annotations for node in ast.walk(annotation)
+        strings = [node.value for annotation in self.annotations for node in walk(annotation)
                    if type(node) is ast.Constant and type(node.value) is str]
         return llm_analysis.llm_spellings(self.config).mentioned(
             self.identifiers, self.class_names, self.module_name, strings, source)

@@ -47,6 +47,7 @@ from lint_rules.analysis.text_facts import MEMO, ScanFacts, WriterFacts
 from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
+from lint_rules.syntax.ast_fields import child_fields
 
 
 @dataclass
@@ -190,7 +191,7 @@ def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
                 targets = (node.targets if kind in (ast.Assign, ast.Delete) else
                            [node.optional_vars] if kind is ast.withitem else [node.target])
                 facts.mutates = any(_foreign(t) for t in targets if t is not None)
-        for name in node._fields:
+        for name in child_fields(kind):
             value = getattr(node, name, None)
             if type(value) is list:
                 for v in reversed(value):

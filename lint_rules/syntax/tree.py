@@ -24,8 +24,9 @@ _SKIPPED_FIELDS = frozenset({
 # Scopes whose bodies do not run when the enclosing code runs (exact types: libcst's node
 # classes are final, and `type(x) in set` avoids the ABC isinstance machinery).
 NESTED_SCOPES = (cst.FunctionDef, cst.ClassDef, cst.Lambda)
-_NESTED_SCOPE_TYPES = frozenset(NESTED_SCOPES)
-_STATEMENT_SCOPES = (cst.FunctionDef, cst.ClassDef)
+NESTED_SCOPE_TYPES = frozenset(NESTED_SCOPES)
+_STATEMENT_SCOPE_TYPES = frozenset({cst.FunctionDef, cst.ClassDef})
+_LINE_TYPES = frozenset({cst.SimpleStatementLine, cst.SimpleStatementSuite})
 _BLOCK_FIELDS = ("body", "orelse", "handlers", "finalbody", "cases")
 
 
@@ -81,7 +82,7 @@ def walk(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object],
         _visit_only(root, visit, nested)
         return
     def children(node: cst.CSTNode) -> list[cst.CSTNode]:
-        if not nested and node is not root and type(node) in _NESTED_SCOPE_TYPES:
+        if not nested and node is not root and type(node) in NESTED_SCOPE_TYPES:
             return []
         return child_nodes(node)
 
@@ -111,24 +112,27 @@ def _visit_only(root: cst.CSTNode, visit: Callable[[cst.CSTNode], object], neste
     while stack:
         node = pop()
         visit(node)
-        if not nested and node is not root and type(node) in _NESTED_SCOPE_TYPES:
+        if not nested and node is not root and type(node) in NESTED_SCOPE_TYPES:
             continue
         children = child_nodes(node)
         children.reverse()
         extend(children)
 
 
+# (asked type(s), node type) -> is the node one of them: `issubclass` on libcst's ABCs, once.
+_MATCHES: dict[tuple[type | tuple[type, ...], type], bool] = {}
+
+
 def nodes_of(root: cst.CSTNode, kind: type | tuple[type, ...], *, nested: bool = True) -> list:
     """Every node of the given type(s) below `root`, in source order."""
     found: list = []
     append = found.append
-    matches: dict[type, bool] = {}
 
     def visit(node: cst.CSTNode) -> None:
         node_type = type(node)
-        hit = matches.get(node_type)
+        hit = _MATCHES.get((kind, node_type))
         if hit is None:
-            hit = matches[node_type] = issubclass(node_type, kind)
+            hit = _MATCHES[(kind, node_type)] = issubclass(node_type, kind)
         if hit:
             append(node)
 
@@ -164,20 +168,16 @@ def small_statements(body: cst.CSTNode) -> Iterator[tuple[cst.BaseSmallStatement
     stack: list[cst.CSTNode] = [body]
     while stack:
         node = stack.pop()
-        if isinstance(node, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
-            for small in node.body:
+        kind = type(node)
+        if kind in _LINE_TYPES:
+            for small in node.body:  # type: ignore[attr-defined]
                 yield small, node
             continue
-        if isinstance(node, _STATEMENT_SCOPES) and node is not body:
+        if kind in _STATEMENT_SCOPE_TYPES and node is not body:
             continue
-        children: list[cst.CSTNode] = []
-        for name in _BLOCK_FIELDS:
-            value = getattr(node, name, None)
-            if isinstance(value, cst.CSTNode):
-                children.append(value)
-            elif isinstance(value, (tuple, list)):
-                children.extend(v for v in value if isinstance(v, cst.CSTNode))
-        stack.extend(reversed(children))
+        children = _block_children(node)
+        children.reverse()
+        stack.extend(children)
 
 
 def entries_moved_after(node: cst.Dict, move: list[int], after: int) -> cst.Dict:
