@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from lint_rules.cache import (
 from lint_rules.core.config import Config, ConfigResolver
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.memory import release_freed_memory, resident_bytes
+from lint_rules.core.run_store import RunStore, use_run_store
 from lint_rules.core.source import FileChangedError, file_digest, write_atomically
 from lint_rules.discovery import DiscoveryError, walker
 
@@ -117,13 +120,18 @@ def _trim_after_each_file() -> None:
     _worker_state["trim"] = True
 
 
-def _init_pool_worker(large_parse_gate, *args) -> None:
+def _init_pool_worker(large_parse_gate, shared: tuple, *args) -> None:
     # Imported here, as in `_init_worker`: a run served from the cache never loads libcst.
     from lint_rules.syntax.parse import gate_large_parses
 
     _die_with_parent()
     _trim_after_each_file()
     gate_large_parses(large_parse_gate)
+    folder, started, jobs = shared
+    with started.get_lock():  # this worker's ordinal: where it starts the writers' scans
+        ordinal = started.value
+        started.value += 1
+    use_run_store(RunStore(folder, ordinal % jobs, jobs) if folder is not None else None)
     # Worker processes only (the API may run in a caller's process: leave its GC alone).
     # Objects inherited from the parent never become garbage: freezing them keeps full
     # collections short (and pages shared); libcst trees are acyclic and freed by refcount,
@@ -276,12 +284,21 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
     import lint_rules.cache_index
     import lint_rules.fixes  # noqa: F401  (the engine, the rules, libcst)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
-    with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
-                             initargs=(context.Lock(), config, roots, options, summaries, facts)
-                             ) as pool:
-        # Each file goes to exactly one worker, and only the parent writes: no two
-        # processes ever write the same file.
-        yield from pool.map(work, items, chunksize=chunk)
+    try:
+        folder: str | None = tempfile.mkdtemp(prefix="llm-affinity-lint-run-")
+    except OSError:  # no usable temporary folder: each worker computes every fact itself
+        folder = None
+    shared = (folder, context.Value("i", 0), jobs)  # the workers' shared facts (core/run_store)
+    try:
+        with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
+                                 initargs=(context.Lock(), shared, config, roots, options,
+                                           summaries, facts)) as pool:
+            # Each file goes to exactly one worker, and only the parent writes: no two
+            # processes ever write the same file.
+            yield from pool.map(work, items, chunksize=chunk)
+    finally:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_cached(items: list[tuple[str, str]], config: Config, roots: list[Path],

@@ -43,6 +43,7 @@ from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleS
 from lint_rules.analysis.text_facts import MEMO, ScanFacts
 from lint_rules.core.config import Config
 from lint_rules.core.module_files import FileStat, ModuleListings
+from lint_rules.core.run_store import MISSING, run_store
 from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
 from lint_rules.syntax.lines import NodeLines
 from lint_rules.syntax.parse import (
@@ -225,8 +226,24 @@ class ProjectIndex:
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         try:
-            source = decode_source(path.read_bytes()).text
-        except (OSError, SourceDecodeError):
+            data = path.read_bytes()
+        except OSError:
+            return None
+        store = run_store()
+        if store is None:
+            return self._summarize_text(path, data)
+        # Another worker of this run may have summarised these bytes already.
+        key = ("module summary", self.config.fingerprint(), str(path), content_digest(data))
+        found = store.load(key)
+        if found is MISSING:
+            found = self._summarize_text(path, data)
+            store.save(key, found)
+        return found  # type: ignore[return-value]
+
+    def _summarize_text(self, path: Path, data: bytes) -> ModuleSummary | None:
+        try:
+            source = decode_source(data).text
+        except SourceDecodeError:
             return None
         parsed = parse_module(source)
         if isinstance(parsed, ParseFailure):
@@ -301,6 +318,12 @@ class ProjectIndex:
             if memo is not None:
                 found, read_at = memo
             else:
+                store = run_store()
+                if store is not None:
+                    # Workers start at different modules: each publishes the scans it made
+                    # for the others (`core.run_store`); the writers read them in list order.
+                    for path in store.rotated(files):
+                        self._scan_and_time(path)
                 read: list[int] = []
                 found = writers_from_scans(self._module_scans(files, read), self.config)
                 read_at = min(read, default=time.time_ns())
