@@ -25,6 +25,8 @@ file flake8 could read: libcst rejected it, the settings are invalid, or the eng
 from __future__ import annotations
 
 import argparse
+import atexit
+import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -42,6 +44,12 @@ from lint_rules.core.config import (
 )
 from lint_rules.core.diagnostics import Applicability, Diagnostic
 from lint_rules.core.noqa import file_exemption
+from lint_rules.core.run_store import (
+    RunStore,
+    new_run_folder,
+    remove_run_folder,
+    use_run_store,
+)
 from lint_rules.core.version import __version__
 
 # The settings that differ between code bases (domain.md, "Names differ between code bases"):
@@ -79,6 +87,7 @@ class Flake8Plugin:
     # when unknown: rules whose findings flake8 would drop are not run at all.
     _flake8_selected: ClassVar[frozenset[str] | None] = None
     _disable_noqa: ClassVar[bool] = False
+    _run_folder: ClassVar[str | None] = None  # the facts flake8's workers share
 
     def __init__(self, tree: Any, lines: list[str], filename: str) -> None:
         self.tree = tree  # flake8's own `ast` of the file: the prefilter's second stage reads it
@@ -123,6 +132,25 @@ class Flake8Plugin:
         cls._configs = {}
         cls._by_file = {}
         cls._indexes = {}
+        cls._share_facts(options)
+
+    @classmethod
+    def _share_facts(cls, options: argparse.Namespace) -> None:
+        """flake8's worker processes share the facts they read off module texts, as the CLI's
+        do (`core/run_store.py`): the folder is made here, in the process that forks them,
+        and removed when that process exits (flake8 tells a plugin nothing of the run's end).
+        One flake8 process (`-j 1`) shares nothing."""
+        remove_run_folder(cls._run_folder)  # the previous run of this process
+        cls._run_folder = None
+        jobs = getattr(options, "jobs", None)
+        if jobs is not None and not getattr(jobs, "is_auto", True) and getattr(jobs, "n_jobs", 1) <= 1:
+            use_run_store(None)
+            return
+        cls._run_folder = new_run_folder()
+        if cls._run_folder is not None:
+            atexit.register(_remove_own_folder, cls._run_folder, os.getpid())
+        use_run_store(None if cls._run_folder is None else RunStore(
+            cls._run_folder, None, getattr(jobs, "n_jobs", None) or os.cpu_count() or 1))
 
     # ------------------------------------------------------------------ settings
     @classmethod
@@ -199,6 +227,11 @@ class Flake8Plugin:
         for diagnostic in diagnostics:
             yield (diagnostic.start.row, diagnostic.start.column - 1,
                    format_message(diagnostic), type(self))
+
+
+def _remove_own_folder(folder: str, owner: int) -> None:
+    if os.getpid() == owner:  # a spawned worker that ran this module again keeps its hands off
+        remove_run_folder(folder)
 
 
 def _selected_by_flake8(options: argparse.Namespace) -> frozenset[str] | None:

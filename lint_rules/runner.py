@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import gc
 import os
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +24,12 @@ from lint_rules.cache import (
 from lint_rules.core.config import Config, ConfigResolver
 from lint_rules.core.diagnostics import Diagnostic
 from lint_rules.core.memory import release_freed_memory, resident_bytes
-from lint_rules.core.run_store import RunStore, use_run_store
+from lint_rules.core.run_store import (
+    RunStore,
+    new_run_folder,
+    remove_run_folder,
+    use_run_store,
+)
 from lint_rules.core.source import FileChangedError, file_digest, write_atomically
 from lint_rules.discovery import DiscoveryError, walker
 
@@ -284,10 +287,7 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
     import lint_rules.cache_index
     import lint_rules.fixes  # noqa: F401  (the engine, the rules, libcst)
     chunk = max(1, min(32, len(items) // (jobs * 8)))
-    try:
-        folder: str | None = tempfile.mkdtemp(prefix="llm-affinity-lint-run-")
-    except OSError:  # no usable temporary folder: each worker computes every fact itself
-        folder = None
+    folder = new_run_folder()
     shared = (folder, context.Value("i", 0), jobs)  # the workers' shared facts (core/run_store)
     try:
         with ProcessPoolExecutor(jobs, mp_context=context, initializer=_init_pool_worker,
@@ -297,8 +297,7 @@ def _check_all(items: list, config: Config, roots: list[Path], options: RunOptio
             # processes ever write the same file.
             yield from pool.map(work, items, chunksize=chunk)
     finally:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
+        remove_run_folder(folder)
 
 
 def _check_cached(items: list[tuple[str, str]], config: Config, roots: list[Path],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import textwrap
 from pathlib import Path
 
@@ -347,3 +348,31 @@ def test_flake8_and_the_cli_agree_on_the_sample_sdk(tmp_path: Path) -> None:
                          for line in result.stdout.splitlines())
     assert from_flake8 == from_cli
     assert from_cli, "the sample SDK has planted defects"
+
+
+def test_parallel_workers_share_facts_in_a_folder_removed_at_exit(tmp_path: Path) -> None:
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "sample_sdk", project / "sample_sdk")
+    (project / "pyproject.toml").write_text("[tool.llm-affinity-lint]\n")
+    temp, log = tmp_path / "temp", tmp_path / "saved.log"
+    temp.mkdir()
+    preamble = textwrap.dedent(f"""
+        import os, tempfile
+        tempfile.tempdir = {str(temp)!r}
+        import lint_rules.core.run_store as run_store
+        save = run_store.RunStore.save
+        def logged(self, key, value):
+            with open({str(log)!r}, "a") as fh:
+                fh.write(f"{{self.folder}} {{os.getpid()}}\\n")
+            save(self, key, value)
+        run_store.RunStore.save = logged
+    """)
+    serial = run_flake8(project, "-j", "1", "--select", "LLA", ".", preamble=preamble)
+    assert serial.returncode == 1 and not log.exists()  # one process: nothing shared
+    parallel = run_flake8(project, "-j", "2", "--select", "LLA", ".", preamble=preamble)
+    assert sorted(report_lines(parallel.stdout)) == sorted(report_lines(serial.stdout))
+    saved = [line.split() for line in log.read_text().splitlines()]
+    assert saved and len({folder for folder, _ in saved}) == 1  # one folder for the run
+    assert os.path.dirname(saved[0][0]) == str(temp) and not list(temp.iterdir())

@@ -53,6 +53,8 @@ def test_workers_start_their_scans_at_different_modules() -> None:
     assert RunStore("x", 1, 2).rotated(items) == [5, 6, 7, 8, 9, 0, 1, 2, 3, 4]
     assert RunStore("x", 2, 3).rotated(items)[0] == 6
     assert RunStore("x", 0, 1).rotated(items) == items
+    # flake8's workers are forked with one store: the process id picks the share.
+    assert RunStore("x", None, 2).rotated(items) == RunStore("x", os.getpid() % 2, 2).rotated(items)
 
 
 def test_a_text_fact_computed_by_one_worker_is_not_computed_by_another(store) -> None:

@@ -15,15 +15,17 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import shutil
 import tempfile
 
 MISSING = object()  # `load` found nothing
 
 
 class RunStore:
-    """One run's shared facts (`folder`), as seen by worker `ordinal` of `workers`."""
+    """One run's shared facts (`folder`), as seen by worker `ordinal` of `workers` (None: the
+    process id tells, for workers forked with one store, as flake8's are)."""
 
-    def __init__(self, folder: str, ordinal: int = 0, workers: int = 1) -> None:
+    def __init__(self, folder: str, ordinal: int | None = 0, workers: int = 1) -> None:
         self.folder = folder
         self.ordinal = ordinal
         self.workers = workers
@@ -64,8 +66,23 @@ class RunStore:
         same moment (the writers, at each worker's first file) compute different ones first."""
         if self.workers <= 1 or not items:
             return items
-        start = len(items) * self.ordinal // self.workers
+        ordinal = os.getpid() if self.ordinal is None else self.ordinal
+        start = len(items) * (ordinal % self.workers) // self.workers
         return items[start:] + items[:start]
+
+
+def new_run_folder() -> str | None:
+    """A private folder for one run's shared facts; None when no temporary folder is usable
+    (then each worker computes every fact itself)."""
+    try:
+        return tempfile.mkdtemp(prefix="llm-affinity-lint-run-")
+    except OSError:
+        return None
+
+
+def remove_run_folder(folder: str | None) -> None:
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 _active: list[RunStore] = []
