@@ -38,9 +38,7 @@ class RunStore:
         try:
             with open(self._path(key), "rb") as fh:
                 return pickle.load(fh)
-        except FileNotFoundError:
-            return MISSING
-        except Exception:  # noqa: BLE001 - a torn or foreign file: compute the fact instead
+        except Exception:  # noqa: BLE001 - not published yet, or torn: compute the fact instead
             return MISSING
 
     def save(self, key: tuple, value: object) -> None:
