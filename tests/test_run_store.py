@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-import lint_rules.runner as runner
+from lint_rules import runner
 from lint_rules.analysis.project_index import ProjectIndex
 from lint_rules.analysis.text_facts import FactMemo
 from lint_rules.core.config import Config
