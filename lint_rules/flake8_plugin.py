@@ -139,18 +139,20 @@ class Flake8Plugin:
         """flake8's worker processes share the facts they read off module texts, as the CLI's
         do (`core/run_store.py`): the folder is made here, in the process that forks them,
         and removed when that process exits (flake8 tells a plugin nothing of the run's end).
-        One flake8 process (`-j 1`) shares nothing."""
+        One flake8 process (`-j 1`), or options without flake8's `jobs`, share nothing."""
         remove_run_folder(cls._run_folder)  # the previous run of this process
         cls._run_folder = None
         jobs = getattr(options, "jobs", None)
-        if jobs is not None and not getattr(jobs, "is_auto", True) and getattr(jobs, "n_jobs", 1) <= 1:
+        if jobs is None or (not getattr(jobs, "is_auto", False) and getattr(jobs, "n_jobs", 1) <= 1):
             use_run_store(None)
             return
         cls._run_folder = new_run_folder()
         if cls._run_folder is not None:
             atexit.register(_remove_own_folder, cls._run_folder, os.getpid())
-        use_run_store(None if cls._run_folder is None else RunStore(
-            cls._run_folder, None, getattr(jobs, "n_jobs", None) or os.cpu_count() or 1))
+        workers = getattr(jobs, "n_jobs", -1)
+        if workers < 1:  # `auto`: one worker per core
+            workers = os.cpu_count() or 1
+        use_run_store(None if cls._run_folder is None else RunStore(cls._run_folder, None, workers))
 
     # ------------------------------------------------------------------ settings
     @classmethod

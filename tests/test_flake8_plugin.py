@@ -376,3 +376,22 @@ def test_parallel_workers_share_facts_in_a_folder_removed_at_exit(tmp_path: Path
     saved = [line.split() for line in log.read_text().splitlines()]
     assert saved and len({folder for folder, _ in saved}) == 1  # one folder for the run
     assert os.path.dirname(saved[0][0]) == str(temp) and not list(temp.iterdir())
+
+
+def test_only_flake8_workers_share_facts_and_a_new_run_drops_the_old_folder() -> None:
+    from flake8.main.options import JobsArgument
+
+    from lint_rules.core.run_store import run_store
+
+    try:
+        Flake8Plugin.parse_options(argparse.Namespace())  # the API, or a test: no workers
+        assert run_store() is None
+        Flake8Plugin.parse_options(argparse.Namespace(jobs=JobsArgument("auto")))
+        store = run_store()
+        assert store is not None and store.workers == (os.cpu_count() or 1)
+        assert os.path.isdir(store.folder)
+        Flake8Plugin.parse_options(argparse.Namespace(jobs=JobsArgument("1")))
+        assert run_store() is None and not os.path.exists(store.folder)
+    finally:
+        Flake8Plugin.parse_options(argparse.Namespace())
+    assert run_store() is None
