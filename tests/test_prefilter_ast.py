@@ -430,8 +430,11 @@ def test_each_half_covers_what_the_libcst_analysis_finds() -> None:
             tree = ast.parse(source)
         except SyntaxError:
             continue
-        found = {d.message for d in check_text(source, path, config, ProjectIndex(config),
-                                               prefilter=False, rules=[_Everything])}
+        diagnostics = check_text(source, path, config, ProjectIndex(config), prefilter=False,
+                                 rules=[_Everything])
+        if any(d.code == "LLA000" for d in diagnostics):
+            continue  # libcst cannot parse what this Python accepts: no analysis to compare
+        found = {d.message for d in diagnostics}
         for kind in found:
             counts[kind] += 1
         module = module_name_for(path)[0]  # what the engine gives the stage
