@@ -166,8 +166,7 @@ class CachingIndex(ProjectIndex):
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         key_path = str(path)
-        data = self._read_module(path)  # records the file's digest
-        if data is None:
+        if self._read_module(path) is None:  # records the file's digest
             return None
         key = (key_path, self.digests[key_path].digest, module_name_for(key_path)[0])
         known = self.known.get(key, _UNKNOWN)
@@ -175,7 +174,7 @@ class CachingIndex(ProjectIndex):
             return known  # type: ignore[return-value]
         if key in self.fresh:
             return self.fresh[key]
-        summary = self._summary_of(path, data)  # the bytes whose digest is recorded
+        summary = super()._summarize_file(path)
         self.fresh[key] = summary
         return summary
 
