@@ -166,7 +166,8 @@ class CachingIndex(ProjectIndex):
 
     def _summarize_file(self, path: Path) -> ModuleSummary | None:
         key_path = str(path)
-        if self._read_module(path) is None:  # records the file's digest
+        data = self._read_module(path)  # records the file's digest
+        if data is None:
             return None
         key = (key_path, self.digests[key_path].digest, module_name_for(key_path)[0])
         known = self.known.get(key, _UNKNOWN)
@@ -174,7 +175,7 @@ class CachingIndex(ProjectIndex):
             return known  # type: ignore[return-value]
         if key in self.fresh:
             return self.fresh[key]
-        summary = super()._summarize_file(path)
+        summary = self._summary_of(path, data)  # the bytes whose digest is recorded
         self.fresh[key] = summary
         return summary
 

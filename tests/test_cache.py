@@ -219,13 +219,13 @@ def test_index_summaries_are_cached_by_content(tmp_path, index_rule, monkeypatch
     base, sub = make_package(tmp_path)
     lint(tmp_path)
     summarised: list[str] = []
-    real = ProjectIndex._summarize_file
+    real = ProjectIndex._summary_of  # every summary computed from a module's bytes
 
-    def spy(self, path):
+    def spy(self, path, data):
         summarised.append(Path(path).name)
-        return real(self, path)
+        return real(self, path, data)
 
-    monkeypatch.setattr(ProjectIndex, "_summarize_file", spy)
+    monkeypatch.setattr(ProjectIndex, "_summary_of", spy)
     sub.write_text(sub.read_text() + "\n\nclass Other(Base):\n    pass\n")
     result = lint(tmp_path)
     assert len(result.diagnostics) == 2

@@ -86,13 +86,13 @@ def test_an_edit_resummarises_only_the_edited_module_and_rechecks_its_dependents
     first = run([root], Config(), options, project_root=root)
     assert any("conversation.py" in d.path for d in first.diagnostics)
     summarised: list[str] = []
-    real = ProjectIndex._summarize_file
+    real = ProjectIndex._summary_of  # every summary computed from a module's bytes
 
-    def spy(self, path):
+    def spy(self, path, data):
         summarised.append(Path(path).name)
-        return real(self, path)
+        return real(self, path, data)
 
-    monkeypatch.setattr(ProjectIndex, "_summarize_file", spy)
+    monkeypatch.setattr(ProjectIndex, "_summary_of", spy)
     pins = root / "pkg_a" / "pins.py"
     # `stamp` no longer writes a conversation-scoped value: its callers fall silent.
     pins.write_text(pins.read_text().replace("target.extra_headers[KEY] = sid",

@@ -229,6 +229,10 @@ class ProjectIndex:
             data = path.read_bytes()
         except OSError:
             return None
+        return self._summary_of(path, data)
+
+    def _summary_of(self, path: Path, data: bytes) -> ModuleSummary | None:
+        """The summary of the module file `path` holding `data`."""
         store = run_store()
         if store is None:
             return self._summarize_text(path, data)

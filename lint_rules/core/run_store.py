@@ -18,6 +18,8 @@ import pickle
 import shutil
 import tempfile
 
+from lint_rules.core.source import replace_file
+
 MISSING = object()  # `load` found nothing
 
 
@@ -44,18 +46,9 @@ class RunStore:
     def save(self, key: tuple, value: object) -> None:
         """Publish `value` under `key`; a fact that cannot be written is simply not shared."""
         try:
-            data = pickle.dumps(value, pickle.HIGHEST_PROTOCOL)
-            fd, temp = tempfile.mkstemp(dir=self.folder, prefix=".part-")
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(data)
-                os.replace(temp, self._path(key))
-            except BaseException:
-                try:
-                    os.unlink(temp)
-                except OSError:
-                    pass
-                raise
+            # Readers see a whole file or none; a run's facts need not survive a crash.
+            replace_file(self._path(key), pickle.dumps(value, pickle.HIGHEST_PROTOCOL),
+                         durable=False)
         except Exception:  # noqa: BLE001 - unpicklable or unwritable: the other workers compute it
             return
 

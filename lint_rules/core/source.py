@@ -151,16 +151,18 @@ def _signature(st: os.stat_result) -> tuple[int, int, int, int, int]:
 
 
 def replace_file(path: str | os.PathLike[str], data: bytes,
-                 like: os.stat_result | None = None, verify=None) -> None:
+                 like: os.stat_result | None = None, verify=None, durable: bool = True) -> None:
     """Replace `path` with `data`: a temporary file in the same folder, flushed to disk, renamed
     over it, so readers see the old file or the new one, never a mix. `like`: the stat of the
-    file replaced, whose permission bits (and owner, where allowed) the new one keeps."""
+    file replaced, whose permission bits (and owner, where allowed) the new one keeps.
+    `durable=False` skips the flush to disk, for files that need not outlive the run."""
     fd, tmp = tempfile.mkstemp(prefix=".lla-", suffix=".tmp", dir=os.path.dirname(path) or ".")
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                out.flush()
+                os.fsync(out.fileno())
         if like is not None:
             os.chmod(tmp, stat.S_IMODE(like.st_mode))
             if hasattr(os, "chown"):
