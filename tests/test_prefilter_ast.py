@@ -282,6 +282,33 @@ LLM_FIELD_LEAKS = {
         def f(b: "x.TenantBrain"):
             CACHE["k"] = b.settings
     """, {"llm-classes": ["*Brain"]}),
+    # The stage asks per function whether an expression may be an LLM: each of these functions
+    # reaches its LLM class through a name that is no LLM spelling by itself.
+    "class of the file recognised by what it does, defined below the function": ("mod.py", """
+        CACHE = {}
+        def f(b: Backend):
+            CACHE["k"] = b.temperature
+        class Backend:
+            model: str
+            def completion(self, messages):
+                return messages
+    """, {}),
+    "LLM class imported under another name": ("mod.py", """
+        from openhands.sdk import LLM as Brain
+        CACHE = {}
+        def f(b: Brain):
+            CACHE["k"] = b.temperature
+    """, {}),
+    "class of the file deriving from one, in a string annotation": ("mod.py", """
+        from langchain_openai import ChatOpenAI
+        CACHE = {}
+        def f(m: "Optional[Mine]"):
+            CACHE["k"] = m.region
+        class Mine(Base):
+            pass
+        class Base(ChatOpenAI):
+            pass
+    """, {}),
 }
 
 
@@ -334,6 +361,35 @@ HARMLESS = {
             def render(self) -> Generator[str, None, None]:
                 HTML_CACHE[self.name] = self.body
                 yield self.body
+    """,
+    # The file spells an LLM, but the function that writes into a module dict holds no
+    # expression that can be one (the stage asks function by function).
+    "LLM in the file, not in the writing function": """
+        from openhands.sdk import LLM
+        _SEEN = {}
+        def remember(name, value):
+            _SEEN[name] = value
+        def connect(llm: LLM, api_key):
+            return llm.model_copy(update={"api_key": api_key})
+    """,
+    # `BaseModel` matches the pattern `pydantic_ai.models.*Model` by its last name only, and
+    # a `model` field without a model-call method does not make a class an LLM class.
+    "pydantic model with a model field": """
+        from pydantic import BaseModel
+        _SEEN = {}
+        class Settings(BaseModel):
+            model: str = "gpt"  # no token in here
+        def remember(settings: Settings):
+            _SEEN[settings.model] = settings.region
+    """,
+    # A library global takes any caller data; a module dict only named instance data.
+    "library imported, module dict written": """
+        import openai
+        _SEEN = {}
+        def remember(name, value):
+            _SEEN[name] = value
+        def configured():
+            return openai.api_key is not None
     """,
     # The environment is only read: no setter or tenant record can be written there.
     "environment read, module dict written": """

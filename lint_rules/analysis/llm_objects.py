@@ -57,7 +57,7 @@ VALIDATE_METHODS = frozenset({"model_validate", "model_construct", "parse_obj", 
 # answer is unknown (not an LLM: silent).
 ITERATION_NESTING = 24
 _ELEMENT_WRAPPERS = frozenset({"list", "tuple", "sorted", "reversed", "set", "frozenset", "iter"})
-_REGISTRY_HINTS = ("registry", "Registry", "REGISTRY", "llms", "Llms", "LLMs", "LLMS")
+REGISTRY_HINTS = ("registry", "Registry", "REGISTRY", "llms", "Llms", "LLMs", "LLMS")
 
 
 # Structural recognition: a class whose instances make model calls has a method of these names
@@ -119,7 +119,7 @@ def _registry_like(receiver: cst.BaseExpression) -> bool:
     if name is None:
         return False
     last = name.split(".")[-1]
-    return any(h in last for h in _REGISTRY_HINTS)
+    return any(h in last for h in REGISTRY_HINTS)
 
 
 def llm_class_names(config: Config) -> tuple[tuple[str, ...], frozenset[str], frozenset[str]]:

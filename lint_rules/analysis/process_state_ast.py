@@ -8,12 +8,17 @@ tenth of the cost of a libcst tree):
 1. instance data (`InstanceData` in `process_state.py`): in the function itself, an identifier or
    string that `describe` could take for a credential, a conversation id or a scoped attribute
    (read where `describe` reads them: an attribute by its own name, a call's receiver, not the
-   function called); anywhere in the file, a scoped header key string or an identifier that
-   can start an LLM expression (`llm_objects.LLMSpellings`: LLM fields are judged through the
-   file's LLM classes);
+   function called); anywhere in the file, a scoped header key string; an LLM field, when the
+   file spells an LLM (`llm_objects.LLMSpellings`) and the function may hold an LLM
+   expression: it names an LLM spelling (`_LLMWords`), a class of the file that may be an LLM
+   class, an import renaming one, or it is in such a class;
 2. a write that `GlobalSinks` could call process-global (`os.environ`, `os.putenv`, a name
    declared `global`, a module-level name, a class attribute, a configured library global,
    `setattr` on a class).
+
+A library global takes any data of the caller, not only instance data: in a file that spells
+a configured library, a function without instance data passes when it may write a library
+global.
 
 A record looked up for one tenant, or a same-file environment setter, carries no token of its
 own: a file that writes into the environment (`writes_environment`) may hold one.
@@ -30,6 +35,7 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -66,17 +72,18 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
     an imported function with arguments may hop. `module_name`: the file's
     (`module_name_for`), when known; it qualifies the names an LLM class may be matched by."""
     facts = _FileFacts(tree, config, source, module_name)
-    # A library global takes any caller data (`library_tokens`: the import spells it).
-    everywhere = facts.file_data(source) or facts.library_seen
     lines = _lines(source)
-    if any(_writes_shared(fn, facts, lines) for fn in facts.functions
-           if everywhere or fn.has_data):
+    described = [fn for fn in facts.functions if facts.function_data(fn, source)]
+    if any(_writes_shared(fn, facts, lines) for fn in described):
+        return True
+    # A library global takes any caller data (`library_tokens`: the import spells it), not
+    # only what `InstanceData.describe` names.
+    if facts.library_seen and any(_writes_shared(fn, facts, lines, library=True)
+                                  for fn in facts.functions if not facts.function_data(fn, source)):
         return True
     # One hop across modules: a call of an imported function, which may store its parameter
     # into shared state there, with instance data (`InstanceData.describe` only).
-    data_everywhere = facts.file_data(source)
-    return any(_calls_imported(fn, facts, stores) for fn in facts.functions
-               if data_everywhere or fn.has_data)
+    return any(_calls_imported(fn, facts, stores) for fn in described)
 
 
 @dataclass(frozen=True)
@@ -146,11 +153,12 @@ def writes_environment(tree: ast.Module, source: str, config: Config) -> bool:
 
 
 def _writes_shared(fn: _Function, facts: _FileFacts, lines: list[str],
-                   environment: bool = False) -> bool:
-    """A write into shared state in `fn`; with `environment`, into the environment only."""
+                   environment: bool = False, library: bool = False) -> bool:
+    """A write into shared state in `fn`; with `environment`, into the environment only; with
+    `library`, into a library global only (`GlobalSinks` sets `sink.library`)."""
     if not fn.targets and not fn.calls:
         return False
-    scope = _FunctionScope(fn.node, lines, facts)
+    scope = _FunctionScope(fn.node, lines, facts, library)
     if environment:
         return any(scope.target_is_environment(t) for t in fn.targets) or any(
             scope.call_is_environment(c) for c in fn.calls)
@@ -174,6 +182,26 @@ class _Function:
     # An identifier or string `InstanceData` may call instance data: the value it describes
     # and the local definitions it follows are all in the function's own body.
     has_data: bool = False
+    # An expression of the function may be an LLM (`LLMFacts.is_llm`, whose field is then
+    # instance data): it names an LLM spelling (`_LLMWords`), a class of the file that may be
+    # an LLM class, or a rename of one, or it is in such a class (`self`, the class's typed
+    # fields, its methods' return types). `names` keeps its other identifiers until the
+    # file's classes are known.
+    cls: _Class | None = None  # the innermost enclosing class
+    llm: bool = False
+    names: set[str] = field(default_factory=set)
+
+
+@dataclass(eq=False)
+class _Class:
+    """A class of the file, for `_Function.llm`: `LLMFacts.class_is_llm` may hold for it when
+    its name is an LLM spelling, or its body (bases, fields, annotations and methods
+    included) names one (a configured base, a model-name field), a rename of one, or another
+    such class of the file (a local base, a field's or return type)."""
+    name: str
+    parent: _Class | None
+    llm: bool = False
+    names: set[str] = field(default_factory=set)
 
 
 class _FileFacts:
@@ -205,16 +233,43 @@ class _FileFacts:
         identifiers = self.identifiers
         self.module_names = _module_level_names(tree)
         data = _InstanceDataSpellings(config)
-        # (node, enclosing function or None, how `InstanceData` would read the node)
-        stack: list[tuple[ast.AST, _Function | None, int]] = [(tree, None, _READ)]
+        llm_word = _llm_words(config)
+        renamed: set[str] = set()  # `import x.LLM as Brain`: `Brain` may name an LLM class
+        classes: list[_Class] = []
+
+        def note(word: str, holder: _Function | _Class | None, dotted: bool = False) -> None:
+            if holder is not None and not holder.llm:
+                found = llm_word(word)
+                if found is _SPELLED or (found is _BY_PATTERN and dotted):
+                    holder.llm = True
+                else:
+                    holder.names.add(word)
+
+        def note_strings(annotation: ast.expr, fn: _Function | None, cls: _Class | None) -> None:
+            """`x: "Optional[Brain]"`: `annotation_names` reads the names in a string."""
+            for inner in walk(annotation):
+                if type(inner) is ast.Constant and type(inner.value) is str:
+                    for word in _WORD.findall(inner.value):  # maybe dotted
+                        note(word, fn, dotted=True)
+                        note(word, cls, dotted=True)
+
+        # (node, enclosing function or None, how `InstanceData` would read the node, the
+        # innermost enclosing class or None)
+        stack: list[tuple[ast.AST, _Function | None, int, _Class | None]] = [
+            (tree, None, _READ, None)]
         pop, push = stack.pop, stack.append
         while stack:
-            node, fn, role = pop()
+            node, fn, role, cls = pop()
             kind = type(node)
             if kind is ast.Name:
                 identifiers.add(node.id)
-                if fn is not None and role == _READ and not fn.has_data and data.name(node.id):
-                    fn.has_data = True
+                if fn is not None:
+                    if role == _READ and not fn.has_data and data.name(node.id):
+                        fn.has_data = True
+                    if not fn.llm:
+                        note(node.id, fn)
+                if cls is not None and not cls.llm:
+                    note(node.id, cls)
                 continue
             if kind is ast.Constant:
                 value = node.value
@@ -226,11 +281,16 @@ class _FileFacts:
                 continue
             if kind is ast.Attribute:
                 identifiers.add(node.attr)
-                if fn is not None and role == _READ and not fn.has_data and data.attribute(node):
-                    fn.has_data = True
+                if fn is not None:
+                    if role == _READ and not fn.has_data and data.attribute(node):
+                        fn.has_data = True
+                    if not fn.llm:
+                        note(node.attr, fn, dotted=True)
+                if cls is not None and not cls.llm:
+                    note(node.attr, cls, dotted=True)
                 # An attribute is judged by its own name, never by the object it is read
                 # from; a method call carries its receiver (`self.api_key.strip()`).
-                push((node.value, fn, _READ if role == _CALLEE else _UNREAD))
+                push((node.value, fn, _READ if role == _CALLEE else _UNREAD, cls))
                 continue
             if kind is ast.Call:
                 func = node.func
@@ -238,35 +298,44 @@ class _FileFacts:
                     fn.calls.append(node)
                 callee = type(func)
                 push((func, fn, _CALLEE if callee is ast.Attribute
-                      else _UNREAD if callee is ast.Name else _READ))
+                      else _UNREAD if callee is ast.Name else _READ, cls))
                 for child in (*node.args, *node.keywords):
-                    push((child, fn, _READ))
+                    push((child, fn, _READ, cls))
                 continue
             if kind is ast.Subscript:
-                push((node.value, fn, _UNREAD))  # an element is judged by its key only
-                push((node.slice, fn, _READ))
+                push((node.value, fn, _UNREAD, cls))  # an element is judged by its key only
+                push((node.slice, fn, _READ, cls))
                 continue
             if kind is ast.AnnAssign:
                 self.annotations.append(node.annotation)
+                note_strings(node.annotation, fn, cls)  # a class's typed field
             elif kind is ast.Assign and len(node.targets) == 1 and type(node.targets[0]) is ast.Name:
                 module = _dynamic_import(node.value)
                 if module is not None:
                     self.imports.setdefault(node.targets[0].id, set()).add(module)
             if kind in _FUNCTIONS:
-                fn = _Function(node)
+                note(node.name, cls)  # a model-call method of the class
+                fn = _Function(node, cls=cls)
                 self.functions.append(fn)
                 if node.returns is not None:
                     self.annotations.append(node.returns)
+                    note_strings(node.returns, fn, cls)  # `self.make()` may return an LLM
             elif kind is ast.ClassDef:
                 self.classes.add(node.name)
                 self.class_names.append(node.name)
                 identifiers.add(node.name)
+                cls = _Class(node.name, cls)
+                note(node.name, cls)
+                classes.append(cls)
             elif kind is ast.arg:
                 if node.annotation is not None:
                     self.annotations.append(node.annotation)
+                    note_strings(node.annotation, fn, cls)
             elif kind is ast.Import:
                 for alias in node.names:
                     identifiers.update(alias.name.split("."))
+                    if alias.asname and llm_word(alias.name.rpartition(".")[2]):
+                        renamed.add(alias.asname)
                     if alias.asname:
                         identifiers.add(alias.asname)
                         self.imports.setdefault(alias.asname, set()).add(alias.name)
@@ -280,6 +349,10 @@ class _FileFacts:
                     identifiers.add(alias.name)
                     if alias.asname:
                         identifiers.add(alias.asname)
+                        found = llm_word(alias.name)
+                        if found is _SPELLED or (found is _BY_PATTERN and (
+                                node.level or llm_word.pattern_matches(f"{node.module}.{alias.name}"))):
+                            renamed.add(alias.asname)
                     if alias.name == "*":
                         continue
                     full = f"{node.module}.{alias.name}" if node.module else alias.name
@@ -291,8 +364,43 @@ class _FileFacts:
                 elif kind is ast.AugAssign or node.value is not None:
                     fn.targets.append(node.target)
             for child in child_nodes(node):
-                push((child, fn, _READ))
+                push((child, fn, _READ, cls))
+        # The classes of the file that may be LLM classes, to a fixed point (a class naming
+        # one, as a base or a field's type, may be one), then the functions naming or in one.
+        spelled = set(renamed)
+        for klass in classes:
+            klass.llm = klass.llm or self._imports_pattern_class(klass.names, llm_word) or (
+                not klass.names.isdisjoint(llm_analysis.MODEL_NAME_FIELDS)
+                and not klass.names.isdisjoint(llm_word.behaviour))  # `_acts_as_llm`
+        changed = True
+        while changed:
+            changed = False
+            for klass in classes:
+                if klass.name not in spelled and (klass.llm or not klass.names.isdisjoint(spelled)):
+                    spelled.add(klass.name)
+                    changed = True
+        for fn in self.functions:
+            owner = fn.cls
+            while not fn.llm and owner is not None:
+                fn.llm = owner.name in spelled
+                owner = owner.parent
+            if not fn.llm:
+                fn.llm = not fn.names.isdisjoint(spelled) or self._imports_pattern_class(
+                    fn.names, llm_word)
+            fn.names = set()
+        for klass in classes:
+            klass.names = set()
 
+    def _imports_pattern_class(self, names: set[str], llm_word: _LLMWords) -> bool:
+        """One of `names` is imported as a class a configured pattern may match (`from
+        .models import FooModel`; a relative import's package is not known here): a bare
+        name that is not imported is never matched by a pattern (`_names_llm_class`)."""
+        for name in names:
+            if llm_word(name) is _BY_PATTERN:
+                for target in self.imports.get(name, ()):
+                    if target.startswith(".") or llm_word.pattern_matches(target):
+                        return True
+        return False
 
     def library_setters(self) -> frozenset[str]:
         """Module-level functions that may store a parameter into a library global (a
@@ -301,6 +409,12 @@ class _FileFacts:
         if self._library_setters is None:
             self._library_setters = storing_facts(self._tree).functions
         return self._library_setters
+
+    def function_data(self, fn: _Function, source: str) -> bool:
+        """Instance data that `InstanceData.describe` may name in `fn`: its own spellings
+        (`has_data`), a scoped header key of the file (through a module or class constant), or
+        an LLM field (the file spells an LLM, `file_data`, and the function may hold one)."""
+        return fn.has_data or self.header_key_seen or (fn.llm and self.file_data(source))
 
     def file_data(self, source: str) -> bool:
         """Instance data that may reach any function: a scoped header key (through a module or
@@ -351,10 +465,13 @@ class _FileFacts:
 
 
 class _FunctionScope:
-    """`GlobalSinks.target` / `GlobalSinks.call`, answered "maybe" generously, in one function."""
+    """`GlobalSinks.target` / `GlobalSinks.call`, answered "maybe" generously, in one function.
+    With `library`, only for sinks that may be library globals (the environment, module-level
+    names and class attributes are not)."""
 
-    def __init__(self, fn, lines: list[str], facts: _FileFacts) -> None:
+    def __init__(self, fn, lines: list[str], facts: _FileFacts, library: bool = False) -> None:
         self.facts = facts
+        self.library = library
         self.local, self.declared, self.environ_aliases = _scope_names(fn, lines, facts)
         self.cls_param: str | None = None
         if any(isinstance(d, ast.Name) and d.id == "classmethod" for d in fn.decorator_list):
@@ -379,17 +496,17 @@ class _FunctionScope:
     def target_is_shared(self, target: ast.expr) -> bool:
         if isinstance(target, ast.Subscript):
             return self.container_is_shared(target.value)
-        if self.facts.resolves_into(target, ENVIRON):
-            return True
         if isinstance(target, ast.Attribute):
-            return self.attribute_is_shared(target)
+            return self.attribute_is_shared(target) or (
+                not self.library and self.facts.resolves_into(target, ENVIRON))
         if isinstance(target, ast.Name):
-            return target.id in self.declared
+            return not self.library and (target.id in self.declared
+                                         or self.facts.resolves_into(target, ENVIRON))
         return False
 
     def call_is_shared(self, call: ast.Call) -> bool:
         func = call.func
-        if self.call_is_environment(call):
+        if not self.library and self.call_is_environment(call):
             return True
         if isinstance(func, ast.Attribute) and func.attr in MUTATORS \
                 and self.container_is_shared(func.value):
@@ -413,19 +530,20 @@ class _FunctionScope:
             spelled = _dotted(owner)
             name = call.args[1] if len(call.args) > 1 else None
             attr = name.value if isinstance(name, ast.Constant) and type(name.value) is str else "*"
-            return self.is_class(owner) or (spelled is not None
-                                            and self.facts.library_global(f"{spelled}.{attr}"))
+            return (not self.library and self.is_class(owner)) or (
+                spelled is not None and self.facts.library_global(f"{spelled}.{attr}"))
         return False
 
     def container_is_shared(self, node: ast.expr) -> bool:
-        if self.container_is_environment(node):
+        if not self.library and self.container_is_environment(node):
             return True
         if isinstance(node, ast.Name):
             name = node.id
             # Imports count wherever they are (libcst sees only those above the write), so a
             # name may be both an import and a module-level container.
             return ((name in self.facts.imports and self.facts.library_global(name))
-                    or (name not in self.local and name in self.facts.module_names))
+                    or (not self.library and name not in self.local
+                        and name in self.facts.module_names))
         if isinstance(node, ast.Attribute):
             return self.attribute_is_shared(node)
         return False
@@ -434,7 +552,7 @@ class _FunctionScope:
         spelled = _dotted(node)
         if spelled is not None and self.facts.library_global(spelled):
             return True
-        return self.is_class(node.value)
+        return not self.library and self.is_class(node.value)
 
     def is_class(self, node: ast.expr) -> bool:
         """`GlobalSinks.class_expr`: `type(x)`, `x.__class__`, a classmethod's first parameter,
@@ -504,6 +622,68 @@ def _llm_tokens(config: Config) -> tuple[str, ...]:
     if cached is None:
         cached = _llm_tokens_cache[config] = llm_analysis.trigger_tokens(config)
     return cached
+
+
+_SPELLED, _BY_PATTERN, _NOT = 1, 2, 0  # `_LLMWords` answers
+
+
+class _LLMWords:
+    """Is an identifier one through which `LLMFacts.is_llm` may take an expression of a function
+    for an LLM, outside a class (`self`) and apart from the file's own classes and import
+    renames (`_FileFacts` adds those)? `_SPELLED`: a configured attribute or name (`llm`), a
+    specific source (`get_all_llms`), the last name of a configured class, the head of a
+    configured class's module (`openhands.sdk.LLM`), or a name holding a bare class name, a
+    registry hint (`registry.get(...)`, `self.llms`) or an unqualified pattern's text.
+    `_BY_PATTERN`: a name the last part of a pattern matches (`*Model`), which is an LLM class
+    only when its qualified name is (`mod.FooModel`, `from .x import FooModel`; not
+    `from pydantic import BaseModel`). Every step `is_llm` takes inside a function (a
+    parameter's annotation, a local's assigned value, a loop's source, a copy's receiver, a
+    source or registry call) ends at one of them. Model-name fields (`model`) make a class an
+    LLM class only with a model-call method or request-extras field (`behaviour`)."""
+
+    def __init__(self, config: Config) -> None:
+        spellings = llm_analysis.llm_spellings(config)
+        self.patterns, qualified, bare = llm_analysis.llm_class_names(config)
+        named = bare | frozenset(config.llm_attributes) | frozenset(
+            s for s in spellings.words if s not in llm_analysis.MODEL_NAME_FIELDS)
+        self.exact = named | spellings.heads | frozenset(q.rsplit(".", 1)[-1] for q in qualified)
+        self.globs = tuple(sorted({p.rsplit(".", 1)[-1] for p in self.patterns}))
+        self.parts = tuple(sorted({*spellings.bare, *spellings.anywhere,
+                                   *llm_analysis.REGISTRY_HINTS}))
+        self.prefixes = spellings.head_prefixes
+        self.behaviour = (llm_analysis.MODEL_CALL_METHODS | llm_analysis.EMBEDDING_CALL_METHODS
+                          | frozenset(config.llm_call_methods)
+                          | frozenset(config.request_extra_fields))
+        self._known: dict[str, int] = {}
+
+    def __call__(self, identifier: str) -> int:
+        known = self._known.get(identifier)
+        if known is None:
+            if identifier in self.exact or any(part in identifier for part in self.parts) \
+                    or (bool(self.prefixes) and identifier.startswith(self.prefixes)):
+                known = _SPELLED
+            elif any(fnmatch.fnmatchcase(identifier, glob) for glob in self.globs):
+                known = _BY_PATTERN
+            else:
+                known = _NOT
+            self._known[identifier] = known
+        return known
+
+    def pattern_matches(self, qualified: str) -> bool:
+        return any(fnmatch.fnmatchcase(qualified, p) for p in self.patterns)
+
+
+_llm_words_cache: dict[Config, _LLMWords] = {}
+
+
+def _llm_words(config: Config) -> _LLMWords:
+    cached = _llm_words_cache.get(config)
+    if cached is None:
+        cached = _llm_words_cache[config] = _LLMWords(config)
+    return cached
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _dotted(node: ast.AST) -> str | None:
