@@ -240,7 +240,7 @@ class _FileFacts:
         def note(word: str, holder: _Function | _Class | None, dotted: bool = False) -> None:
             if holder is not None and not holder.llm:
                 found = llm_word(word)
-                if found is _SPELLED or (found is _BY_PATTERN and dotted):
+                if found == _SPELLED or (found == _BY_PATTERN and dotted):
                     holder.llm = True
                 else:
                     holder.names.add(word)
@@ -350,7 +350,7 @@ class _FileFacts:
                     if alias.asname:
                         identifiers.add(alias.asname)
                         found = llm_word(alias.name)
-                        if found is _SPELLED or (found is _BY_PATTERN and (
+                        if found == _SPELLED or (found == _BY_PATTERN and (
                                 node.level or llm_word.pattern_matches(f"{node.module}.{alias.name}"))):
                             renamed.add(alias.asname)
                     if alias.name == "*":
@@ -396,7 +396,7 @@ class _FileFacts:
         .models import FooModel`; a relative import's package is not known here): a bare
         name that is not imported is never matched by a pattern (`_names_llm_class`)."""
         for name in names:
-            if llm_word(name) is _BY_PATTERN:
+            if llm_word(name) == _BY_PATTERN:
                 for target in self.imports.get(name, ()):
                     if target.startswith(".") or llm_word.pattern_matches(target):
                         return True
