@@ -166,7 +166,7 @@ class LLMSpellings:
         module is `module_name` (`syntax.parse.module_name_for`)."""
         firsts = set(identifiers)
         for text in annotation_strings:  # `"LLM | None"`: read as names by `annotation_names`
-            firsts.update(_WORD.findall(text))
+            firsts.update(WORD.findall(text))
         if not self.words.isdisjoint(firsts):
             return True
         if any(bare in name for name in class_names for bare in self.bare):
@@ -178,7 +178,7 @@ class LLMSpellings:
             bool(self.head_prefixes) and any(f.startswith(self.head_prefixes) for f in firsts))
 
 
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")  # a name inside an annotation string
 
 
 @lru_cache(maxsize=8)

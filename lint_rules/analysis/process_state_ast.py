@@ -35,9 +35,9 @@ from __future__ import annotations
 
 import ast
 import fnmatch
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from lint_rules.analysis import llm_objects as llm_analysis
 from lint_rules.analysis.global_setters_ast import storing_facts
@@ -73,13 +73,16 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
     (`module_name_for`), when known; it qualifies the names an LLM class may be matched by."""
     facts = _FileFacts(tree, config, source, module_name)
     lines = _lines(source)
-    described = [fn for fn in facts.functions if facts.function_data(fn, source)]
+    described: list[_Function] = []
+    others: list[_Function] = []
+    for fn in facts.functions:
+        (described if facts.function_data(fn, source) else others).append(fn)
     if any(_writes_shared(fn, facts, lines) for fn in described):
         return True
     # A library global takes any caller data (`library_tokens`: the import spells it), not
     # only what `InstanceData.describe` names.
     if facts.library_seen and any(_writes_shared(fn, facts, lines, library=True)
-                                  for fn in facts.functions if not facts.function_data(fn, source)):
+                                  for fn in others):
         return True
     # One hop across modules: a call of an imported function, which may store its parameter
     # into shared state there, with instance data (`InstanceData.describe` only).
@@ -249,7 +252,7 @@ class _FileFacts:
             """`x: "Optional[Brain]"`: `annotation_names` reads the names in a string."""
             for inner in walk(annotation):
                 if type(inner) is ast.Constant and type(inner.value) is str:
-                    for word in _WORD.findall(inner.value):  # maybe dotted
+                    for word in llm_analysis.WORD.findall(inner.value):  # maybe dotted
                         note(word, fn, dotted=True)
                         note(word, cls, dotted=True)
 
@@ -673,17 +676,9 @@ class _LLMWords:
         return any(fnmatch.fnmatchcase(qualified, p) for p in self.patterns)
 
 
-_llm_words_cache: dict[Config, _LLMWords] = {}
-
-
+@lru_cache(maxsize=8)
 def _llm_words(config: Config) -> _LLMWords:
-    cached = _llm_words_cache.get(config)
-    if cached is None:
-        cached = _llm_words_cache[config] = _LLMWords(config)
-    return cached
-
-
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+    return _LLMWords(config)
 
 
 def _dotted(node: ast.AST) -> str | None:

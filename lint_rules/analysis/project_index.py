@@ -43,7 +43,7 @@ from lint_rules.analysis.summaries import ClassSummary, FunctionSummary, ModuleS
 from lint_rules.analysis.text_facts import MEMO, ScanFacts
 from lint_rules.core.config import Config
 from lint_rules.core.module_files import FileStat, ModuleListings
-from lint_rules.core.run_store import MISSING, run_store
+from lint_rules.core.run_store import run_store, shared
 from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
 from lint_rules.syntax.lines import NodeLines
 from lint_rules.syntax.parse import (
@@ -233,16 +233,11 @@ class ProjectIndex:
 
     def _summary_of(self, path: Path, data: bytes) -> ModuleSummary | None:
         """The summary of the module file `path` holding `data`."""
-        store = run_store()
-        if store is None:
-            return self._summarize_text(path, data)
+        if run_store() is None:
+            return self._summarize_text(path, data)  # no digest to take
         # Another worker of this run may have summarised these bytes already.
         key = ("module summary", self.config.fingerprint(), str(path), content_digest(data))
-        found = store.load(key)
-        if found is MISSING:
-            found = self._summarize_text(path, data)
-            store.save(key, found)
-        return found  # type: ignore[return-value]
+        return shared(key, lambda: self._summarize_text(path, data))
 
     def _summarize_text(self, path: Path, data: bytes) -> ModuleSummary | None:
         try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from lint_rules.analysis.summaries import from_data, to_data
-from lint_rules.core.run_store import MISSING, run_store
+from lint_rules.core.run_store import shared
 
 T = TypeVar("T")
 
@@ -77,26 +77,14 @@ class FactMemo:
             except (ValueError, TypeError, RecursionError):
                 found = _MISSING
         if found is _MISSING:
-            found = self._from_run(slot, compute)
+            # Another worker of this run may have computed it (`core.run_store`).
+            found = shared(("text fact", *slot), compute)
             if len(self._values) > _LIMIT:  # a long-lived process: start again
                 self._values.clear()
             if self.keep_fresh:
                 self._fresh.setdefault(fingerprint, {}).setdefault(kind_name, {})[path] = (
                     digest, detail, to_data(found))
         self._values[slot] = found
-        return found  # type: ignore[return-value]
-
-    @staticmethod
-    def _from_run(slot: tuple, compute: Callable[[], T]) -> T:
-        """What another worker of this run computed (`core.run_store`), else `compute()`,
-        published for the others."""
-        store = run_store()
-        if store is None:
-            return compute()
-        found = store.load(("text fact", *slot))
-        if found is MISSING:
-            found = compute()
-            store.save(("text fact", *slot), found)
         return found  # type: ignore[return-value]
 
     def seed(self, fingerprint: str, rows: FactRows) -> None:

@@ -17,8 +17,12 @@ import os
 import pickle
 import shutil
 import tempfile
+from collections.abc import Callable
+from typing import TypeVar
 
 from lint_rules.core.source import replace_file
+
+T = TypeVar("T")
 
 MISSING = object()  # `load` found nothing
 
@@ -86,3 +90,16 @@ def use_run_store(store: RunStore | None) -> None:
 
 def run_store() -> RunStore | None:
     return _active[0] if _active else None
+
+
+def shared(key: tuple, compute: Callable[[], T]) -> T:
+    """What another worker of this run published under `key`, else `compute()`, published for
+    the others; without a run store, `compute()`."""
+    store = run_store()
+    if store is None:
+        return compute()
+    found = store.load(key)
+    if found is MISSING:
+        found = compute()
+        store.save(key, found)
+    return found  # type: ignore[return-value]
