@@ -12,6 +12,7 @@ import libcst as cst
 import pytest
 
 from lint_rules.analysis.context import FileFacts
+from lint_rules.analysis.local_bindings import function_defs
 from lint_rules.analysis.ownership import Ownership
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.pins import is_pin_helper, summarize_method
@@ -20,7 +21,7 @@ from lint_rules.api import check_source, fix_source
 from lint_rules.core.config import Config, apply_settings
 from lint_rules.core.diagnostics import Applicability
 from lint_rules.engine import check_text
-from lint_rules.syntax.semantic import build_model
+from lint_rules.syntax.semantic import build_model, dotted_name
 
 CODES = ["LLA001", "LLA003", "LLA006"]
 ROOT = Path(__file__).parent.parent
@@ -323,6 +324,21 @@ def test_ownership_verdicts() -> None:
     headers = cst.Attribute(cst.Name("c"), cst.Name("extra_headers"))
     assert analysis.ownership.verdict(headers, fn, last).kind is Ownership.BORROWED
 
+
+
+def test_the_evidence_of_a_name_with_many_bindings_is_the_first_in_source_order() -> None:
+    # A set of reaching definitions iterates by object address: the evidence a finding
+    # printed depended on what the process had allocated before (openhands-sdk 1.30's
+    # `_bind_conversation_context` named one caller's chain or another from run to run).
+    branches = "\n".join(f"    {'if' if i == 0 else 'elif'} flag == {i}:\n"
+                         f"        llm = registry_{i:02d}.get('x')" for i in range(40))
+    model = _model(f"from agentsdk.llm import LLM\n\ndef f(flag):\n{branches}\n    llm\n")
+    fn = model.functions[0]
+    last = fn.node.body.body[-1].body[0]
+    reaching = function_defs(fn).reaching(last, "llm")
+    assert [dotted_name(d.value.func.value) for d in reaching] == [f"registry_{i:02d}" for i in range(40)]
+    verdict = FileFacts(Config(), model).ownership.verdict(cst.Name("llm"), fn, last)
+    assert verdict.kind is Ownership.BORROWED and "registry_00" in verdict.source
 
 def test_a_duplicate_of_a_configured_helper_is_a_bypass_not_a_helper() -> None:
     found = check("""\

@@ -50,12 +50,17 @@ class FunctionDefs:
     def may_be(self, name: str) -> list[Definition]:
         return self.by_name.get(name, [])
 
-    def reaching(self, statement: cst.CSTNode, name: str) -> frozenset[Definition] | None:
-        """Definitions of `name` reaching `statement` (None: statement not analysed)."""
+    def reaching(self, statement: cst.CSTNode, name: str) -> tuple[Definition, ...] | None:
+        """Definitions of `name` reaching `statement`, parameters first, then in source order
+        (None: statement not analysed). The order is fixed: a set of definitions iterates by
+        address, and the first borrowed one is the evidence a finding prints."""
         state = self.before.get(id(statement))
         if state is None:
             return None
-        return state.get(name, frozenset())
+        defs = state.get(name, frozenset())
+        if len(defs) <= 1:
+            return tuple(defs)
+        return tuple(d for d in self.by_name[name] if d in defs)
 
 
 def function_defs(fn: FunctionInfo) -> FunctionDefs:
