@@ -241,14 +241,17 @@ def package_deps(path: str) -> list[tuple[str, bytes | None]]:
 class WritersQuestions:
     """The questions a check asked the project's writers and heard "no" to."""
 
-    def __init__(self, calls=(), methods=(), pin_bases=()) -> None:
+    def __init__(self, calls=(), methods=(), pin_bases=(), onto_llm=()) -> None:
         self.calls: set[str] = set(calls)  # may_write: no callee of these names writes
+        self.onto_llm: set[str] = set(onto_llm)  # may_write_onto_llm: none writes onto an LLM
         self.methods: set[tuple[str, tuple[str, ...]]] = set(methods)  # may_write_method
         self.pin_bases: set[str] = set(pin_bases)  # names_pin_class: none is a pin class
 
     def add(self, kind: str, question) -> None:
         if kind == "calls":
             self.calls.update(question)
+        elif kind == "onto_llm":
+            self.onto_llm.update(question)
         elif kind == "method":
             self.methods.add(question)
         else:
@@ -258,7 +261,7 @@ class WritersQuestions:
         """`WRITERS_DEP`, the search folders, NUL, the questions (JSON never holds a raw NUL):
         a run that finds the writers' facts unchanged reads the folders alone."""
         return (WRITERS_DEP + json.dumps([str(b) for b in bases], separators=(",", ":")) + "\0"
-                + json.dumps({"c": sorted(self.calls),
+                + json.dumps({"c": sorted(self.calls), "o": sorted(self.onto_llm),
                               "m": sorted([n, list(b)] for n, b in self.methods),
                               "p": sorted(self.pin_bases)}, separators=(",", ":")))
 
@@ -282,6 +285,7 @@ class WritersQuestions:
         try:
             data = json.loads(path[len(WRITERS_DEP):].partition("\0")[2])
             calls = [_str(c) for c in data["c"]]
+            onto_llm = [_str(c) for c in data["o"]]
             methods = []
             for item in data["m"]:
                 _need(isinstance(item, list) and len(item) == 2 and isinstance(item[1], list))
@@ -289,11 +293,12 @@ class WritersQuestions:
             pins = [_str(b) for b in data["p"]]
         except (ValueError, KeyError, TypeError, RecursionError):  # _Bad is a ValueError
             return None
-        return WritersQuestions(calls, methods, pins)
+        return WritersQuestions(calls, methods, pins, onto_llm)
 
     def still_no(self, writers: Writers) -> bool:
         """Does every question still get "no" from these writers?"""
         return not (writers.may_write(self.calls) or writers.names_pin_class(self.pin_bases)
+                    or writers.may_write_onto_llm(self.onto_llm)
                     or any(writers.may_write_method(n, b) for n, b in sorted(self.methods)))
 
 
@@ -381,7 +386,8 @@ def scan_facts(scan: ModuleScan | None, config: Config) -> bytes:
         facts = module_writer_facts(scan.path, scan.digest, text_on_disk, config)
         if facts is None:  # written since the scan: facts no table holds
             return digest(b"changed")
-        parsed = [sorted(facts.names), sorted([m, sorted(c)] for m, c in facts.owners.items())]
+        parsed = [sorted(facts.names), sorted([m, sorted(c)] for m, c in facts.owners.items()),
+                  sorted(facts.onto_llm)]
     parts = [sorted([c, sorted(w)] for c, w in scan.bases), [list(a) for a in scan.aliases],
              sorted(scan.classes), scan.pins, scan.digest is not None, list(scan.defined), parsed]
     return digest(json.dumps(parts).encode("utf-8"))

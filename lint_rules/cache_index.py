@@ -191,6 +191,10 @@ class _RecordedWriters:
         names = tuple(names)
         return self._heard("calls", names, self._writers.may_write(names))
 
+    def may_write_onto_llm(self, names) -> bool:
+        names = tuple(names)
+        return self._heard("onto_llm", names, self._writers.may_write_onto_llm(names))
+
     def may_write_method(self, name: str, bases) -> bool:
         bases = tuple(sorted(set(bases)))
         return self._heard("method", (name, bases), self._writers.may_write_method(name, bases))

@@ -351,6 +351,32 @@ def test_runs_read_the_writers_questions_only_when_a_module_s_facts_changed(tmp_
     assert str(app) in counted and decoded
 
 
+def test_a_callee_that_starts_writing_onto_its_own_llm_checks_callers_without_one_again(
+        tmp_path, counted, monkeypatch) -> None:
+    """A caller that holds no LLM expression can hand a borrowed object only to a callee that
+    writes onto an LLM it reaches itself and leaves it to its callers (`Writers.
+    may_write_onto_llm`): the "no" it heard is recorded, and an edit that makes the callee one
+    checks the caller again."""
+    import lint_rules.cache as cache_module
+
+    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # files count as written long ago
+    pins, app, _other = make_caller_of_a_silent_callee(tmp_path)
+    pins.write_text("class Pinner:\n    def _stamp(self, target, sid):\n"
+                    "        target.extra_headers['x-litellm-session-id'] = sid\n")
+    app.write_text("from .pins import Pinner\n\n\nclass Runner:\n"
+                   "    def __init__(self, agent):\n        self.agent = agent\n\n"
+                   "    def run(self, pinner: Pinner):\n"
+                   "        pinner._stamp(self.agent, self.name)  # the agent's llm\n")
+    assert lint(tmp_path).diagnostics == []
+    counted.clear()
+    assert lint(tmp_path).diagnostics == [] and counted == []
+    pins.write_text(pins.read_text().replace("target", "agent").replace(
+        "agent.extra_headers", "agent.llm.extra_headers"))
+    counted.clear()
+    lint(tmp_path)
+    assert str(app) in counted
+
+
 def test_a_checking_run_records_the_writers_table_only_for_the_modules_its_checks_read(
         tmp_path, monkeypatch) -> None:
     """The table a checking run records must describe the modules its checks' writers were

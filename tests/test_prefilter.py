@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import ast
 import sysconfig
+import textwrap
 from pathlib import Path
 
 import pytest
 from markers import config_for, options_of
 
 from lint_rules.analysis.project_index import ProjectIndex
+from lint_rules.analysis.rule_stages import StageInput
+from lint_rules.analysis.stale_guards import stale_guards
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, decode_source
 from lint_rules.engine import _token_filter, check_text, may_have_findings, rules_that_may_fire
 from lint_rules.rules import all_rules
+from lint_rules.rules.lla001_scope_leak_write import ScopeLeakWrite
 
 HERE = Path(__file__).parent
 FIXTURES = sorted(p for p in (HERE / "fixtures" / "rules").glob("*.py"))
@@ -389,20 +393,21 @@ def test_stage_calls_are_the_callees_a_call_hop_can_resolve() -> None:
 def test_function_facts_match_a_walk_of_each_function(tmp_path) -> None:
     """`function_facts` (one walk of the module) gives every function what `gather` of that
     function gives, nested code included; calls may only be more (the module's imports and
-    receivers count for every function)."""
-    from lint_rules.analysis.rule_stages import function_facts, gather
+    receivers count for every function). `split_facts` gives the module's `gather` too."""
+    from lint_rules.analysis.rule_stages import function_facts, gather, split_facts
 
     checked = 0
     for path in FIXTURES + SAMPLE_SDK:
         tree = ast.parse(path.read_text(encoding="utf-8"))
         defined, strings = function_facts(tree)
         assert strings == gather(tree).strings
+        assert split_facts(tree)[0] == gather(tree), path
         functions = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
         assert sorted(id(n) for n, _, _ in defined) == sorted(id(n) for n in functions)
         for node, _owner, facts in defined:
             alone = gather(node)
-            assert (facts.strings, facts.identifiers, facts.chains, facts.mutates) == (
-                alone.strings, alone.identifiers, alone.chains, alone.mutates), node.name
+            assert (facts.strings, facts.identifiers, facts.chains, facts.mutates, facts.stores) == (
+                alone.strings, alone.identifiers, alone.chains, alone.mutates, alone.stores), node.name
             assert facts.calls >= alone.calls, node.name
             checked += 1
     assert checked > 300
@@ -489,3 +494,212 @@ def test_search_folders_that_list_the_same_modules_share_one_writers(tmp_path, m
     first, second = index.writers(pin), index.writers(use)
     assert first is second and first is not None and first.may_write(["pin"])
     assert built == [1]
+
+
+# ---------------------------------------------------------------- per-function scope stages
+_SCOPE_RULES = ("LLA001", "LLA003", "LLA006")
+# Each is a real finding whose write (or guard) has its scoped value, its LLM and its store in
+# one function, but reaches one of them only through something outside that function.
+SCOPE_FINDINGS = {
+    "the LLM dict comes from another method of the class": """\
+        class Conversation:
+            def __init__(self, agent):
+                self.agent = agent
+
+            def headers(self):
+                return {"h": self.agent.llm.extra_headers}
+
+            def restore(self, key):
+                self.headers()["h"][key] = str(self.id)
+        """,
+    "the header key is a module constant": """\
+        SESSION = "x-litellm-session-id"
+
+        class Conversation:
+            def __init__(self, agent):
+                self.agent = agent
+
+            def restore(self, sid):
+                self.agent.llm.extra_headers[SESSION] = sid
+        """,
+    "the LLM is a typed field of the class": """\
+        from agentsdk.llm import LLM
+
+        class Conversation:
+            brain: LLM
+
+            def restore(self):
+                self.brain._prompt_cache_key = str(self.id)
+        """,
+    "a guard keeps the value of the agent's LLM": """\
+        class Conversation:
+            def __init__(self, agent):
+                self.agent = agent
+
+            def pin(self):
+                headers = self.agent.llm.extra_headers
+                if "x-litellm-session-id" not in headers:
+                    headers["x-litellm-session-id"] = str(self.id)
+        """,
+    "a helper pins what a caller of another method hands it": """\
+        class Conversation:
+            def __init__(self, agent):
+                self.agent = agent
+
+            def _pin_session_affinity_header(self, llm):
+                llm.extra_headers["x-litellm-session-id"] = str(self.id)
+
+            def start(self):
+                self._pin_session_affinity_header(self.agent.llm)
+        """,
+    "a function without a scoped source hands the LLM to one that writes": """\
+        def stamp(target, session_id):
+            target.extra_headers["x-litellm-session-id"] = session_id
+
+        class Conversation:
+            def __init__(self, agent, sid):
+                self.agent = agent
+                self.sid = sid
+
+            def start(self):
+                stamp(self.agent.llm, self.sid)
+        """,
+}
+
+
+@pytest.mark.parametrize("name", list(SCOPE_FINDINGS))
+def test_scope_stages_pass_each_finding_whose_parts_are_spread_over_the_file(name) -> None:
+    source = textwrap.dedent(SCOPE_FINDINGS[name])
+    config = Config()
+    found = {d.code for d in check_text(source, "m.py", config, ProjectIndex(config),
+                                        prefilter=False)}
+    assert found & set(_SCOPE_RULES), "the case must be a real finding"
+    passing = {r.code for r in rules_that_may_fire(source, config, _SCOPE_RULES, path="m.py",
+                                                    index=ProjectIndex(config))}
+    assert found & set(_SCOPE_RULES) <= passing
+    same_with_and_without_prefilter(source, "m.py", config)
+
+
+# A scoped source, a store and an LLM in one file, never all three in one function.
+SCOPE_HARMLESS = {
+    "the scoped value is stored on a tracker, not near the LLM": """\
+        from agentsdk.llm import LLM
+
+        def make():
+            return LLM(model="m")
+
+        class Tracker:
+            def record(self, run_id):
+                self.runs[run_id] = 1
+        """,
+    "the LLM is configured in one function, the id logged in another": """\
+        from agentsdk.llm import LLM
+
+        def configure(llm: LLM):
+            llm.temperature = 0
+
+        class Conversation:
+            def describe(self):
+                print(self.id)
+        """,
+}
+
+
+@pytest.mark.parametrize("name", list(SCOPE_HARMLESS))
+def test_scope_stages_reject_a_file_whose_write_and_llm_are_apart(name) -> None:
+    source = textwrap.dedent(SCOPE_HARMLESS[name])
+    config = Config()
+    # Stage one lets it through, and the file holds a scoped source (the stages before were
+    # file-wide: they let it through too).
+    assert may_have_findings(source, config, _SCOPE_RULES)
+    assert StageInput(ast.parse(source), source, config).scoped()
+    assert rules_that_may_fire(source, config, _SCOPE_RULES, path="m.py",
+                               index=ProjectIndex(config)) == ()
+    assert check_text(source, "m.py", config, ProjectIndex(config), prefilter=False) == []
+
+
+# A callee of another module that writes a scoped value onto its parameter: onto the parameter
+# itself (only a caller that knows the argument is an LLM hands it one), or onto an LLM it
+# reaches from the parameter, which its own file reports (a public function's parameter is
+# borrowed) unless it is a private method's (fed by its callers: `onto_llm`, any caller may
+# hand it a borrowed object).
+_ONTO_PARAMETER = """\
+class Pinner:
+    def _stamp(self, target, sid):
+        target.extra_headers['x-litellm-session-id'] = sid
+"""
+_ONTO_ITS_LLM_REPORTED = """\
+class Pinner:
+    def stamp(self, agent, sid):
+        agent.llm.extra_headers['x-litellm-session-id'] = sid
+"""
+_ONTO_ITS_LLM = _ONTO_ITS_LLM_REPORTED.replace("def stamp", "def _stamp")
+_CALLER = """\
+from pkg.pins import Pinner
+
+
+class Conversation:
+    def __init__(self, agent, token):
+        self.agent = agent
+        self.token = token
+
+    def start(self, pinner: Pinner):
+        pinner.{method}(self.agent, self.token)  # pins the agent's llm
+"""
+
+
+@pytest.mark.parametrize("callee, method, onto_llm", [
+    (_ONTO_PARAMETER, "_stamp", False), (_ONTO_ITS_LLM_REPORTED, "stamp", False),
+    (_ONTO_ITS_LLM, "_stamp", True)])
+def test_a_caller_without_an_llm_hops_only_into_a_callee_that_writes_onto_its_own_llm(
+        tmp_path, callee, method, onto_llm) -> None:
+    source = _CALLER.format(method=method)
+    found = _with_and_without_prefilter(tmp_path, ("pins.py", callee), source)
+    assert found[True] == found[False] == []
+    config = Config()
+    index = ProjectIndex(config, [tmp_path])
+    app = str(tmp_path / "pkg" / "app.py")
+    passing = {r.code for r in rules_that_may_fire(source, config, _SCOPE_RULES, path=app,
+                                                    index=index)}
+    assert passing == ({"LLA001", "LLA006"} if onto_llm else set())
+    writers = index.writers(tmp_path / "pkg" / "app.py")
+    assert writers.may_write([method])  # a writer in each case
+    assert writers.may_write_onto_llm([method]) is onto_llm
+
+
+class _ScopeSites(ScopeLeakWrite):
+    """Reports, at its name, each function where the write finder sees a scoped write onto an
+    LLM ("write") and each where a stale guard keeps a value read from one ("guard"): the
+    sites LLA001/LLA006 and LLA003 judge, whatever the ownership."""
+
+    def check_function(self, fn) -> None:
+        if any(w.pins for w in self.ctx.facts.writes.writes(fn)):
+            self.report(fn.node.name, "write")
+        if stale_guards(fn, self.ctx.facts):
+            self.report(fn.node.name, "guard")
+
+
+def test_scope_stages_see_every_function_the_analysis_finds_a_scoped_write_or_guard_in() -> None:
+    """The per-function conditions of the scope stages (`StageInput.scoped_functions`,
+    `holds_llm`, `AstFacts.stores`) hold in every function where the libcst analysis finds a
+    scoped write onto an LLM or a stale guard, on the fixtures, the sample SDK and the cases
+    above."""
+    corpus = [(str(p), p.read_text(encoding="utf-8")) for p in FIXTURES + SAMPLE_SDK]
+    corpus += [(f"case-{i}.py", textwrap.dedent(code)) for i, code in enumerate(SCOPE_FINDINGS.values())]
+    seen = {"write": 0, "guard": 0}
+    for path, source in corpus:
+        config = config_for(options_of(source))
+        sites = [d for d in check_text(source, path, config, ProjectIndex(config), prefilter=False,
+                                       rules=[_ScopeSites]) if d.message in seen]
+        if not sites:
+            continue
+        stage = StageInput(ast.parse(source), source, config)
+        scoped = {node.lineno: facts for node, facts in stage.scoped_functions()}
+        llm = {node.lineno for node, _o, _f in stage.functions()[0] if stage.holds_llm(node)}
+        for d in sites:
+            seen[d.message] += 1
+            line = d.start.row
+            assert line in scoped and line in llm, (path, line, d.message)
+            if d.message == "write":
+                assert scoped[line].stores, (path, line)
+    assert seen["write"] > 100 and seen["guard"] >= 8, seen

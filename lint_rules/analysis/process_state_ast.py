@@ -71,7 +71,7 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
     for the hop across modules (`ProjectIndex.may_store_globally`); without it every call of
     an imported function with arguments may hop. `module_name`: the file's
     (`module_name_for`), when known; it qualifies the names an LLM class may be matched by."""
-    facts = _FileFacts(tree, config, source, module_name)
+    facts = _file_facts(tree, config, source, module_name)
     lines = _lines(source)
     described: list[_Function] = []
     others: list[_Function] = []
@@ -87,6 +87,31 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
     # One hop across modules: a call of an imported function, which may store its parameter
     # into shared state there, with instance data (`InstanceData.describe` only).
     return any(_calls_imported(fn, facts, stores) for fn in described)
+
+
+def functions_holding_llm(tree: ast.Module, source: str, config: Config,
+                          module_name: str | None = None, memo: bool = True) -> frozenset[int]:
+    """`id()` of each function node of `tree` (nested ones included) in which `LLMFacts.is_llm`
+    may take some expression for an LLM (`_Function.llm`), for the stages of the scope rules.
+    `memo` False: another module than the checked file's (its facts are not kept)."""
+    facts = (_file_facts(tree, config, source, module_name) if memo
+             else _FileFacts(tree, config, source, module_name))
+    return frozenset(id(fn.node) for fn in facts.functions if fn.llm)
+
+
+# The last file's facts: LLA005's stage and the scope rules' stages read the same tree in turn.
+_LAST: list[tuple[ast.Module, Config, str, str | None, _FileFacts]] = []
+
+
+def _file_facts(tree: ast.Module, config: Config, source: str,
+                module_name: str | None) -> _FileFacts:
+    if _LAST:
+        last = _LAST[0]
+        if last[0] is tree and last[1] is config and last[2] is source and last[3] == module_name:
+            return last[4]
+    facts = _FileFacts(tree, config, source, module_name)
+    _LAST[:] = [(tree, config, source, module_name, facts)]
+    return facts
 
 
 @dataclass(frozen=True)

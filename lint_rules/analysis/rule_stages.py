@@ -7,11 +7,14 @@ Each is a necessary condition, over-approximated: every test errs towards "maybe
 
 - `scoped_sources` (S): the file spells something `ScopedValues`/`HeaderKeys` could take for a
   conversation-scoped value: a string holding a scoped header key (any case; header keys are
-  read from literals and from module or class constants of the same file only), an identifier,
+  read from literals and from module or class constants of the same file only) or a keyword
+  spelling one (`dict(key=v)`), an identifier,
   attribute, keyword or string equal to a scoped attribute, or a name/attribute chain whose
   tail is a conversation-id expression (the chain's trailing names are compared even where
   libcst's `dotted_name` gives up, e.g. `f().state.id`). Every write, guard or pin of a scoped
-  value in the file needs one of them, so LLA003 (stale guards, file-local) needs S.
+  value in the file needs one of them. `ScopedValues` reads a function's own expressions and
+  locals, and the file's header-key constants: S of one function (`scoped_functions`) is its
+  own spellings, or a header key anywhere in the file.
   Hook attributes (`Config.hook_attributes`) and keys spelled like a conversation id's last
   name (`"rollout_id"`) count as S too: `llm_writes.WriteFinder` takes their writes for pins.
 - `mentions_header_keyword`: LLA004 reads headers only under a configured header keyword
@@ -19,15 +22,25 @@ Each is a necessary condition, over-approximated: every test errs towards "maybe
   keyword or a name. A file whose pinned headers can only be LLM header fields
   (`pins_beyond_llm_fields` False) reports nothing when the project's header census proves
   that no scoped header is ever written into one (`StageInput.may_bypass_headers`).
-- LLA001/LLA006 report a write in this file (needs S) or a call whose callee, here or in another
-  module, writes a scoped value onto a parameter (a call hop, `call_effects.borrowed_call_hops`).
+- `holds_llm(function)`: `process_state_ast`'s answer to "may `LLMFacts.is_llm` take some
+  expression of this function for an LLM?" (an LLM spelling, or a class of the file that may
+  be an LLM class, in the function or around it).
+- LLA003 reports a guard that keeps a value read from an LLM against a scoped value pinned in
+  the same function (`stale_guards` follows the function's own locals): one function with S
+  that holds an LLM.
+- LLA001/LLA006 report a write (a store onto an attribute or item, or an in-place write call,
+  `AstFacts.stores`) of a scoped value onto an LLM in a function with S that holds an LLM, or
+  a call whose callee, here or in another module, writes a scoped value onto a parameter (a
+  call hop, `call_effects.borrowed_call_hops`; a callee here is one of `local_writers`).
   A callee's summary with writes needs a scoped write in the callee's own module (summaries of
   other modules are built without the index, so a callee's writes never come from a third
   module), so its module holds S. `Writers` (built by the project index from the text of every
   module it could ever find) names every function, method and class defined in such a module,
   the aliases they are imported under, and the classes that inherit from them; a call hop in
-  this file then calls one of those names. `may_hop` answers True when some call passes an
-  argument and names one of them (or when the writers are unknown).
+  this file then calls one of those names. `StageInput.may_hop` answers True when some call
+  passes an argument and names one of them (or when the writers are unknown); from a function
+  that holds no LLM expression, only one that writes onto an LLM it sees itself
+  (`ModuleWriters.onto_llm`, `Writers.may_write_onto_llm`).
 
 Keep this module in step with `scoped_values.py`, `header_keys.py`, `request_headers.py` and
 `call_effects.py`; `benchmarks/prefilter_audit.py` and `tests/test_prefilter*.py` compare the
@@ -41,8 +54,9 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
-from lint_rules.analysis.process_state_ast import StoresGlobally
+from lint_rules.analysis.process_state_ast import StoresGlobally, functions_holding_llm
 from lint_rules.analysis.text_facts import MEMO, ScanFacts, WriterFacts
 from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
 from lint_rules.core.config import Config
@@ -62,6 +76,9 @@ class AstFacts:
     # A store, deletion or in-place write call (`write_shapes`) on something other than
     # `self`/`cls` (where a write onto a parameter, or an alias of one, must be).
     mutates: bool = False
+    # A store onto an attribute or item, or an in-place write call, on anything (`self` too):
+    # where `llm_writes.WriteFinder` may find a write.
+    stores: bool = False
     base_names: set[str] = field(default_factory=set)  # every name in a class's bases
     # Calls by dotted callee (`Session`, `self._build`): how many, and their keyword names.
     callee_counts: dict[str, int] = field(default_factory=dict)
@@ -70,6 +87,11 @@ class AstFacts:
 
 _OWN = frozenset({"self", "cls"})
 _STORES = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete, ast.For, ast.AsyncFor)
+
+
+# Each function (nested ones included), its enclosing class and its facts; every string.
+FunctionFacts = tuple[list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, "str | None", AstFacts]],
+                      set[str]]
 
 
 def gather(tree: ast.AST) -> AstFacts:
@@ -87,28 +109,40 @@ class _Scope:
     method_calls: list[ast.Attribute] = field(default_factory=list)
 
 
-def function_facts(tree: ast.Module) -> tuple[
-        list[tuple[ast.FunctionDef | ast.AsyncFunctionDef, str | None, AstFacts]], set[str]]:
+def function_facts(tree: ast.Module) -> FunctionFacts:
     """Every function of the module (nested ones included) with its enclosing class and what
     `gather(function)` would read from it (its nested code included), and every string of the
     module, in one walk of the module instead of one per function. Method calls are kept by
     the receivers and imports of the whole module (a superset of the function's own)."""
+    return split_facts(tree)[1]
+
+
+def split_facts(tree: ast.Module) -> tuple[AstFacts, FunctionFacts]:
+    """`gather(tree)` and `function_facts(tree)`, from one walk."""
     scopes = _walk(tree, split=True)
-    strings = set().union(*(scope.facts.strings for scope in scopes))
+    module = AstFacts()
+    for scope in scopes:
+        _merge(module, scope.facts, by_callee=True)
     for scope in reversed(scopes[1:]):  # inner functions were opened after their parents
         if scope.parent > 0:
             _merge(scopes[scope.parent].facts, scope.facts)
     functions = [(scope.node, scope.owner, scope.facts) for scope in scopes[1:]]
-    return functions, strings  # type: ignore[return-value]
+    return module, (functions, module.strings)  # type: ignore[return-value]
 
 
-def _merge(into: AstFacts, other: AstFacts) -> None:
+def _merge(into: AstFacts, other: AstFacts, by_callee: bool = False) -> None:
     into.strings |= other.strings
     into.identifiers |= other.identifiers
     into.chains |= other.chains
     into.calls |= other.calls
     into.mutates = into.mutates or other.mutates
+    into.stores = into.stores or other.stores
     into.base_names |= other.base_names
+    if by_callee:
+        for callee, count in other.callee_counts.items():
+            into.callee_counts[callee] = into.callee_counts.get(callee, 0) + count
+        for callee, keywords in other.callee_keywords.items():
+            into.callee_keywords.setdefault(callee, set()).update(keywords)
 
 
 def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
@@ -156,6 +190,8 @@ def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
                     facts.calls.add(func.id)
                 elif type(func) is Attribute:
                     scope.method_calls.append(func)
+            if not facts.stores and _writes_in_place(node.func, own=True):
+                facts.stores = True
             if not facts.mutates and _writes_in_place(node.func):
                 facts.mutates = True
         elif kind is ast.keyword:
@@ -186,11 +222,12 @@ def _walk(tree: ast.AST, split: bool) -> list[_Scope]:
             facts.identifiers.update(node.names)
         elif kind in _STORES or kind is ast.withitem:
             if kind is ast.AugAssign and type(node.target) is Name and type(node.op) is ast.BitOr:
-                facts.mutates = True  # `headers |= {...}`: a merge into an alias, in place
-            if not facts.mutates:
+                facts.mutates = facts.stores = True  # `headers |= {...}`: a merge into an alias
+            if not facts.mutates or not facts.stores:
                 targets = (node.targets if kind in (ast.Assign, ast.Delete) else
                            [node.optional_vars] if kind is ast.withitem else [node.target])
-                facts.mutates = any(_foreign(t) for t in targets if t is not None)
+                facts.mutates = facts.mutates or any(_foreign(t) for t in targets if t is not None)
+                facts.stores = facts.stores or any(_onto_object(t) for t in targets if t is not None)
         for name in child_fields(kind):
             value = getattr(node, name, None)
             if type(value) is list:
@@ -251,15 +288,25 @@ def _foreign(target: ast.AST, call: bool = False) -> bool:
     return True
 
 
-def _writes_in_place(func: ast.AST) -> bool:
+def _onto_object(target: ast.AST) -> bool:
+    """A store target that changes an object (`x.a = v`, `self.d[k] = v`), not a name."""
+    if type(target) in (ast.Tuple, ast.List):
+        return any(_onto_object(t) for t in target.elts)
+    if type(target) is ast.Starred:
+        return _onto_object(target.value)
+    return type(target) in (ast.Attribute, ast.Subscript)
+
+
+def _writes_in_place(func: ast.AST, own: bool = False) -> bool:
     """A callee the write finder takes for a write (`write_shapes`) onto something other than
-    the function's own `self`/`cls`: `x.d.update(...)`, `setattr(x, ...)`. Any other call
-    (`x.run(...)`, `log.info(...)`) writes nothing in place for it."""
+    the function's own `self`/`cls` (with `own`, onto anything): `x.d.update(...)`,
+    `setattr(x, ...)`. Any other call (`x.run(...)`, `log.info(...)`) writes nothing in place
+    for it."""
     if type(func) is ast.Name:
         return func.id in SETATTR_CALLEES
     if type(func) is not ast.Attribute:
         return False
-    return (func.attr in MUTATING_METHODS and _foreign(func, call=True)) \
+    return (func.attr in MUTATING_METHODS and (own or _foreign(func, call=True))) \
         or _dotted(func) in SETATTR_CALLEES
 
 
@@ -292,8 +339,7 @@ def _chain(node: ast.Attribute) -> tuple[str, ...]:
 
 # ---------------------------------------------------------------------------- S
 def scoped_sources(facts: AstFacts, config: Config) -> bool:
-    keys = [k.lower() for k in config.scoped_header_keys if k]
-    if keys and any(k in s.lower() for s in facts.strings for k in keys):
+    if _spells_scoped_key(facts, config):
         return True
     attributes = {a for a in config.scoped_attributes if a} | _hooks_and_id_keys(config)
     if attributes & facts.identifiers or attributes & facts.strings:
@@ -310,6 +356,24 @@ def scoped_sources(facts: AstFacts, config: Config) -> bool:
                 if len(chain) >= len(e) and chain[-len(e):] == e:
                     return True
     return False
+
+
+def _spells_scoped_key(facts: AstFacts, config: Config) -> bool:
+    """A string holding a scoped header key (any case), or a keyword spelling one
+    (`dict(session_key=v)`, `scoped_values.ScopedValues._keys`)."""
+    keys = [k.lower() for k in config.scoped_header_keys if k]
+    if not keys:
+        return False
+    if any(k in s.lower() for s in facts.strings for k in keys):
+        return True
+    return not set(keys).isdisjoint(i.lower() for i in facts.identifiers)
+
+
+def _holds_header_key(strings: Iterable[str], config: Config) -> bool:
+    """A header key can be a module or class constant (`KEY = "x-litellm-session-id"`) that a
+    function names: a key in any string of the module counts for every function in it."""
+    keys = [k.lower() for k in config.scoped_header_keys if k]
+    return bool(keys) and any(k in value.lower() for value in strings for k in keys)
 
 
 def _hooks_and_id_keys(config: Config) -> set[str]:
@@ -337,15 +401,6 @@ def pins_beyond_llm_fields(facts: AstFacts, config: Config) -> bool:
         return True
     contexts = {c for c in (*config.call_context_keywords, *config.scoped_attributes) if c}
     return bool(contexts & facts.identifiers)
-
-
-def may_hop(facts: AstFacts, writers: Writers | None) -> bool:
-    """Some call passes an argument to a callee that may write a scoped value onto it."""
-    if not facts.calls:
-        return False
-    if writers is None:
-        return True
-    return writers.may_write(facts.calls)
 
 
 # ---------------------------------------------------------------------------- writers
@@ -446,21 +501,35 @@ class Writers:
             self._originals.setdefault(alias, set()).add(original)
         self.pin_classes = pin_classes
         self._precise: dict[str, frozenset[str]] = {}  # path -> its writing names (parsed)
+        self._precise_onto_llm: dict[str, frozenset[str]] = {}  # path -> those onto an LLM
         # path -> writing method -> the classes defining it (None: unknown, every class)
         self._owners: dict[str, dict[str, frozenset[str]] | None] = {}
         self._closure: frozenset[str] | None = None
+        self._onto_llm_closure: frozenset[str] | None = None
 
     @property
     def candidates(self) -> frozenset[str]:
         if self._closure is None:
-            base: set[str] = set()
-            for name, paths in self._defined.items():
-                if any(path not in self._precise for path in paths):
-                    base.add(name)
-            for found in self._precise.values():
-                base |= found
-            self._closure = frozenset(_close(base, self._bases, self._aliases))
+            self._closure = self._close(self._precise)
         return self._closure
+
+    @property
+    def onto_llm_candidates(self) -> frozenset[str]:
+        """The candidates that may write onto an LLM (`ModuleWriters.onto_llm`)."""
+        if self._onto_llm_closure is None:
+            self._onto_llm_closure = self._close(self._precise_onto_llm)
+        return self._onto_llm_closure
+
+    def _close(self, precise: dict[str, frozenset[str]]) -> frozenset[str]:
+        """Every name defined in a module not parsed yet, and the parsed modules' `precise`
+        names, closed over aliases and subclasses."""
+        base: set[str] = set()
+        for name, paths in self._defined.items():
+            if any(path not in self._precise for path in paths):
+                base.add(name)
+        for found in precise.values():
+            base |= found
+        return frozenset(_close(base, self._bases, self._aliases))
 
     def may_write(self, names: Iterable[str]) -> bool:
         asked = set(names)
@@ -476,12 +545,22 @@ class Writers:
             facts = module_writer_facts(path, self._digests[path], self._read, self.config)
             if facts is None:  # changed or gone since the scan: every definition may write
                 self._precise[path] = frozenset(n for n, ps in self._defined.items() if path in ps)
+                self._precise_onto_llm[path] = self._precise[path]
                 self._owners[path] = None
             else:
                 self._precise[path], self._owners[path] = facts.names, facts.owners
+                self._precise_onto_llm[path] = facts.onto_llm
         if missing:
-            self._closure = None
+            self._closure = self._onto_llm_closure = None
         return bool(asked & self.candidates)
+
+    def may_write_onto_llm(self, names: Iterable[str]) -> bool:
+        """`may_write`, for a callee that may write onto an LLM it sees itself: a call site
+        that holds no LLM expression can only hand a borrowed object to such a callee."""
+        asked = set(names)
+        if not self.may_write(asked):  # parses the modules the answer depends on
+            return False
+        return bool(asked & self.onto_llm_candidates)
 
     def names_pin_class(self, names: Iterable[str]) -> bool:
         """Does one of `names` (the base names of a class) name a pin class of the project?"""
@@ -575,10 +654,18 @@ def _parse_writers(text: str, config: Config) -> WriterFacts:
         # as a method of any class the text defines.
         names = frozenset(m.group(1) for m in _DEF.finditer(text))
         classes = frozenset(m.group(1) for m in _ANY_CLASS.finditer(text))
-        return WriterFacts(names, {name: classes for name in names})
+        return WriterFacts(names, {name: classes for name in names}, names)
     owners: dict[str, set[str]] = {}
-    names = _module_writers(tree, config, owners)
-    return WriterFacts(frozenset(names), {m: frozenset(c) for m, c in owners.items()})
+    llm: list[frozenset[int]] = []
+
+    def holds_llm(node: ast.AST) -> bool:
+        if not llm:
+            llm.append(functions_holding_llm(tree, text, config, memo=False))
+        return id(node) in llm[0]
+
+    found = _module_writers(tree, config, owners, holds_llm=holds_llm)
+    return WriterFacts(frozenset(found.names), {m: frozenset(c) for m, c in owners.items()},
+                       frozenset(found.onto_llm))
 
 
 def _base_list(text: str, start: int) -> str:
@@ -692,20 +779,35 @@ def writers_from_scans(scans: Iterable[ModuleScan], config: Config,
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 
 
+class ModuleWriters(NamedTuple):
+    names: set[str]  # writing functions, methods and classes
+    # Those whose summary may list a write `onto_llm` that its own file does not report
+    # (`ParamWrite.reported_in_callee`): a write the module's own analysis sees as one onto an
+    # LLM (`LLMFacts.is_llm` in the writing function) is reported there unless it is in a
+    # private method (`ownership._parameter`: fed by its callers), and a chain of calls is
+    # reported where its last write is. A call site needs no LLM expression of its own to
+    # hand such a callee a borrowed object (`call_effects.borrowed_call_hops`).
+    onto_llm: set[str]
+
+
 def _module_writers(tree: ast.Module, config: Config,
                     owners: dict[str, set[str]] | None = None,
-                    remote: Callable[[set[str]], bool] | None = None) -> set[str]:
+                    remote: Callable[[set[str]], bool] | None = None,
+                    functions: FunctionFacts | None = None,
+                    holds_llm: Callable[[ast.AST], bool] | None = None,
+                    remote_onto_llm: Callable[[set[str]], bool] | None = None) -> ModuleWriters:
     """The module's writing functions, methods and classes by name; `owners` gets, for each
     writing method, the classes it is defined in (a function nested in a method counts for
     that class). With `remote` (the project's `Writers.may_write`), a function that passes its
     parameters to a callee of another module that may write is a writer too (the checked
-    file's own summaries follow such calls)."""
-    # A header key can be a module or class constant (`KEY = "x-litellm-session-id"`) that a
-    # function names: a key anywhere in the module counts for every function in it.
-    keys = [k.lower() for k in config.scoped_header_keys if k]
-    defined, strings = function_facts(tree)
-    module_key = any(k in value.lower() for value in strings for k in keys)
-    functions: list[tuple[str, bool, set[str], str | None, bool]] = []  # name, writes, calls, class
+    file's own summaries follow such calls); `remote_onto_llm` (`Writers.may_write_onto_llm`)
+    tells which of those write onto an LLM. `holds_llm(function)`: may the function hold an
+    LLM expression (None: any may)."""
+    defined, strings = functions or function_facts(tree)
+    module_key = _holds_header_key(strings, config)
+    # name, writes, calls, class, takes parameters, the function
+    table: list[tuple[str, bool, set[str], str | None, bool, ast.AST]] = []
+    writing: list[tuple[str, bool, bool, set[str], ast.AST]] = []  # name, private, hop, calls, node
     for child, owner, facts in defined:
         params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
                                   *child.args.kwonlyargs)]
@@ -713,32 +815,59 @@ def _module_writers(tree: ast.Module, config: Config,
         takes = extra or any(p not in ("self", "cls") for p in params) or (
             bool(params) and (owner is None or bool(child.decorator_list)))
         # nested functions included: an over-approximation
-        writes = takes and ((facts.mutates and (module_key or scoped_sources(facts, config)))
-                            or (remote is not None and bool(facts.calls) and remote(facts.calls)))
-        functions.append((child.name, writes, facts.calls, owner, takes))
-    names = {name for name, writes, _calls, _owner, _takes in functions if writes}
+        direct = takes and facts.mutates and (module_key or scoped_sources(facts, config))
+        hop = takes and remote is not None and bool(facts.calls) and remote(facts.calls)
+        if direct or hop:
+            private = owner is not None and child.name.startswith("_") \
+                and not child.name.startswith("__")
+            writing.append((child.name, private, hop, facts.calls, child))
+        table.append((child.name, direct or hop, facts.calls, owner, takes, child))
+    names = {row[0] for row in table if row[1]}
     changed = True
     while changed:
         changed = False
-        for name, _writes, calls, _owner, takes in functions:
+        for name, _writes, calls, _owner, takes, _node in table:
             if takes and name not in names and calls & names:
                 names.add(name)
                 changed = True
-    classes = {owner for name, _w, _c, owner, _t in functions if owner and name == "__init__"
-               and name in names}
+    onto_llm: set[str] = set()
+    if names:  # asked only then: `holds_llm` costs a walk of the module
+        llm = (lambda _node: True) if holds_llm is None else holds_llm
+        # A direct write seen onto an LLM and left unreported (a private method's), or a call
+        # that passes a parameter on to another module's writer: onto an LLM the callee
+        # sees, or one this function holds (`_compute`'s `onto_llm` down a call).
+        onto_llm = {name for name, private, hop, calls, node in writing
+                    if (private and llm(node)) or (hop and (
+                        llm(node) or remote_onto_llm is None or remote_onto_llm(calls)))}
+        changed = True
+        while changed:
+            changed = False
+            for name, _writes, calls, _owner, takes, node in table:
+                # Passing a parameter on to a writer that knows its LLM, or, holding an LLM
+                # expression, to any writer (`_compute`'s `onto_llm` down a call).
+                if takes and name not in onto_llm and calls & names and (
+                        calls & onto_llm or llm(node)):
+                    onto_llm.add(name)
+                    changed = True
+    for name, _w, _c, owner, _t, _n in table:
+        if owner and name == "__init__":
+            if name in names:
+                names.add(owner)
+            if name in onto_llm:
+                onto_llm.add(owner)
     if owners is not None:
-        for name, writes, calls, owner, takes in functions:
+        for name, writes, calls, owner, takes, _n in table:
             # This very function writes, or passes its parameters on to a writer.
             if owner and (writes or (takes and calls & names)):
                 owners.setdefault(name, set()).add(owner)
-    return names | classes
+    return ModuleWriters(names, onto_llm)
 
 
 def local_writers(tree: ast.Module, config: Config, writers: Writers | None) -> set[str]:
     """Names of the functions of the checked module whose summary may list a write onto a
     parameter (`EffectSummaries` skips the others: only writes matter at a call site)."""
     return _module_writers(tree, config, None, (lambda calls: True) if writers is None
-                           else writers.may_write)
+                           else writers.may_write).names
 
 
 class StageInput:
@@ -761,17 +890,51 @@ class StageInput:
         self._census_clear = census_clear
         self._facts: AstFacts | None = None
         self._scoped: bool | None = None
+        self._functions: FunctionFacts | None = None
+        self._scoped_functions: list[tuple[ast.AST, AstFacts]] | None = None
+        self._llm_functions: frozenset[int] | None = None
 
     @property
     def facts(self) -> AstFacts:
         if self._facts is None:
-            self._facts = gather(self.tree)
+            self._facts, self._functions = split_facts(self.tree)
         return self._facts
 
     def scoped(self) -> bool:
         if self._scoped is None:
             self._scoped = scoped_sources(self.facts, self.config)
         return self._scoped
+
+    def functions(self) -> FunctionFacts:
+        if self._functions is None:
+            self._facts, self._functions = split_facts(self.tree)
+        return self._functions
+
+    def scoped_functions(self) -> list[tuple[ast.AST, AstFacts]]:
+        """The functions (nested ones included) that hold a scoped source: their own (S), or
+        a header key of the file, which a module or class constant carries into any of them."""
+        if self._scoped_functions is None:
+            if not self.scoped():
+                self._scoped_functions = []
+            else:
+                defined, strings = self.functions()
+                module_key = _holds_header_key(strings, self.config)
+                self._scoped_functions = [(node, facts) for node, _owner, facts in defined
+                                          if module_key or scoped_sources(facts, self.config)]
+        return self._scoped_functions
+
+    def holds_llm(self, function: ast.AST) -> bool:
+        """May `LLMFacts.is_llm` take some expression of `function` for an LLM?"""
+        if self._llm_functions is None:
+            self._llm_functions = functions_holding_llm(self.tree, self.source, self.config,
+                                                        self.module_name)
+        return id(function) in self._llm_functions
+
+    def may_pin_stale(self) -> bool:
+        """LLA003: a stale guard keeps a value read from an LLM (`stale_guards`: through the
+        function's own expressions and locals) against a scoped value pinned in the same
+        function."""
+        return any(self.holds_llm(node) for node, _facts in self.scoped_functions())
 
     def may_install_and_pin(self) -> bool:
         """LLA002: the class that installs an LLM has pins to re-apply: from its own module (S,
@@ -808,9 +971,38 @@ class StageInput:
                    for callee, keywords in self.facts.callee_keywords.items())
 
     def may_write_or_hop(self) -> bool:
-        """LLA001/LLA006: a scoped write here, or a call hop into a writing callee."""
-        if self.scoped():
+        """LLA001/LLA006 report in a function: a scoped write onto an LLM there (a store, a
+        scoped source and an LLM expression in that function: `WriteFinder` and
+        `ScopedValues` read nothing outside it but the file's header-key constants and
+        `LLMFacts`' class facts), or a call hop from it into a writing callee of this module
+        (`_module_writers`, as `local_writers` gates `EffectSummaries`' call sites) or of
+        another (`Writers`)."""
+        if any(facts.stores and self.holds_llm(node) for node, facts in self.scoped_functions()):
             return True
+        return self.may_hop()
+
+    def may_hop(self) -> bool:
+        """A call that hands a borrowed object to a writing callee: any writer, from a function
+        that may hold an LLM expression (the argument must be one, `is_llm`), else only a
+        writer onto an LLM it sees itself (`ModuleWriters.onto_llm`)."""
         if not self.facts.calls:
             return False
-        return may_hop(self.facts, self._writers_of() if self._writers_of else None)
+        writers = self._writers_of() if self._writers_of else None
+        if writers is None:
+            return True
+        if not self.scoped() and not writers.may_write(self.facts.calls):
+            return False  # no writer here (no scoped source) and none elsewhere
+        local = _module_writers(self.tree, self.config, None, writers.may_write, self.functions(),
+                                self.holds_llm, writers.may_write_onto_llm)
+        defined = self.functions()[0]
+        calls = {name for _node, _owner, facts in defined for name in facts.calls}
+        if not calls & local.names and not writers.may_write(calls):
+            return False  # the split below needs `holds_llm`: a walk of the module
+        with_llm = {name for node, _owner, facts in defined if self.holds_llm(node)
+                    for name in facts.calls}
+        others = {name for node, _owner, facts in defined if not self.holds_llm(node)
+                  for name in facts.calls}
+        if with_llm & local.names or others & local.onto_llm:
+            return True
+        return (bool(with_llm) and writers.may_write(with_llm)) or (
+            bool(others) and writers.may_write_onto_llm(others))

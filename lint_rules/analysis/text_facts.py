@@ -47,9 +47,11 @@ class ScanFacts:
 
 @dataclass(frozen=True)
 class WriterFacts:
-    """`rule_stages.module_writer_facts`: the writing names, and each writing method's classes."""
+    """`rule_stages.module_writer_facts`: the writing names, each writing method's classes, and
+    the writing names that write onto an LLM (`rule_stages.ModuleWriters.onto_llm`)."""
     names: frozenset[str]
     owners: dict[str, frozenset[str]]
+    onto_llm: frozenset[str]
 
 
 class FactMemo:

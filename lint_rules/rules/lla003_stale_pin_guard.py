@@ -139,7 +139,7 @@ def request_options(options: dict) -> dict:
 
     @classmethod
     def ast_stage(cls, stage: StageInput) -> bool:
-        return stage.scoped()  # see analysis/rule_stages.py
+        return stage.may_pin_stale()  # see analysis/rule_stages.py
 
     def check_function(self, fn: FunctionInfo) -> None:
         analysis = self.ctx.facts
