@@ -703,3 +703,28 @@ def test_scope_stages_see_every_function_the_analysis_finds_a_scoped_write_or_gu
             if d.message == "write":
                 assert scoped[line].stores, (path, line)
     assert seen["write"] > 100 and seen["guard"] >= 8, seen
+
+
+def test_a_writer_onto_its_own_llm_stays_one_through_aliases_and_subclasses(tmp_path) -> None:
+    """`Writers.may_write_onto_llm` answers through the names a class is imported under and
+    the classes deriving from it, as `Writers.candidates` does for any writer."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "pins.py").write_text(
+        "class Pinner:\n"
+        "    def __init__(self, agent, sid):\n        self._stamp(agent, sid)\n\n"
+        "    def _stamp(self, agent, sid):\n"
+        "        agent.llm.extra_headers['x-litellm-session-id'] = sid\n\n\n"
+        "class Plain:\n"
+        "    def __init__(self, target, sid):\n"
+        "        target.extra_headers['x-litellm-session-id'] = sid\n")
+    (pkg / "more.py").write_text("from pkg.pins import Pinner as Alias, Plain as Other\n\n\n"
+                                 "class Sub(Alias):\n    pass\n\n\nclass PlainSub(Other):\n    pass\n")
+    config = Config()
+    writers = ProjectIndex(config, [tmp_path]).writers(pkg / "app.py")
+    for name in ("Pinner", "Alias", "Sub"):
+        assert writers.may_write([name]) and writers.may_write_onto_llm([name]), name
+    for name in ("Plain", "Other", "PlainSub"):
+        assert writers.may_write([name]) and not writers.may_write_onto_llm([name]), name
+    assert not writers.may_write_onto_llm(["unrelated"])

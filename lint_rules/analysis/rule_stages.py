@@ -505,31 +505,25 @@ class Writers:
         # path -> writing method -> the classes defining it (None: unknown, every class)
         self._owners: dict[str, dict[str, frozenset[str]] | None] = {}
         self._closure: frozenset[str] | None = None
-        self._onto_llm_closure: frozenset[str] | None = None
+        self._onto_llm_base: set[str] | None = None
 
     @property
     def candidates(self) -> frozenset[str]:
         if self._closure is None:
-            self._closure = self._close(self._precise)
+            self._closure = frozenset(_close(self._base(self._precise), self._bases,
+                                             self._aliases))
         return self._closure
 
-    @property
-    def onto_llm_candidates(self) -> frozenset[str]:
-        """The candidates that may write onto an LLM (`ModuleWriters.onto_llm`)."""
-        if self._onto_llm_closure is None:
-            self._onto_llm_closure = self._close(self._precise_onto_llm)
-        return self._onto_llm_closure
-
-    def _close(self, precise: dict[str, frozenset[str]]) -> frozenset[str]:
+    def _base(self, precise: dict[str, frozenset[str]]) -> set[str]:
         """Every name defined in a module not parsed yet, and the parsed modules' `precise`
-        names, closed over aliases and subclasses."""
+        names (before the closure over aliases and subclasses)."""
         base: set[str] = set()
         for name, paths in self._defined.items():
             if any(path not in self._precise for path in paths):
                 base.add(name)
         for found in precise.values():
             base |= found
-        return frozenset(_close(base, self._bases, self._aliases))
+        return base
 
     def may_write(self, names: Iterable[str]) -> bool:
         asked = set(names)
@@ -551,16 +545,22 @@ class Writers:
                 self._precise[path], self._owners[path] = facts.names, facts.owners
                 self._precise_onto_llm[path] = facts.onto_llm
         if missing:
-            self._closure = self._onto_llm_closure = None
+            self._closure = None
+            self._onto_llm_base = None
         return bool(asked & self.candidates)
 
     def may_write_onto_llm(self, names: Iterable[str]) -> bool:
-        """`may_write`, for a callee that may write onto an LLM it sees itself: a call site
-        that holds no LLM expression can only hand a borrowed object to such a callee."""
+        """`may_write`, for a callee whose write is onto an LLM it sees itself and left to its
+        callers (`ModuleWriters.onto_llm`): a call site that holds no LLM expression can only
+        hand a borrowed object to such a callee. One of `names` is such a candidate when a
+        name it stands for, through aliases and bases (`_support`), is one before the
+        closure: the closure's answer, without building a second closure."""
         asked = set(names)
         if not self.may_write(asked):  # parses the modules the answer depends on
             return False
-        return bool(asked & self.onto_llm_candidates)
+        if self._onto_llm_base is None:
+            self._onto_llm_base = self._base(self._precise_onto_llm)
+        return not self._onto_llm_base.isdisjoint(self._support(asked & self.candidates))
 
     def names_pin_class(self, names: Iterable[str]) -> bool:
         """Does one of `names` (the base names of a class) name a pin class of the project?"""
@@ -831,29 +831,33 @@ def _module_writers(tree: ast.Module, config: Config,
                 names.add(name)
                 changed = True
     onto_llm: set[str] = set()
+    onto_nodes: set[int] = set()  # the functions themselves: a class's own `__init__` counts
     if names:  # asked only then: `holds_llm` costs a walk of the module
         llm = (lambda _node: True) if holds_llm is None else holds_llm
         # A direct write seen onto an LLM and left unreported (a private method's), or a call
         # that passes a parameter on to another module's writer: onto an LLM the callee
         # sees, or one this function holds (`_compute`'s `onto_llm` down a call).
-        onto_llm = {name for name, private, hop, calls, node in writing
-                    if (private and llm(node)) or (hop and (
-                        llm(node) or remote_onto_llm is None or remote_onto_llm(calls)))}
+        for name, private, hop, calls, node in writing:
+            if (private and llm(node)) or (hop and (
+                    llm(node) or remote_onto_llm is None or remote_onto_llm(calls))):
+                onto_llm.add(name)
+                onto_nodes.add(id(node))
         changed = True
         while changed:
             changed = False
             for name, _writes, calls, _owner, takes, node in table:
                 # Passing a parameter on to a writer that knows its LLM, or, holding an LLM
                 # expression, to any writer (`_compute`'s `onto_llm` down a call).
-                if takes and name not in onto_llm and calls & names and (
+                if takes and id(node) not in onto_nodes and calls & names and (
                         calls & onto_llm or llm(node)):
                     onto_llm.add(name)
+                    onto_nodes.add(id(node))
                     changed = True
-    for name, _w, _c, owner, _t, _n in table:
+    for name, _w, _c, owner, _t, node in table:
         if owner and name == "__init__":
             if name in names:
                 names.add(owner)
-            if name in onto_llm:
+            if id(node) in onto_nodes:
                 onto_llm.add(owner)
     if owners is not None:
         for name, writes, calls, owner, takes, _n in table:
