@@ -66,12 +66,15 @@ _READ, _UNREAD, _CALLEE = 0, 1, 2
 
 def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
                           stores: StoresGlobally | None = None,
-                          module_name: str | None = None) -> bool:
+                          module_name: str | None = None,
+                          facts: ModuleFacts | None = None) -> bool:
     """Some function both writes into shared state and holds instance data. `stores` answers
     for the hop across modules (`ProjectIndex.may_store_globally`); without it every call of
     an imported function with arguments may hop. `module_name`: the file's
-    (`module_name_for`), when known; it qualifies the names an LLM class may be matched by."""
-    facts = _file_facts(tree, config, source, module_name)
+    (`module_name_for`), when known; it qualifies the names an LLM class may be matched by.
+    `facts`: `file_facts` of the same arguments, when the caller has them."""
+    if facts is None:
+        facts = file_facts(tree, source, config, module_name)
     lines = _lines(source)
     described: list[_Function] = []
     others: list[_Function] = []
@@ -89,29 +92,18 @@ def may_leak_into_globals(tree: ast.Module, source: str, config: Config,
     return any(_calls_imported(fn, facts, stores) for fn in described)
 
 
-def functions_holding_llm(tree: ast.Module, source: str, config: Config,
-                          module_name: str | None = None, memo: bool = True) -> frozenset[int]:
-    """`id()` of each function node of `tree` (nested ones included) in which `LLMFacts.is_llm`
-    may take some expression for an LLM (`_Function.llm`), for the stages of the scope rules.
-    `memo` False: another module than the checked file's (its facts are not kept)."""
-    facts = (_file_facts(tree, config, source, module_name) if memo
-             else _FileFacts(tree, config, source, module_name))
+def file_facts(tree: ast.Module, source: str, config: Config,
+               module_name: str | None = None) -> ModuleFacts:
+    """One walk's facts of a module, which LLA005's stage and the scope rules' stages share
+    (`rule_stages.StageInput.process_facts` owns them for the checked file)."""
+    return ModuleFacts(tree, config, source, module_name)
+
+
+def functions_holding_llm(facts: ModuleFacts) -> frozenset[int]:
+    """`id()` of each function node of the module (nested ones included) in which
+    `LLMFacts.is_llm` may take some expression for an LLM (`_Function.llm`), for the stages of
+    the scope rules."""
     return frozenset(id(fn.node) for fn in facts.functions if fn.llm)
-
-
-# The last file's facts: LLA005's stage and the scope rules' stages read the same tree in turn.
-_LAST: list[tuple[ast.Module, Config, str, str | None, _FileFacts]] = []
-
-
-def _file_facts(tree: ast.Module, config: Config, source: str,
-                module_name: str | None) -> _FileFacts:
-    if _LAST:
-        last = _LAST[0]
-        if last[0] is tree and last[1] is config and last[2] is source and last[3] == module_name:
-            return last[4]
-    facts = _FileFacts(tree, config, source, module_name)
-    _LAST[:] = [(tree, config, source, module_name, facts)]
-    return facts
 
 
 @dataclass(frozen=True)
@@ -124,7 +116,7 @@ class StoresGlobally:
     is_package: bool
 
     def absolute(self, target: str) -> str:
-        """An import target as `_FileFacts.imports` keeps it (`..x.y` for a relative one)."""
+        """An import target as `ModuleFacts.imports` keeps it (`..x.y` for a relative one)."""
         rest = target.lstrip(".")
         level = len(target) - len(rest)
         if not level:
@@ -133,7 +125,7 @@ class StoresGlobally:
         return ".".join(p for p in (base, rest) if p)
 
 
-def _calls_imported(fn: _Function, facts: _FileFacts, stores: StoresGlobally | None) -> bool:
+def _calls_imported(fn: _Function, facts: ModuleFacts, stores: StoresGlobally | None) -> bool:
     """A call of an imported name with arguments that `EffectSummaries.resolve_remote` may
     resolve to a function storing its parameter (the libcst side resolves through the last
     import of the name; every import of it is tried here)."""
@@ -161,13 +153,13 @@ def _calls_imported(fn: _Function, facts: _FileFacts, stores: StoresGlobally | N
 def holds_instance_data(tree: ast.Module, source: str, config: Config,
                         module_name: str | None = None) -> bool:
     """Half 1 alone: could `InstanceData.describe` name anything in some function?"""
-    facts = _FileFacts(tree, config, module_name=module_name)
+    facts = ModuleFacts(tree, config, module_name=module_name)
     return facts.file_data(source) or any(fn.has_data for fn in facts.functions)
 
 
 def writes_shared_state(tree: ast.Module, source: str, config: Config) -> bool:
     """Half 2 alone: could `GlobalSinks` see a write into shared state in some function?"""
-    facts = _FileFacts(tree, config, source)
+    facts = ModuleFacts(tree, config, source)
     lines = _lines(source)
     return any(_writes_shared(fn, facts, lines) for fn in facts.functions)
 
@@ -175,12 +167,12 @@ def writes_shared_state(tree: ast.Module, source: str, config: Config) -> bool:
 def writes_environment(tree: ast.Module, source: str, config: Config) -> bool:
     """Could `GlobalSinks` see a write into the process environment (`os.environ`,
     `os.putenv`) in some function? An environment setter of the file writes there itself."""
-    facts = _FileFacts(tree, config, source)
+    facts = ModuleFacts(tree, config, source)
     lines = _lines(source)
     return any(_writes_shared(fn, facts, lines, environment=True) for fn in facts.functions)
 
 
-def _writes_shared(fn: _Function, facts: _FileFacts, lines: list[str],
+def _writes_shared(fn: _Function, facts: ModuleFacts, lines: list[str],
                    environment: bool = False, library: bool = False) -> bool:
     """A write into shared state in `fn`; with `environment`, into the environment only; with
     `library`, into a library global only (`GlobalSinks` sets `sink.library`)."""
@@ -232,7 +224,7 @@ class _Class:
     names: set[str] = field(default_factory=set)
 
 
-class _FileFacts:
+class ModuleFacts:
     """One walk over the module: imports, class names, module-level names, and per function
     its assignment targets, calls and instance-data spellings."""
 
@@ -497,7 +489,7 @@ class _FunctionScope:
     With `library`, only for sinks that may be library globals (the environment, module-level
     names and class attributes are not)."""
 
-    def __init__(self, fn, lines: list[str], facts: _FileFacts, library: bool = False) -> None:
+    def __init__(self, fn, lines: list[str], facts: ModuleFacts, library: bool = False) -> None:
         self.facts = facts
         self.library = library
         self.local, self.declared, self.environ_aliases = _scope_names(fn, lines, facts)
@@ -658,7 +650,7 @@ _SPELLED, _BY_PATTERN, _NOT = 1, 2, 0  # `_LLMWords` answers
 class _LLMWords:
     """Is an identifier one through which `LLMFacts.is_llm` may take an expression of a function
     for an LLM, outside a class (`self`) and apart from the file's own classes and import
-    renames (`_FileFacts` adds those)? `_SPELLED`: a configured attribute or name (`llm`), a
+    renames (`ModuleFacts` adds those)? `_SPELLED`: a configured attribute or name (`llm`), a
     specific source (`get_all_llms`), the last name of a configured class, the head of a
     configured class's module (`openhands.sdk.LLM`), or a name holding a bare class name, a
     registry hint (`registry.get(...)`, `self.llms`) or an unqualified pattern's text.
@@ -762,7 +754,7 @@ def _bind(target: ast.AST, names: set[str]) -> None:
             todo.extend(node.elts)
 
 
-def _scope_names(fn, lines: list[str], facts: _FileFacts):
+def _scope_names(fn, lines: list[str], facts: ModuleFacts):
     """(locals, names declared `global`, locals bound to `os.environ`), as `local_bindings` and
     `globals.declared_global` see them, or fewer locals / more globals."""
     args = fn.args

@@ -56,7 +56,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from lint_rules.analysis.process_state_ast import StoresGlobally, functions_holding_llm
+from lint_rules.analysis.process_state_ast import (
+    ModuleFacts,
+    StoresGlobally,
+    file_facts,
+    functions_holding_llm,
+)
 from lint_rules.analysis.text_facts import MEMO, ScanFacts, WriterFacts
 from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
 from lint_rules.core.config import Config
@@ -361,12 +366,10 @@ def scoped_sources(facts: AstFacts, config: Config) -> bool:
 def _spells_scoped_key(facts: AstFacts, config: Config) -> bool:
     """A string holding a scoped header key (any case), or a keyword spelling one
     (`dict(session_key=v)`, `scoped_values.ScopedValues._keys`)."""
-    keys = [k.lower() for k in config.scoped_header_keys if k]
-    if not keys:
-        return False
-    if any(k in s.lower() for s in facts.strings for k in keys):
+    if _holds_header_key(facts.strings, config):
         return True
-    return not set(keys).isdisjoint(i.lower() for i in facts.identifiers)
+    keys = {k.lower() for k in config.scoped_header_keys if k}
+    return bool(keys) and not keys.isdisjoint(i.lower() for i in facts.identifiers)
 
 
 def _holds_header_key(strings: Iterable[str], config: Config) -> bool:
@@ -660,7 +663,7 @@ def _parse_writers(text: str, config: Config) -> WriterFacts:
 
     def holds_llm(node: ast.AST) -> bool:
         if not llm:
-            llm.append(functions_holding_llm(tree, text, config, memo=False))
+            llm.append(functions_holding_llm(file_facts(tree, text, config)))
         return id(node) in llm[0]
 
     found = _module_writers(tree, config, owners, holds_llm=holds_llm)
@@ -897,6 +900,7 @@ class StageInput:
         self._functions: FunctionFacts | None = None
         self._scoped_functions: list[tuple[ast.AST, AstFacts]] | None = None
         self._llm_functions: frozenset[int] | None = None
+        self._process_facts: ModuleFacts | None = None
 
     @property
     def facts(self) -> AstFacts:
@@ -930,9 +934,16 @@ class StageInput:
     def holds_llm(self, function: ast.AST) -> bool:
         """May `LLMFacts.is_llm` take some expression of `function` for an LLM?"""
         if self._llm_functions is None:
-            self._llm_functions = functions_holding_llm(self.tree, self.source, self.config,
-                                                        self.module_name)
+            self._llm_functions = functions_holding_llm(self.process_facts())
         return id(function) in self._llm_functions
+
+    def process_facts(self) -> ModuleFacts:
+        """`process_state_ast.file_facts` of this file: LLA005's stage and `holds_llm` share
+        one walk."""
+        if self._process_facts is None:
+            self._process_facts = file_facts(self.tree, self.source, self.config,
+                                             self.module_name)
+        return self._process_facts
 
     def may_pin_stale(self) -> bool:
         """LLA003: a stale guard keeps a value read from an LLM (`stale_guards`: through the

@@ -33,6 +33,7 @@ from lint_rules.analysis.process_state import (
     is_local_name as _is_local,
 )
 from lint_rules.analysis.process_state_ast import (
+    ModuleFacts,
     StoresGlobally,
     may_leak_into_globals,
     writes_environment,
@@ -275,10 +276,11 @@ class TenantLLMConfig:
 
     @classmethod
     def may_fire(cls, tree: ast.Module, source: str, config: Config,
-                 stores: StoresGlobally | None = None, module_name: str | None = None) -> bool:
+                 stores: StoresGlobally | None = None, module_name: str | None = None,
+                 facts: ModuleFacts | None = None) -> bool:
         # The tokens are common words (`token`, `password`): most files that hold one have no
         # credential identifier or no write into shared state in a function.
-        if may_leak_into_globals(tree, source, config, stores, module_name):
+        if may_leak_into_globals(tree, source, config, stores, module_name, facts):
             return True
         # Records of one tenant carry no token of their own: a file that writes into the
         # environment in some function may hold a setter or a tenant's records written there.
@@ -287,7 +289,7 @@ class TenantLLMConfig:
     @classmethod
     def ast_stage(cls, stage: StageInput) -> bool:
         return cls.may_fire(stage.tree, stage.source, stage.config, stage.stores,
-                            stage.module_name)
+                            stage.module_name, stage.process_facts())
 
     def __init__(self, ctx: FileContext) -> None:
         super().__init__(ctx)
