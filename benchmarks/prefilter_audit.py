@@ -4,6 +4,7 @@
     python benchmarks/prefilter_audit.py PATH...             # findings with and without it,
                                                              # and every rule's stages
     python benchmarks/prefilter_audit.py --ast-stage PATH... # LLA005's ast stage, half by half
+    python benchmarks/prefilter_audit.py --writers PATH...   # the call hops' writers
 
 The first mode checks every `.py` file twice (prefilter on, prefilter off: every file parsed by
 libcst) and lists any file whose findings differ; per rule, it counts the files whose stages
@@ -12,7 +13,12 @@ rule reports without the prefilter, and lists any of those its stages would have
 (`analysis/globals_prefilter.py`) with the libcst analysis it over-approximates, for every file:
 each function that writes into shared state, each function where a value is described as
 instance data, and each function with both (`tests/test_prefilter_ast.py` does the same on a
-sample). Both print a line per miss and a summary; they are slow (a libcst parse of every file).
+sample). The third compares the writers a call hop may run (`rule_stages._module_writers`,
+`param_flow`) with the function summaries they over-approximate (`call_effects`, without the
+writers gate), in every file whose text may hold a scoped value: each function whose summary
+lists a write onto a parameter must be a writer (`tests/test_prefilter.py` does the same on the
+fixtures). Each prints a line per miss and a summary; they are slow (a libcst parse of every
+file).
 """
 
 from __future__ import annotations
@@ -131,13 +137,41 @@ def audit_ast_stage(roots: list[Path], config: Config) -> int:
     return 1 if missed else 0
 
 
+def audit_writers(roots: list[Path], config: Config) -> int:
+    from test_prefilter import _param_writers
+
+    from lint_rules.analysis.rule_stages import text_may_hold_scoped
+
+    files = summarised = missed = 0
+    for root in roots:
+        for path in python_files(root):
+            source = read(path)
+            if source is None or not text_may_hold_scoped(source, config):
+                continue
+            try:
+                ast.parse(source)
+            except (SyntaxError, ValueError, RecursionError):
+                continue  # no `ast` writers: every definition may write (`_parse_writers`)
+            files += 1
+            found, writers = _param_writers(str(path), source)
+            summarised += len(found)
+            if not found <= writers:
+                missed += 1
+                print(f"MISSED {path}: {sorted(found - writers)}", flush=True)
+    print(f"{files} files; functions whose summary lists a parameter write {summarised}; "
+          f"files with one that is no writer {missed}")
+    return 1 if missed else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("paths", nargs="+", type=Path)
     parser.add_argument("--ast-stage", action="store_true", help="audit LLA005's ast stage")
+    parser.add_argument("--writers", action="store_true", help="audit the call hops' writers")
     args = parser.parse_args()
     start = time.perf_counter()
-    audit = audit_ast_stage if args.ast_stage else audit_findings
+    audit = audit_ast_stage if args.ast_stage else audit_writers if args.writers \
+        else audit_findings
     status = audit(args.paths, Config())
     print(f"{time.perf_counter() - start:.0f} s")
     return status

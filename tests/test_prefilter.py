@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import sysconfig
 import textwrap
 from pathlib import Path
@@ -728,3 +729,164 @@ def test_a_writer_onto_its_own_llm_stays_one_through_aliases_and_subclasses(tmp_
     for name in ("Plain", "Other", "PlainSub"):
         assert writers.may_write([name]) and not writers.may_write_onto_llm([name]), name
     assert not writers.may_write_onto_llm(["unrelated"])
+
+
+# Functions named `pin_*` write a scoped value onto an object reached from a parameter (the
+# libcst summary lists the write); `calm_*` write nothing scoped onto one. No header-key string
+# anywhere: `PinSpellings` reads the pins.
+_PARAM_FLOWS = '''
+import hashlib
+
+
+def pin_alias(target, conversation_id):
+    headers = target.extra_headers
+    headers.update({"session": str(conversation_id)})
+
+
+def pin_loop(agent, state):
+    for llm in agent.get_all_llms():
+        llm.metadata["trace"] = f"conv-{state.id}"
+
+
+def pin_shallow_copy(llm, session_id):
+    shallow = llm.model_copy()
+    shallow.extra_body.update(session=session_id)
+
+
+def pin_setattr(llm, value):
+    setattr(llm, "prompt_cache_key", value)
+
+
+def pin_hash(llm, conversation_id):
+    llm.user = hashlib.sha256(conversation_id.encode()).hexdigest()
+
+
+def pin_scoped_local(llm, ctx):
+    key = f"{ctx.session_id}-x"
+    llm.extra_body["key"] = key
+
+
+def pin_item_stored_local(llm, thread_id):
+    body = {}
+    body["t"] = thread_id
+    llm.extra_body.update(body)
+
+
+def pin_constructor(llm, conversation_id):
+    llm.context = Ctx.make(conversation_id)
+
+
+def pin_merge(llm, session_id):
+    headers = llm.extra_headers
+    headers |= {"s": session_id}
+
+
+def pin_id_key(llm, rid):
+    llm.kwargs["rollout_id"] = rid
+
+
+def pin_update_keyword(llm, rid):
+    llm.kwargs.update(rollout_id=rid)
+
+
+def pin_passed_on(llm, conversation_id):
+    pin_id_key(llm, conversation_id)
+
+
+def pin_alias_passed_on(agent, conversation_id):
+    llm = agent.llm
+    pin_update_keyword(llm, conversation_id)
+
+
+def calm_local_dict(llm, conversation_id):
+    result = {}
+    result["c"] = conversation_id
+    return result, llm
+
+
+def calm_call_result(llm, conversation_id):
+    llm.extra_body["deployment"] = pick(conversation_id)
+
+
+def calm_list(llm, conversation_id):
+    llm.extra_body["ids"] = "-".join([conversation_id])
+
+
+def calm_unpacked(pair, conversation_id):
+    llm, other = pair
+    llm.extra_body.update(c=conversation_id)
+
+
+def calm_passes_nothing_on(llm, conversation_id):
+    fresh = build()
+    pin_id_key(fresh, "x")
+
+
+class Holder:
+    def calm_self(self, conversation_id):
+        self.headers["s"] = conversation_id
+
+    def calm_stored_as_is(self, agent, conversation_id):
+        self.agent = agent
+        self.agent.llm.extra_body.update(c=conversation_id)
+
+
+class Carrier:
+    def pin_self_carried(self, agent, conversation_id):
+        self.agent = agent.model_copy()
+        self.agent.llm.extra_body.update(c=conversation_id)
+
+    def pin_self_carried_on(self, agent, conversation_id):
+        self.agent = agent.model_copy()
+        pin_update_keyword(self.agent.llm, conversation_id)
+'''
+
+
+class _ParamWriteSites(ScopeLeakWrite):
+    """Reports, at its name, each function whose summary (`call_effects`, without the project
+    index and without the writers gate) lists a write onto a parameter."""
+
+    def check_function(self, fn) -> None:
+        from lint_rules.analysis.call_effects import EffectSummaries
+
+        effects = self.ctx.facts.__dict__.setdefault(
+            "_ungated", EffectSummaries(self.ctx.facts, self.ctx.path, lambda *_a: 0))
+        if effects.summary(fn).writes:
+            self.report(fn.node.name, "param-write")
+
+
+def _param_writers(path: str, source: str) -> tuple[set[str], set[str]]:
+    """(functions the libcst summaries list a write onto a parameter for, the `ast` writers)."""
+    from lint_rules.analysis.rule_stages import _module_writers
+
+    config = config_for(options_of(source))
+    sites = {d.start.row for d in check_text(source, path, config, None, prefilter=False,
+                                             rules=[_ParamWriteSites])
+             if d.message == "param-write"}
+    tree = ast.parse(source)
+    names = {n.name for n in ast.walk(tree)
+             if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.lineno in sites}
+    return names, _module_writers(tree, config).names
+
+
+def test_param_flow_follows_the_steps_of_a_write_onto_a_parameter() -> None:
+    """Each shape: the summary lists the write, and `_module_writers` names the function; the
+    calm ones are no writers."""
+    summarised, writers = _param_writers("flows.py", _PARAM_FLOWS)
+    pins = {n for n in writers | summarised if n.startswith("pin_")}
+    expected = set(re.findall(r"def (pin_\w+)", _PARAM_FLOWS))
+    assert summarised == expected
+    assert pins == expected and expected <= writers
+    assert not {n for n in writers if n.startswith("calm_")}
+
+
+def test_ast_writers_name_every_function_a_summary_lists_a_parameter_write_for() -> None:
+    """`_module_writers` over-approximates the summaries (`param_flow`): on the fixtures and
+    the sample SDK, every function whose summary lists a write onto a parameter is a writer."""
+    checked = 0
+    for path in FIXTURES + SAMPLE_SDK:
+        source = path.read_text(encoding="utf-8")
+        summarised, writers = _param_writers(str(path), source)
+        assert summarised <= writers, (path, summarised - writers)
+        checked += len(summarised)
+    assert checked >= 40, checked

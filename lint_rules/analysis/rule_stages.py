@@ -35,9 +35,10 @@ Each is a necessary condition, over-approximated: every test errs towards "maybe
   A callee's summary with writes needs a scoped write in the callee's own module (summaries of
   other modules are built without the index, so a callee's writes never come from a third
   module), so its module holds S. `Writers` (built by the project index from the text of every
-  module it could ever find) names every function, method and class defined in such a module,
-  the aliases they are imported under, and the classes that inherit from them; a call hop in
-  this file then calls one of those names. `StageInput.may_hop` answers True when some call
+  module it could ever find) names every function, method and class defined in such a module
+  that may write (`param_flow`: a scoped value pinned onto an object a parameter reaches, or
+  such an object passed on to a writer), the aliases they are imported under, and the classes
+  that inherit from them; a call hop in this file then calls one of those names. `StageInput.may_hop` answers True when some call
   passes an argument and names one of them (or when the writers are unknown); from a function
   that holds no LLM expression, only one that writes onto an LLM it sees itself
   (`ModuleWriters.onto_llm`, `Writers.may_write_onto_llm`).
@@ -63,10 +64,16 @@ from lint_rules.analysis.process_state_ast import (
     functions_holding_llm,
 )
 from lint_rules.analysis.text_facts import MEMO, ScanFacts, WriterFacts
-from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
+from lint_rules.analysis.write_shapes import (
+    ARGUMENT_METHODS,
+    HASH_MODULES,
+    MUTATING_METHODS,
+    SETATTR_CALLEES,
+    STRING_BUILTINS,
+)
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
-from lint_rules.syntax.ast_fields import child_fields
+from lint_rules.syntax.ast_fields import child_fields, child_nodes
 
 
 @dataclass
@@ -752,10 +759,11 @@ def collect_writers(files: Iterable[tuple[str, str]], config: Config) -> Writers
 def writers_from_scans(scans: Iterable[ModuleScan], config: Config,
                        read: ReadText = text_on_disk) -> Writers:
     """A module whose text cannot hold a scoped value has no writing callee. In the others (parsed
-    with `ast` on demand, see `Writers`), a function may write onto a parameter when it has a
-    parameter besides `self`/`cls` and its body holds a scoped source or calls (by name) another
-    function of the same module that may (summaries follow calls within their module only): a
-    fixed point per module. A class is a writer when its `__init__` is; so is, by name, any class
+    with `ast` on demand, see `Writers`), a function may write onto a parameter when its body
+    holds a scoped source and a write that may pin a scoped value onto an object one of its
+    parameters reaches (`param_flow`), or passes such an object to (by name) another function
+    of the same module that may (summaries follow calls within their module only): a fixed
+    point per module. A class is a writer when its `__init__` is; so is, by name, any class
     of any module that lists a writer among its bases, and any name a writer is imported under
     (`as`)."""
     defined: dict[str, list[str]] = {}
@@ -808,23 +816,40 @@ def _module_writers(tree: ast.Module, config: Config,
     LLM expression (None: any may)."""
     defined, strings = functions or function_facts(tree)
     module_key = _holds_header_key(strings, config)
-    # name, writes, calls, class, takes parameters, the function
-    table: list[tuple[str, bool, set[str], str | None, bool, ast.AST]] = []
-    writing: list[tuple[str, bool, bool, set[str], ast.AST]] = []  # name, private, hop, calls, node
+    methods: dict[int, ast.ClassDef] | None = None
+    pins: PinSpellings | None = None
+    carries: dict[int, frozenset[str]] = {}  # class -> its `_self_carries`
+    # name, writes, calls passing a parameter on, class, takes parameters, the function
+    table: list[tuple[str, bool, frozenset[str], str | None, bool, ast.AST]] = []
+    # name, private, hop, calls, node
+    writing: list[tuple[str, bool, bool, frozenset[str], ast.AST]] = []
     for child, owner, facts in defined:
         params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
                                   *child.args.kwonlyargs)]
         extra = bool(child.args.vararg or child.args.kwarg)
         takes = extra or any(p not in ("self", "cls") for p in params) or (
             bool(params) and (owner is None or bool(child.decorator_list)))
+        flow = ParamFlow(False, frozenset())
         # nested functions included: an over-approximation
-        direct = takes and facts.mutates and (module_key or scoped_sources(facts, config))
-        hop = takes and remote is not None and bool(facts.calls) and remote(facts.calls)
+        # `stores`, not `mutates`: `self.<attr>` may carry a parameter (`_self_carries`)
+        coarse = takes and facts.stores and (module_key or scoped_sources(facts, config))
+        if takes and (coarse or facts.calls):
+            if methods is None:
+                methods, imports = _statement_facts(tree)
+                pins = None if module_key else PinSpellings(config, imports)
+            cls = methods.get(id(child))
+            if cls is not None and id(cls) not in carries:
+                carries[id(cls)] = _self_carries(cls)
+            flow = param_flow(child, cls is not None, pins,
+                              carries[id(cls)] if cls is not None else frozenset())
+        calls = flow.calls & facts.calls
+        direct = coarse and flow.writes
+        hop = takes and remote is not None and bool(calls) and remote(calls)
         if direct or hop:
             private = owner is not None and child.name.startswith("_") \
                 and not child.name.startswith("__")
-            writing.append((child.name, private, hop, facts.calls, child))
-        table.append((child.name, direct or hop, facts.calls, owner, takes, child))
+            writing.append((child.name, private, hop, calls, child))
+        table.append((child.name, direct or hop, calls, owner, takes, child))
     names = {row[0] for row in table if row[1]}
     changed = True
     while changed:
@@ -868,6 +893,422 @@ def _module_writers(tree: ast.Module, config: Config,
             if owner and (writes or (takes and calls & names)):
                 owners.setdefault(name, set()).add(owner)
     return ModuleWriters(names, onto_llm)
+
+
+class ParamFlow(NamedTuple):
+    """What may reach one function's parameters (`param_flow`)."""
+    writes: bool  # a write that may pin a scoped value onto an object reached from one
+    calls: frozenset[str]  # called names with an argument reached from one
+
+
+class _Write(NamedTuple):
+    """An in-place write in `param_flow`: what `WriteFinder._pins` reads a pin from."""
+    container: set[str]  # the names the written object may come from (`_reaching_names`)
+    attribute: str | None  # the attribute rebound (`x.a = v`, `setattr(x, "a", v)`)
+    keys: list[ast.AST]  # item keys (`d[k] = v`, `d.setdefault(k, v)`)
+    values: list[ast.AST]  # the values stored or merged, every argument of a write call
+    keywords: list[str]  # a write call's keyword names (`d.update(rollout_id=rid)`)
+
+
+def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
+               pins: PinSpellings | None = None,
+               self_carries: frozenset[str] = frozenset()) -> ParamFlow:
+    """A summary lists a write onto a parameter (`call_effects._compute`) only when the write
+    (`llm_writes.WriteFinder`, parameters taken for LLMs) pins a scoped value, and
+    `Ownership.origins` of its container, or of an argument passed on to a writing callee, has
+    that parameter as its `param`.
+
+    - An origin starts at the parameter's name and reaches the container through local
+      `name = value` and `for name in value` bindings (`local_bindings`: unpacking, `with`,
+      walrus and the rest bind opaque names), attributes, subscripted objects, both arms of
+      `a or b` / `x if c else y`, container items and calls (a copy's base, `dict(...)` items,
+      a source call's receiver, a constructor's keywords): `_reaching_names`, closed over the
+      bindings from the parameters (`self` of a plain method aside: `own` leaves it out).
+    - A pin is read off the write's attribute, keys, values and keywords (`PinSpellings`),
+      through the function's scoped locals. `pins` None: every write may pin.
+
+    Over-approximated by name, flow-insensitively, over the whole subtree (nested code and
+    other scopes' names included). `method`: the function is defined directly in a class body
+    (`FunctionInfo.self_name`); `self_carries`: that class's `_self_carries`."""
+    me, reached = _own_parameters(function, method)
+    if me is None or reached.isdisjoint(self_carries):
+        me = None
+    else:
+        reached.add(me + ".")  # `self.<attr>` may carry one of them (`_self_carries`)
+    if not reached:
+        return ParamFlow(False, frozenset())
+    bindings: list[tuple[str, set[str]]] = []  # name <- the names its object may come from
+    # `ScopedValues`' locals: name <- the values it is bound to or stores
+    stored: list[tuple[str, list[ast.AST]]] = []
+    writes: list[_Write] = []
+    calls: list[tuple[str, set[str]]] = []
+    stack: list[ast.AST] = [*function.body, *function.decorator_list]
+    pop, push = stack.pop, stack.append
+    Name, Attribute, Subscript = ast.Name, ast.Attribute, ast.Subscript
+    while stack:
+        node = pop()
+        kind = type(node)
+        if kind in (ast.Assign, ast.AnnAssign, ast.AugAssign) and node.value is not None:
+            value = node.value
+            for target in (node.targets if kind is ast.Assign else [node.target]):
+                if type(target) is Name:
+                    if kind is not ast.AugAssign:
+                        bindings.append((target.id, _reaching_names(value, me)))
+                        stored.append((target.id, [value]))
+                    elif type(node.op) is ast.BitOr:  # `headers |= {...}` merges in place
+                        writes.append(_Write({target.id}, None, [], [value], []))
+                        stored.append((target.id, [value]))
+                    continue
+                for element in _store_elements(target):
+                    # the object written: `x` of `x.a = v`, `x.d` of `x.d[k] = v`
+                    container = _reaching_names(element.value, me)
+                    if type(element) is Subscript:
+                        write = _Write(container, None, [element.slice], [value], [])
+                    else:
+                        write = _Write(container, element.attr, [], [value], [])
+                    writes.append(write)
+                    root = _root_name(element)
+                    if root is not None:
+                        stored.append((root, [value]))
+        elif kind in (ast.For, ast.AsyncFor, ast.comprehension):
+            if type(node.target) is Name:
+                bindings.append((node.target.id, _reaching_names(node.iter, me)))
+        elif kind is ast.Call:
+            func = node.func
+            positional = [a.value if type(a) is ast.Starred else a for a in node.args]
+            passed = [*positional, *(k.value for k in node.keywords)]
+            name: str | None = None
+            if type(func) is Attribute:
+                name = func.attr
+                if func.attr in MUTATING_METHODS:
+                    keyed = func.attr in ("setdefault", "__setitem__")
+                    writes.append(_Write(
+                        _reaching_names(func.value, me), None, positional[:1] if keyed else [],
+                        passed, [k.arg for k in node.keywords if k.arg]))
+                    root = _root_name(func.value)
+                    if root is not None:
+                        stored.append((root, passed))
+            elif type(func) is Name:
+                name = func.id
+            if (name in SETATTR_CALLEES or _dotted(func) in SETATTR_CALLEES) and node.args:
+                spelled = node.args[1] if len(node.args) > 1 else None
+                attribute = spelled.value if type(spelled) is ast.Constant \
+                    and type(spelled.value) is str else None
+                writes.append(_Write(_reaching_names(node.args[0], me), attribute, [],
+                                     passed[2:], []))
+            if name is not None and passed:
+                names: set[str] = set()
+                for argument in passed:
+                    names |= _reaching_names(argument, me)
+                if names:
+                    calls.append((name, names))
+        for field_name in child_fields(kind):
+            child = getattr(node, field_name, None)
+            if type(child) is list:
+                stack.extend(c for c in child if isinstance(c, ast.AST))
+            elif isinstance(child, ast.AST):
+                push(child)
+    _close_names(reached, bindings)
+    onto = [w for w in writes if not w.container.isdisjoint(reached)]
+    if onto and pins is not None:
+        scoped = pins.scoped_locals(stored)
+        onto = [w for w in onto if pins.may_pin(w, scoped)]
+    return ParamFlow(bool(onto),
+                     frozenset(n for n, sources in calls if not sources.isdisjoint(reached)))
+
+
+def _close_names(names: set[str], bindings: list[tuple[str, set[str]]]) -> None:
+    """Add to `names` every name bound from one of them, to a fixed point."""
+    changed = True
+    while changed:
+        changed = False
+        for name, sources in bindings:
+            if name not in names and not sources.isdisjoint(names):
+                names.add(name)
+                changed = True
+
+
+def _root_name(node: ast.AST) -> str | None:
+    """`d` of `d`, `d.a`, `d[k]`, `d.a[k].b`."""
+    while type(node) in (ast.Attribute, ast.Subscript):
+        node = node.value
+    return node.id if type(node) is ast.Name else None
+
+
+class PinSpellings:
+    """`WriteFinder._pins` and `ScopedValues.is_scoped`, over-approximated on `ast`, for a
+    module whose strings hold no scoped header key (with one, `param_flow` takes every write
+    for a pin): a header key is then only a keyword (`dict(session_key=v)`).
+
+    A write pins when its attribute is a scoped or hook attribute, a key or keyword is spelled
+    like a conversation id's last name (`kwargs["rollout_id"] = rid`) or a header key, or a
+    value is scoped: a conversation-id expression (suffix-matched), a scoped attribute, a read
+    of `x["<conversation id name>"]`, a scoped local, or built from one by f-strings,
+    operators, conditionals, dict displays, `str(...)`-like builtins, `.format`/`.join`, any
+    method of a scoped receiver, hash-module functions and constructor-like calls (a
+    capitalised segment). Any other call's result is not scoped (`_scoped_call_parts`)."""
+
+    def __init__(self, config: Config, imports: dict[str, set[str]]) -> None:
+        self.attributes = frozenset(a for a in config.scoped_attributes if a)
+        self.pinning_attributes = self.attributes | frozenset(
+            h for h in getattr(config, "hook_attributes", ()) if h)
+        self.id_keys = frozenset(e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions
+                                 if e and e.rsplit(".", 1)[-1] not in ("id", "_id"))
+        self.id_names = frozenset(e for e in config.conversation_id_expressions
+                                  if e and "." not in e)
+        self.id_chains = tuple(tuple(e.split(".")) for e in config.conversation_id_expressions
+                               if e)
+        self.key_words = frozenset(k.lower() for k in config.scoped_header_keys if k)
+        self.imports = imports  # local name -> what it may be imported as, in any scope
+
+    def may_pin(self, write: _Write, scoped: set[str]) -> bool:
+        if write.attribute is not None and write.attribute in self.pinning_attributes:
+            return True
+        for key in write.keys:
+            if type(key) is ast.Constant and key.value in self.id_keys:
+                return True
+        if any(k in self.id_keys or k.lower() in self.key_words for k in write.keywords):
+            return True
+        return any(self._value_pins(v, scoped) for v in write.values)
+
+    def scoped_locals(self, stored: list[tuple[str, list[ast.AST]]]) -> set[str]:
+        """The names bound to, or storing items of, a scoped value, to a fixed point."""
+        scoped: set[str] = set()
+        changed = True
+        while changed:
+            changed = False
+            for name, values in stored:
+                if name not in scoped and any(self.is_scoped(v, scoped) for v in values):
+                    scoped.add(name)
+                    changed = True
+        return scoped
+
+    def _value_pins(self, value: ast.AST, scoped: set[str]) -> bool:
+        if type(value) is ast.Dict and any(type(k) is ast.Constant and k.value in self.id_keys
+                                           for k in value.keys):
+            return True  # `llm.kwargs.update({"rollout_id": rid})`
+        return self.is_scoped(value, scoped)
+
+    def is_scoped(self, value: ast.AST, scoped: set[str]) -> bool:
+        stack = [value]
+        while stack:
+            node = stack.pop()
+            kind = type(node)
+            if kind is ast.Name:
+                if node.id in self.id_names or node.id in scoped:
+                    return True
+            elif kind is ast.Attribute:
+                if node.attr in self.attributes:
+                    return True
+                dotted = _dotted(node)
+                if dotted is not None:
+                    parts = tuple(dotted.split("."))
+                    if any(len(parts) >= len(e) and parts[-len(e):] == e for e in self.id_chains):
+                        return True
+            elif kind is ast.JoinedStr:
+                stack.extend(v.value for v in node.values if type(v) is ast.FormattedValue)
+            elif kind is ast.BinOp:
+                stack.extend((node.left, node.right))
+            elif kind is ast.BoolOp:
+                stack.extend(node.values)
+            elif kind is ast.IfExp:
+                stack.extend((node.body, node.orelse))
+            elif kind in (ast.Await, ast.NamedExpr):
+                stack.append(node.value)
+            elif kind is ast.Dict:
+                stack.extend(node.values)  # spreads included
+            elif kind is ast.Subscript:
+                key = node.slice
+                for part in key.elts if type(key) is ast.Tuple else [key]:
+                    if type(part) is ast.Constant and part.value in self.id_names:
+                        return True
+            elif kind is ast.Call and self._call_parts(node, stack):
+                return True
+        return False
+
+    def _call_parts(self, call: ast.Call, stack: list[ast.AST]) -> bool:
+        """Push the parts of a call whose being scoped makes its result scoped; True for a
+        `dict(...)` keyword spelling a header key."""
+        func = call.func
+        name = _dotted(func)
+        arguments = [a.value if type(a) is ast.Starred else a for a in call.args]
+        arguments += [k.value for k in call.keywords]
+        if name in STRING_BUILTINS:
+            if name == "dict" and any(k.arg and k.arg.lower() in self.key_words
+                                      for k in call.keywords):
+                return True
+            stack.extend(arguments)
+            return False
+        if type(func) is ast.Attribute:
+            stack.append(func.value)
+            if func.attr in ARGUMENT_METHODS:
+                stack.extend(arguments)
+                return False
+        if name is not None and (self._hashes(name) or any(
+                part[:1].isupper() for part in name.split("."))):
+            stack.extend(arguments)
+        return False
+
+    def _hashes(self, name: str) -> bool:
+        """May `name` resolve into a hash module (`SemanticModel.resolve`)?"""
+        head, _, rest = name.partition(".")
+        targets = self.imports.get(head) or {head}
+        return name.startswith(HASH_MODULES) or any(
+            (f"{t}.{rest}" if rest else t).startswith(HASH_MODULES) for t in targets)
+
+
+def _store_elements(target: ast.AST) -> list[ast.AST]:
+    """The attribute and item targets of an assignment target (unpacking included)."""
+    if type(target) in (ast.Tuple, ast.List):
+        return [e for t in target.elts for e in _store_elements(t)]
+    if type(target) is ast.Starred:
+        return _store_elements(target.value)
+    return [target] if type(target) in (ast.Attribute, ast.Subscript) else []
+
+
+# `Ownership._origins` reads no object out of these: a new value, or UNKNOWN.
+_NO_OBJECT = (ast.Constant, ast.JoinedStr, ast.Lambda, ast.BinOp, ast.UnaryOp, ast.Compare)
+
+
+def _reaching_names(expression: ast.AST, me: str | None = None) -> set[str]:
+    """Every name the object `expression` evaluates to may come from (`Ownership._origins`):
+    an item's key and a conditional's test aside, any name under it. With `me` (a method's
+    `self`), `me + "."` stands for an attribute of it (`Ownership._self_attribute`), apart
+    from `me` itself (`_self_object`)."""
+    names: set[str] = set()
+    stack = [expression]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            names.add(node.id)
+        elif kind is ast.Attribute:
+            value = node.value
+            if me is not None and type(value) is ast.Name and value.id == me:
+                names.add(me + ".")
+            else:
+                stack.append(value)
+        elif kind is ast.Subscript:
+            stack.append(node.value)  # the container, not the key
+        elif kind is ast.IfExp:
+            stack.extend((node.body, node.orelse))
+        elif kind not in _NO_OBJECT:
+            stack.extend(child_nodes(node))
+    return names
+
+
+def _statement_facts(tree: ast.Module) -> tuple[dict[int, ast.ClassDef], dict[str, set[str]]]:
+    """`id()` of each function defined directly in a class body (`FunctionInfo.cls`) with its
+    class, and what each imported name may stand for (imports of every scope), from the
+    statements alone."""
+    methods: dict[int, ast.ClassDef] = {}
+    imports: dict[str, set[str]] = {}
+    stack: list[ast.AST] = list(tree.body)
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.ClassDef:
+            methods.update((id(s), node) for s in node.body if type(s) in _FUNCTIONS)
+        elif kind is ast.Import:
+            for alias in node.names:
+                head = alias.name.split(".")[0]
+                imports.setdefault(alias.asname or head, set()).add(
+                    alias.name if alias.asname else head)
+        elif kind is ast.ImportFrom:
+            module = "." * node.level + (node.module or "")
+            for alias in node.names:
+                imports.setdefault(alias.asname or alias.name, set()).add(
+                    f"{module}.{alias.name}")
+        for field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field_name, None)
+            if type(block) is list:
+                stack.extend(block)
+    return methods, imports
+
+
+def _self_carries(cls: ast.ClassDef) -> frozenset[str]:
+    """The parameter names an origin of `self.<attr>` may carry in a method of `cls`
+    (`Ownership._compute_self_attribute`). A public method's parameter stored into
+    `self.<attr>` as it is, or an attribute or item of it, loses its name there; a copy or a
+    container of it (`p.model_copy()`, `Ctx(x=p)`, `[p]`, a local bound to one) keeps it, and
+    so does anything a private method stores (`Ownership._parameter` keeps its parameters'
+    names). Over-approximated: the parameters a stored value reaches through the method's
+    locals, when the value may be such a copy (`_may_copy`) or the method is private."""
+    carried: set[str] = set()
+    for method in cls.body:
+        if type(method) not in _FUNCTIONS:
+            continue
+        me, own = _own_parameters(method, True)
+        if me is None or not own:
+            continue
+        private = method.name.startswith("_") and not method.name.startswith("__")
+        bound: dict[str, list[ast.AST]] = {}  # local -> the values it is bound to, iterated
+        stored: list[ast.AST] = []
+        for node in ast.walk(method):
+            kind = type(node)
+            if kind in (ast.Assign, ast.AnnAssign) and node.value is not None:
+                for target in (node.targets if kind is ast.Assign else [node.target]):
+                    if type(target) is ast.Name:
+                        bound.setdefault(target.id, []).append(node.value)
+                    elif type(target) is ast.Attribute and type(target.value) is ast.Name \
+                            and target.value.id == me:
+                        stored.append(node.value)
+            elif kind in (ast.For, ast.AsyncFor, ast.comprehension) \
+                    and type(node.target) is ast.Name:
+                bound.setdefault(node.target.id, []).append(node.iter)
+        for value in stored:
+            if private or _may_copy(value, bound):
+                carried |= _sources(value, bound) & own
+    return frozenset(carried)
+
+
+def _may_copy(value: ast.AST, bound: dict[str, list[ast.AST]]) -> bool:
+    """May `value` evaluate to a new object (a call's result, a display, a comprehension),
+    through locals, attributes, items and both arms of `or` / `if`-`else`?"""
+    stack = [value]
+    seen: set[str] = set()
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            if node.id in bound and node.id not in seen:
+                seen.add(node.id)
+                stack.extend(bound[node.id])
+        elif kind in (ast.Attribute, ast.Subscript, ast.Await, ast.NamedExpr, ast.Starred):
+            stack.append(node.value)
+        elif kind is ast.BoolOp:
+            stack.extend(node.values)
+        elif kind is ast.IfExp:
+            stack.extend((node.body, node.orelse))
+        elif kind in (ast.Call, ast.List, ast.Tuple, ast.Set, ast.Dict, ast.ListComp,
+                      ast.SetComp, ast.DictComp, ast.GeneratorExp):
+            return True
+    return False
+
+
+def _sources(value: ast.AST, bound: dict[str, list[ast.AST]]) -> set[str]:
+    """The names `value` may take its object from (`_reaching_names`), through locals."""
+    names = _reaching_names(value)
+    todo = list(names)
+    while todo:
+        for inner in bound.get(todo.pop(), ()):
+            for name in _reaching_names(inner) - names:
+                names.add(name)
+                todo.append(name)
+    return names
+
+
+def _own_parameters(function: ast.FunctionDef | ast.AsyncFunctionDef,
+                    method: bool) -> tuple[str | None, set[str]]:
+    """(`FunctionInfo.self_name`, the other parameters: `call_effects`' `own`)."""
+    args = function.args
+    positional = [a.arg for a in (*args.posonlyargs, *args.args)]
+    me = None
+    if method and positional and not any(_dotted(d) in ("staticmethod", "classmethod")
+                                         for d in function.decorator_list):
+        me = positional.pop(0)
+    return me, {*positional, *(a.arg for a in args.kwonlyargs),
+                *(a.arg for a in (args.vararg, args.kwarg) if a is not None)}
 
 
 def local_writers(tree: ast.Module, config: Config, writers: Writers | None) -> set[str]:

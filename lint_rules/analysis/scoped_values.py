@@ -36,14 +36,13 @@ import libcst as cst
 
 from lint_rules.analysis.header_keys import HeaderKeys
 from lint_rules.analysis.local_bindings import ASSIGN, local_defs, local_item_stores, local_names
+from lint_rules.analysis.write_shapes import ARGUMENT_METHODS, HASH_MODULES, STRING_BUILTINS
 from lint_rules.core.config import Config
 from lint_rules.syntax.search import depth_first_any
 from lint_rules.syntax.semantic import FunctionInfo, SemanticModel, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
 
-_STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})
-_HASH_MODULES = ("hashlib.", "uuid.", "base64.", "zlib.")
 
 
 def is_constant(node: cst.BaseExpression | None) -> bool:
@@ -148,14 +147,14 @@ class ScopedValues:
         func = node.func
         name = dotted_name(func)
         resolved = self.model.resolve(name) if (self.model is not None and name) else name
-        if name in _STRING_BUILTINS:
+        if name in STRING_BUILTINS:
             return args
         parts: list[cst.BaseExpression] = []
         if isinstance(func, cst.Attribute):
             parts.append(func.value)
-            if func.attr.value in ("format", "join", "format_map"):
+            if func.attr.value in ARGUMENT_METHODS:
                 return args + parts
-        if resolved and resolved.startswith(_HASH_MODULES):
+        if resolved and resolved.startswith(HASH_MODULES):
             return args + parts
         if name and any(part[:1].isupper() for part in name.split(".")):
             return args + parts  # constructor-like: `CallContext(...)`, `Ctx.for_conversation(...)`

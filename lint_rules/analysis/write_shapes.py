@@ -1,4 +1,5 @@
-"""The calls that change an object in place, as the write finder (`llm_writes.py`) reads them.
+"""The calls that change an object in place, as the write finder (`llm_writes.py`) reads them,
+and the calls whose result carries a conversation-scoped argument (`scoped_values.py`).
 
 One definition for the libcst analysis and for the `ast` stages (`rule_stages.py`), which must
 over-approximate it: a function none of whose calls is one of these writes nothing in place
@@ -11,3 +12,11 @@ from __future__ import annotations
 MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
 # `setattr(x, "attr", v)`, `object.__setattr__(x, "attr", v)`
 SETATTR_CALLEES = frozenset({"setattr", "object.__setattr__"})
+
+# Callees (as spelled) whose result is scoped when an argument is: `str(cid)`, `dict(k=cid)`.
+STRING_BUILTINS = frozenset({"str", "repr", "format", "bytes", "dict", "frozenset", "tuple"})
+# Modules (a resolved callee's prefix) whose functions derive a value from their arguments.
+HASH_MODULES = ("hashlib.", "uuid.", "base64.", "zlib.")
+# Methods whose result is scoped when an argument is (`"-".join(parts)`); any method's result
+# is scoped when its receiver is (`cid.lower()`).
+ARGUMENT_METHODS = frozenset({"format", "join", "format_map"})
