@@ -817,6 +817,27 @@ def calm_unpacked(pair, conversation_id):
     llm.extra_body.update(c=conversation_id)
 
 
+def calm_fresh_dict(response, conversation_id):
+    details = dict(describe(response) or {})
+    details["conversation_id"] = conversation_id
+    return details
+
+
+def calm_onto_a_copy(llm, conversation_id):
+    copied = llm.model_copy()
+    copied.user = str(conversation_id)
+    return copied
+
+
+def calm_passes_a_copy_on(llm, conversation_id):
+    pin_id_key(llm.model_copy(), "fixed")
+
+
+def pin_source_element(agent, conversation_id):
+    first = agent.get_llm()
+    first.user = str(conversation_id)
+
+
 def calm_passes_nothing_on(llm, conversation_id):
     fresh = build()
     pin_id_key(fresh, "x")

@@ -819,6 +819,7 @@ def _module_writers(tree: ast.Module, config: Config,
     methods: dict[int, ast.ClassDef] | None = None
     pins: PinSpellings | None = None
     carries: dict[int, frozenset[str]] = {}  # class -> its `_self_carries`
+    sources = frozenset(config.llm_sources)
     # name, writes, calls passing a parameter on, class, takes parameters, the function
     table: list[tuple[str, bool, frozenset[str], str | None, bool, ast.AST]] = []
     # name, private, hop, calls, node
@@ -841,7 +842,7 @@ def _module_writers(tree: ast.Module, config: Config,
             if cls is not None and id(cls) not in carries:
                 carries[id(cls)] = _self_carries(cls)
             flow = param_flow(child, cls is not None, pins,
-                              carries[id(cls)] if cls is not None else frozenset())
+                              carries[id(cls)] if cls is not None else frozenset(), sources)
         calls = flow.calls & facts.calls
         direct = coarse and flow.writes
         hop = takes and remote is not None and bool(calls) and remote(calls)
@@ -901,9 +902,15 @@ class ParamFlow(NamedTuple):
     calls: frozenset[str]  # called names with an argument reached from one
 
 
+class _Reach(NamedTuple):
+    """Where an object may take a parameter's origin from (`_object_reach`)."""
+    whole: set[str]  # names whose own object it may be
+    part: set[str]  # names of which it may be a part (an attribute, an item, an element)
+
+
 class _Write(NamedTuple):
     """An in-place write in `param_flow`: what `WriteFinder._pins` reads a pin from."""
-    container: set[str]  # the names the written object may come from (`_reaching_names`)
+    container: _Reach  # the object written
     attribute: str | None  # the attribute rebound (`x.a = v`, `setattr(x, "a", v)`)
     keys: list[ast.AST]  # item keys (`d[k] = v`, `d.setdefault(k, v)`)
     values: list[ast.AST]  # the values stored or merged, every argument of a write call
@@ -912,7 +919,8 @@ class _Write(NamedTuple):
 
 def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
                pins: PinSpellings | None = None,
-               self_carries: frozenset[str] = frozenset()) -> ParamFlow:
+               self_carries: frozenset[str] = frozenset(),
+               sources: frozenset[str] | None = None) -> ParamFlow:
     """A summary lists a write onto a parameter (`call_effects._compute`) only when the write
     (`llm_writes.WriteFinder`, parameters taken for LLMs) pins a scoped value, and
     `Ownership.origins` of its container, or of an argument passed on to a writing callee, has
@@ -921,15 +929,19 @@ def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
     - An origin starts at the parameter's name and reaches the container through local
       `name = value` and `for name in value` bindings (`local_bindings`: unpacking, `with`,
       walrus and the rest bind opaque names), attributes, subscripted objects, both arms of
-      `a or b` / `x if c else y`, container items and calls (a copy's base, `dict(...)` items,
-      a source call's receiver, a constructor's keywords): `_reaching_names`, closed over the
-      bindings from the parameters (`self` of a plain method aside: `own` leaves it out).
+      `a or b` / `x if c else y`, and a source call's receiver; a new container, a copy or a
+      constructor's result has no `param` of its own, but its parts (items, a copy's base,
+      a constructor's keywords) keep theirs. So the closure from the parameters (`self` of a
+      plain method aside: `own` leaves it out) keeps two sets: the names whose object may
+      have a parameter's origin, and those of which some part may (`_object_reach`,
+      `_reaching_names`, `_close_reach`).
     - A pin is read off the write's attribute, keys, values and keywords (`PinSpellings`),
       through the function's scoped locals. `pins` None: every write may pin.
 
     Over-approximated by name, flow-insensitively, over the whole subtree (nested code and
     other scopes' names included). `method`: the function is defined directly in a class body
-    (`FunctionInfo.self_name`); `self_carries`: that class's `_self_carries`."""
+    (`FunctionInfo.self_name`); `self_carries`: that class's `_self_carries`; `sources`: the
+    methods that hand out LLMs (`llm-sources`; None: any method may)."""
     me, reached = _own_parameters(function, method)
     if me is None or reached.isdisjoint(self_carries):
         me = None
@@ -937,11 +949,12 @@ def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
         reached.add(me + ".")  # `self.<attr>` may carry one of them (`_self_carries`)
     if not reached:
         return ParamFlow(False, frozenset())
-    bindings: list[tuple[str, set[str]]] = []  # name <- the names its object may come from
+    # name <- (the reach of its object, the names any part of its object may come from)
+    bindings: list[tuple[str, _Reach, set[str]]] = []
     # `ScopedValues`' locals: name <- the values it is bound to or stores
     stored: list[tuple[str, list[ast.AST]]] = []
     writes: list[_Write] = []
-    calls: list[tuple[str, set[str]]] = []
+    calls: list[tuple[str, list[_Reach]]] = []
     stack: list[ast.AST] = [*function.body, *function.decorator_list]
     pop, push = stack.pop, stack.append
     Name, Attribute, Subscript = ast.Name, ast.Attribute, ast.Subscript
@@ -953,15 +966,16 @@ def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
             for target in (node.targets if kind is ast.Assign else [node.target]):
                 if type(target) is Name:
                     if kind is not ast.AugAssign:
-                        bindings.append((target.id, _reaching_names(value, me)))
+                        bindings.append((target.id, _object_reach(value, me, sources),
+                                         _reaching_names(value, me)))
                         stored.append((target.id, [value]))
                     elif type(node.op) is ast.BitOr:  # `headers |= {...}` merges in place
-                        writes.append(_Write({target.id}, None, [], [value], []))
+                        writes.append(_Write(_Reach({target.id}, set()), None, [], [value], []))
                         stored.append((target.id, [value]))
                     continue
                 for element in _store_elements(target):
                     # the object written: `x` of `x.a = v`, `x.d` of `x.d[k] = v`
-                    container = _reaching_names(element.value, me)
+                    container = _object_reach(element.value, me, sources)
                     if type(element) is Subscript:
                         write = _Write(container, None, [element.slice], [value], [])
                     else:
@@ -972,7 +986,9 @@ def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
                         stored.append((root, [value]))
         elif kind in (ast.For, ast.AsyncFor, ast.comprehension):
             if type(node.target) is Name:
-                bindings.append((node.target.id, _reaching_names(node.iter, me)))
+                # an element of anything a parameter reaches (`Ownership._iteration`)
+                iterated = _reaching_names(node.iter, me)
+                bindings.append((node.target.id, _Reach(set(), iterated), iterated))
         elif kind is ast.Call:
             func = node.func
             positional = [a.value if type(a) is ast.Starred else a for a in node.args]
@@ -983,7 +999,7 @@ def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
                 if func.attr in MUTATING_METHODS:
                     keyed = func.attr in ("setdefault", "__setitem__")
                     writes.append(_Write(
-                        _reaching_names(func.value, me), None, positional[:1] if keyed else [],
+                        _object_reach(func.value, me, sources), None, positional[:1] if keyed else [],
                         passed, [k.arg for k in node.keywords if k.arg]))
                     root = _root_name(func.value)
                     if root is not None:
@@ -994,38 +1010,79 @@ def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
                 spelled = node.args[1] if len(node.args) > 1 else None
                 attribute = spelled.value if type(spelled) is ast.Constant \
                     and type(spelled.value) is str else None
-                writes.append(_Write(_reaching_names(node.args[0], me), attribute, [],
+                writes.append(_Write(_object_reach(node.args[0], me, sources), attribute, [],
                                      passed[2:], []))
             if name is not None and passed:
-                names: set[str] = set()
-                for argument in passed:
-                    names |= _reaching_names(argument, me)
-                if names:
-                    calls.append((name, names))
+                calls.append((name, [_object_reach(argument, me, sources) for argument in passed]))
         for field_name in child_fields(kind):
             child = getattr(node, field_name, None)
             if type(child) is list:
                 stack.extend(c for c in child if isinstance(c, ast.AST))
             elif isinstance(child, ast.AST):
                 push(child)
-    _close_names(reached, bindings)
-    onto = [w for w in writes if not w.container.isdisjoint(reached)]
+    whole, part = _close_reach(reached, bindings)
+
+    def hit(reach: _Reach) -> bool:
+        return not reach.whole.isdisjoint(whole) or not reach.part.isdisjoint(part)
+
+    onto = [w for w in writes if hit(w.container)]
     if onto and pins is not None:
         scoped = pins.scoped_locals(stored)
         onto = [w for w in onto if pins.may_pin(w, scoped)]
-    return ParamFlow(bool(onto),
-                     frozenset(n for n, sources in calls if not sources.isdisjoint(reached)))
+    return ParamFlow(bool(onto), frozenset(n for n, reaches in calls if any(map(hit, reaches))))
 
 
-def _close_names(names: set[str], bindings: list[tuple[str, set[str]]]) -> None:
-    """Add to `names` every name bound from one of them, to a fixed point."""
+def _close_reach(parameters: set[str], bindings: list[tuple[str, _Reach, set[str]]]
+                 ) -> tuple[set[str], set[str]]:
+    """(the names whose object may have a parameter's origin, those of which some part may),
+    to a fixed point over the bindings."""
+    whole, part = set(parameters), set(parameters)
     changed = True
     while changed:
         changed = False
-        for name, sources in bindings:
-            if name not in names and not sources.isdisjoint(names):
-                names.add(name)
+        for name, reach, anywhere in bindings:
+            if name not in part and not anywhere.isdisjoint(part):
+                part.add(name)
                 changed = True
+            if name not in whole and (not reach.whole.isdisjoint(whole)
+                                      or not reach.part.isdisjoint(part)):
+                whole.add(name)
+                changed = True
+    return whole, part
+
+
+def _object_reach(expression: ast.AST, me: str | None,
+                  sources: frozenset[str] | None) -> _Reach:
+    """Where the object `expression` evaluates to may take a parameter's origin from
+    (`Ownership._origins` at its top level): a name's own object, any part of what an
+    attribute, item or a source call (`x.get_all_llms()`, `_source`: the receiver's) is read
+    from. A new container, a copy, a constructor's or any other call's result is a new object
+    (OWNED or UNKNOWN: no `param` of its own), whatever its parts hold."""
+    whole: set[str] = set()
+    part: set[str] = set()
+    stack = [expression]
+    while stack:
+        node = stack.pop()
+        kind = type(node)
+        if kind is ast.Name:
+            whole.add(node.id)
+        elif kind in (ast.Attribute, ast.Subscript):
+            value = node.value
+            if kind is ast.Attribute and me is not None and type(value) is ast.Name \
+                    and value.id == me:
+                part.add(me + ".")
+            else:
+                part |= _reaching_names(value, me)
+        elif kind is ast.BoolOp:
+            stack.extend(node.values)
+        elif kind is ast.IfExp:
+            stack.extend((node.body, node.orelse))
+        elif kind in (ast.Await, ast.NamedExpr, ast.Starred):
+            stack.append(node.value)
+        elif kind is ast.Call and type(node.func) is ast.Attribute and (
+                sources is None or node.func.attr in sources):
+            part |= _reaching_names(node.func.value, me)
+    return _Reach(whole, part)
 
 
 def _root_name(node: ast.AST) -> str | None:
