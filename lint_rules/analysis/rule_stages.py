@@ -816,47 +816,63 @@ def _module_writers(tree: ast.Module, config: Config,
     LLM expression (None: any may)."""
     defined, strings = functions or function_facts(tree)
     module_key = _holds_header_key(strings, config)
-    methods: dict[int, ast.ClassDef] | None = None
-    pins: PinSpellings | None = None
+    statements: list[tuple[dict[int, ast.ClassDef], PinSpellings | None]] = []
     carries: dict[int, frozenset[str]] = {}  # class -> its `_self_carries`
+    flows: dict[int, ParamFlow] = {}
     sources = frozenset(config.llm_sources)
-    # name, writes, calls passing a parameter on, class, takes parameters, the function
-    table: list[tuple[str, bool, frozenset[str], str | None, bool, ast.AST]] = []
-    # name, private, hop, calls, node
-    writing: list[tuple[str, bool, bool, frozenset[str], ast.AST]] = []
+
+    def flow(child: ast.FunctionDef | ast.AsyncFunctionDef) -> ParamFlow:
+        """`param_flow` of a function, on first use: most functions are never asked."""
+        found = flows.get(id(child))
+        if found is None:
+            if not statements:
+                methods, imports = _statement_facts(tree)
+                statements.append((methods, None if module_key else PinSpellings(config, imports)))
+            methods, pins = statements[0]
+            cls = methods.get(id(child))
+            if cls is not None and id(cls) not in carries:
+                carries[id(cls)] = _self_carries(cls)
+            found = flows[id(child)] = param_flow(
+                child, cls is not None, pins,
+                carries[id(cls)] if cls is not None else frozenset(), sources)
+        return found
+
+    def passed_on(child: ast.FunctionDef | ast.AsyncFunctionDef, calls: set[str],
+                  among: set[str]) -> set[str]:
+        """Those of `calls` (the function's) among `among` to which it passes an object one
+        of its parameters reaches."""
+        found = calls & among
+        return found & flow(child).calls if found else found
+
+    # name, writes, calls, class, takes parameters, the function
+    table: list[tuple[str, bool, set[str], str | None, bool, ast.AST]] = []
+    # name, private, hop, the writers it passes a parameter's object on to, node
+    writing: list[tuple[str, bool, bool, set[str], ast.AST]] = []
     for child, owner, facts in defined:
         params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
                                   *child.args.kwonlyargs)]
         extra = bool(child.args.vararg or child.args.kwarg)
         takes = extra or any(p not in ("self", "cls") for p in params) or (
             bool(params) and (owner is None or bool(child.decorator_list)))
-        flow = ParamFlow(False, frozenset())
         # nested functions included: an over-approximation
         # `stores`, not `mutates`: `self.<attr>` may carry a parameter (`_self_carries`)
-        coarse = takes and facts.stores and (module_key or scoped_sources(facts, config))
-        if takes and (coarse or facts.calls):
-            if methods is None:
-                methods, imports = _statement_facts(tree)
-                pins = None if module_key else PinSpellings(config, imports)
-            cls = methods.get(id(child))
-            if cls is not None and id(cls) not in carries:
-                carries[id(cls)] = _self_carries(cls)
-            flow = param_flow(child, cls is not None, pins,
-                              carries[id(cls)] if cls is not None else frozenset(), sources)
-        calls = flow.calls & facts.calls
-        direct = coarse and flow.writes
-        hop = takes and remote is not None and bool(calls) and remote(calls)
+        direct = takes and facts.stores and (module_key or scoped_sources(facts, config)) \
+            and flow(child).writes
+        hop_calls: set[str] = set()
+        if takes and remote is not None and facts.calls and remote(facts.calls):
+            hop_calls = passed_on(child, facts.calls, facts.calls)
+        hop = bool(hop_calls) and remote(hop_calls)  # type: ignore[misc]
         if direct or hop:
             private = owner is not None and child.name.startswith("_") \
                 and not child.name.startswith("__")
-            writing.append((child.name, private, hop, calls, child))
-        table.append((child.name, direct or hop, calls, owner, takes, child))
+            writing.append((child.name, private, hop, hop_calls, child))
+        table.append((child.name, direct or hop, facts.calls, owner, takes, child))
     names = {row[0] for row in table if row[1]}
     changed = True
     while changed:
         changed = False
-        for name, _writes, calls, _owner, takes, _node in table:
-            if takes and name not in names and calls & names:
+        for name, _writes, calls, _owner, takes, node in table:
+            if takes and name not in names and passed_on(node, calls, names):  # type: ignore[arg-type]
                 names.add(name)
                 changed = True
     onto_llm: set[str] = set()
@@ -878,7 +894,8 @@ def _module_writers(tree: ast.Module, config: Config,
                 # Passing a parameter on to a writer that knows its LLM, or, holding an LLM
                 # expression, to any writer (`_compute`'s `onto_llm` down a call).
                 if takes and id(node) not in onto_nodes and calls & names and (
-                        calls & onto_llm or llm(node)):
+                        passed_on(node, calls, onto_llm) or (  # type: ignore[arg-type]
+                            llm(node) and passed_on(node, calls, names))):  # type: ignore[arg-type]
                     onto_llm.add(name)
                     onto_nodes.add(id(node))
                     changed = True
@@ -889,9 +906,9 @@ def _module_writers(tree: ast.Module, config: Config,
             if id(node) in onto_nodes:
                 onto_llm.add(owner)
     if owners is not None:
-        for name, writes, calls, owner, takes, _n in table:
+        for name, writes, calls, owner, takes, node in table:
             # This very function writes, or passes its parameters on to a writer.
-            if owner and (writes or (takes and calls & names)):
+            if owner and (writes or (takes and passed_on(node, calls, names))):  # type: ignore[arg-type]
                 owners.setdefault(name, set()).add(owner)
     return ModuleWriters(names, onto_llm)
 
@@ -1067,12 +1084,10 @@ def _object_reach(expression: ast.AST, me: str | None,
         if kind is ast.Name:
             whole.add(node.id)
         elif kind in (ast.Attribute, ast.Subscript):
-            value = node.value
-            if kind is ast.Attribute and me is not None and type(value) is ast.Name \
-                    and value.id == me:
-                part.add(me + ".")
+            if _reads_own_field(node, me):
+                part.add(me + ".")  # type: ignore[operator]
             else:
-                part |= _reaching_names(value, me)
+                part |= _reaching_names(node.value, me)
         elif kind is ast.BoolOp:
             stack.extend(node.values)
         elif kind is ast.IfExp:
@@ -1227,6 +1242,12 @@ def _store_elements(target: ast.AST) -> list[ast.AST]:
 _NO_OBJECT = (ast.Constant, ast.JoinedStr, ast.Lambda, ast.BinOp, ast.UnaryOp, ast.Compare)
 
 
+def _reads_own_field(node: ast.AST, me: str | None) -> bool:
+    """`self.<attr>`, with `me` the method's `self` (None: no such method)."""
+    return me is not None and type(node) is ast.Attribute and type(node.value) is ast.Name \
+        and node.value.id == me
+
+
 def _reaching_names(expression: ast.AST, me: str | None = None) -> set[str]:
     """Every name the object `expression` evaluates to may come from (`Ownership._origins`):
     an item's key and a conditional's test aside, any name under it. With `me` (a method's
@@ -1240,11 +1261,10 @@ def _reaching_names(expression: ast.AST, me: str | None = None) -> set[str]:
         if kind is ast.Name:
             names.add(node.id)
         elif kind is ast.Attribute:
-            value = node.value
-            if me is not None and type(value) is ast.Name and value.id == me:
-                names.add(me + ".")
+            if _reads_own_field(node, me):
+                names.add(me + ".")  # type: ignore[operator]
             else:
-                stack.append(value)
+                stack.append(node.value)
         elif kind is ast.Subscript:
             stack.append(node.value)  # the container, not the key
         elif kind is ast.IfExp:
@@ -1260,9 +1280,7 @@ def _statement_facts(tree: ast.Module) -> tuple[dict[int, ast.ClassDef], dict[st
     statements alone."""
     methods: dict[int, ast.ClassDef] = {}
     imports: dict[str, set[str]] = {}
-    stack: list[ast.AST] = list(tree.body)
-    while stack:
-        node = stack.pop()
+    for node in _statements(tree.body):
         kind = type(node)
         if kind is ast.ClassDef:
             methods.update((id(s), node) for s in node.body if type(s) in _FUNCTIONS)
@@ -1276,10 +1294,6 @@ def _statement_facts(tree: ast.Module) -> tuple[dict[int, ast.ClassDef], dict[st
             for alias in node.names:
                 imports.setdefault(alias.asname or alias.name, set()).add(
                     f"{module}.{alias.name}")
-        for field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
-            block = getattr(node, field_name, None)
-            if type(block) is list:
-                stack.extend(block)
     return methods, imports
 
 
@@ -1301,7 +1315,9 @@ def _self_carries(cls: ast.ClassDef) -> frozenset[str]:
         private = method.name.startswith("_") and not method.name.startswith("__")
         bound: dict[str, list[ast.AST]] = {}  # local -> the values it is bound to, iterated
         stored: list[ast.AST] = []
-        for node in ast.walk(method):
+        # Statements only: a comprehension's variable never reaches a stored value but
+        # inside its comprehension, which `_may_copy` and `_sources` read whole.
+        for node in _statements(method.body):
             kind = type(node)
             if kind in (ast.Assign, ast.AnnAssign) and node.value is not None:
                 for target in (node.targets if kind is ast.Assign else [node.target]):
@@ -1310,13 +1326,26 @@ def _self_carries(cls: ast.ClassDef) -> frozenset[str]:
                     elif type(target) is ast.Attribute and type(target.value) is ast.Name \
                             and target.value.id == me:
                         stored.append(node.value)
-            elif kind in (ast.For, ast.AsyncFor, ast.comprehension) \
-                    and type(node.target) is ast.Name:
+            elif kind in (ast.For, ast.AsyncFor) and type(node.target) is ast.Name:
                 bound.setdefault(node.target.id, []).append(node.iter)
         for value in stored:
             if private or _may_copy(value, bound):
                 carried |= _sources(value, bound) & own
     return frozenset(carried)
+
+
+def _statements(body: list[ast.stmt]) -> list[ast.AST]:
+    """Every statement of a block, nested blocks and definitions included."""
+    found: list[ast.AST] = []
+    stack: list[ast.AST] = list(body)
+    while stack:
+        node = stack.pop()
+        found.append(node)
+        for field_name in ("body", "orelse", "finalbody", "handlers", "cases"):
+            block = getattr(node, field_name, None)
+            if type(block) is list:
+                stack.extend(block)
+    return found
 
 
 def _may_copy(value: ast.AST, bound: dict[str, list[ast.AST]]) -> bool:
