@@ -38,14 +38,16 @@ Each is a necessary condition, over-approximated: every test errs towards "maybe
   module it could ever find) names every function, method and class defined in such a module
   that may write (`param_flow`: a scoped value pinned onto an object a parameter reaches, or
   such an object passed on to a writer), the aliases they are imported under, and the classes
-  that inherit from them; a call hop in this file then calls one of those names. `StageInput.may_hop` answers True when some call
-  passes an argument and names one of them (or when the writers are unknown); from a function
+  that inherit from them; a call hop in this file then calls one of those names.
+  `StageInput.may_hop` answers True when some call passes an argument and names one of them
+  (or when the writers are unknown); from a function
   that holds no LLM expression, only one that writes onto an LLM it sees itself
   (`ModuleWriters.onto_llm`, `Writers.may_write_onto_llm`).
 
-Keep this module in step with `scoped_values.py`, `header_keys.py`, `request_headers.py` and
-`call_effects.py`; `benchmarks/prefilter_audit.py` and `tests/test_prefilter*.py` compare the
-findings with and without the stages.
+Keep this module in step with `scoped_values.py`, `header_keys.py`, `request_headers.py`,
+`call_effects.py`, and, for the writers (`param_flow`), `ownership.py`, `llm_writes.py` and
+`local_bindings.py`; `benchmarks/prefilter_audit.py` (`--writers` for the writers) and
+`tests/test_prefilter*.py` compare the findings with and without the stages.
 """
 
 from __future__ import annotations
@@ -844,10 +846,11 @@ def _module_writers(tree: ast.Module, config: Config,
         found = calls & among
         return found & flow(child).calls if found else found
 
+    Function = ast.FunctionDef | ast.AsyncFunctionDef
     # name, writes, calls, class, takes parameters, the function
-    table: list[tuple[str, bool, set[str], str | None, bool, ast.AST]] = []
+    table: list[tuple[str, bool, set[str], str | None, bool, Function]] = []
     # name, private, hop, the writers it passes a parameter's object on to, node
-    writing: list[tuple[str, bool, bool, set[str], ast.AST]] = []
+    writing: list[tuple[str, bool, bool, set[str], Function]] = []
     for child, owner, facts in defined:
         params = [a.arg for a in (*child.args.posonlyargs, *child.args.args,
                                   *child.args.kwonlyargs)]
@@ -861,7 +864,7 @@ def _module_writers(tree: ast.Module, config: Config,
         hop_calls: set[str] = set()
         if takes and remote is not None and facts.calls and remote(facts.calls):
             hop_calls = passed_on(child, facts.calls, facts.calls)
-        hop = bool(hop_calls) and remote(hop_calls)  # type: ignore[misc]
+        hop = bool(hop_calls) and remote is not None and remote(hop_calls)
         if direct or hop:
             private = owner is not None and child.name.startswith("_") \
                 and not child.name.startswith("__")
@@ -872,7 +875,7 @@ def _module_writers(tree: ast.Module, config: Config,
     while changed:
         changed = False
         for name, _writes, calls, _owner, takes, node in table:
-            if takes and name not in names and passed_on(node, calls, names):  # type: ignore[arg-type]
+            if takes and name not in names and passed_on(node, calls, names):
                 names.add(name)
                 changed = True
     onto_llm: set[str] = set()
@@ -894,8 +897,8 @@ def _module_writers(tree: ast.Module, config: Config,
                 # Passing a parameter on to a writer that knows its LLM, or, holding an LLM
                 # expression, to any writer (`_compute`'s `onto_llm` down a call).
                 if takes and id(node) not in onto_nodes and calls & names and (
-                        passed_on(node, calls, onto_llm) or (  # type: ignore[arg-type]
-                            llm(node) and passed_on(node, calls, names))):  # type: ignore[arg-type]
+                        passed_on(node, calls, onto_llm)
+                        or (llm(node) and passed_on(node, calls, names))):
                     onto_llm.add(name)
                     onto_nodes.add(id(node))
                     changed = True
@@ -908,7 +911,7 @@ def _module_writers(tree: ast.Module, config: Config,
     if owners is not None:
         for name, writes, calls, owner, takes, node in table:
             # This very function writes, or passes its parameters on to a writer.
-            if owner and (writes or (takes and passed_on(node, calls, names))):  # type: ignore[arg-type]
+            if owner and (writes or (takes and passed_on(node, calls, names))):
                 owners.setdefault(name, set()).add(owner)
     return ModuleWriters(names, onto_llm)
 
@@ -1014,10 +1017,9 @@ def param_flow(function: ast.FunctionDef | ast.AsyncFunctionDef, method: bool,
             if type(func) is Attribute:
                 name = func.attr
                 if func.attr in MUTATING_METHODS:
-                    keyed = func.attr in ("setdefault", "__setitem__")
-                    writes.append(_Write(
-                        _object_reach(func.value, me, sources), None, positional[:1] if keyed else [],
-                        passed, [k.arg for k in node.keywords if k.arg]))
+                    keys = positional[:1] if func.attr in ("setdefault", "__setitem__") else []
+                    writes.append(_Write(_object_reach(func.value, me, sources), None, keys,
+                                         passed, [k.arg for k in node.keywords if k.arg]))
                     root = _root_name(func.value)
                     if root is not None:
                         stored.append((root, passed))
