@@ -24,7 +24,7 @@ from lint_rules.analysis.local_bindings import ASSIGN, local_defs
 from lint_rules.analysis.pin_values import Pin
 from lint_rules.analysis.scoped_values import ScopedValues, is_constant
 from lint_rules.analysis.self_returns import called_self_method, returned_values
-from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES
+from lint_rules.analysis.write_shapes import MUTATING_METHODS, SETATTR_CALLEES, id_keys
 from lint_rules.syntax.semantic import FunctionInfo, dotted_name, string_value
 from lint_rules.syntax.trampoline import run
 from lint_rules.syntax.tree import walk
@@ -58,8 +58,7 @@ class WriteFinder:
         config = scoped.config
         self.hook_attributes = frozenset(getattr(config, "hook_attributes", ()))
         # `llm.kwargs["rollout_id"] = v`: a key spelled like a conversation id names one.
-        self.id_keys = frozenset(e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions
-                                 if e and not e.rsplit(".", 1)[-1] in ("id", "_id"))
+        self.id_keys = id_keys(config)
 
     # ------------------------------------------------------------------ walking
     def writes(self, fn: FunctionInfo) -> list[Write]:

@@ -72,6 +72,7 @@ from lint_rules.analysis.write_shapes import (
     MUTATING_METHODS,
     SETATTR_CALLEES,
     STRING_BUILTINS,
+    id_keys,
 )
 from lint_rules.core.config import Config
 from lint_rules.core.source import SourceDecodeError, content_digest, decode_source
@@ -393,8 +394,7 @@ def _hooks_and_id_keys(config: Config) -> set[str]:
     (`llm.callback_manager = cm`) and a key spelled like a conversation id's last name
     (`llm.kwargs["rollout_id"] = rid`, `.update({"rollout_id": rid})`)."""
     hooks = {h for h in getattr(config, "hook_attributes", ()) if h}
-    ids = {e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions if e}
-    return hooks | (ids - {"id", "_id", ""})
+    return hooks | id_keys(config)
 
 
 def mentions_header_keyword(facts: AstFacts, config: Config) -> bool:
@@ -1126,8 +1126,7 @@ class PinSpellings:
         self.attributes = frozenset(a for a in config.scoped_attributes if a)
         self.pinning_attributes = self.attributes | frozenset(
             h for h in getattr(config, "hook_attributes", ()) if h)
-        self.id_keys = frozenset(e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions
-                                 if e and e.rsplit(".", 1)[-1] not in ("id", "_id"))
+        self.id_keys = id_keys(config)
         self.id_names = frozenset(e for e in config.conversation_id_expressions
                                   if e and "." not in e)
         self.id_chains = tuple(tuple(e.split(".")) for e in config.conversation_id_expressions

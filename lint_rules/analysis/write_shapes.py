@@ -8,6 +8,8 @@ through a call.
 
 from __future__ import annotations
 
+from lint_rules.core.config import Config
+
 # `x.field.update(...)`, `x.field.setdefault(k, v)`, `x.field.__setitem__(k, v)`, `x.field |= ...`
 MUTATING_METHODS = frozenset({"update", "setdefault", "__setitem__", "__ior__"})
 # `setattr(x, "attr", v)`, `object.__setattr__(x, "attr", v)`
@@ -20,3 +22,10 @@ HASH_MODULES = ("hashlib.", "uuid.", "base64.", "zlib.")
 # Methods whose result is scoped when an argument is (`"-".join(parts)`); any method's result
 # is scoped when its receiver is (`cid.lower()`).
 ARGUMENT_METHODS = frozenset({"format", "join", "format_map"})
+
+
+def id_keys(config: Config) -> frozenset[str]:
+    """Keys spelled like a conversation id's last name, which a write pins on their own
+    (`llm.kwargs["rollout_id"] = rid`); a bare `id` is too common to count."""
+    return frozenset(e.rsplit(".", 1)[-1] for e in config.conversation_id_expressions
+                     if e and e.rsplit(".", 1)[-1] not in ("id", "_id", ""))
